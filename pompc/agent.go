@@ -1,0 +1,381 @@
+package pompc
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+// Update metric keys (alg §8), in the order the update graph outputs them.
+var updateMetricKeys = []string{
+	"loss/consistency", "loss/reward", "loss/value", "loss/value_kl", "loss/world_model",
+	"loss/pi", "loss/prior", "kl/policy_prior", "kl/prior_planner", "policy/entropy",
+	"policy/std", "scale/pi", "grad/world_model", "grad/pi", "grad/prior", "q/pi_mean", "q/td_target",
+}
+
+// variant is the discrete part of the update graph: changing lambda between finite values only
+// changes a graph input, while these choose which graph runs (each compiled once, on first use).
+type variant struct {
+	lambdaZero, lambdaInf bool
+	prior                 PriorKind
+	priorKL               KLDir
+	qk                    bool
+}
+
+// Agent is a PO-MPC agent: the networks in a GoMLX Store, the compiled planner and update
+// graphs, and its warm-start state. It is not safe for concurrent use.
+type Agent struct {
+	cfg            Config
+	obsDim, actDim int
+	gamma          float64
+	backend        compute.Backend
+	store          *model.Store
+	n              *nets
+
+	planExec    *model.Exec
+	updateExecs map[variant]*model.Exec
+	adamEnc     optimizer.Interface
+	adamCore    optimizer.Interface
+	adamPi      optimizer.Interface
+	adamPrior   optimizer.Interface
+
+	prevMean []float32 // [H, A] warm start of the single-env planner
+	updates  int64
+}
+
+// NewAgent builds an agent for observations of obsDim and actions of actDim, with discount
+// gamma (see Config.DiscountFor). It initializes every variable from cfg.Seed and copies the
+// online critics into their targets.
+func NewAgent(backend compute.Backend, cfg Config, obsDim, actDim int, gamma float64) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if obsDim <= 0 || actDim <= 0 {
+		return nil, fmt.Errorf("pompc: observation and action dims must be > 0, got %d and %d", obsDim, actDim)
+	}
+	if !(gamma > 0 && gamma < 1) {
+		return nil, fmt.Errorf("pompc: discount must be in (0, 1), got %v", gamma)
+	}
+	if backend == nil {
+		return nil, fmt.Errorf("pompc: nil backend (use NewBackend)")
+	}
+	a := &Agent{cfg: cfg, obsDim: obsDim, actDim: actDim, gamma: gamma, backend: backend,
+		store: model.NewStore(), updateExecs: map[variant]*model.Exec{},
+		prevMean: make([]float32, cfg.Horizon*actDim)}
+	a.store.SetParam(model.ParamInitialSeed, cfg.Seed)
+	if err := a.store.SetRNGStateFromSeed(cfg.Seed); err != nil {
+		return nil, err
+	}
+	a.n = &nets{cfg: cfg, obsDim: obsDim, actDim: actDim, store: a.store}
+	lr := cfg.LR
+	a.adamEnc = optimizer.Adam().LearningRate(lr * cfg.EncLRScale).Epsilon(1e-8).Done()
+	a.adamCore = optimizer.Adam().LearningRate(lr).Epsilon(1e-8).Done()
+	a.adamPi = optimizer.Adam().LearningRate(lr).Epsilon(1e-5).Done()
+	a.adamPrior = optimizer.Adam().LearningRate(lr).Epsilon(1e-5).Done()
+	if err := a.initVariables(); err != nil {
+		return nil, err
+	}
+	var err error
+	a.planExec, err = model.NewExec(backend, a.store, func(s *model.Scope, in []*Node) []*Node {
+		return a.n.planGraph(in[0], in[1], in[2], a.gamma)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pompc: planner graph: %w", err)
+	}
+	return a, nil
+}
+
+// initVariables creates every variable in a fixed order, initializes it from the seed, and sets
+// the target critics equal to the online critics.
+func (a *Agent) initVariables() error {
+	_, err := model.CallOnceN(a.backend, a.store, func(s *model.Scope, g *Graph) *Node {
+		return a.n.buildAll(g)
+	})
+	if err != nil {
+		return fmt.Errorf("pompc: initializing variables: %w", err)
+	}
+	for _, pair := range [][2]string{{scopeQ, scopeTargetQ}, {scopeQk, scopeTargetQk}} {
+		for v := range a.store.Scope(pair[1]).IterVariables() {
+			src := a.store.GetVariable(pair[0] + strings.TrimPrefix(v.Path(), pair[1]))
+			if src == nil {
+				return fmt.Errorf("pompc: target variable %s has no online twin", v.Path())
+			}
+			val, err := src.Value()
+			if err != nil {
+				return err
+			}
+			clone, err := val.LocalClone()
+			if err != nil {
+				return err
+			}
+			if err := v.SetValue(clone); err != nil {
+				return err
+			}
+			v.SetTrainable(false)
+		}
+	}
+	return nil
+}
+
+// Config returns the agent's current configuration.
+func (a *Agent) Config() Config { return a.cfg }
+
+// Store exposes the GoMLX store holding every variable (parameters, targets, optimizer state,
+// running scales, graph RNG).
+func (a *Agent) Store() *model.Store { return a.store }
+
+// Updates is the number of updates done so far.
+func (a *Agent) Updates() int64 { return a.updates }
+
+// SetLambda changes λ for the next update. Negative or NaN lambda is an error.
+func (a *Agent) SetLambda(lambda float64) error {
+	c := a.cfg
+	c.Lambda = lambda
+	if lambda != 0 && c.Prior == PriorNone {
+		c.Prior = PriorLearned
+	}
+	return a.setConfig(c)
+}
+
+// SetPrior changes the prior kind for the next update.
+func (a *Agent) SetPrior(p PriorKind) error { c := a.cfg; c.Prior = p; return a.setConfig(c) }
+
+// SetPriorKL changes the direction of the prior's KL for the next update.
+func (a *Agent) SetPriorKL(d KLDir) error { c := a.cfg; c.PriorKL = d; return a.setConfig(c) }
+
+// SetReanalyze turns lazy reanalysis on or off.
+func (a *Agent) SetReanalyze(on bool) error { c := a.cfg; c.Reanalyze = on; return a.setConfig(c) }
+
+func (a *Agent) setConfig(c Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	a.cfg = c
+	a.n.cfg = c
+	return nil
+}
+
+func (a *Agent) variant() variant {
+	c := a.cfg
+	return variant{lambdaZero: c.Lambda == 0, lambdaInf: c.LambdaInf(), prior: c.Prior,
+		priorKL: c.PriorKL, qk: c.UsesQk()}
+}
+
+// PlanResult is the outcome of one planner call for one observation.
+type PlanResult struct {
+	// Action is the action to execute (with exploration noise unless eval).
+	Action []float32
+	// Mean and Std are the planner's first-step Gaussian q_t, stored with the transition.
+	Mean, Std []float32
+	// PiMean/PiStd and PriorMean/PriorStd are pi_s and pi_p at the same state (snapshots).
+	PiMean, PiStd, PriorMean, PriorStd []float32
+	// Value is the estimated value of the best elite.
+	Value float64
+}
+
+// Act plans for one observation with MPPI (alg §3). fresh marks the first step of an episode (no
+// warm start); eval drops the exploration noise. The warm-start mean is kept between calls.
+func (a *Agent) Act(obs []float32, fresh, eval bool) (PlanResult, error) {
+	if len(obs) != a.obsDim {
+		return PlanResult{}, fmt.Errorf("pompc: observation has size %d, want %d", len(obs), a.obsDim)
+	}
+	if err := checkFinite("observation", obs); err != nil {
+		return PlanResult{}, err
+	}
+	f := float32(0)
+	if fresh {
+		f = 1
+	}
+	outs, err := a.plan(obs, a.prevMean, []float32{f}, 1)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	a.prevMean = flat(outs[planOutMean])
+	r := PlanResult{Mean: flat(outs[planOutMean0]), Std: flat(outs[planOutStd0]),
+		PiMean: flat(outs[planOutPiMean]), PiStd: flat(outs[planOutPiStd]),
+		PriorMean: flat(outs[planOutPriorMean]), PriorStd: flat(outs[planOutPriorStd]),
+		Value: float64(flat(outs[planOutValue])[0])}
+	if eval {
+		r.Action = flat(outs[planOutActionClean])
+	} else {
+		r.Action = flat(outs[planOutAction])
+	}
+	return r, nil
+}
+
+// plan runs the planner graph for n observations.
+func (a *Agent) plan(obs, prevMean, fresh []float32, n int) ([]*tensors.Tensor, error) {
+	outs, err := a.planExec.Call(
+		tensors.FromFlatDataAndDimensions(obs, n, a.obsDim),
+		tensors.FromFlatDataAndDimensions(prevMean, n, a.cfg.Horizon, a.actDim),
+		tensors.FromFlatDataAndDimensions(fresh, n))
+	if err != nil {
+		return nil, fmt.Errorf("pompc: planner: %w", err)
+	}
+	return outs, nil
+}
+
+// Reanalyze re-plans (without warm start) the first ReanalyzeSeqs sequences of the batch at all
+// H+1 steps with the current model, and writes the new (mean_0, std_0) into the batch and, via
+// write, back to the replay buffer (lazy reanalysis, alg §5).
+func (a *Agent) Reanalyze(b *Batch, write func(seq, t int, mean, std []float32)) error {
+	r := min(a.cfg.ReanalyzeSeqs, b.B)
+	h1 := b.H + 1
+	o, act := b.ObsDim, b.ActDim
+	n := r * h1
+	obs := make([]float32, 0, n*o)
+	for k := 0; k < r; k++ {
+		for t := 0; t < h1; t++ {
+			obs = append(obs, b.Obs[(t*b.B+k)*o:(t*b.B+k+1)*o]...)
+		}
+	}
+	fresh := make([]float32, n)
+	for i := range fresh {
+		fresh[i] = 1
+	}
+	outs, err := a.plan(obs, make([]float32, n*a.cfg.Horizon*act), fresh, n)
+	if err != nil {
+		return fmt.Errorf("pompc: reanalysis: %w", err)
+	}
+	mean, std := flat(outs[planOutMean0]), flat(outs[planOutStd0])
+	for k := 0; k < r; k++ {
+		for t := 0; t < h1; t++ {
+			i := k*h1 + t
+			m, s := mean[i*act:(i+1)*act], std[i*act:(i+1)*act]
+			copy(b.PlanMean[(t*b.B+k)*act:], m)
+			copy(b.PlanStd[(t*b.B+k)*act:], s)
+			b.Valid[t*b.B+k] = 1
+			if write != nil {
+				write(k, t, m, s)
+			}
+		}
+	}
+	return nil
+}
+
+// Update runs one full update (world model, critics, prior, policy, targets) on a batch in one
+// compiled graph and returns its metrics (alg §4, §8).
+func (a *Agent) Update(b *Batch) (map[string]float64, error) {
+	if b.ObsDim != a.obsDim || b.ActDim != a.actDim || b.H != a.cfg.Horizon {
+		return nil, fmt.Errorf("pompc: batch dims (obs %d, act %d, H %d) do not match the agent (%d, %d, %d)",
+			b.ObsDim, b.ActDim, b.H, a.obsDim, a.actDim, a.cfg.Horizon)
+	}
+	v := a.variant()
+	exec, ok := a.updateExecs[v]
+	if !ok {
+		var err error
+		exec, err = model.NewExec(a.backend, a.store, func(s *model.Scope, in []*Node) []*Node {
+			return a.updateGraph(v, in)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pompc: update graph: %w", err)
+		}
+		a.updateExecs[v] = exec
+	}
+	lambda := a.cfg.Lambda
+	if math.IsInf(lambda, 1) {
+		lambda = 0 // unused by the BMPC graph
+	}
+	h, bs, o, act := b.H, b.B, b.ObsDim, b.ActDim
+	outs, err := exec.Call(
+		tensors.FromFlatDataAndDimensions(b.Obs, h+1, bs, o),
+		tensors.FromFlatDataAndDimensions(b.Action, h, bs, act),
+		tensors.FromFlatDataAndDimensions(b.Reward, h, bs),
+		tensors.FromFlatDataAndDimensions(b.Cont, h, bs),
+		tensors.FromFlatDataAndDimensions(b.PlanMean, h+1, bs, act),
+		tensors.FromFlatDataAndDimensions(b.PlanStd, h+1, bs, act),
+		tensors.FromFlatDataAndDimensions(b.Valid, h+1, bs),
+		tensors.FromScalar(float32(lambda)))
+	if err != nil {
+		return nil, fmt.Errorf("pompc: update %d: %w", a.updates+1, err)
+	}
+	a.updates++
+	m := make(map[string]float64, len(updateMetricKeys))
+	for i, k := range updateMetricKeys {
+		x := float64(flat(outs[i])[0])
+		if math.IsNaN(x) {
+			return m, fmt.Errorf("pompc: update %d: %s is NaN", a.updates, k)
+		}
+		m[k] = x
+	}
+	if !v.qk {
+		delete(m, "loss/value_kl")
+	}
+	if v.prior != PriorLearned {
+		delete(m, "loss/prior")
+		delete(m, "kl/prior_planner")
+		delete(m, "grad/prior")
+	}
+	if v.prior == PriorNone {
+		delete(m, "kl/policy_prior")
+	}
+	return m, nil
+}
+
+// trainable lists the trainable variables under path used by graph g, in Store order (the
+// order GoMLX optimizers pair gradients with variables).
+func trainable(store *model.Store, path string, g *Graph) []*model.Variable {
+	var vs []*model.Variable
+	for v := range store.Scope(path).IterVariables() {
+		if v.Trainable && v.InUseByGraph(g) {
+			vs = append(vs, v)
+		}
+	}
+	return vs
+}
+
+// clippedGrads differentiates loss w.r.t. vars and rescales the gradients to a global norm of at
+// most maxNorm: g ← g · min(1, maxNorm/‖g‖) (torch's clip_grad_norm_). Returns the pre-clip norm.
+func clippedGrads(loss *Node, vars []*model.Variable, maxNorm float64) ([]*Node, *Node) {
+	g := loss.Graph()
+	nodes := make([]*Node, len(vars))
+	for i, v := range vars {
+		nodes[i] = v.NodeValue(g)
+	}
+	grads := Gradient(loss, nodes...)
+	sq := ScalarZero(g, dt)
+	for _, gr := range grads {
+		sq = Add(sq, ReduceAllSum(Square(gr)))
+	}
+	norm := Sqrt(sq)
+	coef := Min(ScalarOne(g, dt), Div(Scalar(g, dt, maxNorm), AddScalar(norm, 1e-6)))
+	for i := range grads {
+		grads[i] = Mul(grads[i], coef)
+	}
+	return grads, norm
+}
+
+type gradUpdater interface {
+	UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lossDType dtypes.DType)
+}
+
+// applyAdam applies clipped gradients with a GoMLX Adam over the variables under path.
+func (a *Agent) applyAdam(opt optimizer.Interface, path string, grads []*Node) {
+	u, ok := opt.(gradUpdater)
+	if !ok {
+		exceptions.Panicf("optimizer %T cannot apply precomputed gradients", opt)
+	}
+	u.UpdateGraphWithGradients(a.store.Scope(path), grads, dt)
+}
+
+func checkFinite(what string, x []float32) error {
+	for i, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("pompc: %s[%d] = %v is not finite", what, i, v)
+		}
+	}
+	return nil
+}
+
+// flat copies a float32 tensor's data.
+func flat(t *tensors.Tensor) []float32 {
+	return tensors.MustCopyFlatData[float32](t)
+}

@@ -1,0 +1,91 @@
+package pompc
+
+import (
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+// One graph function per loss of alg §4. Time-major shapes throughout: H steps, B sequences.
+// Per-step losses are aggregated as TD-MPC2 does: (1/T) Σ_t ρ^t · mean over the batch.
+
+func checkRank(name string, x *Node, rank int) {
+	if x.Rank() != rank {
+		exceptions.Panicf("%s: want rank %d, got shape %s", name, rank, x.Shape())
+	}
+}
+
+// ConsistencyLoss is L_cons = (1/H) Σ_t ρ^t · MSE(d(z_t, a_t), sg(h(o_{t+1}))) (alg §4).
+// zPred and zTarget are [H, B, L]; zTarget must already be detached.
+func ConsistencyLoss(zPred, zTarget *Node, rho float64) *Node {
+	checkRank("ConsistencyLoss", zPred, 3)
+	perStep := ReduceMean(Square(Sub(zPred, zTarget)), 1, 2) // [H]
+	return rhoMean(perStep, rho)
+}
+
+// RewardLoss is L_R = (1/H) Σ_t ρ^t · mean_b CE(R(z_t, a_t), twohot(symlog r_t)) (alg §4).
+// logits [H, B, bins], reward [H, B].
+func RewardLoss(logits, reward *Node, cfg Config) *Node {
+	checkRank("RewardLoss", logits, 3)
+	ce := SoftCE(logits, reward, cfg.NumBins, cfg.VMin, cfg.VMax) // [H, B]
+	return rhoMean(ReduceMean(ce, 1), cfg.Rho)
+}
+
+// ValueLoss is L_Q = (1/(H·E)) Σ_e Σ_t ρ^t · mean_b CE(Q_e(z_t, a_t), twohot(symlog y_t)) for a
+// critic ensemble (used for both Q and Qk, alg §4). logits [E, H, B, bins], target [H, B].
+func ValueLoss(logits, target *Node, cfg Config) *Node {
+	checkRank("ValueLoss", logits, 4)
+	e := logits.Shape().Dimensions[0]
+	tgt := BroadcastToDims(ExpandAxes(target, 0), logits.Shape().Dimensions[:3]...)
+	ce := SoftCE(logits, tgt, cfg.NumBins, cfg.VMin, cfg.VMax) // [E, H, B]
+	perStep := ReduceSum(ReduceMean(ce, 2), 0)                 // [H], summed over heads
+	return DivScalar(rhoMean(perStep, cfg.Rho), float64(e))
+}
+
+// TDTarget is y_t = r_t + γ·c_t·V(z'_{t}) with V the bootstrapped next value (alg §4): for Q,
+// V = min of 2 random target heads of Q(z', a'), a' ~ pi_s(z'); for Qk, V also subtracts
+// λ·(log pi_s(a'|z') − log prior(a'|z')). c_t is 1 − terminated. The result is detached.
+func TDTarget(reward, cont, nextValue *Node, gamma float64) *Node {
+	return StopGradient(Add(reward, MulScalar(Mul(cont, nextValue), gamma)))
+}
+
+// PriorLoss fits the intermediate prior pi_p to the stored planner Gaussians q_t over rollout
+// latents with a valid q_t (alg §4), as (1/T) Σ_t ρ^t · masked-mean_b KL:
+// forward: KL(q_t || pi_p(.|z_t)) (mass covering); reverse: KL(pi_p(.|z_t) || q_t) (mode seeking).
+// All inputs [T, B, A] except valid [T, B]. Returns the loss and the per-(t,b) KL [T, B].
+func PriorLoss(priorMean, priorLogStd, planMean, planStd, valid *Node, dir KLDir, rho float64) (loss, kl *Node) {
+	checkRank("PriorLoss", priorMean, 3)
+	ps := Exp(priorLogStd)
+	if dir == KLForward {
+		kl = GaussianKL(planMean, planStd, priorMean, ps)
+	} else {
+		kl = GaussianKL(priorMean, ps, planMean, planStd)
+	}
+	return rhoMean(maskedMean(kl, valid, 1), rho), kl
+}
+
+// PolicyLossTerms are the per-(t, b) pieces of the policy loss, all [T, B].
+type PolicyLossTerms struct {
+	Q       *Node // critic value of a ~ pi_s (Qk, or Q when lambda = 0)
+	KL      *Node // KL(pi_s || prior), 0 where masked
+	Entropy *Node // H(pi_s)
+	Valid   *Node // 1 where the prior exists (the stored q_t for the planner prior)
+}
+
+// PolicyLoss is the sampling-policy loss of alg §4, aggregated (1/T) Σ_t ρ^t · mean_b:
+//
+//	0 < λ < ∞:  L_π = ( −Qk(z_t, a) + λ·KL(pi_s || prior) ) / S − β·H(pi_s)
+//	λ = 0:      L_π = −Q(z_t, a)/S − β·H(pi_s)          (TD-MPC2)
+//	λ = +∞:     L_π = KL(pi_s || prior)/S_KL − β·H(pi_s)  (BMPC)
+//
+// lambda is a graph scalar (finite), lambdaInf selects the BMPC form, scale is S (or S_KL).
+func PolicyLoss(t PolicyLossTerms, lambda *Node, lambdaInf bool, scale *Node, beta, rho float64) *Node {
+	checkRank("PolicyLoss", t.Q, 2)
+	var perSample *Node
+	if lambdaInf {
+		perSample = Div(Mul(t.KL, t.Valid), scale)
+	} else {
+		perSample = Div(Add(Neg(t.Q), Mul(lambda, Mul(t.KL, t.Valid))), scale)
+	}
+	perSample = Sub(perSample, MulScalar(t.Entropy, beta))
+	return rhoMean(ReduceMean(perSample, 1), rho)
+}

@@ -1,0 +1,167 @@
+package pompc
+
+import (
+	"math"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // GoMLX graph code reads best dot-imported.
+)
+
+// Stateless graph math shared by the networks, losses and planner (TD-MPC2's common/math.py).
+
+// halfLog2PiE is ½·log(2πe), the per-dimension entropy of a unit Gaussian.
+var halfLog2PiE = 0.5 * math.Log(2*math.Pi*math.E)
+
+// halfLog2Pi is ½·log(2π), the Gaussian log-density constant.
+var halfLog2Pi = 0.5 * math.Log(2*math.Pi)
+
+// SymLog is symlog(x) = sign(x)·log(1 + |x|). Sign has no gradient rule in GoMLX, so its input
+// is detached; the derivative of symlog does not depend on the sign term anyway.
+func SymLog(x *Node) *Node {
+	return Mul(Sign(StopGradient(x)), Log1p(Abs(x)))
+}
+
+// SymExp is symexp(x) = sign(x)·(exp(|x|) − 1), the inverse of SymLog.
+func SymExp(x *Node) *Node {
+	return Mul(Sign(StopGradient(x)), AddScalar(Exp(Abs(x)), -1))
+}
+
+// TwoHot encodes x (any shape) as a two-hot distribution over numBins bins evenly spaced on
+// [vmin, vmax] in symlog space: the mass is split between the two bins around symlog(x),
+// linearly by distance. Output shape: x.shape + [numBins]. The result carries no gradient
+// (Floor has no gradient rule; two-hot targets are constants of the loss anyway).
+func TwoHot(x *Node, numBins int, vmin, vmax float64) *Node {
+	x = StopGradient(x)
+	binSize := (vmax - vmin) / float64(numBins-1)
+	pos := DivScalar(AddScalar(ClipScalar(SymLog(x), vmin, vmax), -vmin), binSize) // in [0, numBins-1]
+	lo := Floor(pos)
+	frac := Sub(pos, lo)
+	loIdx := ConvertDType(lo, dtypes.Int32)
+	hiIdx := ConvertDType(ClipScalar(AddScalar(lo, 1), 0, float64(numBins-1)), dtypes.Int32)
+	dt := x.DType()
+	loHot := OneHot(loIdx, numBins, dt)
+	hiHot := OneHot(hiIdx, numBins, dt)
+	frac = ExpandAxes(frac, -1)
+	return StopGradient(Add(Mul(loHot, OneMinus(frac)), Mul(hiHot, frac)))
+}
+
+// binCenters returns the symlog-space bin centres [numBins].
+func binCenters(g *Graph, dt dtypes.DType, numBins int, vmin, vmax float64) *Node {
+	binSize := (vmax - vmin) / float64(numBins-1)
+	idx := Iota(g, shapes.Make(dt, numBins), 0)
+	return AddScalar(MulScalar(idx, binSize), vmin)
+}
+
+// TwoHotInv decodes logits [..., numBins] into a scalar value per row: symexp(Σ softmax(l)·bins).
+func TwoHotInv(logits *Node, numBins int, vmin, vmax float64) *Node {
+	probs := Softmax(logits, -1)
+	centers := binCenters(logits.Graph(), logits.DType(), numBins, vmin, vmax)
+	return SymExp(ReduceSum(Mul(probs, ExpandLeftToRank(centers, probs.Rank())), -1))
+}
+
+// SoftCE is the cross-entropy of logits [..., numBins] against two-hot(target) [...]:
+// CE = −Σ_i twohot(y)_i · log softmax(logits)_i. Returns shape [...].
+func SoftCE(logits, target *Node, numBins int, vmin, vmax float64) *Node {
+	return Neg(ReduceSum(Mul(TwoHot(target, numBins, vmin, vmax), LogSoftmax(logits, -1)), -1))
+}
+
+// Mish is mish(x) = x·tanh(softplus(x)); GoMLX has no Mish op.
+func Mish(x *Node) *Node {
+	return Mul(x, Tanh(Softplus(x)))
+}
+
+// SimNorm projects z [..., L] onto a product of simplices: softmax over each group of `group`
+// consecutive entries (TD-MPC2's simplicial normalization).
+func SimNorm(z *Node, group int) *Node {
+	dims := z.Shape().Dimensions
+	l := dims[len(dims)-1]
+	grouped := append(append([]int{}, dims[:len(dims)-1]...), l/group, group)
+	return Reshape(Softmax(Reshape(z, grouped...), -1), dims...)
+}
+
+// GaussianKL is the closed-form KL(N(m1, s1) || N(m2, s2)) of diagonal Gaussians, summed over
+// the last axis (alg §2):
+// KL = Σ_i [ log(s2_i/s1_i) + (s1_i² + (m1_i − m2_i)²)/(2·s2_i²) − ½ ].
+func GaussianKL(m1, s1, m2, s2 *Node) *Node {
+	v2 := Square(s2)
+	terms := Add(Sub(Log(s2), Log(s1)), Div(Add(Square(s1), Square(Sub(m1, m2))), MulScalar(v2, 2)))
+	return ReduceSum(AddScalar(terms, -0.5), -1)
+}
+
+// GaussianEntropy is H(N(m, s)) = Σ_i [ log s_i + ½·log(2πe) ], summed over the last axis.
+func GaussianEntropy(logStd *Node) *Node {
+	return ReduceSum(AddScalar(logStd, halfLog2PiE), -1)
+}
+
+// GaussianLogProb is log N(x; m, s) = Σ_i [ −(x_i − m_i)²/(2 s_i²) − log s_i − ½·log 2π ].
+func GaussianLogProb(x, mean, logStd *Node) *Node {
+	z := Div(Sub(x, mean), Exp(logStd))
+	return ReduceSum(Sub(Neg(MulScalar(Square(z), 0.5)), AddScalar(logStd, halfLog2Pi)), -1)
+}
+
+// SquashLogStd maps raw outputs into [lo, hi]: lo + ½(hi − lo)(tanh(raw) + 1) (TD-MPC2, BMPC).
+func SquashLogStd(raw *Node, lo, hi float64) *Node {
+	return AddScalar(MulScalar(AddScalar(Tanh(raw), 1), 0.5*(hi-lo)), lo)
+}
+
+// rhoWeights returns [ρ^0, ..., ρ^(n−1)] as a constant [n].
+func rhoWeights(g *Graph, dt dtypes.DType, rho float64, n int) *Node {
+	w := make([]float32, n)
+	for t := range w {
+		w[t] = float32(math.Pow(rho, float64(t)))
+	}
+	return ConvertDType(Const(g, w), dt)
+}
+
+// rhoMean is TD-MPC2's time aggregation (1/T) Σ_t ρ^t x_t of per-step losses x [T].
+func rhoMean(x *Node, rho float64) *Node {
+	n := x.Shape().Dimensions[0]
+	return DivScalar(ReduceAllSum(Mul(x, rhoWeights(x.Graph(), x.DType(), rho, n))), float64(n))
+}
+
+// maskedMean is Σ mask·x / max(Σ mask, 1) over the given axes.
+func maskedMean(x, mask *Node, axes ...int) *Node {
+	num := ReduceSum(Mul(x, mask), axes...)
+	den := Max(ReduceSum(mask, axes...), OnesLike(num))
+	return Div(num, den)
+}
+
+// sortedAt returns the values of x [n] at the given ascending ranks, without a sort: each
+// element's rank is counted by pairwise comparison (ties broken by index), which is exact and,
+// unlike TopK/Sort on the pure-Go backend, fast (gomlx.md).
+func sortedAt(x *Node, ranks []int) []*Node {
+	n := x.Shape().Dimensions[0]
+	g := x.Graph()
+	xi := ExpandAxes(x, 1) // [n, 1]
+	xj := ExpandAxes(x, 0) // [1, n]
+	idx := Iota(g, shapes.Make(dtypes.Int32, n), 0)
+	before := LessThan(ExpandAxes(idx, 0), ExpandAxes(idx, 1)) // j < i
+	less := LessThan(xj, xi)
+	tie := And(Equal(xj, xi), before)
+	rank := ReduceSum(ConvertDType(Or(less, tie), dtypes.Int32), 1) // [n]
+	out := make([]*Node, len(ranks))
+	for i, r := range ranks {
+		sel := ConvertDType(Equal(rank, Const(g, int32(r))), x.DType())
+		out[i] = ReduceAllSum(Mul(sel, x))
+	}
+	return out
+}
+
+// percentileRange is P95(x) − P5(x) with linear interpolation, as TD-MPC2's RunningScale.
+func percentileRange(x *Node) *Node {
+	x = StopGradient(Reshape(x, -1))
+	n := x.Shape().Dimensions[0]
+	pct := func(p float64) (int, int, float64) {
+		pos := p * float64(n-1)
+		lo := int(math.Floor(pos))
+		hi := min(lo+1, n-1)
+		return lo, hi, pos - float64(lo)
+	}
+	l5, h5, f5 := pct(0.05)
+	l95, h95, f95 := pct(0.95)
+	v := sortedAt(x, []int{l5, h5, l95, h95})
+	p5 := Add(MulScalar(v[0], 1-f5), MulScalar(v[1], f5))
+	p95 := Add(MulScalar(v[2], 1-f95), MulScalar(v[3], f95))
+	return Sub(p95, p5)
+}

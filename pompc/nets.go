@@ -1,0 +1,257 @@
+package pompc
+
+import (
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/norm"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+)
+
+// Variable scopes of the networks (alg §2). The world model's trainable variables live under
+// /wm (the encoder apart, for its own learning-rate scale), the policies under /pi and /prior,
+// the EMA critics under /target, and the running scales under /scale.
+const (
+	scopeEnc      = "/wm/enc"
+	scopeCore     = "/wm/core"
+	scopeDyn      = "/wm/core/dynamics"
+	scopeReward   = "/wm/core/reward"
+	scopeQ        = "/wm/core/q"
+	scopeQk       = "/wm/core/qk"
+	scopePi       = "/pi"
+	scopePrior    = "/prior"
+	scopeTargetQ  = "/target/q"
+	scopeTargetQk = "/target/qk"
+	scopeScale    = "/scale"
+)
+
+// dt is the dtype of every network.
+const dt = dtypes.Float32
+
+// nets builds the networks of alg §2 as graph functions over one model.Store. Every function
+// takes inputs of any rank [..., F] and may be called many times per graph (weights are shared
+// by path).
+type nets struct {
+	cfg    Config
+	obsDim int
+	actDim int
+	store  *model.Store
+}
+
+// weightInit is TD-MPC2's initialization: weights ~ N(0, 0.02²) (its truncation at ±2 absolute
+// never binds at this std), biases and other rank <= 1 variables zero.
+func weightInit(store *model.Store) model.VariableInitializer {
+	return func(g *Graph, shape shapes.Shape) *Node {
+		if shape.Rank() <= 1 {
+			return Zeros(g, shape)
+		}
+		return MulScalar(store.RandomNormal(g, shape), 0.02)
+	}
+}
+
+func (n *nets) scope(path string) *model.Scope {
+	return n.store.Scope(path).WithInitializer(weightInit(n.store))
+}
+
+// normedLinear is TD-MPC2's NormedLinear: Linear → (Dropout) → LayerNorm → act.
+func (n *nets) normedLinear(s *model.Scope, x *Node, out int, dropout float64, act func(*Node) *Node) *Node {
+	x = layers.Dense(s.At("linear"), x, true, out)
+	if dropout > 0 {
+		x = layers.DropoutStatic(s.At("dropout"), x, dropout)
+	}
+	x = norm.LayerNorm(s.At("ln"), x, -1).Epsilon(1e-5).Done()
+	return act(x)
+}
+
+// mlp is TD-MPC2's mlp: NormedLinear hidden layers, then a plain Linear (or a NormedLinear with
+// outAct when given). zeroLast starts the last layer at zero (reward and Q heads).
+func (n *nets) mlp(path string, x *Node, hidden []int, out int, dropout float64, outAct func(*Node) *Node, zeroLast bool) *Node {
+	s := n.scope(path)
+	for i, h := range hidden {
+		d := 0.0
+		if i == 0 {
+			d = dropout
+		}
+		x = n.normedLinear(s.At("h%d", i), x, h, d, Mish)
+	}
+	last := s.At("out")
+	if zeroLast {
+		last = last.WithInitializer(initializer.Zero)
+	}
+	if outAct != nil {
+		return n.normedLinear(last, x, out, 0, outAct)
+	}
+	return layers.Dense(last.At("linear"), x, true, out)
+}
+
+func (n *nets) simNorm(x *Node) *Node { return SimNorm(x, n.cfg.SimNormDim) }
+
+// Encode is h: obs [..., O] → z [..., L] (SimNorm latent).
+func (n *nets) Encode(obs *Node) *Node {
+	hidden := make([]int, max(n.cfg.Size.EncLayers-1, 1))
+	for i := range hidden {
+		hidden[i] = n.cfg.Size.EncDim
+	}
+	return n.mlp(scopeEnc, obs, hidden, n.cfg.Size.Latent, 0, n.simNorm, false)
+}
+
+func (n *nets) twoHidden() []int { return []int{n.cfg.Size.MLPDim, n.cfg.Size.MLPDim} }
+
+// Next is d: (z, a) → z' (SimNorm latent).
+func (n *nets) Next(z, a *Node) *Node {
+	return n.mlp(scopeDyn, Concatenate([]*Node{z, a}, -1), n.twoHidden(), n.cfg.Size.Latent, 0, n.simNorm, false)
+}
+
+// Reward is R: (z, a) → two-hot logits [..., NumBins].
+func (n *nets) Reward(z, a *Node) *Node {
+	return n.mlp(scopeReward, Concatenate([]*Node{z, a}, -1), n.twoHidden(), n.cfg.NumBins, 0, nil, true)
+}
+
+// Policy is a diagonal Gaussian head z → (mean, logStd) in action space (alg §2, decided):
+// mean = tanh(μ), log std squashed into [LogStdMin, LogStdMax]. path is scopePi or scopePrior.
+func (n *nets) Policy(path string, z *Node) (mean, logStd *Node) {
+	out := n.mlp(path, z, n.twoHidden(), 2*n.actDim, 0, nil, false)
+	mu := SliceAxis(out, -1, AxisRange(0, n.actDim))
+	raw := SliceAxis(out, -1, AxisRange(n.actDim, 2*n.actDim))
+	return Tanh(mu), SquashLogStd(raw, n.cfg.LogStdMin, n.cfg.LogStdMax)
+}
+
+// SamplePolicy draws a ~ N(mean, std) by reparameterization (eps from the store RNG) and clips it
+// to [-1, 1]. It returns the clipped action, the unclipped sample, and the distribution.
+func (n *nets) SamplePolicy(path string, z *Node) (a, raw, mean, logStd *Node) {
+	mean, logStd = n.Policy(path, z)
+	eps := n.store.RandomNormal(z.Graph(), mean.Shape())
+	raw = Add(mean, Mul(Exp(logStd), eps))
+	return ClipScalar(raw, -1, 1), raw, mean, logStd
+}
+
+// ensembleLinear is a Linear layer with an ensemble axis: x [E, N, in] → [E, N, out] with
+// weights [E, in, out] (one batched matmul for all heads). heads, when not nil, are int32
+// indices [k] of the members to evaluate: their weights are gathered first, so only k heads
+// are computed.
+func (n *nets) ensembleLinear(s *model.Scope, x *Node, out int, heads *Node) *Node {
+	e := n.cfg.Size.QHeads
+	in := x.Shape().Dimensions[2]
+	g := x.Graph()
+	w := s.VariableWithShape("weights", shapes.Make(dt, e, in, out)).NodeValue(g)
+	b := s.VariableWithShape("biases", shapes.Make(dt, e, 1, out)).NodeValue(g)
+	if heads != nil {
+		idx := ExpandAxes(heads, -1)
+		w, b = Gather(w, idx), Gather(b, idx)
+	}
+	return Add(Einsum("eni,eio->eno", x, w), b)
+}
+
+// ensembleLayerNorm normalizes the last axis of x [E, N, F] with a gain and offset per member.
+func (n *nets) ensembleLayerNorm(s *model.Scope, x *Node, heads *Node) *Node {
+	e := n.cfg.Size.QHeads
+	f := x.Shape().Dimensions[2]
+	g := x.Graph()
+	gain := s.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, e, 1, f)).NodeValue(g)
+	offset := s.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, e, 1, f)).NodeValue(g)
+	if heads != nil {
+		idx := ExpandAxes(heads, -1)
+		gain, offset = Gather(gain, idx), Gather(offset, idx)
+	}
+	mean := ReduceAndKeep(x, ReduceMean, -1)
+	centered := Sub(x, mean)
+	variance := ReduceAndKeep(Square(centered), ReduceMean, -1)
+	return Add(Mul(Div(centered, Sqrt(AddScalar(variance, 1e-5))), gain), offset)
+}
+
+// QEnsemble evaluates a critic ensemble (path scopeQ, scopeQk or their targets) on (z, a)
+// [..., L], [..., A]. It returns logits [k, ..., NumBins], k = QHeads or len(heads). Dropout on
+// the first hidden layer is active only in training graphs.
+func (n *nets) QEnsemble(path string, z, a *Node, heads *Node) *Node {
+	x := Concatenate([]*Node{z, a}, -1)
+	lead := x.Shape().Dimensions[:x.Rank()-1]
+	rows := 1
+	for _, d := range lead {
+		rows *= d
+	}
+	k := n.cfg.Size.QHeads
+	if heads != nil {
+		k = heads.Shape().Dimensions[0]
+	}
+	x = BroadcastToDims(ExpandAxes(Reshape(x, rows, -1), 0), k, rows, x.Shape().Dimensions[x.Rank()-1])
+	s := n.scope(path)
+	for i := 0; i < 2; i++ {
+		hs := s.At("h%d", i)
+		x = n.ensembleLinear(hs.At("linear"), x, n.cfg.Size.MLPDim, heads)
+		if i == 0 && n.cfg.Dropout > 0 {
+			x = layers.DropoutStatic(hs.At("dropout"), x, n.cfg.Dropout)
+		}
+		x = Mish(n.ensembleLayerNorm(hs.At("ln"), x, heads))
+	}
+	x = n.ensembleLinear(s.At("out").WithInitializer(initializer.Zero).At("linear"), x, n.cfg.NumBins, heads)
+	return Reshape(x, append(append([]int{k}, lead...), n.cfg.NumBins)...)
+}
+
+// randomHeadPair draws two distinct critic heads uniformly (TD-MPC2 draws 2 of the ensemble for
+// every target and value estimate). Returns int32 indices [2].
+func (n *nets) randomHeadPair(g *Graph) *Node {
+	e := n.cfg.Size.QHeads
+	i1 := n.store.RandomIntN(g, int32(e), shapes.Make(dtypes.Int32))
+	i2 := n.store.RandomIntN(g, int32(e-1), shapes.Make(dtypes.Int32))
+	i2 = Where(GreaterOrEqual(i2, i1), AddScalar(i2, 1), i2)
+	return Stack([]*Node{i1, i2}, 0)
+}
+
+// QValue is the scalar value of two random heads of a critic: "min" (TD targets) or "avg"
+// (planner and policy), decoded from two-hot logits. Shape [...].
+func (n *nets) QValue(path string, z, a *Node, reduce string) *Node {
+	logits := n.QEnsemble(path, z, a, n.randomHeadPair(z.Graph()))
+	v := TwoHotInv(logits, n.cfg.NumBins, n.cfg.VMin, n.cfg.VMax) // [2, ...]
+	if reduce == "min" {
+		return ReduceMin(v, 0)
+	}
+	return ReduceMean(v, 0)
+}
+
+// RewardValue is the decoded scalar reward R(z, a) [...].
+func (n *nets) RewardValue(z, a *Node) *Node {
+	return TwoHotInv(n.Reward(z, a), n.cfg.NumBins, n.cfg.VMin, n.cfg.VMax)
+}
+
+// buildAll touches every network once so that all variables exist (and are initialized in one
+// deterministic order) before any training graph runs. It returns a scalar.
+func (n *nets) buildAll(g *Graph) *Node {
+	obs := Zeros(g, shapes.Make(dt, 1, n.obsDim))
+	a := Zeros(g, shapes.Make(dt, 1, n.actDim))
+	z := n.Encode(obs)
+	outs := []*Node{ReduceAllSum(n.Next(z, a)), ReduceAllSum(n.Reward(z, a))}
+	for _, p := range []string{scopeQ, scopeQk, scopeTargetQ, scopeTargetQk} {
+		outs = append(outs, ReduceAllSum(n.QEnsemble(p, z, a, nil)))
+	}
+	for _, p := range []string{scopePi, scopePrior} {
+		m, s := n.Policy(p, z)
+		outs = append(outs, ReduceAllSum(m), ReduceAllSum(s))
+	}
+	n.scaleVar("q")
+	n.scaleVar("kl")
+	total := outs[0]
+	for _, o := range outs[1:] {
+		total = Add(total, o)
+	}
+	return total
+}
+
+// scaleVar is a running scale S (TD-MPC2's RunningScale), a non-trainable scalar starting at 1.
+func (n *nets) scaleVar(name string) *model.Variable {
+	return n.store.Scope(scopeScale).WithInitializer(initializer.One).
+		VariableWithShape(name, shapes.Make(dt)).SetTrainable(false)
+}
+
+// updateScale moves S towards the 5-95 percentile range of x: S ← lerp(S, max(P95 − P5, 1), τ),
+// and returns the new S (TD-MPC2's RunningScale, used by the policy loss of alg §4).
+func (n *nets) updateScale(name string, x *Node) *Node {
+	v := n.scaleVar(name)
+	g := x.Graph()
+	old := v.NodeValue(g)
+	target := Max(percentileRange(x), ScalarOne(g, dt))
+	s := Add(MulScalar(old, 1-n.cfg.Tau), MulScalar(target, n.cfg.Tau))
+	v.SetNodeValue(s)
+	return s
+}

@@ -1,0 +1,150 @@
+package pompc
+
+import (
+	"math"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+)
+
+// planOutputs are the planner graph's outputs, in order.
+const (
+	planOutAction      = iota // [N, A] chosen action plus exploration noise, clipped
+	planOutActionClean        // [N, A] chosen action without noise (evaluation)
+	planOutMean0              // [N, A] first-step mean of the final iteration: the stored q_t mean
+	planOutStd0               // [N, A] first-step std of the final iteration: the stored q_t std
+	planOutMean               // [N, H, A] final mean, warm-starts the next call
+	planOutPiMean             // [N, A] pi_s mean at the observation (snapshots)
+	planOutPiStd              // [N, A] pi_s std
+	planOutPriorMean          // [N, A] pi_p mean (snapshots)
+	planOutPriorStd           // [N, A] pi_p std
+	planOutValue              // [N] value of the best elite
+	numPlanOutputs
+)
+
+// estimateValue is the MPPI trajectory value of alg §3 for z [N, S, L] and actions [H, N, S, A]:
+// G = Σ_t γ^t R(z_t, a_t) + γ^H · avg of 2 random heads of Q(z_H, a ~ pi_s(z_H)). Returns [N, S].
+func (n *nets) estimateValue(z, actions *Node, gamma float64) *Node {
+	h := actions.Shape().Dimensions[0]
+	var g *Node
+	discount := 1.0
+	for t := 0; t < h; t++ {
+		a := Squeeze(SliceAxis(actions, 0, AxisElem(t)), 0)
+		r := MulScalar(n.RewardValue(z, a), discount)
+		if g == nil {
+			g = r
+		} else {
+			g = Add(g, r)
+		}
+		z = n.Next(z, a)
+		discount *= gamma
+	}
+	aH, _, _, _ := n.SamplePolicy(scopePi, z)
+	return Add(g, MulScalar(n.QValue(scopeQ, z, aH, "avg"), discount))
+}
+
+// eliteMask marks the K highest values of v [N, S] without sorting: the rank of sample i is the
+// number of samples with a larger value, ties broken by index (gomlx.md: TopK is slow on the Go
+// backend, and this gives the same elites). Returns a float mask [N, S].
+func eliteMask(v *Node, k int) *Node {
+	g := v.Graph()
+	s := v.Shape().Dimensions[1]
+	vi := ExpandAxes(v, 2) // [N, S, 1]
+	vj := ExpandAxes(v, 1) // [N, 1, S]
+	idx := Iota(g, shapes.Make(dtypes.Int32, s), 0)
+	jBeforeI := ExpandAxes(LessThan(ExpandAxes(idx, 0), ExpandAxes(idx, 1)), 0) // [1, S(i), S(j)]
+	better := Or(GreaterThan(vj, vi), And(Equal(vj, vi), jBeforeI))
+	rank := ReduceSum(ConvertDType(better, dtypes.Int32), 2) // [N, S]
+	return ConvertDType(LessThan(rank, Const(g, int32(k))), v.DType())
+}
+
+// planGraph is one full MPPI call (alg §3) for N observations, all iterations in one graph.
+// obs [N, O]; prevMean [N, H, A]; fresh [N] is 1 where the episode just started (no warm start).
+func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
+	cfg := n.cfg
+	g := obs.Graph()
+	nObs := obs.Shape().Dimensions[0]
+	h, a := cfg.Horizon, n.actDim
+	s, p := cfg.NumSamples, cfg.NumPiTrajs
+	iters := cfg.PlanIterations(a)
+
+	z0 := n.Encode(obs) // [N, L], encoded once
+	latent := z0.Shape().Dimensions[1]
+
+	// Policy proposals: roll pi_s out for P trajectories, once per call.
+	var piActions *Node // [H, N, P, A]
+	if p > 0 {
+		zp := BroadcastToDims(ExpandAxes(z0, 1), nObs, p, latent)
+		steps := make([]*Node, h)
+		for t := 0; t < h; t++ {
+			steps[t], _, _, _ = n.SamplePolicy(scopePi, zp)
+			if t < h-1 {
+				zp = n.Next(zp, steps[t])
+			}
+		}
+		piActions = Stack(steps, 0)
+	}
+
+	// Warm start: previous mean shifted by one step, unless the episode is fresh.
+	shifted := Concatenate([]*Node{
+		SliceAxis(prevMean, 1, AxisRange(1, h)),
+		Zeros(g, shapes.Make(dt, nObs, 1, a)),
+	}, 1)
+	keep := OneMinus(ExpandAxes(fresh, 1, 2))
+	mean := TransposeAllAxes(Mul(shifted, keep), 1, 0, 2) // [H, N, A]
+	std := Add(ZerosLike(mean), Scalar(g, dt, cfg.MaxStd))
+
+	z := BroadcastToDims(ExpandAxes(z0, 1), nObs, s, latent)
+	var actions, score, mask, value *Node
+	for it := 0; it < iters; it++ {
+		eps := n.store.RandomNormal(g, shapes.Make(dt, h, nObs, s-p, a))
+		sampled := ClipScalar(Add(ExpandAxes(mean, 2), Mul(ExpandAxes(std, 2), eps)), -1, 1)
+		if piActions != nil {
+			actions = Concatenate([]*Node{piActions, sampled}, 2) // [H, N, S, A]
+		} else {
+			actions = sampled
+		}
+		value = n.estimateValue(z, actions, gamma)
+		value = Where(IsNaN(value), ZerosLike(value), value) // nan_to_num, as TD-MPC2
+		mask = eliteMask(value, cfg.NumElites)
+		// MPPI weights over elites: w_i ∝ exp(T·(v_i − max v)).
+		maxV := ReduceAndKeep(value, ReduceMax, 1)
+		score = Mul(mask, Exp(MulScalar(Sub(value, maxV), cfg.Temperature)))
+		score = Div(score, AddScalar(ReduceAndKeep(score, ReduceSum, 1), 1e-9)) // [N, S]
+		w := ExpandAxes(ExpandAxes(score, 0), -1)                              // [1, N, S, 1]
+		mean = ReduceSum(Mul(w, actions), 2)                                   // [H, N, A]
+		dev := Sub(actions, ExpandAxes(mean, 2))
+		std = ClipScalar(Sqrt(ReduceSum(Mul(w, Square(dev)), 2)), cfg.MinStd, cfg.MaxStd)
+	}
+
+	// Pick one elite with probability score (Gumbel-max), act with its first action.
+	u := ClipScalar(n.store.RandomUniform(g, score.Shape()), 1e-6, 1-1e-6)
+	gumbel := Neg(Log(Neg(Log(u))))
+	logits := Where(GreaterThan(mask, ZerosLike(mask)), Add(Log(AddScalar(score, 1e-12)), gumbel),
+		AddScalar(ZerosLike(score), -math.MaxFloat32))
+	choice := OneHot(ArgMax(logits, 1, dtypes.Int32), s, dt) // [N, S]
+	first := Squeeze(SliceAxis(actions, 0, AxisElem(0)), 0)  // [N, S, A]
+	act := ReduceSum(Mul(ExpandAxes(choice, -1), first), 1)  // [N, A]
+	mean0 := Squeeze(SliceAxis(mean, 0, AxisElem(0)), 0)
+	std0 := Squeeze(SliceAxis(std, 0, AxisElem(0)), 0)
+	noise := n.store.RandomNormal(g, act.Shape())
+	noisy := ClipScalar(Add(act, Mul(std0, noise)), -1, 1)
+
+	piMean, piLogStd := n.Policy(scopePi, z0)
+	prMean, prLogStd := n.Policy(scopePrior, z0)
+	best := ReduceMax(Where(GreaterThan(mask, ZerosLike(mask)), value, AddScalar(ZerosLike(value), -math.MaxFloat32)), 1)
+
+	out := make([]*Node, numPlanOutputs)
+	out[planOutAction] = noisy
+	out[planOutActionClean] = ClipScalar(act, -1, 1)
+	out[planOutMean0] = mean0
+	out[planOutStd0] = std0
+	out[planOutMean] = TransposeAllAxes(mean, 1, 0, 2)
+	out[planOutPiMean] = piMean
+	out[planOutPiStd] = Exp(piLogStd)
+	out[planOutPriorMean] = prMean
+	out[planOutPriorStd] = Exp(prLogStd)
+	out[planOutValue] = best
+	return out
+}

@@ -1,0 +1,145 @@
+package pompc
+
+import (
+	"strings"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// timeSlice returns x[from:to] along axis 0.
+func timeSlice(x *Node, from, to int) *Node { return SliceAxis(x, 0, AxisRange(from, to)) }
+
+// updateGraph is one full PO-MPC update (alg §4), ordered as TD-MPC2 orders its update:
+//  1. TD targets for Q and Qk from sg(h(o_{t+1})), with the target critics;
+//  2. latent rollout z_{t+1} = d(z_t, a_t) from z_0 = h(o_0); world-model loss
+//     20·consistency + 0.1·reward + 0.1·(Q + Qk); one clipped Adam step (encoder lr × 0.3);
+//  3. intermediate prior pi_p fitted to the stored planner Gaussians (forward or reverse KL);
+//  4. sampling policy pi_s on the detached rollout latents, against the updated critic and prior;
+//  5. Polyak averaging of the target critics.
+//
+// Inputs: obs [H+1,B,O], action [H,B,A], reward [H,B], cont [H,B], planMean/planStd [H+1,B,A],
+// valid [H+1,B], lambda []. Outputs: the scalars of updateMetricKeys, in order.
+func (a *Agent) updateGraph(v variant, in []*Node) []*Node {
+	obs, action, reward, cont := in[0], in[1], in[2], in[3]
+	planMean, planStd, valid, lambda := in[4], in[5], in[6], in[7]
+	cfg, n := a.cfg, a.n
+	g := obs.Graph()
+	a.store.SetTraining(g, true)
+	h := cfg.Horizon
+	zero := ScalarZero(g, dt)
+
+	// 1. TD targets (no gradient).
+	nextZ := StopGradient(n.Encode(timeSlice(obs, 1, h+1))) // [H, B, L]
+	aNext, rawNext, mNext, lsNext := n.SamplePolicy(scopePi, nextZ)
+	y := TDTarget(reward, cont, n.QValue(scopeTargetQ, nextZ, aNext, "min"), a.gamma)
+	var yk *Node
+	if v.qk {
+		// Soft value of the KL-regularized critic: min2 Qk_target(z', a') − λ·(log pi_s − log prior).
+		logPi := GaussianLogProb(rawNext, mNext, lsNext)
+		var logPrior *Node
+		if v.prior == PriorPlanner {
+			logPrior = GaussianLogProb(rawNext, timeSlice(planMean, 1, h+1), Log(timeSlice(planStd, 1, h+1)))
+		} else {
+			pm, pls := n.Policy(scopePrior, nextZ)
+			logPrior = GaussianLogProb(rawNext, pm, pls)
+		}
+		penalty := Mul(lambda, Mul(timeSlice(valid, 1, h+1), Sub(logPi, logPrior)))
+		yk = TDTarget(reward, cont, Sub(n.QValue(scopeTargetQk, nextZ, aNext, "min"), penalty), a.gamma)
+	}
+
+	// 2. World model.
+	z := n.Encode(Squeeze(timeSlice(obs, 0, 1), 0))
+	zs := []*Node{z}
+	for t := 0; t < h; t++ {
+		z = n.Next(z, Squeeze(timeSlice(action, t, t+1), 0))
+		zs = append(zs, z)
+	}
+	rollout := Stack(zs, 0) // [H+1, B, L]
+	zIn := Stack(zs[:h], 0) // [H, B, L]
+	lCons := ConsistencyLoss(timeSlice(rollout, 1, h+1), nextZ, cfg.Rho)
+	lRew := RewardLoss(n.Reward(zIn, action), reward, cfg)
+	lQ := ValueLoss(n.QEnsemble(scopeQ, zIn, action, nil), y, cfg)
+	lQk := zero
+	values := lQ
+	if v.qk {
+		lQk = ValueLoss(n.QEnsemble(scopeQk, zIn, action, nil), yk, cfg)
+		values = Add(lQ, lQk)
+	}
+	lWM := Add(Add(MulScalar(lCons, cfg.ConsistencyCoef), MulScalar(lRew, cfg.RewardCoef)), MulScalar(values, cfg.ValueCoef))
+	encVars := trainable(a.store, scopeEnc, g)
+	coreVars := trainable(a.store, scopeCore, g)
+	wmGrads, wmNorm := clippedGrads(lWM, append(append([]*model.Variable{}, encVars...), coreVars...), cfg.GradClipNorm)
+	a.applyAdam(a.adamEnc, scopeEnc, wmGrads[:len(encVars)])
+	a.applyAdam(a.adamCore, scopeCore, wmGrads[len(encVars):])
+
+	zsD := StopGradient(rollout) // policy and prior train on detached latents
+
+	// 3. Intermediate prior.
+	lPrior, klPrior, priorNorm := zero, zero, zero
+	if v.prior == PriorLearned {
+		pm, pls := n.Policy(scopePrior, zsD)
+		var kl *Node
+		lPrior, kl = PriorLoss(pm, pls, planMean, planStd, valid, v.priorKL, cfg.Rho)
+		klPrior = maskedMean(kl, valid, 0, 1)
+		var grads []*Node
+		grads, priorNorm = clippedGrads(lPrior, trainable(a.store, scopePrior, g), cfg.GradClipNorm)
+		a.applyAdam(a.adamPrior, scopePrior, grads)
+	}
+
+	// 4. Sampling policy.
+	act, _, piMean, piLogStd := n.SamplePolicy(scopePi, zsD)
+	critic := scopeQ
+	if v.qk && !v.lambdaZero {
+		critic = scopeQk
+	}
+	q := n.QValue(critic, zsD, act, "avg") // [H+1, B], critic weights already updated
+	entropy := GaussianEntropy(piLogStd)
+	kl := ZerosLike(q)
+	if v.prior != PriorNone {
+		var prMean, prStd *Node
+		if v.prior == PriorPlanner {
+			prMean, prStd = planMean, planStd
+		} else {
+			pm, pls := n.Policy(scopePrior, zsD) // after its update
+			prMean, prStd = StopGradient(pm), StopGradient(Exp(pls))
+		}
+		kl = GaussianKL(piMean, Exp(piLogStd), prMean, prStd)
+	}
+	var scale *Node
+	if v.lambdaInf {
+		scale = n.updateScale("kl", Mul(Squeeze(timeSlice(kl, 0, 1), 0), Squeeze(timeSlice(valid, 0, 1), 0)))
+	} else {
+		scale = n.updateScale("q", Squeeze(timeSlice(q, 0, 1), 0))
+	}
+	terms := PolicyLossTerms{Q: q, KL: kl, Entropy: entropy, Valid: valid}
+	lPi := PolicyLoss(terms, lambda, v.lambdaInf, StopGradient(scale), cfg.EntropyCoef, cfg.Rho)
+	piGrads, piNorm := clippedGrads(lPi, trainable(a.store, scopePi, g), cfg.GradClipNorm)
+	a.applyAdam(a.adamPi, scopePi, piGrads)
+
+	// 5. Targets: θ⁻ ← (1 − τ)·θ⁻ + τ·θ.
+	a.polyak(g, scopeQ, scopeTargetQ)
+	if v.qk {
+		a.polyak(g, scopeQk, scopeTargetQk)
+	}
+
+	klPolicy := zero
+	if v.prior != PriorNone {
+		klPolicy = maskedMean(kl, valid, 0, 1)
+	}
+	return []*Node{
+		lCons, lRew, lQ, lQk, lWM,
+		lPi, lPrior, klPolicy, klPrior, ReduceAllMean(entropy),
+		ReduceAllMean(Exp(piLogStd)), scale, wmNorm, piNorm, priorNorm,
+		ReduceAllMean(Squeeze(timeSlice(q, 0, 1), 0)), ReduceAllMean(y),
+	}
+}
+
+// polyak sets every variable under target to (1 − τ)·target + τ·online (alg §4).
+func (a *Agent) polyak(g *Graph, online, target string) {
+	tau := a.cfg.Tau
+	for tv := range a.store.Scope(target).IterVariables() {
+		src := a.store.GetVariable(online + strings.TrimPrefix(tv.Path(), target))
+		tv.SetNodeValue(Add(MulScalar(tv.NodeValue(g), 1-tau), MulScalar(src.NodeValue(g), tau)))
+	}
+}
