@@ -45,6 +45,7 @@ func (s StepType) String() string {
 
 // TimeStep is what an Env returns from Reset and Step.
 type TimeStep struct {
+	// Type is First (from Reset), Mid or Last.
 	Type StepType
 	// Reward of the agent step: the sum over the action-repeated control steps; 0 on First.
 	Reward float64
@@ -183,7 +184,9 @@ func Names() []string {
 
 // UnknownTaskError is returned by Make for a name that is not registered.
 type UnknownTaskError struct {
-	Name  string
+	// Name is the name that was asked for.
+	Name string
+	// Known lists the registered task names, sorted (aliases are not listed).
 	Known []string
 }
 

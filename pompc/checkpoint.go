@@ -1,0 +1,293 @@
+package pompc
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// Checkpoint layout of a run directory:
+//
+//	config.json     the Config (human readable)
+//	checkpoint.bin  magic, format version, gob payload, sha256 of the payload
+//
+// Both are written to a temporary file in the same directory, fsynced and renamed, so a crash
+// leaves either the old or the new checkpoint, never a torn one.
+const (
+	checkpointFile    = "checkpoint.bin"
+	configFile        = "config.json"
+	checkpointMagic   = "POMPCCKP"
+	checkpointVersion = uint32(1)
+)
+
+type savedVar struct {
+	Path      string
+	Trainable bool
+	Dims      []int
+	F32       []float32
+	F64       []float64
+	I64       []int64
+	I32       []int32
+	U64       []uint64
+	U32       []uint32
+}
+
+type savedBuffer struct {
+	Capacity, ObsDim, ActDim, Next, Size int
+	Written                              int64
+	Obs, Action, Reward, Cont            []float32
+	PlanMean, PlanStd, Valid             []float32
+	Episode                              []int64
+	Pos                                  []int32
+}
+
+type savedTrainer struct {
+	Task       string
+	ObsDim     int
+	ActDim     int
+	Step       int64
+	Episode    int64
+	PlanCalls  int64
+	Updates    int64
+	PrevMean   []float32
+	RNG        []byte
+	Vars       []savedVar
+	Buffer     savedBuffer
+	ConfigJSON []byte
+}
+
+func saveVars(store *model.Store) ([]savedVar, error) {
+	var out []savedVar
+	for v := range store.IterVariables() {
+		t, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("variable %s: %w", v.Path(), err)
+		}
+		sv := savedVar{Path: v.Path(), Trainable: v.Trainable, Dims: t.Shape().Dimensions}
+		err = t.ConstFlatData(func(flat any) {
+			switch f := flat.(type) {
+			case []float32:
+				sv.F32 = append([]float32(nil), f...)
+			case []float64:
+				sv.F64 = append([]float64(nil), f...)
+			case []int64:
+				sv.I64 = append([]int64(nil), f...)
+			case []int32:
+				sv.I32 = append([]int32(nil), f...)
+			case []uint64:
+				sv.U64 = append([]uint64(nil), f...)
+			case []uint32:
+				sv.U32 = append([]uint32(nil), f...)
+			default:
+				err = fmt.Errorf("variable %s: unsupported dtype %s", v.Path(), t.DType())
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sv)
+	}
+	return out, nil
+}
+
+func (sv savedVar) tensor() *tensors.Tensor {
+	switch {
+	case sv.F32 != nil:
+		return tensors.FromFlatDataAndDimensions(sv.F32, sv.Dims...)
+	case sv.F64 != nil:
+		return tensors.FromFlatDataAndDimensions(sv.F64, sv.Dims...)
+	case sv.I64 != nil:
+		return tensors.FromFlatDataAndDimensions(sv.I64, sv.Dims...)
+	case sv.I32 != nil:
+		return tensors.FromFlatDataAndDimensions(sv.I32, sv.Dims...)
+	case sv.U64 != nil:
+		return tensors.FromFlatDataAndDimensions(sv.U64, sv.Dims...)
+	default:
+		return tensors.FromFlatDataAndDimensions(sv.U32, sv.Dims...)
+	}
+}
+
+func loadVars(store *model.Store, vars []savedVar) error {
+	for _, sv := range vars {
+		t := sv.tensor()
+		if v := store.GetVariable(sv.Path); v != nil {
+			if !v.Shape().Equal(t.Shape()) {
+				return fmt.Errorf("variable %s: checkpoint shape %s, model shape %s", sv.Path, t.Shape(), v.Shape())
+			}
+			if err := v.SetValue(t); err != nil {
+				return err
+			}
+			v.SetTrainable(sv.Trainable)
+			continue
+		}
+		v, err := store.CreateVariable(sv.Path, t)
+		if err != nil {
+			return fmt.Errorf("variable %s: %w", sv.Path, err)
+		}
+		v.SetTrainable(sv.Trainable)
+	}
+	return nil
+}
+
+// writeAtomic writes data to dir/name through a temp file in dir, fsync and rename.
+func writeAtomic(dir, name string, data []byte) error {
+	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return werr
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Save writes the trainer's full state (config, all variables incl. targets, optimizer state,
+// running scales and graph RNG; counters; host RNG; replay buffer with the stored planner
+// Gaussians) to dir atomically. On resume a new episode starts (episode boundary rule).
+func (t *Trainer) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("pompc: save: %w", err)
+	}
+	cfgJSON, err := json.MarshalIndent(t.agent.Config(), "", "  ")
+	if err != nil {
+		return err
+	}
+	vars, err := saveVars(t.agent.store)
+	if err != nil {
+		return fmt.Errorf("pompc: save: %w", err)
+	}
+	rngState, err := t.rngSource().MarshalBinary()
+	if err != nil {
+		return err
+	}
+	b := t.buf
+	st := savedTrainer{Task: t.task, ObsDim: t.spec.ObsDim, ActDim: t.spec.ActionDim, Step: t.step,
+		Episode: t.episode, PlanCalls: t.planCalls, Updates: t.agent.updates,
+		PrevMean: t.agent.prevMean, RNG: rngState, Vars: vars, ConfigJSON: cfgJSON,
+		Buffer: savedBuffer{Capacity: b.capacity, ObsDim: b.obsDim, ActDim: b.actDim, Next: b.next,
+			Size: b.size, Written: b.written, Obs: b.obs, Action: b.action, Reward: b.reward, Cont: b.cont,
+			PlanMean: b.planMean, PlanStd: b.planStd, Valid: b.valid, Episode: b.episode, Pos: b.pos}}
+	var payload bytes.Buffer
+	if err := gob.NewEncoder(&payload).Encode(&st); err != nil {
+		return fmt.Errorf("pompc: save: %w", err)
+	}
+	sum := sha256.Sum256(payload.Bytes())
+	var out bytes.Buffer
+	out.WriteString(checkpointMagic)
+	out.Write([]byte{byte(checkpointVersion >> 24), byte(checkpointVersion >> 16), byte(checkpointVersion >> 8), byte(checkpointVersion)})
+	out.Write(payload.Bytes())
+	out.Write(sum[:])
+	if err := writeAtomic(dir, checkpointFile, out.Bytes()); err != nil {
+		return fmt.Errorf("pompc: save checkpoint: %w", err)
+	}
+	if err := writeAtomic(dir, configFile, append(cfgJSON, '\n')); err != nil {
+		return fmt.Errorf("pompc: save config: %w", err)
+	}
+	return nil
+}
+
+// ErrNoCheckpoint is returned by Load when the directory has no checkpoint.
+var ErrNoCheckpoint = errors.New("pompc: no checkpoint")
+
+func readCheckpoint(dir string) (*savedTrainer, error) {
+	data, err := os.ReadFile(filepath.Join(dir, checkpointFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w in %s", ErrNoCheckpoint, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(data) < len(checkpointMagic)+4+sha256.Size || string(data[:len(checkpointMagic)]) != checkpointMagic {
+		return nil, fmt.Errorf("pompc: %s is not a pompc checkpoint (bad header or truncated)", filepath.Join(dir, checkpointFile))
+	}
+	ver := uint32(data[8])<<24 | uint32(data[9])<<16 | uint32(data[10])<<8 | uint32(data[11])
+	if ver != checkpointVersion {
+		return nil, fmt.Errorf("pompc: checkpoint format version %d, this build reads version %d", ver, checkpointVersion)
+	}
+	payload := data[12 : len(data)-sha256.Size]
+	sum := sha256.Sum256(payload)
+	if !bytes.Equal(sum[:], data[len(data)-sha256.Size:]) {
+		return nil, fmt.Errorf("pompc: checkpoint %s is corrupt (checksum mismatch)", filepath.Join(dir, checkpointFile))
+	}
+	var st savedTrainer
+	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&st); err != nil {
+		return nil, fmt.Errorf("pompc: checkpoint %s: %w", filepath.Join(dir, checkpointFile), err)
+	}
+	return &st, nil
+}
+
+// LoadConfig reads the Config stored in a run directory's checkpoint.
+func LoadConfig(dir string) (Config, string, error) {
+	st, err := readCheckpoint(dir)
+	if err != nil {
+		return Config{}, "", err
+	}
+	var cfg Config
+	if err := json.Unmarshal(st.ConfigJSON, &cfg); err != nil {
+		return Config{}, "", err
+	}
+	return cfg, st.Task, nil
+}
+
+// Load restores a trainer saved with Save into t, which must have been made for the same task
+// and dims. The current episode is abandoned; the next Step starts a new one.
+func (t *Trainer) Load(dir string) error {
+	st, err := readCheckpoint(dir)
+	if err != nil {
+		return err
+	}
+	if st.ObsDim != t.spec.ObsDim || st.ActDim != t.spec.ActionDim {
+		return fmt.Errorf("pompc: checkpoint is for obs/action dims %d/%d, this run has %d/%d",
+			st.ObsDim, st.ActDim, t.spec.ObsDim, t.spec.ActionDim)
+	}
+	var cfg Config
+	if err := json.Unmarshal(st.ConfigJSON, &cfg); err != nil {
+		return err
+	}
+	if err := t.agent.setConfig(cfg); err != nil {
+		return err
+	}
+	if err := loadVars(t.agent.store, st.Vars); err != nil {
+		return fmt.Errorf("pompc: load: %w", err)
+	}
+	if err := t.rngSource().UnmarshalBinary(st.RNG); err != nil {
+		return err
+	}
+	sb := st.Buffer
+	t.buf = &Buffer{capacity: sb.Capacity, obsDim: sb.ObsDim, actDim: sb.ActDim, next: sb.Next, size: sb.Size,
+		written: sb.Written, obs: sb.Obs, action: sb.Action, reward: sb.Reward, cont: sb.Cont,
+		planMean: sb.PlanMean, planStd: sb.PlanStd, valid: sb.Valid, episode: sb.Episode, pos: sb.Pos}
+	t.step, t.episode, t.planCalls = st.Step, st.Episode, st.PlanCalls
+	t.agent.updates = st.Updates
+	t.agent.prevMean = st.PrevMean
+	t.needReset = true
+	return nil
+}
+
+// rngSource returns the trainer's PCG source (for saving and restoring its state).
+func (t *Trainer) rngSource() *rand.PCG { return t.pcg }

@@ -1,0 +1,116 @@
+// Package widgets draws pompc's figures (gonum/plot) and, in notebooks, its live plots and
+// controls. It depends on pompc, never the reverse.
+package widgets
+
+import (
+	"fmt"
+	"image/color"
+	"sort"
+
+	"github.com/pompc/pompc/pompc"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Okabe-Ito colour-blind-safe palette.
+var palette = []color.Color{
+	color.RGBA{0, 114, 178, 255},   // blue
+	color.RGBA{213, 94, 0, 255},    // vermillion
+	color.RGBA{0, 158, 115, 255},   // bluish green
+	color.RGBA{204, 121, 167, 255}, // reddish purple
+	color.RGBA{230, 159, 0, 255},   // orange
+	color.RGBA{86, 180, 233, 255},  // sky blue
+}
+
+// Series is a named list of records to draw as one line.
+type Series struct {
+	Name    string
+	Records []pompc.Record
+}
+
+// LearningCurve draws return against environment steps for one run: the training episode
+// returns (thin, light) and the evaluation returns (thick, with markers) from metrics as read by
+// pompc.ReadMetrics. The plot saves as PDF, SVG or PNG by file extension (plot.Save).
+func LearningCurve(title string, metrics map[string][]pompc.Record) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "agent steps"
+	p.Y.Label.Text = "return"
+	p.Add(plotter.NewGrid())
+	n := 0
+	if recs := metrics[pompc.KeyEpisodeReturn]; len(recs) > 0 {
+		l, err := plotter.NewLine(xys(recs))
+		if err != nil {
+			return nil, err
+		}
+		c := palette[0].(color.RGBA)
+		c.A = 110
+		l.Color, l.Width = c, vg.Points(1)
+		p.Add(l)
+		p.Legend.Add("train episode", l)
+		n++
+	}
+	if recs := metrics[pompc.KeyEvalReturn]; len(recs) > 0 {
+		l, s, err := plotter.NewLinePoints(xys(recs))
+		if err != nil {
+			return nil, err
+		}
+		l.Color, l.Width = palette[1], vg.Points(2)
+		s.Color, s.Shape = palette[1], draw.CircleGlyph{}
+		p.Add(l, s)
+		p.Legend.Add("eval (no noise)", l, s)
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("widgets: no %s or %s records to draw", pompc.KeyEpisodeReturn, pompc.KeyEvalReturn)
+	}
+	p.Legend.Top, p.Legend.Left = true, true
+	return p, nil
+}
+
+// Lines draws several series on one axis (e.g. the losses of one run).
+func Lines(title, ylabel string, series []Series) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "agent steps"
+	p.Y.Label.Text = ylabel
+	p.Add(plotter.NewGrid())
+	for i, s := range series {
+		if len(s.Records) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(xys(s.Records))
+		if err != nil {
+			return nil, err
+		}
+		l.Color = palette[i%len(palette)]
+		l.Width = vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(s.Name, l)
+	}
+	return p, nil
+}
+
+func xys(recs []pompc.Record) plotter.XYs {
+	pts := make(plotter.XYs, len(recs))
+	for i, r := range recs {
+		pts[i].X, pts[i].Y = float64(r.Step), r.Val
+	}
+	sort.SliceStable(pts, func(i, j int) bool { return pts[i].X < pts[j].X })
+	return pts
+}
+
+// SaveCurve reads a run's metrics file and writes its learning curve to out (.png, .svg, .pdf).
+func SaveCurve(metricsPath, title, out string) error {
+	m, err := pompc.ReadMetrics(metricsPath)
+	if err != nil {
+		return err
+	}
+	p, err := LearningCurve(title, m)
+	if err != nil {
+		return err
+	}
+	return p.Save(6*vg.Inch, 3.5*vg.Inch, out)
+}
