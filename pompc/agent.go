@@ -268,6 +268,9 @@ func (a *Agent) Update(b *Batch) (map[string]float64, error) {
 		return nil, fmt.Errorf("pompc: batch dims (obs %d, act %d, H %d) do not match the agent (%d, %d, %d)",
 			b.ObsDim, b.ActDim, b.H, a.obsDim, a.actDim, a.cfg.Horizon)
 	}
+	if err := b.check(); err != nil {
+		return nil, err
+	}
 	v := a.variant()
 	exec, ok := a.updateExecs[v]
 	if !ok {
@@ -302,7 +305,7 @@ func (a *Agent) Update(b *Batch) (map[string]float64, error) {
 	for i, k := range updateMetricKeys {
 		x := float64(flat(outs[i])[0])
 		if math.IsNaN(x) {
-			return m, fmt.Errorf("pompc: update %d: %s is NaN", a.updates, k)
+			return m, fmt.Errorf("pompc: update %d: %s is NaN (diverged)", a.updates, k)
 		}
 		m[k] = x
 	}
@@ -364,6 +367,50 @@ func (a *Agent) applyAdam(opt optimizer.Interface, path string, grads []*Node) {
 		exceptions.Panicf("optimizer %T cannot apply precomputed gradients", opt)
 	}
 	u.UpdateGraphWithGradients(a.store.Scope(path), grads, dt)
+}
+
+// check validates a batch's slice lengths against its dims and that every value is finite
+// (one NaN would reach every parameter through the optimizers).
+func (b *Batch) check() error {
+	if b.B <= 0 || b.H <= 0 || b.ObsDim <= 0 || b.ActDim <= 0 {
+		return fmt.Errorf("pompc: batch dims must be > 0, got B %d, H %d, obs %d, act %d", b.B, b.H, b.ObsDim, b.ActDim)
+	}
+	h1, h := (b.H+1)*b.B, b.H*b.B
+	for _, c := range []struct {
+		name string
+		x    []float32
+		want int
+	}{
+		{"Obs", b.Obs, h1 * b.ObsDim}, {"Action", b.Action, h * b.ActDim}, {"Reward", b.Reward, h},
+		{"Cont", b.Cont, h}, {"PlanMean", b.PlanMean, h1 * b.ActDim}, {"PlanStd", b.PlanStd, h1 * b.ActDim},
+		{"Valid", b.Valid, h1},
+	} {
+		if len(c.x) != c.want {
+			return fmt.Errorf("pompc: batch %s has %d values, want %d", c.name, len(c.x), c.want)
+		}
+		if c.name == "PlanMean" || c.name == "PlanStd" {
+			continue // only valid entries matter; masked ones are replaced in the graph
+		}
+		if err := checkFinite("batch "+c.name, c.x); err != nil {
+			return err
+		}
+	}
+	for i, v := range b.Valid {
+		if v == 0 {
+			continue
+		}
+		m := b.PlanMean[i*b.ActDim : (i+1)*b.ActDim]
+		s := b.PlanStd[i*b.ActDim : (i+1)*b.ActDim]
+		if err := checkFinite("batch PlanMean", m); err != nil {
+			return err
+		}
+		for _, x := range s {
+			if !(x > 0) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("pompc: batch PlanStd has %v where Valid = 1; stds must be finite and > 0", x)
+			}
+		}
+	}
+	return nil
 }
 
 func checkFinite(what string, x []float32) error {

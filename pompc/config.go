@@ -265,6 +265,9 @@ func PresetByName(name string) (Config, error) {
 // batch and the planner so that a CPU run learns in minutes.
 func (c Config) WithSize(s Size) Config {
 	c.Size = s
+	d := base()
+	c.BatchSize, c.NumSamples, c.NumPiTrajs, c.NumElites = d.BatchSize, d.NumSamples, d.NumPiTrajs, d.NumElites
+	c.Iterations, c.ReanalyzeSeqs = d.Iterations, d.ReanalyzeSeqs
 	if s.Name == SizeTiny.Name {
 		c.BatchSize = 64
 		c.NumSamples = 128

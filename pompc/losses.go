@@ -82,9 +82,9 @@ func PolicyLoss(t PolicyLossTerms, lambda *Node, lambdaInf bool, scale *Node, be
 	checkRank("PolicyLoss", t.Q, 2)
 	var perSample *Node
 	if lambdaInf {
-		perSample = Div(Mul(t.KL, t.Valid), scale)
+		perSample = Div(masked(t.KL, t.Valid), scale)
 	} else {
-		perSample = Div(Add(Neg(t.Q), Mul(lambda, Mul(t.KL, t.Valid))), scale)
+		perSample = Div(Add(Neg(t.Q), Mul(lambda, masked(t.KL, t.Valid))), scale)
 	}
 	perSample = Sub(perSample, MulScalar(t.Entropy, beta))
 	return rhoMean(ReduceMean(perSample, 1), rho)

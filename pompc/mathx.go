@@ -120,9 +120,14 @@ func rhoMean(x *Node, rho float64) *Node {
 	return DivScalar(ReduceAllSum(Mul(x, rhoWeights(x.Graph(), x.DType(), rho, n))), float64(n))
 }
 
-// maskedMean is Σ mask·x / max(Σ mask, 1) over the given axes.
+// masked is x where mask > 0 and 0 elsewhere (a Where, so ±Inf or NaN under the mask vanish).
+func masked(x, mask *Node) *Node {
+	return Where(GreaterThan(mask, ZerosLike(mask)), x, ZerosLike(x))
+}
+
+// maskedMean is Σ mask·x / max(Σ mask, 1) over the given axes; masked-out x never leak NaN.
 func maskedMean(x, mask *Node, axes ...int) *Node {
-	num := ReduceSum(Mul(x, mask), axes...)
+	num := ReduceSum(Mul(masked(x, mask), mask), axes...)
 	den := Max(ReduceSum(mask, axes...), OnesLike(num))
 	return Div(num, den)
 }

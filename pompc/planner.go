@@ -112,8 +112,8 @@ func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
 		maxV := ReduceAndKeep(value, ReduceMax, 1)
 		score = Mul(mask, Exp(MulScalar(Sub(value, maxV), cfg.Temperature)))
 		score = Div(score, AddScalar(ReduceAndKeep(score, ReduceSum, 1), 1e-9)) // [N, S]
-		w := ExpandAxes(ExpandAxes(score, 0), -1)                              // [1, N, S, 1]
-		mean = ReduceSum(Mul(w, actions), 2)                                   // [H, N, A]
+		w := ExpandAxes(ExpandAxes(score, 0), -1)                               // [1, N, S, 1]
+		mean = ReduceSum(Mul(w, actions), 2)                                    // [H, N, A]
 		dev := Sub(actions, ExpandAxes(mean, 2))
 		std = ClipScalar(Sqrt(ReduceSum(Mul(w, Square(dev)), 2)), cfg.MinStd, cfg.MaxStd)
 	}

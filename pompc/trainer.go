@@ -105,6 +105,7 @@ type Trainer struct {
 
 	lastUpdate map[string]float64
 	lastEval   float64
+	lastEpRet  float64
 	started    time.Time
 	stepsAtRun int64
 }
@@ -173,6 +174,9 @@ func (t *Trainer) SeedSteps() int64 { return t.seedSteps }
 
 // LastUpdate returns the metrics of the latest update (nil before the first).
 func (t *Trainer) LastUpdate() map[string]float64 { return t.lastUpdate }
+
+// LastEpisodeReturn is the return of the latest finished training episode.
+func (t *Trainer) LastEpisodeReturn() float64 { return t.lastEpRet }
 
 // LastEval is the mean return of the latest evaluation (NaN before the first).
 func (t *Trainer) LastEval() float64 { return t.lastEval }
@@ -303,6 +307,7 @@ func (t *Trainer) Step() error {
 			return err
 		}
 		t.needReset = true
+		t.lastEpRet = t.epReturn
 		if err := t.emit(Record{KeyEpisodeReturn, t.step, t.epReturn}, Record{KeyEpisodeLength, t.step, float64(t.epPos)}); err != nil {
 			return err
 		}
@@ -440,3 +445,6 @@ func snapshotRecords(step int64, r PlanResult) []Record {
 	add("prior/std", r.PriorStd)
 	return recs
 }
+
+// EvalEnv is the environment evaluations run on.
+func (t *Trainer) EvalEnv() envs.Env { return t.evalEnv }

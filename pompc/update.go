@@ -25,6 +25,12 @@ func (a *Agent) updateGraph(v variant, in []*Node) []*Node {
 	planMean, planStd, valid, lambda := in[4], in[5], in[6], in[7]
 	cfg, n := a.cfg, a.n
 	g := obs.Graph()
+	// Masked planner entries (seed phase, final observations) become N(0, 1) so that no KL or
+	// log-density on them is ever ±Inf or NaN: multiplying by valid = 0 would not cancel those.
+	validA := BroadcastToDims(ExpandAxes(valid, -1), planMean.Shape().Dimensions...)
+	isValid := GreaterThan(validA, ZerosLike(validA))
+	planMean = Where(isValid, planMean, ZerosLike(planMean))
+	planStd = Where(isValid, planStd, OnesLike(planStd))
 	a.store.SetTraining(g, true)
 	h := cfg.Horizon
 	zero := ScalarZero(g, dt)

@@ -46,8 +46,7 @@ func LearningCurve(title string, metrics map[string][]pompc.Record) (*plot.Plot,
 			return nil, err
 		}
 		c := palette[0].(color.RGBA)
-		c.A = 110
-		l.Color, l.Width = c, vg.Points(1)
+		l.Color, l.Width = color.NRGBA{R: c.R, G: c.G, B: c.B, A: 140}, vg.Points(1)
 		p.Add(l)
 		p.Legend.Add("train episode", l)
 		n++

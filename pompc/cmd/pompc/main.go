@@ -1,0 +1,63 @@
+// Command pompc trains, evaluates and benchmarks PO-MPC agents.
+//
+//	pompc train [flags]   train on a task; writes a run directory (config, metrics, checkpoint, figure)
+//	pompc eval --run DIR  evaluate a saved run without exploration noise
+//	pompc bench [flags]   time one planner call and one update per size and obs/action dims
+//
+// Every config field is a flag (--lambda, --horizon, --size.mlp_dim, ...); --set key=value does
+// the same and may repeat. Run `pompc train -h` for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "train":
+		err = runTrain(ctx, os.Args[2:])
+	case "eval":
+		err = runEval(ctx, os.Args[2:])
+	case "bench":
+		err = runBench(ctx, os.Args[2:])
+	case "-h", "--help", "help":
+		usage()
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "pompc: unknown command %q\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "pompc:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: pompc <command> [flags]
+
+commands:
+  train   train an agent (default: POMPC, tiny preset, cartpole-balance, pure-Go backend)
+  eval    evaluate a saved run: pompc eval --run runs/NAME
+  bench   time planner calls and updates: pompc bench --sizes tiny,1M --dims 5/1,67/21
+
+Run 'pompc <command> -h' for the flags of a command.
+`)
+}
