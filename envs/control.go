@@ -180,6 +180,9 @@ func NewControl[P Physics](physics P, task Task[P], cfg ControlConfig, opts Opti
 // Spec describes the task as the agent sees it (after action repeat).
 func (c *Control[P]) Spec() Spec { return c.spec }
 
+// Reseed replaces the randomization RNG; the next Reset draws from it (envs.Reseeder).
+func (c *Control[P]) Reseed(seed uint64) { c.rng = NewRNG(seed) }
+
 // Physics returns the physics the Control steps, for tests, rendering and diagnostics. Writing to
 // it mid-episode changes the episode.
 func (c *Control[P]) Physics() P { return c.physics }

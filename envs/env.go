@@ -88,6 +88,22 @@ type Env interface {
 	Close() error
 }
 
+// Reseeder is implemented by envs whose initial-state randomization can be reseeded. Trainers
+// reseed at every episode start from (run seed, episode index), so that a run resumed from a
+// checkpoint draws exactly the initial states the uninterrupted run would have drawn.
+type Reseeder interface {
+	// Reseed replaces the Env's RNG with one seeded from seed; the next Reset draws from it.
+	Reseed(seed uint64)
+}
+
+// EpisodeSeed mixes a run seed and an episode index into one seed (SplitMix64 finalizer).
+func EpisodeSeed(seed uint64, episode int64) uint64 {
+	z := seed + 0x9e3779b97f4a7c15*uint64(episode+1)
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
 // Options configures Make.
 type Options struct {
 	// Seed seeds the Env's own RNG (initial-state randomization). Same seed, same trajectory.

@@ -57,6 +57,7 @@ type savedTrainer struct {
 	Step       int64
 	Episode    int64
 	PlanCalls  int64
+	EvalEps    int64
 	Updates    int64
 	PrevMean   []float32
 	RNG        []byte
@@ -187,7 +188,7 @@ func (t *Trainer) Save(dir string) error {
 	}
 	b := t.buf
 	st := savedTrainer{Task: t.task, ObsDim: t.spec.ObsDim, ActDim: t.spec.ActionDim, Step: t.step,
-		Episode: t.episode, PlanCalls: t.planCalls, Updates: t.agent.updates,
+		Episode: t.episode, PlanCalls: t.planCalls, EvalEps: t.evalEpisodes, Updates: t.agent.updates,
 		PrevMean: t.agent.prevMean, RNG: rngState, Vars: vars, ConfigJSON: cfgJSON,
 		Buffer: savedBuffer{Capacity: b.capacity, ObsDim: b.obsDim, ActDim: b.actDim, Next: b.next,
 			Size: b.size, Written: b.written, Obs: b.obs, Action: b.action, Reward: b.reward, Cont: b.cont,
@@ -282,7 +283,7 @@ func (t *Trainer) Load(dir string) error {
 	t.buf = &Buffer{capacity: sb.Capacity, obsDim: sb.ObsDim, actDim: sb.ActDim, next: sb.Next, size: sb.Size,
 		written: sb.Written, obs: sb.Obs, action: sb.Action, reward: sb.Reward, cont: sb.Cont,
 		planMean: sb.PlanMean, planStd: sb.PlanStd, valid: sb.Valid, episode: sb.Episode, pos: sb.Pos}
-	t.step, t.episode, t.planCalls = st.Step, st.Episode, st.PlanCalls
+	t.step, t.episode, t.planCalls, t.evalEpisodes = st.Step, st.Episode, st.PlanCalls, st.EvalEps
 	t.agent.updates = st.Updates
 	t.agent.prevMean = st.PrevMean
 	t.needReset = true

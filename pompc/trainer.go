@@ -103,6 +103,8 @@ type Trainer struct {
 	planCalls int64
 	hooks     []Hook
 
+	evalEpisodes int64 // evaluation episodes played (seeds the eval env)
+
 	lastUpdate map[string]float64
 	lastEval   float64
 	lastEpRet  float64
@@ -257,6 +259,9 @@ func (t *Trainer) StepsPerSecond() float64 {
 // the transition, and runs the updates due (alg §6).
 func (t *Trainer) Step() error {
 	if t.needReset {
+		if rs, ok := t.env.(envs.Reseeder); ok {
+			rs.Reseed(envs.EpisodeSeed(uint64(t.cfg.Seed), t.episode))
+		}
 		ts, err := t.env.Reset()
 		if err != nil {
 			return fmt.Errorf("pompc: reset %s: %w", t.task, err)
@@ -377,6 +382,10 @@ func (t *Trainer) Evaluate(episodes int) (float64, error) {
 	defer func() { t.agent.prevMean = saved }()
 	returns := make([]float64, 0, episodes)
 	for e := 0; e < episodes; e++ {
+		if rs, ok := t.evalEnv.(envs.Reseeder); ok {
+			rs.Reseed(envs.EpisodeSeed(uint64(t.cfg.Seed)^0xe7a1, t.evalEpisodes))
+		}
+		t.evalEpisodes++
 		ret, err := RunEpisode(t.evalEnv, t.agent, true)
 		if err != nil {
 			return 0, err

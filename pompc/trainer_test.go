@@ -1,0 +1,255 @@
+package pompc
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pompc/pompc/envs"
+	_ "github.com/pompc/pompc/envs/classic"
+	"github.com/stretchr/testify/require"
+)
+
+// fastConfig is a tiny POMPC run that reaches the update phase within a few dozen steps.
+func fastConfig() Config {
+	c := POMPC().WithSize(SizeTiny)
+	c.BatchSize = 16
+	c.NumSamples = 32
+	c.NumPiTrajs = 4
+	c.NumElites = 8
+	c.Iterations = 2
+	c.SeedSteps = 20
+	c.Steps = 60
+	c.EvalEvery = 0
+	c.ReanalyzeEvery = 5
+	c.ReanalyzeSeqs = 2
+	c.SnapshotEvery = 10
+	return c
+}
+
+func newTestTrainer(t *testing.T, cfg Config, task string) *Trainer {
+	t.Helper()
+	tr, err := NewTrainer(thBackend(t), cfg, task)
+	require.NoError(t, err)
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+func TestTrainerDeterministicUnderSeed(t *testing.T) {
+	run := func() ([]Record, *Trainer) {
+		tr := newTestTrainer(t, fastConfig(), "cartpole-swingup")
+		sink := &MemorySink{}
+		tr.Subscribe(sink)
+		require.NoError(t, tr.Run(context.Background(), 45))
+		return sink.Records(), tr
+	}
+	r1, t1 := run()
+	r2, t2 := run()
+	require.NotEmpty(t, r1)
+	require.Equal(t, r1, r2, "same seed must give identical metric streams")
+	require.Empty(t, thParamsDiff(t, thParams(t, t1.Agent()), thParams(t, t2.Agent())))
+	var keys []string
+	for _, r := range r1 {
+		keys = append(keys, r.Key)
+	}
+	joined := strings.Join(keys, " ")
+	for _, k := range []string{"loss/consistency", "loss/value_kl", "loss/prior", "kl/policy_prior", "snapshot/plan/mean/0", "snapshot/pi/std/0"} {
+		require.Contains(t, joined, k)
+	}
+}
+
+func TestTrainerSchedule(t *testing.T) {
+	cfg := fastConfig()
+	tr := newTestTrainer(t, cfg, "pendulum-swingup")
+	updates, steps, starts, ends := 0, 0, 0, 0
+	hook := Hook{Name: "count", Fn: func(tt *Trainer, ev Event) error {
+		switch ev {
+		case EventUpdate:
+			updates++
+		case EventEnvStep:
+			steps++
+		case EventStart:
+			starts++
+		case EventEnd:
+			ends++
+		}
+		return nil
+	}}
+	require.NoError(t, tr.Run(context.Background(), 19, hook))
+	require.Equal(t, 0, updates, "no updates during the seed phase")
+	require.NoError(t, tr.Run(context.Background(), 1, hook))
+	require.Equal(t, cfg.SeedSteps, updates, "seed-steps updates at once when the seed phase ends")
+	require.NoError(t, tr.Run(context.Background(), 5, hook))
+	require.Equal(t, cfg.SeedSteps+5, updates, "then one update per step")
+	require.Equal(t, 25, steps)
+	require.Equal(t, 3, starts)
+	require.Equal(t, 3, ends)
+	require.Equal(t, int64(cfg.SeedSteps+5), tr.Agent().Updates())
+
+	// A hook error stops Run and names the hook.
+	boom := errors.New("boom")
+	err := tr.Run(context.Background(), 3, On(EventEnvStep, "failing", func(*Trainer) error { return boom }))
+	require.ErrorIs(t, err, boom)
+	require.Contains(t, err.Error(), "failing")
+
+	// A cancelled context stops without error.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	before := tr.StepCount()
+	require.NoError(t, tr.Run(ctx, 10))
+	require.Equal(t, before, tr.StepCount())
+}
+
+func TestTrainerEpisodesAndEval(t *testing.T) {
+	cfg := fastConfig()
+	cfg.SeedSteps = 600
+	tr := newTestTrainer(t, cfg, "cartpole-balance")
+	sink := &MemorySink{}
+	tr.Subscribe(sink)
+	require.NoError(t, tr.Run(context.Background(), 501))
+	eps := sink.Series(KeyEpisodeReturn)
+	require.Len(t, eps, 1, "one 500-step episode")
+	require.Equal(t, int64(500), eps[0].Step)
+	require.Equal(t, 500.0, sink.Series(KeyEpisodeLength)[0].Val)
+	require.Greater(t, eps[0].Val, 0.0)
+	require.LessOrEqual(t, eps[0].Val, 1000.0)
+	mean, err := tr.Evaluate(1)
+	require.NoError(t, err)
+	require.False(t, math.IsNaN(mean))
+	require.Len(t, sink.Series(KeyEvalReturn), 1)
+}
+
+func TestTrainerSwitchesBetweenSteps(t *testing.T) {
+	tr := newTestTrainer(t, fastConfig(), "cartpole-balance")
+	require.NoError(t, tr.Run(context.Background(), 22))
+	for _, change := range []func() error{
+		func() error { return tr.SetLambda(9) },
+		func() error { return tr.SetPriorKL(KLForward) },
+		func() error { return tr.SetPrior(PriorPlanner) },
+		func() error { return tr.SetLambda(math.Inf(1)) },
+		func() error { return tr.SetReanalyze(false) },
+		func() error { return tr.SetLambda(0) },
+	} {
+		require.NoError(t, change())
+		require.NoError(t, tr.Run(context.Background(), 2))
+		require.NotNil(t, tr.LastUpdate())
+	}
+	require.Equal(t, 0.0, tr.Config().Lambda)
+	require.Error(t, tr.SetLambda(-1))
+	require.Error(t, tr.SetLambda(math.NaN()))
+	require.Equal(t, 0.0, tr.Config().Lambda, "a rejected lambda leaves the old one")
+}
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fastConfig()
+	a := newTestTrainer(t, cfg, "cartpole-swingup")
+	require.NoError(t, a.Run(context.Background(), 30))
+	require.NoError(t, a.SetLambda(3))
+	require.NoError(t, a.Save(dir))
+	// Saving is atomic: no temporary files are left behind.
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		require.False(t, strings.Contains(e.Name(), ".tmp"), e.Name())
+	}
+
+	b := newTestTrainer(t, cfg, "cartpole-swingup")
+	require.NoError(t, b.Load(dir))
+	require.Equal(t, a.StepCount(), b.StepCount())
+	require.Equal(t, 3.0, b.Config().Lambda)
+	require.Equal(t, a.Agent().Updates(), b.Agent().Updates())
+	require.Empty(t, thParamsDiff(t, thParams(t, a.Agent()), thParams(t, b.Agent())))
+	require.Equal(t, a.Buffer().Len(), b.Buffer().Len())
+
+	loaded, task, err := LoadConfig(dir)
+	require.NoError(t, err)
+	require.Equal(t, "cartpole-swingup", task)
+	require.Equal(t, 3.0, loaded.Lambda)
+
+	// Both continue identically (the episode boundary rule: each starts a new episode).
+	require.NoError(t, a.Load(dir))
+	ma, mb := &MemorySink{}, &MemorySink{}
+	a.Subscribe(ma)
+	b.Subscribe(mb)
+	require.NoError(t, a.Run(context.Background(), 5))
+	require.NoError(t, b.Run(context.Background(), 5))
+	require.Equal(t, ma.Records(), mb.Records())
+}
+
+func TestCheckpointCorruptAndMismatched(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fastConfig()
+	a := newTestTrainer(t, cfg, "cartpole-balance")
+	require.NoError(t, a.Run(context.Background(), 25))
+	require.NoError(t, a.Save(dir))
+	path := filepath.Join(dir, checkpointFile)
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	b := newTestTrainer(t, cfg, "cartpole-balance")
+	flipped := append([]byte(nil), good...)
+	flipped[len(flipped)/2] ^= 0x40
+	require.NoError(t, os.WriteFile(path, flipped, 0o644))
+	require.ErrorContains(t, b.Load(dir), "checksum")
+	require.NoError(t, os.WriteFile(path, good[:len(good)/3], 0o644))
+	require.ErrorContains(t, b.Load(dir), "corrupt")
+	require.NoError(t, os.WriteFile(path, []byte("nope"), 0o644))
+	require.ErrorContains(t, b.Load(dir), "not a pompc checkpoint")
+	badVer := append([]byte(nil), good...)
+	badVer[11] = 99
+	require.NoError(t, os.WriteFile(path, badVer, 0o644))
+	require.ErrorContains(t, b.Load(dir), "version")
+	require.ErrorIs(t, b.Load(t.TempDir()), ErrNoCheckpoint)
+
+	// Another observation size.
+	require.NoError(t, os.WriteFile(path, good, 0o644))
+	p := newTestTrainer(t, cfg, "pendulum-swingup")
+	require.ErrorContains(t, p.Load(dir), "dims")
+	// A failed load left b usable.
+	require.NoError(t, b.Run(context.Background(), 2))
+}
+
+func TestTrainerBadInput(t *testing.T) {
+	_, err := NewTrainer(thBackend(t), fastConfig(), "cartpole-nosuch")
+	var unk *envs.UnknownTaskError
+	require.ErrorAs(t, err, &unk)
+	require.Contains(t, err.Error(), "cartpole-balance")
+	require.Contains(t, err.Error(), "pendulum-swingup")
+
+	for _, mut := range []func(*Config){
+		func(c *Config) { c.Lambda = -1 },
+		func(c *Config) { c.Lambda = math.NaN() },
+		func(c *Config) { c.Horizon = 0 },
+		func(c *Config) { c.BatchSize = 0 },
+	} {
+		c := fastConfig()
+		mut(&c)
+		_, err := NewTrainer(thBackend(t), c, "cartpole-balance")
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "invalid config")
+	}
+}
+
+func TestRecordJSONInf(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewJSONLSink(filepath.Join(dir, "m.jsonl"))
+	require.NoError(t, err)
+	require.NoError(t, s.Write([]Record{{Key: KeyLambda, Step: 3, Val: math.Inf(1)}, {Key: KeyEpisodeReturn, Step: 4, Val: 12.5}}))
+	require.NoError(t, s.Close())
+	// A torn last line (crash mid-write) is skipped.
+	f, err := os.OpenFile(filepath.Join(dir, "m.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"key":"episode/ret`)
+	require.NoError(t, err)
+	f.Close()
+	m, err := ReadMetrics(filepath.Join(dir, "m.jsonl"))
+	require.NoError(t, err)
+	require.True(t, math.IsInf(m[KeyLambda][0].Val, 1))
+	require.Equal(t, 12.5, m[KeyEpisodeReturn][0].Val)
+	require.Len(t, m, 2)
+}
