@@ -66,8 +66,18 @@ func SoftCE(logits, target *Node, numBins int, vmin, vmax float64) *Node {
 	return Neg(ReduceSum(Mul(TwoHot(target, numBins, vmin, vmax), LogSoftmax(logits, -1)), -1))
 }
 
-// Mish is mish(x) = x·tanh(softplus(x)); GoMLX has no Mish op.
+// Mish is mish(x) = x·tanh(softplus(x)); GoMLX has no Mish op. It is computed with one
+// exponential: tanh(log(1 + eˣ)) = n/(n + 2) with n = eˣ(eˣ + 2), which is exact algebra and ~2x
+// faster on the pure-Go backend than Tanh(Softplus(x)) (log1p and tanh dominated the planner's
+// profile). x is capped at 20 inside the exponential, where n/(n+2) = 1 to float32 precision.
 func Mish(x *Node) *Node {
+	e := Exp(MinScalar(x, 20))
+	n := Mul(e, AddScalar(e, 2))
+	return Mul(x, Div(n, AddScalar(n, 2)))
+}
+
+// mishReference is the textbook x·tanh(softplus(x)), kept for the equivalence test.
+func mishReference(x *Node) *Node {
 	return Mul(x, Tanh(Softplus(x)))
 }
 

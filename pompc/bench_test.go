@@ -1,0 +1,68 @@
+package pompc
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// benchAgent builds an agent and a synthetic buffer for benchmarks.
+func benchAgent(b *testing.B, cfg Config, obsDim, actDim int) (*Agent, *Buffer, *rand.Rand) {
+	backend, err := NewBackend("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ag, err := NewAgent(backend, cfg, obsDim, actDim, 0.99)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf, _ := NewBuffer(2048, obsDim, actDim)
+	for e := 0; e < 4; e++ {
+		for p := 0; p < 300; p++ {
+			o := make([]float32, obsDim)
+			a := make([]float32, actDim)
+			s := make([]float32, actDim)
+			for i := range o {
+				o[i] = float32(rng.NormFloat64())
+			}
+			for i := range a {
+				a[i], s[i] = float32(rng.Float64()*2-1), 0.5
+			}
+			if err := buf.Add(Step{Episode: int64(e), Pos: p, Obs: o, Action: a, Reward: rng.Float64(), Cont: 1, PlanMean: a, PlanStd: s}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return ag, buf, rng
+}
+
+// BenchmarkPlanTiny times one planner call of the tiny preset at cartpole dims.
+func BenchmarkPlanTiny(b *testing.B) {
+	ag, _, _ := benchAgent(b, POMPC().WithSize(SizeTiny), 5, 1)
+	obs := []float32{0.1, 0.9, 0.1, 0, 0}
+	if _, err := ag.Act(obs, true, false); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := ag.Act(obs, false, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUpdateTiny times one full POMPC update of the tiny preset at cartpole dims.
+func BenchmarkUpdateTiny(b *testing.B) {
+	cfg := POMPC().WithSize(SizeTiny)
+	ag, buf, rng := benchAgent(b, cfg, 5, 1)
+	batch, _ := buf.Sample(rng, cfg.BatchSize, cfg.Horizon)
+	if _, err := ag.Update(batch); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := ag.Update(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
