@@ -66,3 +66,20 @@ func BenchmarkUpdateTiny(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReanalyzeTiny times one lazy reanalysis (ReanalyzeSeqs x (H+1) planner calls in one
+// graph) of the tiny preset.
+func BenchmarkReanalyzeTiny(b *testing.B) {
+	cfg := POMPC().WithSize(SizeTiny)
+	ag, buf, rng := benchAgent(b, cfg, 5, 1)
+	batch, _ := buf.Sample(rng, cfg.BatchSize, cfg.Horizon)
+	if err := ag.Reanalyze(batch, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := ag.Reanalyze(batch, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

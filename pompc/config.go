@@ -262,12 +262,14 @@ func PresetByName(name string) (Config, error) {
 }
 
 // WithSize returns a copy of c with the network dimensions of s. The tiny size also shrinks the
-// batch and the planner so that a CPU run learns in minutes.
+// batch, the planner and the run (15k agent steps, evaluation every 2.5k) so that a CPU run
+// learns an embedded task in minutes; every other size restores TD-MPC2's values for those.
 func (c Config) WithSize(s Size) Config {
 	c.Size = s
 	d := base()
 	c.BatchSize, c.NumSamples, c.NumPiTrajs, c.NumElites = d.BatchSize, d.NumSamples, d.NumPiTrajs, d.NumElites
 	c.Iterations, c.ReanalyzeSeqs = d.Iterations, d.ReanalyzeSeqs
+	c.Steps, c.EvalEvery, c.EvalEpisodes = d.Steps, d.EvalEvery, d.EvalEpisodes
 	if s.Name == SizeTiny.Name {
 		c.BatchSize = 64
 		c.NumSamples = 128
@@ -275,6 +277,9 @@ func (c Config) WithSize(s Size) Config {
 		c.NumElites = 16
 		c.Iterations = 4
 		c.ReanalyzeSeqs = 4
+		c.Steps = 15_000
+		c.EvalEvery = 2_500
+		c.EvalEpisodes = 5
 	}
 	return c
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ func runTrain(ctx context.Context, args []string) error {
 	resume := fs.Bool("resume", false, "continue from the checkpoint in --run-dir")
 	saveEvery := fs.Int("save-every", 5000, "checkpoint every N agent steps (0: only at the end)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	cf := newConfigFlags(fs, "pompc", "tiny")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -42,6 +44,17 @@ func runTrain(ctx context.Context, args []string) error {
 		}
 	}
 	warnNoSIMD()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	backend, err := pompc.NewBackend(*backendSpec)
 	if err != nil {
 		return err
