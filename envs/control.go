@@ -1,6 +1,8 @@
 package envs
 
 import (
+	"bytes"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"math"
@@ -100,6 +102,16 @@ type ControlConfig struct {
 	ActionRepeat int
 }
 
+// StatefulPhysics is a Physics whose complete state (positions, velocities, the control held
+// between steps, ...) is a vector of float64. Control implements Snapshotter for it.
+type StatefulPhysics interface {
+	Physics
+	// PhysicsState returns a copy of the complete state.
+	PhysicsState() []float64
+	// SetPhysicsState restores a state returned by PhysicsState; a wrong length is an error.
+	SetPhysicsState(state []float64) error
+}
+
 // Control implements Env for a Physics and a Task of that physics type.
 type Control[P Physics] struct {
 	physics P
@@ -179,6 +191,57 @@ func NewControl[P Physics](physics P, task Task[P], cfg ControlConfig, opts Opti
 
 // Spec describes the task as the agent sees it (after action repeat).
 func (c *Control[P]) Spec() Spec { return c.spec }
+
+// controlSnapshot is the serialized form of a Control's episode state.
+type controlSnapshot struct {
+	Name      string
+	Steps     int
+	Running   bool
+	EverReset bool
+	Physics   []float64
+}
+
+// Snapshot saves the episode state (envs.Snapshotter); it needs a StatefulPhysics.
+func (c *Control[P]) Snapshot() ([]byte, error) {
+	sp, ok := any(c.physics).(StatefulPhysics)
+	if !ok {
+		return nil, fmt.Errorf("%s: Snapshot: %w", c.spec.Name, ErrNoSnapshot)
+	}
+	var buf bytes.Buffer
+	err := gob.NewEncoder(&buf).Encode(controlSnapshot{Name: c.spec.Name, Steps: c.steps,
+		Running: c.running, EverReset: c.everReset, Physics: sp.PhysicsState()})
+	return buf.Bytes(), err
+}
+
+// Restore returns the env to a state saved by Snapshot (envs.Snapshotter).
+func (c *Control[P]) Restore(state []byte) error {
+	sp, ok := any(c.physics).(StatefulPhysics)
+	if !ok {
+		return fmt.Errorf("%s: Restore: %w", c.spec.Name, ErrNoSnapshot)
+	}
+	if c.closed {
+		return fmt.Errorf("%s: Restore: %w", c.spec.Name, ErrClosed)
+	}
+	var snap controlSnapshot
+	if err := gob.NewDecoder(bytes.NewReader(state)).Decode(&snap); err != nil {
+		return fmt.Errorf("%s: Restore: %w", c.spec.Name, err)
+	}
+	if snap.Name != c.spec.Name {
+		return fmt.Errorf("%s: Restore: the snapshot is of task %q", c.spec.Name, snap.Name)
+	}
+	if snap.Steps < 0 || snap.Steps > c.stepLimit {
+		return fmt.Errorf("%s: Restore: step %d outside the episode's %d steps", c.spec.Name, snap.Steps, c.stepLimit)
+	}
+	if err := sp.SetPhysicsState(snap.Physics); err != nil {
+		return fmt.Errorf("%s: Restore: %w", c.spec.Name, err)
+	}
+	c.steps, c.running, c.everReset, c.lastErr = snap.Steps, snap.Running, snap.EverReset, nil
+	return nil
+}
+
+// Observation returns a fresh observation of the current state (after Restore, the observation
+// the restored episode would see next).
+func (c *Control[P]) Observation() ([]float32, error) { return c.observe() }
 
 // Reseed replaces the randomization RNG; the next Reset draws from it (envs.Reseeder).
 func (c *Control[P]) Reseed(seed uint64) { c.rng = NewRNG(seed) }

@@ -9,6 +9,7 @@
 package envs
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -95,6 +96,21 @@ type Reseeder interface {
 	// Reseed replaces the Env's RNG with one seeded from seed; the next Reset draws from it.
 	Reseed(seed uint64)
 }
+
+// Snapshotter is implemented by envs that can save and restore their complete in-episode state
+// (physics state, control-step counter), so that a checkpoint taken in the middle of an episode
+// resumes bit for bit. Randomness is not part of a snapshot: it is only drawn at Reset, and
+// trainers reseed every episode (Reseeder).
+type Snapshotter interface {
+	// Snapshot returns the env's current state as bytes.
+	Snapshot() ([]byte, error)
+	// Restore returns the env to a state returned by Snapshot of an env of the same task.
+	Restore(state []byte) error
+}
+
+// ErrNoSnapshot is returned (wrapped) by Snapshot and Restore of an env whose physics cannot
+// expose its state; such envs resume at episode boundaries.
+var ErrNoSnapshot = errors.New("env state cannot be snapshotted")
 
 // EpisodeSeed mixes a run seed and an episode index into one seed (SplitMix64 finalizer).
 func EpisodeSeed(seed uint64, episode int64) uint64 {

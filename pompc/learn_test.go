@@ -72,8 +72,9 @@ func TestLearningSmoke(t *testing.T) {
 }
 
 // BenchmarkLearnCartpoleBalance records how long the tiny POMPC preset takes to reach an
-// evaluation return of 800 on cartpole-balance (alg §6 schedule, 5 eval episodes every 1000
-// steps), up to 30,000 agent steps. Run with -bench LearnCartpole -benchtime 1x.
+// evaluation return of 800 on cartpole-balance (alg §6 schedule, 5 eval episodes every 2500
+// steps as `pompc train` does), up to 30,000 agent steps. Run with -bench LearnCartpole
+// -benchtime 1x.
 func BenchmarkLearnCartpoleBalance(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		cfg := POMPC().WithSize(SizeTiny)
@@ -85,7 +86,7 @@ func BenchmarkLearnCartpoleBalance(b *testing.B) {
 		start := time.Now()
 		reached, eval := int64(-1), 0.0
 		for tr.StepCount() < 30_000 {
-			require.NoError(b, tr.Run(context.Background(), 1000))
+			require.NoError(b, tr.Run(context.Background(), 2500))
 			eval, err = tr.Evaluate(5)
 			require.NoError(b, err)
 			b.Logf("step %6d  eval %7.1f  %s", tr.StepCount(), eval, time.Since(start).Round(time.Second))

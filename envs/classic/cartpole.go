@@ -149,6 +149,20 @@ func (p *CartpolePhysics) SetState(x, theta, xdot, thetadot float64) {
 // Control returns the current control u ∈ [-1, 1] (the cart force is 10·u N).
 func (p *CartpolePhysics) Control() float64 { return p.u }
 
+// PhysicsState returns [x, θ, ẋ, θ̇, u] (envs.StatefulPhysics).
+func (p *CartpolePhysics) PhysicsState() []float64 {
+	return []float64{p.x, p.theta, p.xdot, p.thetadot, p.u}
+}
+
+// SetPhysicsState restores a state returned by PhysicsState.
+func (p *CartpolePhysics) SetPhysicsState(s []float64) error {
+	if len(s) != 5 {
+		return fmt.Errorf("cartpole: state has %d values, want 5", len(s))
+	}
+	p.x, p.theta, p.xdot, p.thetadot, p.u = s[0], s[1], s[2], s[3], s[4]
+	return nil
+}
+
 // SetControl sets the control, clipped to [-1, 1] like MuJoCo's ctrlrange.
 func (p *CartpolePhysics) SetControl(u float64) { p.u = max(-1, min(1, u)) }
 

@@ -91,6 +91,18 @@ func (p *PendulumPhysics) SetState(theta, thetadot float64) { p.theta, p.thetado
 // Control returns the current control u ∈ [-1, 1] (the hinge torque is u N·m).
 func (p *PendulumPhysics) Control() float64 { return p.u }
 
+// PhysicsState returns [θ, θ̇, u] (envs.StatefulPhysics).
+func (p *PendulumPhysics) PhysicsState() []float64 { return []float64{p.theta, p.thetadot, p.u} }
+
+// SetPhysicsState restores a state returned by PhysicsState.
+func (p *PendulumPhysics) SetPhysicsState(s []float64) error {
+	if len(s) != 3 {
+		return fmt.Errorf("pendulum: state has %d values, want 3", len(s))
+	}
+	p.theta, p.thetadot, p.u = s[0], s[1], s[2]
+	return nil
+}
+
 // SetControl sets the control, clipped to [-1, 1] like MuJoCo's ctrlrange.
 func (p *PendulumPhysics) SetControl(u float64) { p.u = max(-1, min(1, u)) }
 
