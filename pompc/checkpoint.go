@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/pompc/pompc/envs"
 )
 
 // Checkpoint layout of a run directory:
@@ -51,16 +52,25 @@ type savedBuffer struct {
 }
 
 type savedTrainer struct {
-	Task       string
-	ObsDim     int
-	ActDim     int
-	Step       int64
-	Episode    int64
-	PlanCalls  int64
-	EvalEps    int64
-	Updates    int64
-	PrevMean   []float32
-	RNG        []byte
+	Task      string
+	ObsDim    int
+	ActDim    int
+	Step      int64
+	Episode   int64
+	PlanCalls int64
+	EvalEps   int64
+	Updates   int64
+	PrevMean  []float32
+	RNG       []byte
+	// In-episode state; EnvState is nil when the checkpoint sits at an episode boundary or the
+	// env cannot snapshot (then the resumed run starts a new episode).
+	EnvState   []byte
+	Obs        []float32
+	EpPos      int
+	EpReturn   float64
+	Fresh      bool
+	LastEpRet  float64
+	LastEval   float64
 	Vars       []savedVar
 	Buffer     savedBuffer
 	ConfigJSON []byte
@@ -139,6 +149,9 @@ func loadVars(store *model.Store, vars []savedVar) error {
 	return nil
 }
 
+// writeHook, when set (tests), replaces the data write of writeAtomic to simulate a full disk.
+var writeHook func(f *os.File, data []byte) error
+
 // writeAtomic writes data to dir/name through a temp file in dir, fsync and rename.
 func writeAtomic(dir, name string, data []byte) error {
 	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
@@ -146,7 +159,12 @@ func writeAtomic(dir, name string, data []byte) error {
 		return err
 	}
 	tmp := f.Name()
-	_, werr := f.Write(data)
+	var werr error
+	if writeHook != nil {
+		werr = writeHook(f, data)
+	} else {
+		_, werr = f.Write(data)
+	}
 	if werr == nil {
 		werr = f.Sync()
 	}
@@ -186,8 +204,13 @@ func (t *Trainer) Save(dir string) error {
 	if err != nil {
 		return err
 	}
+	envState, err := t.envSnapshot()
+	if err != nil {
+		return fmt.Errorf("pompc: save: %w", err)
+	}
 	b := t.buf
-	st := savedTrainer{Task: t.task, ObsDim: t.spec.ObsDim, ActDim: t.spec.ActionDim, Step: t.step,
+	st := savedTrainer{EnvState: envState, Obs: t.ts.Obs, EpPos: t.epPos, EpReturn: t.epReturn,
+		Fresh: t.fresh, LastEpRet: t.lastEpRet, LastEval: t.lastEval, Task: t.task, ObsDim: t.spec.ObsDim, ActDim: t.spec.ActionDim, Step: t.step,
 		Episode: t.episode, PlanCalls: t.planCalls, EvalEps: t.evalEpisodes, Updates: t.agent.updates,
 		PrevMean: t.agent.prevMean, RNG: rngState, Vars: vars, ConfigJSON: cfgJSON,
 		Buffer: savedBuffer{Capacity: b.capacity, ObsDim: b.obsDim, ActDim: b.actDim, Next: b.next,
@@ -286,8 +309,38 @@ func (t *Trainer) Load(dir string) error {
 	t.step, t.episode, t.planCalls, t.evalEpisodes = st.Step, st.Episode, st.PlanCalls, st.EvalEps
 	t.agent.updates = st.Updates
 	t.agent.prevMean = st.PrevMean
+	t.lastEpRet, t.lastEval = st.LastEpRet, st.LastEval
 	t.needReset = true
+	if st.EnvState != nil {
+		snap, ok := t.env.(envs.Snapshotter)
+		if !ok {
+			return fmt.Errorf("pompc: load: the checkpoint holds an episode in progress but env %s cannot restore it", t.task)
+		}
+		if err := snap.Restore(st.EnvState); err != nil {
+			return fmt.Errorf("pompc: load: %w", err)
+		}
+		t.ts = envs.TimeStep{Type: envs.Mid, Discount: 1, Obs: st.Obs}
+		t.epPos, t.epReturn, t.fresh = st.EpPos, st.EpReturn, st.Fresh
+		t.needReset = false
+	}
 	return nil
+}
+
+// envSnapshot returns the env's in-episode state, or nil at an episode boundary or when the env
+// cannot snapshot (the documented boundary rule: such a run resumes with a new episode).
+func (t *Trainer) envSnapshot() ([]byte, error) {
+	if t.needReset {
+		return nil, nil
+	}
+	snap, ok := t.env.(envs.Snapshotter)
+	if !ok {
+		return nil, nil
+	}
+	state, err := snap.Snapshot()
+	if errors.Is(err, envs.ErrNoSnapshot) {
+		return nil, nil
+	}
+	return state, err
 }
 
 // rngSource returns the trainer's PCG source (for saving and restoring its state).

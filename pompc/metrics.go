@@ -2,11 +2,14 @@ package pompc
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"sync"
 )
 
@@ -192,4 +195,32 @@ func (m *MemorySink) Series(key string) []Record {
 		}
 	}
 	return out
+}
+
+// TruncateMetrics rewrites a JSONL metrics file keeping only the records with Step <= maxStep
+// (and dropping a torn last line), atomically. A resumed run calls it so that the records
+// written after its checkpoint, which the resumed run writes again, appear once.
+func TruncateMetrics(path string, maxStep int64) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		var rec Record
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Step > maxStep {
+			continue
+		}
+		out.Write(sc.Bytes())
+		out.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Dir(path), filepath.Base(path), out.Bytes())
 }

@@ -171,7 +171,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	require.Equal(t, "cartpole-swingup", task)
 	require.Equal(t, 3.0, loaded.Lambda)
 
-	// Both continue identically (the episode boundary rule: each starts a new episode).
+	// Both continue identically, from the middle of the saved episode.
 	require.NoError(t, a.Load(dir))
 	ma, mb := &MemorySink{}, &MemorySink{}
 	a.Subscribe(ma)

@@ -38,6 +38,14 @@ func runTrain(ctx context.Context, args []string) error {
 	if *runDir == "" {
 		*runDir = filepath.Join("runs", fmt.Sprintf("%s-%s-%s-s%d", *task, cfg.Preset, cfg.Size.Name, cfg.Seed))
 	}
+	lock, err := pompc.LockRunDir(*runDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if lock.TookOverFrom > 0 {
+		fmt.Printf("took over the lock of %s from process %d, which is gone\n", *runDir, lock.TookOverFrom)
+	}
 	if !*resume {
 		if _, err := os.Stat(filepath.Join(*runDir, "checkpoint.bin")); err == nil {
 			return fmt.Errorf("run directory %s already holds a run: pass --resume to continue it or --run-dir for a new one", *runDir)
@@ -70,10 +78,11 @@ func runTrain(ctx context.Context, args []string) error {
 		}
 		fmt.Printf("resumed %s at step %d\n", *runDir, tr.StepCount())
 	}
-	if err := os.MkdirAll(*runDir, 0o755); err != nil {
+	metricsPath := filepath.Join(*runDir, "metrics.jsonl")
+	// Records written after the checkpoint are written again by the resumed run: keep one copy.
+	if err := pompc.TruncateMetrics(metricsPath, tr.StepCount()); err != nil {
 		return err
 	}
-	metricsPath := filepath.Join(*runDir, "metrics.jsonl")
 	sink, err := pompc.NewJSONLSink(metricsPath)
 	if err != nil {
 		return err
@@ -129,6 +138,15 @@ func runTrain(ctx context.Context, args []string) error {
 	start := time.Now()
 	runErr := tr.Run(ctx, int(max(remaining, 0)), hooks...)
 	bar.clear()
+	finished := runErr == nil && ctx.Err() == nil && tr.StepCount() >= total && remaining > 0
+	scheduled := cfg.EvalEvery > 0 && total%int64(cfg.EvalEvery) == 0
+	if finished && cfg.EvalEpisodes > 0 && !scheduled {
+		// A final evaluation, unless the schedule just ran one; before the save, so that a crash
+		// after the save never duplicates it.
+		if _, err := tr.Evaluate(cfg.EvalEpisodes); err != nil {
+			runErr = err
+		}
+	}
 	if err := tr.Save(*runDir); err != nil {
 		return errors.Join(runErr, err)
 	}
@@ -137,11 +155,6 @@ func runTrain(ctx context.Context, args []string) error {
 	}
 	if ctx.Err() != nil {
 		fmt.Printf("interrupted at step %d; checkpoint saved, continue with --resume --run-dir %s\n", tr.StepCount(), *runDir)
-	}
-	if tr.StepCount() >= total && cfg.EvalEpisodes > 0 && (cfg.EvalEvery == 0 || total%int64(cfg.EvalEvery) != 0) {
-		if _, err := tr.Evaluate(cfg.EvalEpisodes); err != nil {
-			return err
-		}
 	}
 	fig := filepath.Join(*runDir, "curve.png")
 	title := fmt.Sprintf("%s, %s (lambda %v), %s", *task, strings.ToUpper(cfg.Preset), cfg.Lambda, cfg.Size.Name)
