@@ -68,8 +68,18 @@ func BenchmarkSoak(b *testing.B) {
 				tr.StepCount(), heap[len(heap)-1], rss[len(rss)-1])
 		}
 		hooks := []Hook{
-			Periodic(30*time.Second, Hook{Name: "sample", Fn: func(*Trainer, Event) error { sample(); return nil }}),
-			Every(2000, Hook{Name: "save", Fn: func(t *Trainer, ev Event) error { return t.Save(dir) }}),
+			Periodic(30*time.Second, Hook{Name: "sample", Fn: func(_ *Trainer, ev Event) error {
+				if ev == EventEnvStep {
+					sample()
+				}
+				return nil
+			}}),
+			Every(2000, Hook{Name: "save", Fn: func(t *Trainer, ev Event) error {
+				if ev != EventEnvStep {
+					return nil
+				}
+				return t.Save(dir)
+			}}),
 		}
 		require.NoError(b, tr.Run(ctx, cfg.Steps, hooks...))
 		cancel()
