@@ -135,7 +135,9 @@ func (a *Agent) Store() *model.Store { return a.store }
 // Updates is the number of updates done so far.
 func (a *Agent) Updates() int64 { return a.updates }
 
-// SetLambda changes λ for the next update. Negative or NaN lambda is an error.
+// SetLambda changes λ for the next update. Negative or NaN lambda is an error. Moving a
+// TD-MPC2 config (prior none) to λ > 0 also selects the learned prior pi_p, whose network always
+// exists (it has been untrained so far).
 func (a *Agent) SetLambda(lambda float64) error {
 	c := a.cfg
 	c.Lambda = lambda

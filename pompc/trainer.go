@@ -136,6 +136,8 @@ func NewTrainer(backend compute.Backend, cfg Config, task string) (*Trainer, err
 	}
 	buf, err := NewBuffer(min(cfg.BufferSize, max(cfg.Steps, 1)+cfg.Steps/max(spec.EpisodeLen, 1)+2), spec.ObsDim, spec.ActionDim)
 	if err != nil {
+		env.Close()
+		evalEnv.Close()
 		return nil, err
 	}
 	pcg := rand.NewPCG(uint64(cfg.Seed), 0x5eed)
