@@ -76,11 +76,6 @@ func Mish(x *Node) *Node {
 	return Mul(x, Div(n, AddScalar(n, 2)))
 }
 
-// mishReference is the textbook x·tanh(softplus(x)), kept for the equivalence test.
-func mishReference(x *Node) *Node {
-	return Mul(x, Tanh(Softplus(x)))
-}
-
 // SimNorm projects z [..., L] onto a product of simplices: softmax over each group of `group`
 // consecutive entries (TD-MPC2's simplicial normalization).
 func SimNorm(z *Node, group int) *Node {

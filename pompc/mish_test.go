@@ -22,3 +22,8 @@ func TestMishMatchesReference(t *testing.T) {
 	thClose(t, out[3], out[2], 1e-9, 1e-7, "mish gradients")
 	require.InDelta(t, 0.0, out[0][6], 0, "mish(0) = 0")
 }
+
+// mishReference is the textbook x·tanh(softplus(x)).
+func mishReference(x *Node) *Node {
+	return Mul(x, Tanh(Softplus(x)))
+}
