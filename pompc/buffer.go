@@ -143,8 +143,8 @@ type Batch struct {
 
 // Sample draws B sequences of H+1 steps uniformly over valid start slots with rng.
 func (b *Buffer) Sample(rng *rand.Rand, batch, h int) (*Batch, error) {
-	if !b.CanSample(h) {
-		return nil, fmt.Errorf("pompc: buffer has no sequence of %d steps yet (%d steps stored)", h+1, b.size)
+	if b.size == 0 {
+		return nil, fmt.Errorf("pompc: buffer is empty")
 	}
 	o, a := b.obsDim, b.actDim
 	out := &Batch{H: h, B: batch, ObsDim: o, ActDim: a,
@@ -153,11 +153,14 @@ func (b *Buffer) Sample(rng *rand.Rand, batch, h int) (*Batch, error) {
 		PlanMean: make([]float32, (h+1)*batch*a), PlanStd: make([]float32, (h+1)*batch*a),
 		Valid: make([]float32, (h+1)*batch), Slots: make([]int, batch)}
 	for k := 0; k < batch; k++ {
-		var start int
-		for {
-			start = rng.IntN(b.size)
-			if b.seqOK(start, h) {
-				break
+		// Rejection sampling: almost every slot starts a sequence once episodes are longer than
+		// H, so this is O(1) per sequence; the O(size) scan runs only when draws keep failing.
+		start := -1
+		for try := 0; start < 0; try++ {
+			if i := rng.IntN(b.size); b.seqOK(i, h) {
+				start = i
+			} else if try == 1000 && !b.CanSample(h) {
+				return nil, fmt.Errorf("pompc: buffer has no sequence of %d steps yet (%d steps stored)", h+1, b.size)
 			}
 		}
 		out.Slots[k] = start
