@@ -139,30 +139,36 @@ func (s *JSONLSink) Close() error {
 	return err
 }
 
-// ReadMetrics reads a JSONL metrics file and returns its series by key. A truncated last line
-// (a crash mid-write) is ignored.
+// ReadMetrics reads a JSONL metrics file and returns its series by key, each in file order. A
+// torn last line (a writer in another process mid-write, or a crash) is ignored; a corrupt line
+// before the end is an error. OpenMetrics reads a file incrementally while it grows.
 func ReadMetrics(path string) (map[string][]Record, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("pompc: reading metrics: %w", err)
 	}
 	defer f.Close()
-	return DecodeMetrics(f)
+	m, err := DecodeMetrics(f)
+	if err != nil {
+		return nil, fmt.Errorf("pompc: reading metrics %s: %w", path, err)
+	}
+	return m, nil
 }
 
-// DecodeMetrics reads JSON-lines records from r, grouped by key in file order.
+// DecodeMetrics reads JSON-lines records from r, grouped by key in file order. Blank lines are
+// skipped; the last line may be torn (it is then ignored); any other line that is not a record is
+// an error naming its line number.
 func DecodeMetrics(r io.Reader) (map[string][]Record, error) {
-	out := map[string][]Record{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<16), 1<<20)
-	for sc.Scan() {
-		var rec Record
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			continue // a partial line from a crash
-		}
-		out[rec.Key] = append(out[rec.Key], rec)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
 	}
-	return out, sc.Err()
+	out := map[string][]Record{}
+	_, _, err = parseLines(data, 0, true, func(rec Record) { out[rec.Key] = append(out[rec.Key], rec) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // MemorySink keeps every record in memory (tests, notebooks).
