@@ -3,6 +3,8 @@
 //	pompc train [flags]   train on a task; writes a run directory (config, metrics, checkpoint, figure)
 //	pompc eval --run DIR  evaluate a saved run without exploration noise
 //	pompc bench [flags]   time one planner call and one update per size and obs/action dims
+//	pompc sweep [flags]   train a grid of runs in parallel (resumable); writes a table and figures
+//	pompc plot DIR -o F   export the figures of a run or sweep directory (PDF, SVG, PNG, HTML)
 //
 // Every config field is a flag (--lambda, --horizon, --size.mlp_dim, ...); --set key=value does
 // the same and may repeat. Run `pompc train -h` for the list.
@@ -33,6 +35,10 @@ func main() {
 		err = runEval(ctx, os.Args[2:])
 	case "bench":
 		err = runBench(ctx, os.Args[2:])
+	case "sweep":
+		err = runSweep(ctx, os.Args[2:])
+	case "plot":
+		err = runPlot(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return
@@ -57,6 +63,8 @@ commands:
   train   train an agent (default: POMPC, tiny preset, cartpole-balance, pure-Go backend)
   eval    evaluate a saved run: pompc eval --run runs/NAME
   bench   time planner calls and updates: pompc bench --sizes tiny,1M --dims 5/1,67/21
+  sweep   run a grid (tasks x presets x lambdas x KL x prior x seeds) in parallel, resumably
+  plot    export figures of a run or sweep directory: pompc plot DIR -o fig.pdf
 
 Run 'pompc <command> -h' for the flags of a command.
 `)
