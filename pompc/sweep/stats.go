@@ -1,0 +1,171 @@
+package sweep
+
+import (
+	"math"
+	"sort"
+
+	"github.com/pompc/pompc/pompc"
+)
+
+// MeanCI returns the mean of xs and the half-width of its two-sided confidence interval at level
+// (e.g. 0.95) under Student's t: half = t_{(1+level)/2, n-1} * s / sqrt(n), with s the sample
+// standard deviation (n-1 denominator). Seeds are few (3-10), so the t quantile, not the normal
+// 1.96, is what makes the band honest. NaN values are dropped; with fewer than two values the
+// half-width is NaN (no interval).
+func MeanCI(xs []float64, level float64) (mean, half float64) {
+	var v []float64
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			v = append(v, x)
+		}
+	}
+	n := len(v)
+	if n == 0 {
+		return math.NaN(), math.NaN()
+	}
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(n)
+	if n < 2 {
+		return mean, math.NaN()
+	}
+	var ss float64
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	s := math.Sqrt(ss / float64(n-1))
+	return mean, StudentTQuantile((1+level)/2, float64(n-1)) * s / math.Sqrt(float64(n))
+}
+
+// StudentTQuantile returns t such that P(T <= t) = p for Student's t with df degrees of freedom,
+// by bisection on the CDF (computed from the regularized incomplete beta function).
+func StudentTQuantile(p, df float64) float64 {
+	if p <= 0 || p >= 1 || df <= 0 || math.IsNaN(p) || math.IsNaN(df) {
+		return math.NaN()
+	}
+	if p < 0.5 {
+		return -StudentTQuantile(1-p, df)
+	}
+	lo, hi := 0.0, 1.0
+	for studentTCDF(hi, df) < p {
+		hi *= 2
+	}
+	for i := 0; i < 200 && hi-lo > 1e-12*hi; i++ {
+		mid := (lo + hi) / 2
+		if studentTCDF(mid, df) < p {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return (lo + hi) / 2
+}
+
+// studentTCDF is P(T <= t) for t >= 0: 1 - I_{df/(df+t^2)}(df/2, 1/2)/2.
+func studentTCDF(t, df float64) float64 {
+	return 1 - 0.5*regIncBeta(df/(df+t*t), df/2, 0.5)
+}
+
+// regIncBeta is the regularized incomplete beta function I_x(a, b), from its continued fraction
+// (evaluated with the modified Lentz method), using the symmetry I_x(a,b) = 1 - I_{1-x}(b,a)
+// where the fraction converges slowly.
+func regIncBeta(x, a, b float64) float64 {
+	switch {
+	case x <= 0:
+		return 0
+	case x >= 1:
+		return 1
+	}
+	la, _ := math.Lgamma(a + b)
+	lb, _ := math.Lgamma(a)
+	lc, _ := math.Lgamma(b)
+	front := math.Exp(la - lb - lc + a*math.Log(x) + b*math.Log(1-x))
+	if x > (a+1)/(a+b+2) {
+		return 1 - front*betaCF(1-x, b, a)/b
+	}
+	return front * betaCF(x, a, b) / a
+}
+
+func betaCF(x, a, b float64) float64 {
+	const tiny = 1e-300
+	c, d := 1.0, 1-(a+b)*x/(a+1)
+	if math.Abs(d) < tiny {
+		d = tiny
+	}
+	d = 1 / d
+	f := d
+	for m := 1; m < 500; m++ {
+		fm := float64(m)
+		// even step
+		num := fm * (b - fm) * x / ((a + 2*fm - 1) * (a + 2*fm))
+		d = 1 + num*d
+		if math.Abs(d) < tiny {
+			d = tiny
+		}
+		c = 1 + num/c
+		if math.Abs(c) < tiny {
+			c = tiny
+		}
+		d = 1 / d
+		f *= d * c
+		// odd step
+		num = -(a + fm) * (a + b + fm) * x / ((a + 2*fm) * (a + 2*fm + 1))
+		d = 1 + num*d
+		if math.Abs(d) < tiny {
+			d = tiny
+		}
+		c = 1 + num/c
+		if math.Abs(c) < tiny {
+			c = tiny
+		}
+		d = 1 / d
+		delta := d * c
+		f *= delta
+		if math.Abs(delta-1) < 1e-15 {
+			break
+		}
+	}
+	return f
+}
+
+// AUC is the normalized area under a return curve: the trapezoid-rule integral of val over step
+// divided by the step span, i.e. the average return over training (same units as the return, so
+// runs of different lengths compare). One point gives its value; none gives NaN.
+func AUC(recs []pompc.Record) float64 {
+	pts := append([]pompc.Record(nil), recs...)
+	sort.SliceStable(pts, func(i, j int) bool { return pts[i].Step < pts[j].Step })
+	switch len(pts) {
+	case 0:
+		return math.NaN()
+	case 1:
+		return pts[0].Val
+	}
+	span := float64(pts[len(pts)-1].Step - pts[0].Step)
+	if span == 0 {
+		var s float64
+		for _, p := range pts {
+			s += p.Val
+		}
+		return s / float64(len(pts))
+	}
+	var area float64
+	for i := 1; i < len(pts); i++ {
+		area += float64(pts[i].Step-pts[i-1].Step) * (pts[i].Val + pts[i-1].Val) / 2
+	}
+	return area / span
+}
+
+// Final is the last value of a series in step order (NaN if empty).
+func Final(recs []pompc.Record) float64 {
+	if len(recs) == 0 {
+		return math.NaN()
+	}
+	best := recs[0]
+	for _, r := range recs[1:] {
+		if r.Step >= best.Step {
+			best = r
+		}
+	}
+	return best.Val
+}
