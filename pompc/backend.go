@@ -1,6 +1,7 @@
 package pompc
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"slices"
@@ -18,6 +19,10 @@ const DefaultBackend = "go:parallelism=-1"
 // BackendSpec resolves the backend spec to use: the explicit spec if given, else
 // $GOMLX_BACKEND, else DefaultBackend. A bare "go" gets parallelism=-1 added for the reason
 // above.
+//
+// Specs: "go" (pure Go, default), "xla:cuda" (XLA with the PJRT CUDA plugin, found offline, see
+// NewBackend), "xla:cpu" (XLA with a PJRT CPU plugin), "xla:/abs/path/plugin.so"; XLA options
+// follow a comma, e.g. "xla:cuda,preallocate=true,memory_fraction=0.5".
 func BackendSpec(spec string) string {
 	if spec == "" {
 		spec = os.Getenv(compute.ConfigEnvVar)
@@ -31,12 +36,30 @@ func BackendSpec(spec string) string {
 	return spec
 }
 
+// ChooseBackend is the one place the backend choice is made: a command-line flag wins over the
+// config field (Config.Backend), which wins over $GOMLX_BACKEND, which wins over DefaultBackend.
+// It returns the resolved spec (see BackendSpec).
+func ChooseBackend(flagValue, configValue string) string {
+	return BackendSpec(cmp.Or(strings.TrimSpace(flagValue), strings.TrimSpace(configValue)))
+}
+
+// xlaNames are the names GoMLX's XLA backend is registered under.
+var xlaNames = []string{"xla", "stablehlo", "hlo", "shlo"}
+
 // NewBackend creates the compute backend named by spec (see BackendSpec). It never triggers
-// GoMLX's plugin auto-installer (no XLA backend is linked into this build) and turns the
+// GoMLX's plugin auto-installer (it is not linked, and is disabled besides) and turns the
 // panics of compute.NewWithConfig (unknown backend name) into errors.
+//
+// For "xla:cuda" and "xla:cpu" the PJRT plugin is found offline by package xlaplugin:
+// $PJRT_PLUGIN_LIBRARY_PATH, go-xla's usual folders, then (CUDA only) a JAX install's
+// xla_cuda plugin with its pip "nvidia" libraries. A missing plugin is an error naming every
+// place searched. The XLA backend needs cgo (linux/amd64); a build without it reports that.
 func NewBackend(spec string) (b compute.Backend, err error) {
 	spec = BackendSpec(spec)
-	name, _, _ := strings.Cut(spec, ":")
+	name, conf, _ := strings.Cut(spec, ":")
+	if slices.Contains(xlaNames, name) {
+		return newXLABackend(spec, conf)
+	}
 	known := compute.List()
 	if !slices.Contains(known, name) {
 		slices.Sort(known)

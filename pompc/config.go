@@ -173,6 +173,14 @@ type Config struct {
 	SnapshotEvery int `json:"snapshot_every"`
 	// Seed seeds every RNG of the run.
 	Seed int64 `json:"seed"`
+
+	// --- compute ---
+
+	// Backend is the compute backend spec: "go" (pure Go), "xla:cuda" or "xla:cpu" (see
+	// BackendSpec). Empty means $GOMLX_BACKEND, else the pure-Go default; a command-line
+	// --backend wins over it (ChooseBackend). It does not change results' meaning, only where
+	// the graphs run.
+	Backend string `json:"backend,omitempty"`
 }
 
 // base returns the fields shared by every preset (TD-MPC2's defaults, alg §3-§6).

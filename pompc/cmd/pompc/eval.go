@@ -15,7 +15,7 @@ func runEval(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	runDir := fs.String("run", "", "run directory written by pompc train (required)")
 	episodes := fs.Int("episodes", 10, "number of evaluation episodes")
-	backendSpec := fs.String("backend", "", "compute backend: go (default) or $GOMLX_BACKEND")
+	backendSpec := fs.String("backend", "", backendUsage+"; default: the run's config field backend")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func runEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	backend, err := pompc.NewBackend(*backendSpec)
+	backend, err := pompc.NewBackend(pompc.ChooseBackend(*backendSpec, cfg.Backend))
 	if err != nil {
 		return err
 	}

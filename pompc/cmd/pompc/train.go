@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,13 +22,16 @@ import (
 func runTrain(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	task := fs.String("task", "cartpole-balance", "task name (see envs)")
-	backendSpec := fs.String("backend", "", "compute backend: go (default, pure Go), or $GOMLX_BACKEND")
 	runDir := fs.String("run-dir", "", "run directory (default runs/<task>-<preset>-<size>-s<seed>)")
 	resume := fs.Bool("resume", false, "continue from the checkpoint in --run-dir")
 	saveEvery := fs.Int("save-every", 5000, "checkpoint every N agent steps (0: only at the end)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	cf := newConfigFlags(fs, "pompc", "tiny")
+	// --backend is the config field "backend" (so --set backend=... is the same): see backendUsage.
+	if f := fs.Lookup("backend"); f != nil {
+		f.Usage = backendUsage
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,7 +67,16 @@ func runTrain(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	backend, err := pompc.NewBackend(*backendSpec)
+	if *resume && cfg.Backend == "" {
+		// A resumed run keeps the backend recorded in its config unless --backend says otherwise.
+		// (config.json is written beside the checkpoint and is small; the checkpoint holds the replay buffer.)
+		var saved pompc.Config
+		if data, err := os.ReadFile(filepath.Join(*runDir, "config.json")); err == nil && json.Unmarshal(data, &saved) == nil {
+			cfg.Backend = saved.Backend
+		}
+	}
+	backendSpec := pompc.ChooseBackend("", cfg.Backend)
+	backend, err := pompc.NewBackend(backendSpec)
 	if err != nil {
 		return err
 	}
@@ -95,7 +108,7 @@ func runTrain(ctx context.Context, args []string) error {
 	remaining := total - tr.StepCount()
 	fmt.Printf("training %s on %s (obs %d, act %d): size %s, lambda %v, prior %s/%s, %d steps, seed phase %d, backend %s\n",
 		cfg.Preset, *task, spec.ObsDim, spec.ActionDim, cfg.Size.Name, cfg.Lambda, cfg.Prior, cfg.PriorKL,
-		total, tr.SeedSteps(), pompc.BackendSpec(*backendSpec))
+		total, tr.SeedSteps(), backendSpec)
 	fmt.Printf("run directory: %s\n", *runDir)
 
 	bar := newProgress(os.Stderr, total, *quiet)
