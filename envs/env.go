@@ -146,7 +146,56 @@ var (
 	// aliases maps an alternative spelling accepted by Make to a registered name, e.g. the
 	// dm_control-style "cartpole-swingup_sparse" to "cartpole-swingup-sparse".
 	aliases = map[string]string{}
+	// unavailable maps a task this build knows by name but cannot run (a MuJoCo task in a build
+	// without -tags mujoco) to the reason, which Make returns.
+	unavailable = map[string]string{}
 )
+
+// ErrUnavailable is wrapped by the error Make returns for a task this build or machine cannot run,
+// such as a MuJoCo task in a build without MuJoCo; the message says how to enable it.
+var ErrUnavailable = errors.New("task unavailable")
+
+// RegisterUnavailable records name as a task Make recognizes but cannot build here: Make returns
+// an error wrapping ErrUnavailable with reason (which should say how to make the task available).
+// Names does not list such tasks, so suites over Names only see tasks that run. It returns an
+// error if the name is empty, the reason is empty, or the name is already taken.
+func RegisterUnavailable(name, reason string) error {
+	if name == "" || reason == "" {
+		return fmt.Errorf("envs.RegisterUnavailable: empty name or reason")
+	}
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, ok := registry[name]; ok {
+		return fmt.Errorf("envs.RegisterUnavailable: task %q already registered", name)
+	}
+	if _, ok := unavailable[name]; ok {
+		return fmt.Errorf("envs.RegisterUnavailable: task %q already registered as unavailable", name)
+	}
+	if target, ok := aliases[name]; ok {
+		return fmt.Errorf("envs.RegisterUnavailable: %q is already an alias of task %q", name, target)
+	}
+	unavailable[name] = reason
+	return nil
+}
+
+// MustRegisterUnavailable is RegisterUnavailable for package init functions.
+func MustRegisterUnavailable(name, reason string) {
+	if err := RegisterUnavailable(name, reason); err != nil {
+		panic(err)
+	}
+}
+
+// UnavailableNames lists, sorted, the tasks registered with RegisterUnavailable.
+func UnavailableNames() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(unavailable))
+	for n := range unavailable {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
 
 // Register adds a task factory under name. It returns an error if the name is empty or taken.
 func Register(name string, f Factory) error {
@@ -157,6 +206,9 @@ func Register(name string, f Factory) error {
 	defer registryMu.Unlock()
 	if _, ok := registry[name]; ok {
 		return fmt.Errorf("envs.Register: task %q already registered", name)
+	}
+	if _, ok := unavailable[name]; ok {
+		return fmt.Errorf("envs.Register: task %q already registered as unavailable", name)
 	}
 	if target, ok := aliases[name]; ok {
 		return fmt.Errorf("envs.Register: %q is already an alias of task %q", name, target)
@@ -181,7 +233,14 @@ func RegisterAlias(alias, target string) error {
 	if t, ok := aliases[alias]; ok {
 		return fmt.Errorf("envs.RegisterAlias: %q is already an alias of task %q", alias, t)
 	}
-	if _, ok := registry[target]; !ok {
+	_, known := registry[target]
+	if _, ok := unavailable[target]; ok {
+		known = true
+	}
+	if _, ok := unavailable[alias]; ok {
+		return fmt.Errorf("envs.RegisterAlias: %q is already a registered (unavailable) task", alias)
+	}
+	if !known {
 		return fmt.Errorf("envs.RegisterAlias: target task %q of alias %q is not registered", target, alias)
 	}
 	aliases[alias] = target
@@ -243,7 +302,11 @@ func Make(name string, opts ...Option) (Env, error) {
 		name = target
 	}
 	f, ok := registry[name]
+	reason, isUnavailable := unavailable[name]
 	registryMu.RUnlock()
+	if isUnavailable {
+		return nil, fmt.Errorf("envs: %w: %s", ErrUnavailable, reason)
+	}
 	if !ok {
 		return nil, &UnknownTaskError{Name: name, Known: Names()}
 	}

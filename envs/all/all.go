@@ -2,8 +2,9 @@
 //
 //	import _ "github.com/pompc/pompc/envs/all"
 //
-// and envs.Make / envs.Names see them all. Today that is the pure-Go tasks of envs/classic;
-// packages of further tasks (the MuJoCo-backed DMC tasks) are added here as they arrive.
+// and envs.Make / envs.Names see them all: the pure-Go tasks of envs/classic and the MuJoCo-backed
+// DMC tasks of envs/mujoco (mujoco.go). The MuJoCo tasks run in builds with -tags mujoco; in
+// other builds envs.Make names them unavailable, with instructions to enable them.
 package all
 
 import (
