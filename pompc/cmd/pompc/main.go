@@ -5,6 +5,7 @@
 //	pompc bench [flags]   time one planner call and one update per size and obs/action dims
 //	pompc sweep [flags]   train a grid of runs in parallel (resumable); writes a table and figures
 //	pompc plot DIR -o F   export the figures of a run or sweep directory (PDF, SVG, PNG, HTML)
+//	pompc serve --run-dir DIR  serve a run to notebook clients (package session)
 //
 // Every config field is a flag (--lambda, --horizon, --size.mlp_dim, ...); --set key=value does
 // the same and may repeat. Run `pompc train -h` for the list.
@@ -39,6 +40,8 @@ func main() {
 		err = runSweep(ctx, os.Args[2:])
 	case "plot":
 		err = runPlot(ctx, os.Args[2:])
+	case "serve":
+		err = runServe(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return
@@ -65,6 +68,7 @@ commands:
   bench   time planner calls and updates: pompc bench --sizes tiny,1M --dims 5/1,67/21
   sweep   run a grid (tasks x presets x lambdas x KL x prior x seeds) in parallel, resumably
   plot    export figures of a run or sweep directory: pompc plot DIR -o fig.pdf
+  serve   serve a run directory to notebook clients (package session): pompc serve --run-dir DIR
 
 Run 'pompc <command> -h' for the flags of a command.
 `)

@@ -1,0 +1,189 @@
+package session
+
+import (
+	"encoding/json"
+	"math"
+	"time"
+
+	"github.com/pompc/pompc/pompc"
+)
+
+// Status describes a run as its server sees it.
+type Status struct {
+	// Dir is the run directory (absolute).
+	Dir string
+	// Task is the task being trained on; ObsDim and ActionDim its dimensions.
+	Task      string
+	ObsDim    int
+	ActionDim int
+	// Config is the current configuration (λ and friends as changed so far).
+	Config pompc.Config
+
+	// Step is the number of agent steps taken; Episodes the number of episodes started;
+	// Updates the number of agent updates; SeedSteps the length of the random-action phase.
+	Step      int64
+	Episodes  int64
+	Updates   int64
+	SeedSteps int64
+	// BufferSize is the number of transitions in the replay buffer (its capacity is about
+	// min(Config.BufferSize, Config.Steps): training past Config.Steps overwrites the oldest).
+	BufferSize int
+
+	// Training reports whether a Train or Start is in progress; TargetStep is the step at which
+	// it ends (equal to Step when idle).
+	Training   bool
+	TargetStep int64
+	// Background reports whether the training in progress was started by Start.
+	Background bool
+	// JobStarted is when the current (or last) Train/Start began on the server; FirstUpdate is
+	// when its first agent update finished (zero before that, or if it had none).
+	JobStarted  time.Time
+	FirstUpdate time.Time
+	// JobError is the error that ended the last training, if any.
+	JobError string
+
+	// Lambda, Prior, PriorKL and Reanalyze repeat the fields of Config that can change between
+	// updates.
+	Lambda    float64
+	Prior     pompc.PriorKind
+	PriorKL   pompc.KLDir
+	Reanalyze bool
+
+	// LastEpisodeReturn is the return of the latest finished training episode; LastEval the
+	// mean return of the latest evaluation (NaN before the first).
+	LastEpisodeReturn float64
+	LastEval          float64
+	// LastUpdate holds the metrics of the latest update (nil before the first).
+	LastUpdate map[string]float64
+	// StepsPerSec is the agent-step rate of the current (or last) training.
+	StepsPerSec float64
+
+	// SavedStep is the step of the last checkpoint written by this server (-1 if none yet);
+	// Saved is when it was written.
+	SavedStep int64
+	Saved     time.Time
+
+	// PID is the server's process id; Started when it started; Uptime how long it has run;
+	// Backend the compute backend spec; Version the protocol version.
+	PID     int
+	Started time.Time
+	Uptime  time.Duration
+	Backend string
+	Version int
+	// IdleTimeout is how long the server waits without client calls or training before it
+	// saves and exits (0: never).
+	IdleTimeout time.Duration
+	// Resumed reports whether this server started from a checkpoint (false for a new run).
+	Resumed bool
+}
+
+// jf is a float64 that survives JSON: NaN and ±Inf are written as strings.
+type jf float64
+
+func (f jf) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"nan"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-inf"`), nil
+	}
+	return json.Marshal(v)
+}
+
+func (f *jf) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		switch s {
+		case "inf":
+			*f = jf(math.Inf(1))
+		case "-inf":
+			*f = jf(math.Inf(-1))
+		default:
+			*f = jf(math.NaN())
+		}
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*f = jf(v)
+	return nil
+}
+
+// statusJSON is Status on the wire.
+type statusJSON struct {
+	Dir, Task               string
+	ObsDim, ActionDim       int
+	Config                  pompc.Config
+	Step, Episodes, Updates int64
+	SeedSteps               int64
+	BufferSize              int
+	Training                bool
+	TargetStep              int64
+	Background              bool
+	JobStarted, FirstUpdate time.Time
+	JobError                string
+	Lambda                  jf
+	Prior                   pompc.PriorKind
+	PriorKL                 pompc.KLDir
+	Reanalyze               bool
+	LastEpisodeReturn       jf
+	LastEval                jf
+	LastUpdate              map[string]jf
+	StepsPerSec             jf
+	SavedStep               int64
+	Saved, Started          time.Time
+	PID                     int
+	UptimeNS, IdleTimeoutNS int64
+	Backend                 string
+	Version                 int
+	Resumed                 bool
+}
+
+// MarshalJSON encodes the status (NaN and ±Inf as strings).
+func (s Status) MarshalJSON() ([]byte, error) {
+	w := statusJSON{Dir: s.Dir, Task: s.Task, ObsDim: s.ObsDim, ActionDim: s.ActionDim, Config: s.Config,
+		Step: s.Step, Episodes: s.Episodes, Updates: s.Updates, SeedSteps: s.SeedSteps,
+		BufferSize: s.BufferSize, Training: s.Training, TargetStep: s.TargetStep,
+		Background: s.Background, JobStarted: s.JobStarted, FirstUpdate: s.FirstUpdate, JobError: s.JobError,
+		Lambda: jf(s.Lambda), Prior: s.Prior, PriorKL: s.PriorKL, Reanalyze: s.Reanalyze,
+		LastEpisodeReturn: jf(s.LastEpisodeReturn), LastEval: jf(s.LastEval), StepsPerSec: jf(s.StepsPerSec),
+		SavedStep: s.SavedStep, Saved: s.Saved, Started: s.Started, PID: s.PID,
+		UptimeNS: int64(s.Uptime), IdleTimeoutNS: int64(s.IdleTimeout), Backend: s.Backend, Version: s.Version,
+		Resumed: s.Resumed}
+	if s.LastUpdate != nil {
+		w.LastUpdate = make(map[string]jf, len(s.LastUpdate))
+		for k, v := range s.LastUpdate {
+			w.LastUpdate[k] = jf(v)
+		}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes what MarshalJSON writes.
+func (s *Status) UnmarshalJSON(b []byte) error {
+	var w statusJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = Status{Dir: w.Dir, Task: w.Task, ObsDim: w.ObsDim, ActionDim: w.ActionDim, Config: w.Config,
+		Step: w.Step, Episodes: w.Episodes, Updates: w.Updates, SeedSteps: w.SeedSteps,
+		BufferSize: w.BufferSize, Training: w.Training, TargetStep: w.TargetStep,
+		Background: w.Background, JobStarted: w.JobStarted, FirstUpdate: w.FirstUpdate, JobError: w.JobError,
+		Lambda: float64(w.Lambda), Prior: w.Prior, PriorKL: w.PriorKL, Reanalyze: w.Reanalyze,
+		LastEpisodeReturn: float64(w.LastEpisodeReturn), LastEval: float64(w.LastEval),
+		StepsPerSec: float64(w.StepsPerSec), SavedStep: w.SavedStep, Saved: w.Saved, Started: w.Started,
+		PID: w.PID, Uptime: time.Duration(w.UptimeNS), IdleTimeout: time.Duration(w.IdleTimeoutNS),
+		Backend: w.Backend, Version: w.Version, Resumed: w.Resumed}
+	if w.LastUpdate != nil {
+		s.LastUpdate = make(map[string]float64, len(w.LastUpdate))
+		for k, v := range w.LastUpdate {
+			s.LastUpdate[k] = float64(v)
+		}
+	}
+	return nil
+}
