@@ -80,7 +80,7 @@ func loadXLA(pl *xlaplugin.Plugin, opts string) (b compute.Backend, err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			b, err = nil, fmt.Errorf("loading the PJRT plugin: %v", r)
+			b, err = nil, fmt.Errorf("the file is not a working PJRT plugin (go-xla failed loading it: %v)", r)
 		}
 	}()
 	xb, err := xla.NewWithOptions(conf, nil)

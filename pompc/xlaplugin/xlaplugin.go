@@ -158,8 +158,8 @@ func Find(name string, o Options) (*Plugin, error) {
 			filepath.Join(h, ".local", "lib", "gomlx", "pjrt"))
 	}
 	for _, r := range o.roots() {
-		if r == "/usr" || r == "/opt/conda" {
-			continue // go-xla only uses /usr/local/lib
+		if filepath.Base(r) != "local" {
+			continue // go-xla's system folder is /usr/local/lib/go-xla only
 		}
 		goxla = append(goxla, filepath.Join(r, "lib", "go-xla"), filepath.Join(r, "lib", "go-xla", "nvidia"),
 			filepath.Join(r, "lib", "gomlx", "pjrt"))
