@@ -1,0 +1,575 @@
+package widgets
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/sweep"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Figures summarize seeds by their mean and a 95% Student-t confidence interval of the mean
+// (sweep.MeanCI: mean ± t_{0.975,n-1}·s/√n), not a bootstrap: with the 3-10 seeds of RL papers
+// the bootstrap interval is too narrow, while the t interval is exact for normal returns and
+// close otherwise.
+
+// Curve is one variant's series: one list of records per seed (e.g. the eval/return records of
+// each seed's run).
+type Curve struct {
+	Variant string
+	Seeds   [][]pompc.Record
+}
+
+// CurveOptions configures LearningCurves and KLCurves. The zero value is usable.
+type CurveOptions struct {
+	Style Style
+	Title string
+	// XLabel and YLabel default to "agent steps" and "return".
+	XLabel, YLabel string
+	// Smooth is the width (in points) of a centred moving average applied to each seed before
+	// averaging; 0 or 1 draws the raw values.
+	Smooth int
+	// Palette colours the variants; nil makes one from the curves drawn.
+	Palette *Palette
+	// Reference curves (ReferenceCurve: published TD-MPC2 and SAC) are drawn dashed, with their
+	// band. With ClipReference they stop at the last step of the other curves.
+	Reference     []Curve
+	ClipReference bool
+}
+
+// figBandData is a mean curve with its confidence band over seeds.
+type figBandData struct {
+	x, mean, lo, hi []float64
+	seeds           int
+}
+
+// figAggregate puts every seed on the union of their steps (linear interpolation, within the step
+// range all seeds cover), smooths each seed, and returns the mean and the 95% t interval.
+func figAggregate(seeds [][]pompc.Record, smooth int) (figBandData, error) {
+	var b figBandData
+	var curves [][]plotter.XY
+	lo, hi := math.Inf(-1), math.Inf(1)
+	stepSet := map[float64]bool{}
+	for _, s := range seeds {
+		if len(s) == 0 {
+			continue
+		}
+		pts := xys(s)
+		ys := make([]float64, len(pts))
+		for i := range pts {
+			ys[i] = pts[i].Y
+		}
+		ys = figSmooth(ys, smooth)
+		xy := make([]plotter.XY, len(pts))
+		for i := range pts {
+			xy[i] = plotter.XY{X: pts[i].X, Y: ys[i]}
+			stepSet[pts[i].X] = true
+		}
+		curves = append(curves, xy)
+		lo, hi = math.Max(lo, xy[0].X), math.Min(hi, xy[len(xy)-1].X)
+	}
+	if len(curves) == 0 {
+		return b, errors.New("no records")
+	}
+	for x := range stepSet {
+		if x >= lo && x <= hi {
+			b.x = append(b.x, x)
+		}
+	}
+	sort.Float64s(b.x)
+	b.seeds = len(curves)
+	vals := make([]float64, len(curves))
+	for _, x := range b.x {
+		for i, c := range curves {
+			vals[i] = figInterp(c, x)
+		}
+		m, h := sweep.MeanCI(vals, sweep.Level)
+		if math.IsNaN(h) {
+			h = 0
+		}
+		b.mean, b.lo, b.hi = append(b.mean, m), append(b.lo, m-h), append(b.hi, m+h)
+	}
+	return b, nil
+}
+
+// figInterp evaluates the piecewise-linear curve c (sorted by X) at x inside its range.
+func figInterp(c []plotter.XY, x float64) float64 {
+	i := sort.Search(len(c), func(i int) bool { return c[i].X >= x })
+	if i < len(c) && c[i].X == x {
+		// The last of equal steps (a resumed run may repeat one).
+		for i+1 < len(c) && c[i+1].X == x {
+			i++
+		}
+		return c[i].Y
+	}
+	if i == 0 || i == len(c) {
+		return math.NaN()
+	}
+	a, b := c[i-1], c[i]
+	return a.Y + (b.Y-a.Y)*(x-a.X)/(b.X-a.X)
+}
+
+// figSmooth is a centred moving average of width w (truncated at the ends).
+func figSmooth(y []float64, w int) []float64 {
+	if w <= 1 {
+		return y
+	}
+	out := make([]float64, len(y))
+	h := w / 2
+	for i := range y {
+		a, b := max(0, i-h), min(len(y), i-h+w)
+		var s float64
+		for _, v := range y[a:b] {
+			s += v
+		}
+		out[i] = s / float64(b-a)
+	}
+	return out
+}
+
+func figNewPlot(s Style, title, xl, yl string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xl, yl
+	s.apply(p)
+	g := plotter.NewGrid()
+	g.Vertical.Color, g.Horizontal.Color = figAlpha(Grey, 50), figAlpha(Grey, 50)
+	g.Vertical.Width, g.Horizontal.Width = vg.Points(0.4), vg.Points(0.4)
+	p.Add(g)
+	p.X.Tick.Marker = figTicks{}
+	p.Y.Tick.Marker = figTicks{}
+	return p
+}
+
+// figTicks labels large numbers as 100k, 1.5M (steps read at a glance).
+type figTicks struct{}
+
+// Ticks returns plot.DefaultTicks with compact labels.
+func (figTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = figNumber(ts[i].Value)
+		}
+	}
+	return ts
+}
+
+func figNumber(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'g', 3, 64) + "M"
+	case a >= 1e4:
+		return strconv.FormatFloat(v/1e3, 'g', 3, 64) + "k"
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+// figAddBand draws b as a line (dashed if asked) over a translucent band of the same colour.
+func figAddBand(p *plot.Plot, b figBandData, col figRGBA, dashed bool, label string) error {
+	if len(b.x) == 0 {
+		return nil
+	}
+	if b.seeds > 1 && len(b.x) > 1 {
+		poly := make(plotter.XYs, 0, 2*len(b.x))
+		for i := range b.x {
+			poly = append(poly, plotter.XY{X: b.x[i], Y: b.hi[i]})
+		}
+		for i := len(b.x) - 1; i >= 0; i-- {
+			poly = append(poly, plotter.XY{X: b.x[i], Y: b.lo[i]})
+		}
+		pg, err := plotter.NewPolygon(poly)
+		if err != nil {
+			return err
+		}
+		pg.Color = figAlpha(col, 55)
+		pg.LineStyle.Width = 0
+		p.Add(pg)
+	}
+	pts := make(plotter.XYs, len(b.x))
+	for i := range b.x {
+		pts[i] = plotter.XY{X: b.x[i], Y: b.mean[i]}
+	}
+	var thumb plot.Thumbnailer
+	if len(pts) == 1 {
+		s, err := plotter.NewScatter(pts)
+		if err != nil {
+			return err
+		}
+		s.Color, s.Shape, s.Radius = col, draw.CircleGlyph{}, vg.Points(2)
+		p.Add(s)
+		thumb = s
+	} else {
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		l.Color, l.Width = col, vg.Points(1.2)
+		if dashed {
+			l.Dashes = []vg.Length{vg.Points(3), vg.Points(2)}
+		}
+		p.Add(l)
+		thumb = l
+	}
+	if label != "" {
+		if b.seeds > 1 {
+			label += fmt.Sprintf(" (n=%d)", b.seeds)
+		}
+		p.Legend.Add(label, thumb)
+	}
+	return nil
+}
+
+func figVariants(cs ...[]Curve) []string {
+	var out []string
+	for _, c := range cs {
+		for _, v := range c {
+			out = append(out, v.Variant)
+		}
+	}
+	return out
+}
+
+// LearningCurves draws return against steps: per variant the mean over seeds (solid) and its 95%
+// Student-t confidence figBandData, with optional smoothing, and the published reference curves dashed.
+func LearningCurves(curves []Curve, opts CurveOptions) (*Figure, error) {
+	if len(curves) == 0 && len(opts.Reference) == 0 {
+		return nil, errors.New("widgets: no curves to draw")
+	}
+	pal := opts.Palette
+	if pal == nil {
+		pal = NewPalette(figVariants(curves, opts.Reference)...)
+	}
+	p := figNewPlot(opts.Style, opts.Title, figOr(opts.XLabel, "agent steps"), figOr(opts.YLabel, "return"))
+	maxStep := math.Inf(-1)
+	for _, c := range curves {
+		b, err := figAggregate(c.Seeds, opts.Smooth)
+		if err != nil {
+			return nil, fmt.Errorf("widgets: curve %q: %w", c.Variant, err)
+		}
+		if len(b.x) > 0 {
+			maxStep = math.Max(maxStep, b.x[len(b.x)-1])
+		}
+		if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), false, c.Variant); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range opts.Reference {
+		seeds := c.Seeds
+		if opts.ClipReference && !math.IsInf(maxStep, -1) {
+			seeds = figClip(seeds, maxStep)
+		}
+		b, err := figAggregate(seeds, 0)
+		if err != nil {
+			continue // nothing of the reference in range
+		}
+		if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), true, c.Variant); err != nil {
+			return nil, err
+		}
+	}
+	figLegend(p, true, opts.Style, len(curves)+len(opts.Reference))
+	return &Figure{Plot: p, Style: opts.Style}, nil
+}
+
+func figClip(seeds [][]pompc.Record, maxStep float64) [][]pompc.Record {
+	out := make([][]pompc.Record, len(seeds))
+	for i, s := range seeds {
+		for _, r := range s {
+			if float64(r.Step) <= maxStep {
+				out[i] = append(out[i], r)
+			}
+		}
+	}
+	return out
+}
+
+// figLegend puts the legend in a top corner and raises the y range so it sits above the data:
+// one legend row takes about 1.3 font sizes of the plot height.
+func figLegend(p *plot.Plot, left bool, s Style, rows int) {
+	s = s.withDefaults()
+	p.Legend.Top, p.Legend.Left = true, left
+	p.Legend.XOffs, p.Legend.YOffs = 0, 0
+	if left {
+		p.Legend.XOffs = vg.Points(4)
+	}
+	if rows == 0 {
+		return
+	}
+	// Fraction of the data area the legend needs (the data area is ~75% of the figure height).
+	frac := float64(rows) * 1.35 * p.Legend.TextStyle.Font.Size.Points() / (0.75 * s.Height.Points())
+	frac = math.Min(frac+0.03, 0.6)
+	lo, hi := p.Y.Min, p.Y.Max
+	if hi > lo {
+		p.Y.Max = lo + (hi-lo)/(1-frac)
+	}
+}
+
+func figOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// KLCurves draws the two KL terms of PO-MPC over training per variant, in the variant's colour:
+// KL(π_s||prior) (kl/policy_prior, solid; what λ prices) and KL(π_p||planner) (kl/prior_planner,
+// dashed; how well the learned prior fits the planner), each as a mean with its 95% t band.
+// Either list may be empty (runs without a learned prior have no kl/prior_planner).
+func KLCurves(policyPrior, priorPlanner []Curve, opts CurveOptions) (*Figure, error) {
+	if len(policyPrior)+len(priorPlanner) == 0 {
+		return nil, errors.New("widgets: no KL curves to draw (runs without a prior have none)")
+	}
+	pal := opts.Palette
+	if pal == nil {
+		pal = NewPalette(figVariants(policyPrior, priorPlanner)...)
+	}
+	p := figNewPlot(opts.Style, opts.Title, figOr(opts.XLabel, "agent steps"), figOr(opts.YLabel, "KL (nats)"))
+	for i, set := range [][]Curve{policyPrior, priorPlanner} {
+		suffix := ": KL(π_s||prior)"
+		if i == 1 {
+			suffix = ": KL(π_p||planner)"
+		}
+		for _, c := range set {
+			b, err := figAggregate(c.Seeds, opts.Smooth)
+			if err != nil {
+				return nil, fmt.Errorf("widgets: KL curve %q: %w", c.Variant, err)
+			}
+			if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), i == 1, c.Variant+suffix); err != nil {
+				return nil, err
+			}
+		}
+	}
+	figLegend(p, false, opts.Style, len(policyPrior)+len(priorPlanner))
+	return &Figure{Plot: p, Style: opts.Style}, nil
+}
+
+// LambdaPoint is the per-seed values (final return or AUC) of one lambda.
+type LambdaPoint struct {
+	Lambda float64
+	Values []float64
+}
+
+// LambdaSeries is one line of a lambda-sweep figure (a task, or a KL direction or prior kind).
+type LambdaSeries struct {
+	Variant string
+	Points  []LambdaPoint
+}
+
+// LambdaOptions configures LambdaSweep.
+type LambdaOptions struct {
+	Style Style
+	Title string
+	// YLabel defaults to "final return".
+	YLabel  string
+	Palette *Palette
+}
+
+// LambdaSweep draws a summary value against λ: the mean over seeds with a 95% Student-t error
+// bar per λ. The finite λ values sit at equal spacing in increasing order (λ spans decades and
+// includes 0, so neither a linear nor a log axis fits), and λ = ∞ (BMPC) has its own tick after
+// a gap, unconnected to the finite ones. Series are offset sideways a little so bars do not
+// overlap.
+func LambdaSweep(series []LambdaSeries, opts LambdaOptions) (*Figure, error) {
+	var finite []float64
+	hasInf := false
+	seen := map[float64]bool{}
+	for _, s := range series {
+		for _, pt := range s.Points {
+			switch {
+			case math.IsNaN(pt.Lambda) || pt.Lambda < 0:
+				return nil, fmt.Errorf("widgets: bad lambda %v in %q", pt.Lambda, s.Variant)
+			case math.IsInf(pt.Lambda, 1):
+				hasInf = true
+			case !seen[pt.Lambda]:
+				seen[pt.Lambda] = true
+				finite = append(finite, pt.Lambda)
+			}
+		}
+	}
+	if len(finite) == 0 && !hasInf {
+		return nil, errors.New("widgets: no lambda points to draw")
+	}
+	sort.Float64s(finite)
+	pos := map[float64]float64{}
+	var ticks []plot.Tick
+	for i, l := range finite {
+		pos[l] = float64(i)
+		ticks = append(ticks, plot.Tick{Value: float64(i), Label: sweep.FormatLambda(l)})
+	}
+	infPos := float64(len(finite)) + 0.5
+	if len(finite) == 0 {
+		infPos = 0
+	}
+	if hasInf {
+		pos[math.Inf(1)] = infPos
+		ticks = append(ticks, plot.Tick{Value: infPos, Label: "∞"})
+	}
+	pal := opts.Palette
+	if pal == nil {
+		var vs []string
+		for _, s := range series {
+			vs = append(vs, s.Variant)
+		}
+		pal = NewPalette(vs...)
+	}
+	p := figNewPlot(opts.Style, opts.Title, "λ (price of KL(π_s||prior) per nat)", figOr(opts.YLabel, "final return"))
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	p.X.Min, p.X.Max = -0.5, math.Max(infPos, float64(len(finite)-1))+0.5
+	for k, s := range series {
+		col := figRGBA(pal.Color(s.Variant))
+		off := 0.0
+		if len(series) > 1 {
+			off = (float64(k) - float64(len(series)-1)/2) * 0.25 / float64(len(series))
+		}
+		pts := append([]LambdaPoint(nil), s.Points...)
+		sort.Slice(pts, func(i, j int) bool { return pts[i].Lambda < pts[j].Lambda })
+		var line plotter.XYs
+		var all plotter.XYs
+		var errs plotter.YErrors
+		for _, pt := range pts {
+			m, h := sweep.MeanCI(pt.Values, sweep.Level)
+			if math.IsNaN(m) {
+				continue
+			}
+			if math.IsNaN(h) {
+				h = 0
+			}
+			xy := plotter.XY{X: pos[pt.Lambda] + off, Y: m}
+			all = append(all, xy)
+			errs = append(errs, struct{ Low, High float64 }{h, h})
+			if !math.IsInf(pt.Lambda, 1) {
+				line = append(line, xy)
+			}
+		}
+		if len(all) == 0 {
+			continue
+		}
+		if len(line) > 1 {
+			l, err := plotter.NewLine(line)
+			if err != nil {
+				return nil, err
+			}
+			l.Color, l.Width = col, vg.Points(1)
+			p.Add(l)
+		}
+		eb, err := plotter.NewYErrorBars(struct {
+			plotter.XYs
+			plotter.YErrors
+		}{all, errs})
+		if err != nil {
+			return nil, err
+		}
+		eb.Color, eb.Width, eb.CapWidth = col, vg.Points(0.8), vg.Points(4)
+		sc, err := plotter.NewScatter(all)
+		if err != nil {
+			return nil, err
+		}
+		sc.Color, sc.Shape, sc.Radius = col, draw.CircleGlyph{}, vg.Points(2)
+		p.Add(eb, sc)
+		p.Legend.Add(s.Variant, sc)
+	}
+	figLegend(p, false, opts.Style, len(series))
+	return &Figure{Plot: p, Style: opts.Style}, nil
+}
+
+// ActionOptions configures ActionDistributions.
+type ActionOptions struct {
+	Style Style
+	Title string
+	// Step picks the snapshot drawn: the last one at or before Step; < 0 means the last one.
+	Step int64
+	// MaxDims bounds the action dimensions drawn (the first ones); 0 means 12.
+	MaxDims int
+}
+
+// ActionDistributions compares, per action dimension, the Gaussians of the planner (MPPI q,
+// black), the policy π_s (blue) and the learned prior π_p (vermillion) at one planner snapshot
+// (the snapshot/{plan,pi,prior}/{mean,std}/<dim> records): a dot at the mean and a bar of ± one
+// standard deviation, side by side per dimension.
+func ActionDistributions(metrics map[string][]pompc.Record, opts ActionOptions) (*Figure, error) {
+	maxDims := opts.MaxDims
+	if maxDims <= 0 {
+		maxDims = 12
+	}
+	// Find the snapshot step.
+	var step int64 = -1
+	for _, r := range metrics["snapshot/plan/mean/0"] {
+		if (opts.Step < 0 || r.Step <= opts.Step) && r.Step > step {
+			step = r.Step
+		}
+	}
+	if step < 0 {
+		return nil, errors.New("widgets: no planner snapshots (snapshot/plan/mean/0) in the metrics; set snapshot_every > 0")
+	}
+	at := func(key string) (float64, bool) {
+		v, ok := math.NaN(), false
+		for _, r := range metrics[key] {
+			if r.Step == step {
+				v, ok = r.Val, true
+			}
+		}
+		return v, ok
+	}
+	dims := 0
+	for ; dims < maxDims; dims++ {
+		if _, ok := at("snapshot/plan/mean/" + strconv.Itoa(dims)); !ok {
+			break
+		}
+	}
+	title := opts.Title
+	if title == "" {
+		title = fmt.Sprintf("action distributions at step %s", figNumber(float64(step)))
+	}
+	p := figNewPlot(opts.Style, title, "action dimension", "action (mean ± std)")
+	var ticks []plot.Tick
+	for d := 0; d < dims; d++ {
+		ticks = append(ticks, plot.Tick{Value: float64(d), Label: strconv.Itoa(d)})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	p.X.Min, p.X.Max = -0.5, float64(dims)-0.5
+	roles := []struct {
+		key, label string
+		col        figRGBA
+	}{{"plan", "planner", OkabeBlack}, {"pi", "π_s", OkabeBlue}, {"prior", "π_p", OkabeVermillion}}
+	for k, role := range roles {
+		var xy plotter.XYs
+		var errs plotter.YErrors
+		for d := 0; d < dims; d++ {
+			m, ok1 := at(fmt.Sprintf("snapshot/%s/mean/%d", role.key, d))
+			s, ok2 := at(fmt.Sprintf("snapshot/%s/std/%d", role.key, d))
+			if !ok1 || !ok2 {
+				continue
+			}
+			xy = append(xy, plotter.XY{X: float64(d) + (float64(k)-1)*0.22, Y: m})
+			errs = append(errs, struct{ Low, High float64 }{s, s})
+		}
+		if len(xy) == 0 {
+			continue
+		}
+		eb, err := plotter.NewYErrorBars(struct {
+			plotter.XYs
+			plotter.YErrors
+		}{xy, errs})
+		if err != nil {
+			return nil, err
+		}
+		eb.Color, eb.Width, eb.CapWidth = role.col, vg.Points(1), vg.Points(3)
+		sc, err := plotter.NewScatter(xy)
+		if err != nil {
+			return nil, err
+		}
+		sc.Color, sc.Shape, sc.Radius = role.col, draw.CircleGlyph{}, vg.Points(2)
+		p.Add(eb, sc)
+		p.Legend.Add(role.label, sc)
+	}
+	p.Y.Min, p.Y.Max = math.Min(p.Y.Min, -1), math.Max(p.Y.Max, 1)
+	figLegend(p, false, opts.Style, len(roles))
+	return &Figure{Plot: p, Style: opts.Style}, nil
+}

@@ -1,0 +1,81 @@
+package widgets
+
+import (
+	"embed"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pompc/pompc/pompc"
+)
+
+// referenceFS holds the TD-MPC2 authors' published per-seed DMC curves (see reference/SOURCE.md).
+//
+//go:embed reference/tdmpc2/*.csv reference/sac/*.csv reference/SOURCE.md
+var referenceFS embed.FS
+
+// ReferenceSource names where the embedded reference curves come from.
+const ReferenceSource = "TD-MPC2 authors' published results (github.com/nicklashansen/tdmpc2, results/, commit e9f5932)"
+
+// ReferenceActionRepeat converts the published x axis (environment steps) to agent steps.
+const ReferenceActionRepeat = 2
+
+// ReferenceTasks lists the tasks with published curves for algo ("tdmpc2" or "sac").
+func ReferenceTasks(algo string) []string {
+	entries, err := fs.ReadDir(referenceFS, "reference/"+algo)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, strings.TrimSuffix(e.Name(), ".csv"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ReferenceCurve returns the published per-seed evaluation returns of algo ("tdmpc2" or "sac")
+// on task as a Curve named RefTDMPC2 or RefSAC, with steps converted to agent steps (environment
+// steps / ReferenceActionRepeat) so they share an axis with pompc's curves.
+func ReferenceCurve(algo, task string) (Curve, error) {
+	name := map[string]string{"tdmpc2": RefTDMPC2, "sac": RefSAC}[algo]
+	if name == "" {
+		return Curve{}, fmt.Errorf("widgets: no published curves for %q (tdmpc2 or sac)", algo)
+	}
+	data, err := referenceFS.ReadFile("reference/" + algo + "/" + task + ".csv")
+	if errors.Is(err, fs.ErrNotExist) {
+		return Curve{}, fmt.Errorf("widgets: no published %s curve for %q; tasks: %s", algo, task, strings.Join(ReferenceTasks(algo), ", "))
+	}
+	if err != nil {
+		return Curve{}, err
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
+	if err != nil {
+		return Curve{}, fmt.Errorf("widgets: reference %s/%s: %w", algo, task, err)
+	}
+	bySeed := map[string][]pompc.Record{}
+	var seeds []string
+	for i, row := range rows {
+		if i == 0 || len(row) != 3 {
+			continue
+		}
+		step, err1 := strconv.ParseFloat(row[0], 64)
+		val, err2 := strconv.ParseFloat(row[1], 64)
+		if err1 != nil || err2 != nil {
+			return Curve{}, fmt.Errorf("widgets: reference %s/%s line %d: %q", algo, task, i+1, row)
+		}
+		if _, ok := bySeed[row[2]]; !ok {
+			seeds = append(seeds, row[2])
+		}
+		bySeed[row[2]] = append(bySeed[row[2]], pompc.Record{Key: pompc.KeyEvalReturn, Step: int64(step) / ReferenceActionRepeat, Val: val})
+	}
+	c := Curve{Variant: name}
+	for _, s := range seeds {
+		c.Seeds = append(c.Seeds, bySeed[s])
+	}
+	return c, nil
+}
