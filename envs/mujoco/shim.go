@@ -134,7 +134,7 @@ static void pompc_bad_message(const mjData *d, const int before[3], char *err) {
 	int ids[3] = {mjWARN_BADQPOS, mjWARN_BADQVEL, mjWARN_BADQACC};
 	for (int k = 0; k < 3; k++) {
 		if (d->warning[ids[k]].number > before[k]) {
-			snprintf(err, POMPC_ERRLEN, "physics diverged: MuJoCo warning: NaN, Inf or huge value in %s at DOF %d (time %.4f); MuJoCo reset the state",
+			snprintf(err, POMPC_ERRLEN, "MuJoCo warning: NaN, Inf or huge value in %s at DOF %d (time %.4f); MuJoCo reset the state",
 				what[k], d->warning[ids[k]].lastinfo, d->time);
 			return;
 		}
@@ -318,7 +318,7 @@ int pompc_viz_make(const mjModel *m, pompc_viz **out, char *err) {
 
 void pompc_viz_free(pompc_viz *v) {
 	if (!v) return;
-	mjr_freeContext(&v->con);
+	if (v->ready) mjr_freeContext(&v->con);  // GL functions exist only after a successful mjr_makeContext
 	mjv_freeScene(&v->scn);
 	free(v);
 }
@@ -446,6 +446,7 @@ func (mo *Model) Copy() (*Model, error) {
 // Free releases the model. Nothing may use it afterwards.
 func (mo *Model) Free() {
 	if mo.m != nil {
+		releaseViz(mo)
 		C.mj_deleteModel(mo.m)
 		mo.m = nil
 	}
@@ -550,3 +551,50 @@ func (mo *Model) setConst() error {
 	defer C.mj_deleteData(d)
 	return check("mj_setConst", C.pompc_set_const(mo.m, d, eb.p), eb)
 }
+
+// Render-thread primitives (render.go calls them on its locked OS thread only).
+
+// eglInit creates the EGL context and makes it current on the calling thread.
+func eglInit() error {
+	eb := newErrBuf()
+	defer eb.free()
+	if C.pompc_egl_init(eb.p) != 0 {
+		return fmt.Errorf("mujoco: offscreen rendering: %s", eb.str())
+	}
+	return nil
+}
+
+// vizMake builds the scene and the MuJoCo GL context (mjr_makeContext) of a model.
+func vizMake(mo *Model) (unsafe.Pointer, error) {
+	eb := newErrBuf()
+	defer eb.free()
+	var v *C.pompc_viz
+	if err := check("mjr_makeContext", C.pompc_viz_make(mo.m, &v, eb.p), eb); err != nil {
+		C.pompc_viz_free(v)
+		return nil, err
+	}
+	return unsafe.Pointer(v), nil
+}
+
+// vizFree releases what vizMake built.
+func vizFree(v unsafe.Pointer) { C.pompc_viz_free((*C.pompc_viz)(v)) }
+
+// renderRGB renders p into rgb (w·h·3 bytes of C memory, rows bottom-up) from camera camid (−1:
+// free camera).
+func renderRGB(p *Physics, v unsafe.Pointer, camid, w, h int, rgb unsafe.Pointer) error {
+	return check("mjr_render", C.pompc_render(p.model.m, p.d, (*C.pompc_viz)(v), C.int(camid), C.int(w), C.int(h),
+		(*C.uchar)(rgb), p.eb.p), p.eb)
+}
+
+// offscreenSize is the model's offscreen buffer size (<visual><global offwidth offheight>).
+func (mo *Model) offscreenSize() (w, h int) {
+	return int(mo.m.vis.global.offwidth), int(mo.m.vis.global.offheight)
+}
+
+// cmalloc and cfree manage C memory for pixel buffers.
+func cmalloc(n int) unsafe.Pointer { return C.malloc(C.size_t(n)) }
+func cfree(p unsafe.Pointer)       { C.free(p) }
+
+// setNstack overrides the size of the mjData arena (in mjtNums) for data made afterwards; tests
+// use it to provoke a real stack overflow inside mj_step.
+func (mo *Model) setNstack(n int) { mo.m.nstack = C.int(n) }

@@ -142,9 +142,9 @@ func appendF64(dst []float32, xs ...float64) []float32 {
 // Cartpole (RK4, dt 0.01, 1 substep, 10 s).
 
 type cartpoleTask struct {
-	swingUp, sparse       bool
-	slider, hinge, pole   int // qpos addresses (= dof addresses) and the pole body
-	sliderDof, hingeDof   int
+	swingUp, sparse     bool
+	slider, hinge, pole int // qpos addresses (= dof addresses) and the pole body
+	sliderDof, hingeDof int
 }
 
 func newCartpoleTask(swingUp, sparse bool) func(p *Physics) (envs.Task[*Physics], error) {
@@ -517,9 +517,9 @@ func (t *walkerTask) Termination(*Physics) (float64, bool) { return 1, false }
 // Hopper stand / hop (dt 0.005, 4 substeps, 20 s).
 
 type hopperTask struct {
-	hop             bool
-	torso, foot     int
-	toe, heel       int
+	hop         bool
+	torso, foot int
+	toe, heel   int
 }
 
 func newHopperTask(hop bool) func(p *Physics) (envs.Task[*Physics], error) {
@@ -569,9 +569,9 @@ func (t *hopperTask) Termination(*Physics) (float64, bool) { return 1, false }
 var HumanoidPath = "/usr/share/mujoco/model/humanoid/humanoid.xml"
 
 type humanoidTask struct {
-	speed                  float64
-	torso, head            int
-	extremities            [4]int // left_hand, left_foot, right_hand, right_foot
+	speed       float64
+	torso, head int
+	extremities [4]int // left_hand, left_foot, right_hand, right_foot
 }
 
 func newHumanoidTask(speed float64) func(p *Physics) (envs.Task[*Physics], error) {
