@@ -165,7 +165,9 @@ func TestGoldenKLCurves(t *testing.T) {
 
 func TestGoldenActionDistributions(t *testing.T) {
 	m := map[string][]pompc.Record{}
-	add := func(key string, step int64, v float64) { m[key] = append(m[key], pompc.Record{Key: key, Step: step, Val: v}) }
+	add := func(key string, step int64, v float64) {
+		m[key] = append(m[key], pompc.Record{Key: key, Step: step, Val: v})
+	}
 	for _, step := range []int64{100, 200} {
 		for d := 0; d < 4; d++ {
 			fd := float64(d)
