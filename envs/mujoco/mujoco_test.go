@@ -57,7 +57,7 @@ func TestMuJoCoErrorsAreValues(t *testing.T) {
 	for xml, want := range map[string]string{
 		`<mujoco><worldbody><geom size="1"`: "XML",
 		`<mujoco><worldbody><body><joint/><geom size=".1"/></body></worldbody><actuator><motor joint="nope"/></actuator></mujoco>`: "nope",
-		`<mujoco><worldbody><geom type="box" size="-1 1 1"/></worldbody></mujoco>`:                                             "size",
+		`<mujoco><worldbody><geom type="box" size="-1 1 1"/></worldbody></mujoco>`:                                                 "size",
 	} {
 		m, err := LoadXML("bad.xml", xml)
 		var me *Error
