@@ -199,7 +199,8 @@ const fingerXML = `<mujoco model="pompc-finger">
 // with a short head tilted ~50° up; back leg thigh/shin/foot of half-lengths 0.145/0.15/0.094 at
 // the rear end, front leg 0.133/0.106/0.07 at the front end, sloping like the classic
 // half-cheetah. Joint ranges (deg): back −30..60, −50..50, −230..50; front −57..0.4, −70..50,
-// −28..28. Stiffness/damping back 240/6, 180/4.5, 120/3; front 180/4.5, 120/3, 60/1.5. Armature
+// −28..28. Segment tilts are given in degrees (the classic model's 0.87, −3.8, −2.03, −0.27,
+// 0.52, −0.6 rad). Stiffness/damping back 240/6, 180/4.5, 120/3; front 180/4.5, 120/3, 60/1.5. Armature
 // 0.1, friction 0.4, gears 120/90/60 (back) and 90/60/30 (front). Euler, dt 0.01. Body geoms
 // collide with the ground only.
 const cheetahXML = `<mujoco model="pompc-cheetah">
@@ -218,28 +219,28 @@ const cheetahXML = `<mujoco model="pompc-cheetah">
       <joint name="rootz" type="slide" axis="0 0 1" limited="false" armature="0"/>
       <joint name="rooty" type="hinge" axis="0 1 0" limited="false" armature="0"/>
       <geom name="torso" fromto="-.5 0 0 .5 0 0"/>
-      <geom name="head" pos=".6 0 .1" axisangle="0 1 0 .87" size=".046 .15"/>
+      <geom name="head" pos=".6 0 .1" axisangle="0 1 0 49.8" size=".046 .15"/>
       <body name="bthigh" pos="-.5 0 0">
         <joint name="bthigh" axis="0 1 0" range="-30 60" stiffness="240" damping="6"/>
-        <geom name="bthigh" pos=".1 0 -.13" axisangle="0 1 0 -3.8" size=".046 .145"/>
+        <geom name="bthigh" pos=".1 0 -.13" axisangle="0 1 0 -217.7" size=".046 .145"/>
         <body name="bshin" pos=".16 0 -.25">
           <joint name="bshin" axis="0 1 0" range="-50 50" stiffness="180" damping="4.5"/>
-          <geom name="bshin" pos="-.14 0 -.07" axisangle="0 1 0 -2.03" size=".046 .15"/>
+          <geom name="bshin" pos="-.14 0 -.07" axisangle="0 1 0 -116.3" size=".046 .15"/>
           <body name="bfoot" pos="-.28 0 -.14">
             <joint name="bfoot" axis="0 1 0" range="-230 50" stiffness="120" damping="3"/>
-            <geom name="bfoot" pos=".03 0 -.097" axisangle="0 1 0 -.27" size=".046 .094"/>
+            <geom name="bfoot" pos=".03 0 -.097" axisangle="0 1 0 -15.5" size=".046 .094"/>
           </body>
         </body>
       </body>
       <body name="fthigh" pos=".5 0 0">
         <joint name="fthigh" axis="0 1 0" range="-57 .4" stiffness="180" damping="4.5"/>
-        <geom name="fthigh" pos="-.07 0 -.12" axisangle="0 1 0 .52" size=".046 .133"/>
+        <geom name="fthigh" pos="-.07 0 -.12" axisangle="0 1 0 29.8" size=".046 .133"/>
         <body name="fshin" pos="-.14 0 -.24">
           <joint name="fshin" axis="0 1 0" range="-70 50" stiffness="120" damping="3"/>
-          <geom name="fshin" pos=".065 0 -.09" axisangle="0 1 0 -.6" size=".046 .106"/>
+          <geom name="fshin" pos=".065 0 -.09" axisangle="0 1 0 -34.4" size=".046 .106"/>
           <body name="ffoot" pos=".13 0 -.18">
             <joint name="ffoot" axis="0 1 0" range="-28 28" stiffness="60" damping="1.5"/>
-            <geom name="ffoot" pos=".045 0 -.07" axisangle="0 1 0 -.6" size=".046 .07"/>
+            <geom name="ffoot" pos=".045 0 -.07" axisangle="0 1 0 -34.4" size=".046 .07"/>
           </body>
         </body>
       </body>
