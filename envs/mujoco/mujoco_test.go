@@ -346,6 +346,13 @@ func TestEpisodeGIF(t *testing.T) {
 	if string(g.Image[0].Pix) == string(g.Image[10].Pix) {
 		t.Fatal("first and last frames are identical: the cheetah did not move on screen")
 	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tag := GIFImgTag(raw); !strings.HasPrefix(tag, `<img src="data:image/gif;base64,R0lGOD`) {
+		t.Fatalf("GIFImgTag: %.60s", tag)
+	}
 	if _, _, err := RecordEpisodeGIF(f, fakeEnv{}, policy, GIFOptions{}); err == nil {
 		t.Fatal("GIF of a non-MuJoCo env accepted")
 	}

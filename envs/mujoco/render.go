@@ -4,6 +4,7 @@ package mujoco
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"image"
@@ -12,6 +13,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/pompc/pompc/envs"
@@ -26,10 +28,11 @@ import (
 // The caller's env is not touched by anything else meanwhile, so reading its mjData is safe.
 
 var rend struct {
-	once sync.Once
-	reqs chan func()
-	err  error // EGL initialization failure, reported by every Render
-	viz  map[*Model]unsafe.Pointer
+	once  sync.Once
+	ready atomic.Bool // the render goroutine runs and serves requests
+	reqs  chan func()
+	err   error // EGL initialization failure, reported by every Render
+	viz   map[*Model]unsafe.Pointer
 }
 
 // startRenderer starts the render goroutine once.
@@ -51,6 +54,7 @@ func startRenderer() error {
 			}
 		}()
 		rend.err = <-ready
+		rend.ready.Store(rend.err == nil)
 	})
 	return rend.err
 }
@@ -65,7 +69,7 @@ func onRenderThread(f func()) {
 // releaseViz frees the visualization state of a model about to be freed (a no-op if the model
 // was never rendered).
 func releaseViz(mo *Model) {
-	if rend.reqs == nil || rend.err != nil {
+	if !rend.ready.Load() {
 		return
 	}
 	onRenderThread(func() {
@@ -242,6 +246,13 @@ func EpisodeGIF(env envs.Env, policy Policy, opt GIFOptions) ([]byte, float64, e
 		return nil, ret, err
 	}
 	return buf.Bytes(), ret, nil
+}
+
+// GIFImgTag wraps GIF bytes in an HTML <img> element with a data URL, for notebooks: in GoNB,
+// gonbui.DisplayHTML(mujoco.GIFImgTag(b)) shows the animation (a single frame, an image.Image from
+// Render, goes to gonbui.DisplayImage).
+func GIFImgTag(gifBytes []byte) string {
+	return `<img src="data:image/gif;base64,` + base64.StdEncoding.EncodeToString(gifBytes) + `"/>`
 }
 
 // gifPalette is a 6×7×6 RGB cube (252 colours), so that quantizing a pixel is arithmetic
