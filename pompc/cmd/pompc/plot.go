@@ -3,6 +3,120 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/go-echarts/go-echarts/v2/components"
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/sweep"
+	"github.com/pompc/pompc/widgets"
 )
 
-func runPlot(ctx context.Context, args []string) error { return errors.New("plot: not yet") }
+// runPlot: pompc plot RUN_OR_SWEEP_DIR -o FILE [flags]. The format follows FILE's extension:
+// .pdf, .svg, .png, .eps draw one figure (--figure, --task); .html holds every figure,
+// interactive.
+func runPlot(_ context.Context, args []string) error {
+	fs := flag.NewFlagSet("plot", flag.ContinueOnError)
+	out := fs.String("o", "", "output file: .pdf, .svg, .png, .eps (one figure) or .html (all figures, interactive)")
+	figure := fs.String("figure", widgets.FigLearning, "figure: "+strings.Join(widgets.FigureKinds, ", "))
+	task := fs.String("task", "", "task to draw (default: the first of the sweep)")
+	width := fs.String("width", "single", "figure width: single (3.25 in) or double (6.75 in) column")
+	smooth := fs.Int("smooth", 0, "moving-average width (points) for the curves; 0: none")
+	reference := fs.Bool("reference", false, "overlay the published TD-MPC2 and SAC curves (clipped to the runs' steps)")
+	dpi := fs.Int("dpi", 300, "PNG resolution")
+	cdn := fs.Bool("cdn", false, "HTML: load echarts from the CDN instead of inlining it (needs a network to view)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: pompc plot RUN_OR_SWEEP_DIR -o FILE [flags]")
+		fs.PrintDefaults()
+	}
+	// The directory may come before the flags (pompc plot DIR -o fig.pdf) or after them.
+	var dir string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		dir, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if dir == "" && fs.NArg() > 0 {
+		dir = fs.Arg(0)
+	}
+	if dir == "" || *out == "" {
+		fs.Usage()
+		return errors.New("plot: a run or sweep directory and -o FILE are required")
+	}
+	style, err := widgets.StyleByName(*width)
+	if err != nil {
+		return err
+	}
+	style.DPI = *dpi
+	runs, err := loadRuns(dir)
+	if err != nil {
+		return err
+	}
+	figs, err := widgets.SweepFigures(runs, widgets.SetOptions{Style: style, Smooth: *smooth, Reference: *reference})
+	if err != nil {
+		return err
+	}
+	if *task != "" {
+		var kept []widgets.NamedFigure
+		for _, f := range figs {
+			if f.Task == *task {
+				kept = append(kept, f)
+			}
+		}
+		if len(kept) == 0 {
+			return fmt.Errorf("plot: no figures for task %q in %s", *task, dir)
+		}
+		figs = kept
+	}
+	if strings.EqualFold(filepath.Ext(*out), ".html") {
+		if err := saveFiguresHTML(*out, figs, dir, *cdn); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s (%d interactive figures)\n", *out, len(figs))
+		return nil
+	}
+	if !slices.Contains(widgets.FigureKinds, *figure) {
+		return fmt.Errorf("plot: unknown figure %q (%s)", *figure, strings.Join(widgets.FigureKinds, ", "))
+	}
+	var avail []string
+	for _, f := range figs {
+		if f.Kind == *figure {
+			if err := f.Figure.Save(*out); err != nil {
+				return err
+			}
+			fmt.Printf("wrote %s (%s)\n", *out, f.Name)
+			return nil
+		}
+		avail = append(avail, f.Name)
+	}
+	return fmt.Errorf("plot: %s has no %q figure; it has: %s", dir, *figure, strings.Join(avail, ", "))
+}
+
+// loadRuns reads a sweep directory (sweep.json) or a single run directory (metrics.jsonl).
+func loadRuns(dir string) ([]sweep.Run, error) {
+	if _, err := os.Stat(filepath.Join(dir, sweep.GridFile)); err == nil {
+		_, runs, err := sweep.Load(dir)
+		return runs, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, pompc.MetricsFile)); err == nil {
+		r, err := widgets.RunFromDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		return []sweep.Run{r}, nil
+	}
+	return nil, fmt.Errorf("plot: %s is neither a sweep directory (%s) nor a run directory (%s)", dir, sweep.GridFile, pompc.MetricsFile)
+}
+
+func saveFiguresHTML(path string, figs []widgets.NamedFigure, title string, cdn bool) error {
+	cs := make([]components.Charter, 0, len(figs))
+	for _, f := range figs {
+		cs = append(cs, f.Chart)
+	}
+	return widgets.SaveHTML(path, cs, widgets.HTMLOptions{Title: title, CDN: cdn})
+}

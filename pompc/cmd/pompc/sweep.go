@@ -3,6 +3,193 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pompc/pompc/envs"
+	"github.com/pompc/pompc/pompc/sweep"
+	"github.com/pompc/pompc/widgets"
 )
 
-func runSweep(ctx context.Context, args []string) error { return errors.New("sweep: not yet") }
+// runSweep: pompc sweep --dir DIR [grid flags] [-- extra train flags]. A new directory needs the
+// grid; an existing one resumes with the grid in its sweep.json (grid flags, if given, must
+// match it).
+func runSweep(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
+	dir := fs.String("dir", "", "sweep directory (required): sweep.json, one run directory per point, results, figures/")
+	tasks := fs.String("tasks", "cartpole-balance", "comma-separated tasks")
+	presets := fs.String("presets", "pompc", "comma-separated presets: tdmpc2, pompc, bmpc")
+	lambdas := fs.String("lambdas", "", "comma-separated lambdas (e.g. 0.1,1,9,inf); empty: each preset's own")
+	kls := fs.String("kl", "", "comma-separated prior KL directions (forward, reverse); empty: each preset's own")
+	priors := fs.String("priors", "", "comma-separated prior kinds (learned, planner); empty: each preset's own")
+	seeds := fs.String("seeds", "0,1,2", "comma-separated seeds, or a count N for 0..N-1 written as N:")
+	jobs := fs.Int("jobs", runtime.NumCPU(), "runs at once (each gets NumCPU/jobs threads)")
+	size := fs.String("size", "tiny", "network size preset of every run")
+	steps := fs.Int("steps", 0, "agent steps per run (0: the preset's)")
+	var sets setFlags
+	fs.Var(&sets, "set", "config override key=value for every run (repeatable)")
+	width := fs.String("width", "single", "figure width: single (3.25 in) or double (6.75 in) column")
+	reference := fs.Bool("reference", true, "overlay the published TD-MPC2 and SAC curves where the task has them")
+	noFigures := fs.Bool("no-figures", false, "write only the results tables")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: pompc sweep --dir DIR [flags] [-- extra pompc train flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("sweep: --dir is required")
+	}
+	gridFlags := map[string]bool{"tasks": true, "presets": true, "lambdas": true, "kl": true, "priors": true,
+		"seeds": true, "size": true, "steps": true, "set": true}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || gridFlags[f.Name] })
+	given = given || len(fs.Args()) > 0
+
+	var g sweep.Grid
+	if old, err := sweep.LoadGrid(*dir); err == nil && !given {
+		g = old
+		fmt.Printf("resuming the sweep in %s\n", *dir)
+	} else {
+		var err error
+		if g, err = gridFromFlags(*tasks, *presets, *lambdas, *kls, *priors, *seeds); err != nil {
+			return err
+		}
+		g.TrainArgs = []string{"--size", *size}
+		if *steps > 0 {
+			g.TrainArgs = append(g.TrainArgs, "--steps", strconv.Itoa(*steps))
+		}
+		for _, kv := range sets {
+			g.TrainArgs = append(g.TrainArgs, "--set", kv)
+		}
+		g.TrainArgs = append(g.TrainArgs, fs.Args()...)
+	}
+	known := envs.Names()
+	for _, t := range g.Tasks {
+		if !slices.Contains(known, t) {
+			return fmt.Errorf("sweep: unknown task %q; tasks of this build: %s", t, strings.Join(known, ", "))
+		}
+	}
+	style, err := widgets.StyleByName(*width)
+	if err != nil {
+		return err
+	}
+	pts, err := g.Points()
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("sweep %s: %d runs, %d at once\n", *dir, len(pts), *jobs)
+	sum, err := sweep.Runner{Exe: exe, Jobs: *jobs, Log: os.Stdout}.Run(ctx, *dir, g)
+	if err != nil {
+		return err
+	}
+	if err := writeSweepOutputs(*dir, style, *reference, *noFigures); err != nil {
+		return err
+	}
+	switch {
+	case len(sum.Failed) > 0:
+		var names []string
+		for _, f := range sum.Failed {
+			names = append(names, f.Name)
+		}
+		return fmt.Errorf("sweep: %d of %d runs failed (%s); see their train.log; run the sweep again to retry them",
+			len(sum.Failed), sum.Total, strings.Join(names, ", "))
+	case sum.Stopped > 0:
+		fmt.Printf("interrupted: %d runs not finished; run the same command again to resume\n", sum.Stopped)
+	default:
+		fmt.Printf("all %d runs done\n", sum.Total)
+	}
+	return nil
+}
+
+// writeSweepOutputs writes results.csv, results.md and (unless noFigures) figures/ for the
+// sweep in dir, printing the Markdown table.
+func writeSweepOutputs(dir string, style widgets.Style, reference, noFigures bool) error {
+	_, runs, err := sweep.Load(dir)
+	if err != nil {
+		return err
+	}
+	rows := sweep.Summarize(runs)
+	if err := sweep.WriteTables(dir, rows); err != nil {
+		return err
+	}
+	if err := sweep.WriteMarkdown(os.Stdout, rows); err != nil {
+		return err
+	}
+	if noFigures {
+		return nil
+	}
+	figs, err := widgets.SweepFigures(runs, widgets.SetOptions{Style: style, Reference: reference})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pompc: no figures: %v\n", err)
+		return nil
+	}
+	figDir := filepath.Join(dir, "figures")
+	if err := os.MkdirAll(figDir, 0o755); err != nil {
+		return err
+	}
+	var written []string
+	for _, f := range figs {
+		for _, ext := range []string{".pdf", ".png"} {
+			if err := f.Figure.Save(filepath.Join(figDir, f.Name+ext)); err != nil {
+				return err
+			}
+		}
+		written = append(written, f.Name)
+	}
+	if err := saveFiguresHTML(filepath.Join(figDir, "index.html"), figs, "sweep "+dir, false); err != nil {
+		fmt.Fprintf(os.Stderr, "pompc: no interactive figures: %v\n", err)
+	}
+	fmt.Printf("figures in %s: %s (.pdf, .png) and index.html\n", figDir, strings.Join(written, ", "))
+	return nil
+}
+
+func gridFromFlags(tasks, presets, lambdas, kls, priors, seeds string) (sweep.Grid, error) {
+	g := sweep.Grid{Tasks: splitList(tasks), Presets: splitList(presets), KLs: splitList(kls), Priors: splitList(priors)}
+	for _, s := range splitList(lambdas) {
+		l, err := sweep.ParseLambda(s)
+		if err != nil {
+			return g, err
+		}
+		g.Lambdas = append(g.Lambdas, l)
+	}
+	if n, ok := strings.CutSuffix(seeds, ":"); ok {
+		k, err := strconv.Atoi(n)
+		if err != nil || k < 1 {
+			return g, fmt.Errorf("sweep: --seeds %q: want N: with N >= 1", seeds)
+		}
+		for i := 0; i < k; i++ {
+			g.Seeds = append(g.Seeds, i)
+		}
+		return g, nil
+	}
+	for _, s := range splitList(seeds) {
+		k, err := strconv.Atoi(s)
+		if err != nil || k < 0 {
+			return g, fmt.Errorf("sweep: bad seed %q", s)
+		}
+		g.Seeds = append(g.Seeds, k)
+	}
+	return g, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

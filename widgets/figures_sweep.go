@@ -1,0 +1,267 @@
+package widgets
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/sweep"
+)
+
+// Figure kinds made by SweepFigures (the first part of each figure's name).
+const (
+	FigLearning  = "learning"   // learning curves per variant (+ published curves)
+	FigLambda    = "lambda"     // final return against lambda
+	FigLambdaAUC = "lambda-auc" // area under the curve against lambda
+	FigKL        = "kl"         // KL(π_s||prior) and KL(π_p||planner) over training
+	FigActions   = "actions"    // planner vs policy vs prior action distributions
+)
+
+// FigureKinds lists the figure kinds in the order SweepFigures makes them.
+var FigureKinds = []string{FigLearning, FigLambda, FigLambdaAUC, FigKL, FigActions}
+
+// NamedFigure is one figure of a sweep or run, as a paper figure and as an interactive chart.
+type NamedFigure struct {
+	// Name is "<kind>-<task>", e.g. "learning-cartpole-swingup".
+	Name, Kind, Task string
+	Figure           *Figure
+	Chart            *charts.Line
+}
+
+// SetOptions configures SweepFigures.
+type SetOptions struct {
+	Style Style
+	// Smooth is the moving-average width for learning and KL curves (KL curves use at least 5:
+	// per-update values are noisy).
+	Smooth int
+	// Reference overlays the published TD-MPC2 and SAC curves of the task, when there are some,
+	// clipped to the steps of the runs.
+	Reference bool
+	// Palette colours the variants; nil makes one from all the runs' variants, so every figure of
+	// the set uses the same colours.
+	Palette *Palette
+}
+
+// RunFromDir describes a single run directory (not part of a sweep) as a sweep.Run, reading its
+// config.json (or checkpoint) and metrics.
+func RunFromDir(dir string) (sweep.Run, error) {
+	cfg, task, err := pompc.LoadConfig(dir)
+	if err != nil {
+		return sweep.Run{}, err
+	}
+	m, err := pompc.ReadRunMetrics(dir)
+	if err != nil {
+		return sweep.Run{}, err
+	}
+	p := sweep.Point{Task: task, Preset: cfg.Preset, Lambda: math.NaN(), Seed: int(cfg.Seed)}
+	if def, err := pompc.PresetByName(cfg.Preset); err != nil || def.Lambda != cfg.Lambda {
+		p.Lambda = cfg.Lambda
+	}
+	return sweep.Run{Point: p, Dir: dir, Status: sweep.RunStatus{State: sweep.StateDone}, Metrics: m}, nil
+}
+
+// usable reports whether a run's metrics go into figures: finished runs, and runs still going
+// (a live sweep); not failed ones.
+func usable(r sweep.Run) bool { return r.Metrics != nil && r.Status.State != sweep.StateFailed }
+
+// SweepFigures makes every figure the runs support, per task: learning curves; the final return
+// and AUC against λ (with two or more λ values); the KL terms (runs with a prior); the action
+// distributions of the first run with planner snapshots.
+func SweepFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
+	pal := o.Palette
+	if pal == nil {
+		var vs []string
+		for _, r := range runs {
+			vs = append(vs, r.Variant())
+		}
+		pal = NewPalette(vs...)
+	}
+	tasks := map[string]bool{}
+	for _, r := range runs {
+		if usable(r) {
+			tasks[r.Task] = true
+		}
+	}
+	if len(tasks) == 0 {
+		return nil, fmt.Errorf("widgets: no run has metrics to draw yet")
+	}
+	var taskList []string
+	for t := range tasks {
+		taskList = append(taskList, t)
+	}
+	sort.Strings(taskList)
+	var out []NamedFigure
+	add := func(kind, task string, f *Figure, c *charts.Line) {
+		out = append(out, NamedFigure{Name: kind + "-" + task, Kind: kind, Task: task, Figure: f, Chart: c})
+	}
+	for _, task := range taskList {
+		var trs []sweep.Run
+		for _, r := range runs {
+			if r.Task == task && usable(r) {
+				trs = append(trs, r)
+			}
+		}
+		// Learning curves.
+		curves := curvesOf(trs, pompc.KeyEvalReturn)
+		co := CurveOptions{Style: o.Style, Title: task, Smooth: o.Smooth, Palette: pal, ClipReference: true}
+		if o.Reference {
+			for _, algo := range []string{"tdmpc2", "sac"} {
+				if c, err := ReferenceCurve(algo, task); err == nil {
+					co.Reference = append(co.Reference, c)
+				}
+			}
+		}
+		if len(curves) > 0 {
+			f, err := LearningCurves(curves, co)
+			if err != nil {
+				return nil, err
+			}
+			c, err := EchartsLearningCurves(curves, co)
+			if err != nil {
+				return nil, err
+			}
+			add(FigLearning, task, f, c)
+		}
+		// Lambda sweeps.
+		for _, kind := range []string{FigLambda, FigLambdaAUC} {
+			series, nLambdas := lambdaSeriesOf(trs, kind == FigLambdaAUC)
+			if nLambdas < 2 {
+				continue
+			}
+			lo := LambdaOptions{Style: o.Style, Title: task, Palette: pal, YLabel: "final return"}
+			if kind == FigLambdaAUC {
+				lo.YLabel = "AUC (mean return over training)"
+			}
+			f, err := LambdaSweep(series, lo)
+			if err != nil {
+				return nil, err
+			}
+			c, err := EchartsLambdaSweep(series, lo)
+			if err != nil {
+				return nil, err
+			}
+			add(kind, task, f, c)
+		}
+		// KL terms.
+		pp, ppl := curvesOf(trs, "kl/policy_prior"), curvesOf(trs, "kl/prior_planner")
+		if len(pp)+len(ppl) > 0 {
+			ko := CurveOptions{Style: o.Style, Title: task + ": KL terms", Smooth: max(o.Smooth, 5), Palette: pal}
+			f, err := KLCurves(pp, ppl, ko)
+			if err != nil {
+				return nil, err
+			}
+			c, err := EchartsKLCurves(pp, ppl, ko)
+			if err != nil {
+				return nil, err
+			}
+			add(FigKL, task, f, c)
+		}
+		// Action distributions of the first run with snapshots.
+		for _, r := range trs {
+			if len(r.Metrics["snapshot/plan/mean/0"]) == 0 {
+				continue
+			}
+			ao := ActionOptions{Style: o.Style, Step: -1}
+			last := r.Metrics["snapshot/plan/mean/0"]
+			ao.Title = fmt.Sprintf("%s, %s seed %d: actions at step %s", task, r.Variant(), r.Seed, figNumber(float64(last[len(last)-1].Step)))
+			f, err := ActionDistributions(r.Metrics, ao)
+			if err != nil {
+				return nil, err
+			}
+			c, err := EchartsActionDistributions(r.Metrics, ao)
+			if err != nil {
+				return nil, err
+			}
+			add(FigActions, task, f, c)
+			break
+		}
+	}
+	return out, nil
+}
+
+// curvesOf groups the runs' series of key by variant (in run order); variants without the key
+// are left out.
+func curvesOf(runs []sweep.Run, key string) []Curve {
+	var out []Curve
+	idx := map[string]int{}
+	for _, r := range runs {
+		recs := r.Metrics[key]
+		if len(recs) == 0 {
+			continue
+		}
+		v := r.Variant()
+		i, ok := idx[v]
+		if !ok {
+			i = len(out)
+			idx[v] = i
+			out = append(out, Curve{Variant: v})
+		}
+		out[i].Seeds = append(out[i].Seeds, recs)
+	}
+	return out
+}
+
+// lambdaSeriesOf groups finished runs by their variant without λ (KL direction, prior kind), each
+// a line over λ of the runs' final return (or AUC); it also returns the number of distinct λ.
+func lambdaSeriesOf(runs []sweep.Run, auc bool) ([]LambdaSeries, int) {
+	type key struct {
+		series string
+		lambda float64
+	}
+	vals := map[key][]float64{}
+	var order []string
+	seen := map[string]bool{}
+	lambdas := map[float64]bool{}
+	for _, r := range runs {
+		if r.Status.State != sweep.StateDone || len(r.Metrics[pompc.KeyEvalReturn]) == 0 {
+			continue
+		}
+		cfg, err := r.Config()
+		if err != nil {
+			continue
+		}
+		name := lambdaSeriesName(r.Point)
+		if !seen[name] {
+			seen[name] = true
+			order = append(order, name)
+		}
+		v := sweep.Final(r.Metrics[pompc.KeyEvalReturn])
+		if auc {
+			v = sweep.AUC(r.Metrics[pompc.KeyEvalReturn])
+		}
+		k := key{name, cfg.Lambda}
+		vals[k] = append(vals[k], v)
+		lambdas[cfg.Lambda] = true
+	}
+	var out []LambdaSeries
+	for _, name := range order {
+		s := LambdaSeries{Variant: name}
+		for k, v := range vals {
+			if k.series == name {
+				s.Points = append(s.Points, LambdaPoint{Lambda: k.lambda, Values: v})
+			}
+		}
+		sort.Slice(s.Points, func(i, j int) bool { return s.Points[i].Lambda < s.Points[j].Lambda })
+		out = append(out, s)
+	}
+	return out, len(lambdas)
+}
+
+// lambdaSeriesName is the variant without preset and λ: "kl=forward prior=learned", or
+// "PO-MPC family" when the runs differ only in λ (tdmpc2 and bmpc are its λ = 0 and ∞ ends).
+func lambdaSeriesName(p sweep.Point) string {
+	var parts []string
+	if p.KL != "" {
+		parts = append(parts, "kl="+p.KL)
+	}
+	if p.Prior != "" {
+		parts = append(parts, "prior="+p.Prior)
+	}
+	if len(parts) == 0 {
+		return "PO-MPC family"
+	}
+	return strings.Join(parts, " ")
+}
