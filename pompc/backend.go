@@ -71,6 +71,13 @@ func NewBackend(spec string) (b compute.Backend, err error) {
 			b, err = nil, fmt.Errorf("pompc: creating backend %q: %v", spec, r)
 		}
 	}()
+	if strings.Contains(spec, "parallelism") {
+		// The Go backend prints "parallelism set to N" on stdout; a library's chatter belongs on
+		// stderr (pompc bench --json writes JSON to stdout). Backends are made at start-up.
+		stdout := os.Stdout
+		os.Stdout = os.Stderr
+		defer func() { os.Stdout = stdout }()
+	}
 	b, err = compute.NewWithConfig(spec)
 	if err != nil {
 		return nil, fmt.Errorf("pompc: creating backend %q: %w", spec, err)

@@ -3,6 +3,8 @@ package pompc
 import (
 	"encoding/json"
 	"errors"
+	"io"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -95,4 +97,20 @@ func TestNewBackendXLAMissingPlugin(t *testing.T) {
 	b, err := NewBackend("go")
 	require.NoError(t, err)
 	assert.NotNil(t, b)
+}
+
+// TestNewBackendKeepsStdoutClean: nothing a backend prints reaches stdout (pompc bench --json).
+func TestNewBackendKeepsStdoutClean(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	saved := os.Stdout
+	os.Stdout = w
+	_, err = NewBackend("go:parallelism=-1")
+	os.Stdout = saved
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	got, err := io.ReadAll(r)
+	require.NoError(t, err)
+	assert.Empty(t, string(got))
+	assert.Same(t, saved, os.Stdout, "stdout restored")
 }
