@@ -87,3 +87,50 @@ func stateDiff(g *classic.CartpolePhysics, m *Physics) float64 {
 	q, v := m.Qpos(), m.Qvel()
 	return max(math.Abs(x-q[0]), math.Abs(th-q[1]), math.Abs(xd-v[0]), math.Abs(thd-v[1]))
 }
+
+// TestPendulumMatchesClassic: the MuJoCo pendulum (Euler with MuJoCo's implicit damping) and
+// the pure-Go one of envs/classic, same seed and actions, over whole episodes.
+func TestPendulumMatchesClassic(t *testing.T) {
+	worst := 0.0
+	for seed := uint64(1); seed <= 4; seed++ {
+		goEnv, err := envs.Make("pendulum-swingup", envs.WithSeed(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mjEnv, err := envs.Make("mj-pendulum-swingup", envs.WithSeed(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := goEnv.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mjEnv.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		gp := goEnv.(*envs.Control[*classic.PendulumPhysics]).Physics()
+		mp := mjEnv.(*envs.Control[*Physics]).Physics()
+		rng := rand.New(rand.NewPCG(seed, 5))
+		for i := 0; i < 500; i++ {
+			act := []float32{float32(2*rng.Float64() - 1)}
+			a, err := goEnv.Step(act)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := mjEnv.Step(act)
+			if err != nil {
+				t.Fatal(err)
+			}
+			th, thd := gp.State()
+			worst = max(worst, math.Abs(th-mp.Qpos()[0]), math.Abs(thd-mp.Qvel()[0]), maxDiff(a.Obs, b.Obs))
+			if a.Reward != b.Reward {
+				t.Fatalf("seed %d step %d: rewards %v vs %v", seed, i, a.Reward, b.Reward)
+			}
+		}
+		goEnv.Close()
+		mjEnv.Close()
+	}
+	t.Logf("pendulum: max |Δstate|, |Δobs| = %.3g over 4 × 500 agent steps", worst)
+	if worst > cartpoleTolerance {
+		t.Fatalf("MuJoCo and pure-Go pendulum differ by %.3g, tolerance %g", worst, cartpoleTolerance)
+	}
+}
