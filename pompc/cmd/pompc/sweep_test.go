@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pompc/pompc/pompc/sweep"
+	"github.com/stretchr/testify/require"
+)
+
+// sweepTrainArgs keep each run to a few seconds: 60 steps, updates from step 20, two evaluations.
+var sweepTrainArgs = []string{"--", "--seed_steps", "20", "--batch_size", "8", "--num_samples", "16", "--num_pi_trajs", "2",
+	"--num_elites", "4", "--iterations", "2", "--eval_every", "30", "--eval_episodes", "1", "--reanalyze_seqs", "2",
+	"--snapshot_every", "10", "--save-every", "10"}
+
+func countDone(t *testing.T, dir string) int {
+	n := 0
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if st, err := sweep.ReadStatus(filepath.Join(dir, e.Name())); err == nil && st.State == sweep.StateDone {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSweepKilledAndResumed runs a 2 lambdas x 2 seeds sweep as a subprocess, SIGKILLs it as soon
+// as its first run is done (its children die with it), resumes it with the same command, and
+// checks that finished runs were skipped and the tables and figures cover all four runs.
+func TestSweepKilledAndResumed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sweep")
+	args := append([]string{"sweep", "--dir", dir, "--tasks", "cartpole-balance", "--presets", "pompc",
+		"--lambdas", "1,9", "--seeds", "0,1", "--jobs", "2", "--steps", "60"}, sweepTrainArgs...)
+	cmd := pompcCmd(t, args...)
+	var first bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &first, &first
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(3 * time.Minute)
+	killed := false
+	for !killed {
+		select {
+		case err := <-done:
+			t.Fatalf("the sweep finished before it could be killed (err %v):\n%s", err, first.String())
+		case <-deadline:
+			t.Fatalf("no run finished in time:\n%s", first.String())
+		case <-time.After(100 * time.Millisecond):
+			if countDone(t, dir) >= 1 {
+				require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+				<-done
+				killed = true
+			}
+		}
+	}
+	doneAtKill := countDone(t, dir)
+	t.Logf("killed with %d of 4 runs done", doneAtKill)
+	require.Less(t, doneAtKill, 4)
+
+	// Resume: the same command (an existing sweep.json must match the flags).
+	out, err := pompcCmd(t, args...).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "already done, skipped")
+	require.Contains(t, string(out), "all 4 runs done")
+	require.Equal(t, 4, countDone(t, dir))
+	resumed := false
+	for _, name := range []string{"lam1_s0", "lam1_s1", "lam9_s0", "lam9_s1"} {
+		log, err := os.ReadFile(filepath.Join(dir, "cartpole-balance_pompc_"+name, "train.log"))
+		require.NoError(t, err)
+		resumed = resumed || strings.Contains(string(log), "--resume")
+	}
+	t.Logf("a killed run continued from its checkpoint: %v", resumed)
+
+	// Results table: one row per lambda, two seeds each, with a final return and an interval.
+	f, err := os.Open(filepath.Join(dir, "results.csv"))
+	require.NoError(t, err)
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	require.NoError(t, err)
+	require.Len(t, rows, 3)
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for i, lam := range []string{"1", "9"} {
+		r := rows[i+1]
+		require.Equal(t, lam, r[col["lambda"]])
+		require.Equal(t, "2", r[col["seeds"]])
+		require.NotEmpty(t, r[col["final_mean"]])
+		require.NotEmpty(t, r[col["final_ci95"]])
+		require.NotEmpty(t, r[col["auc_mean"]])
+		require.NotEmpty(t, r[col["wall_s_mean"]])
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "| cartpole-balance | pompc λ=9 | 2 |")
+	for _, fig := range []string{"learning", "lambda", "lambda-auc", "kl", "actions"} {
+		for _, ext := range []string{".pdf", ".png"} {
+			st, err := os.Stat(filepath.Join(dir, "figures", fig+"-cartpole-balance"+ext))
+			require.NoError(t, err)
+			require.Greater(t, st.Size(), int64(1000))
+		}
+	}
+	if toolsRequired() {
+		_, err := os.Stat(filepath.Join(dir, "figures", "index.html"))
+		require.NoError(t, err)
+	}
+
+	// A sweep directory refuses a different grid.
+	err = runSweep(context.Background(), []string{"--dir", dir, "--lambdas", "3", "--seeds", "0"})
+	require.ErrorContains(t, err, "different grid")
+
+	// pompc plot exports figures of the sweep and of one run.
+	svg := filepath.Join(t.TempDir(), "lambda.svg")
+	require.NoError(t, runPlot(context.Background(), []string{dir, "-o", svg, "--figure", "lambda", "--width", "double"}))
+	data, err := os.ReadFile(svg)
+	require.NoError(t, err)
+	require.Contains(t, string(data), "<svg")
+	png := filepath.Join(t.TempDir(), "run.png")
+	require.NoError(t, runPlot(context.Background(), []string{filepath.Join(dir, "cartpole-balance_pompc_lam9_s0"), "-o", png, "--smooth", "2"}))
+	require.ErrorContains(t, runPlot(context.Background(), []string{dir, "-o", png, "--figure", "nosuch"}), "unknown figure")
+	require.ErrorContains(t, runPlot(context.Background(), []string{t.TempDir(), "-o", png}), "neither a sweep")
+	require.ErrorContains(t, runPlot(context.Background(), []string{dir}), "-o FILE")
+}
+
+// TestSweepReportsBrokenRunAndGoesOn: a run that fails (here an unknown task, which `pompc
+// sweep` itself would refuse up front) is recorded as failed with its error, and the other runs
+// finish.
+func TestSweepReportsBrokenRunAndGoesOn(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "sweep")
+	g := sweep.Grid{Tasks: []string{"cartpole-balance", "nosuch-task"}, Presets: []string{"tdmpc2"}, Seeds: []int{0},
+		TrainArgs: append([]string{"--steps", "30"}, sweepTrainArgs[1:]...)}
+	var log bytes.Buffer
+	sum, err := sweep.Runner{Exe: exe, Env: append(os.Environ(), "POMPC_TEST_AS_MAIN=1"), Jobs: 2, Log: &log}.Run(context.Background(), dir, g)
+	require.NoError(t, err)
+	require.Equal(t, 1, sum.Done, log.String())
+	require.Len(t, sum.Failed, 1)
+	require.Equal(t, "nosuch-task_tdmpc2_s0", sum.Failed[0].Name)
+	require.Contains(t, sum.Failed[0].Err, "unknown task")
+	require.Contains(t, log.String(), "FAILED nosuch-task_tdmpc2_s0")
+	st, err := sweep.ReadStatus(filepath.Join(dir, "nosuch-task_tdmpc2_s0"))
+	require.NoError(t, err)
+	require.Equal(t, sweep.StateFailed, st.State)
+	_, runs, err := sweep.Load(dir)
+	require.NoError(t, err)
+	rows := sweep.Summarize(runs)
+	require.Len(t, rows, 2)
+	require.Equal(t, 1, rows[0].Seeds)
+	require.Equal(t, 1, rows[1].Failed)
+
+	// The command refuses unknown tasks before starting anything.
+	err = runSweep(context.Background(), []string{"--dir", filepath.Join(t.TempDir(), "s"), "--tasks", "nosuch"})
+	require.ErrorContains(t, err, "unknown task")
+	require.Error(t, runSweep(context.Background(), []string{"--tasks", "cartpole-balance"}))
+	require.Error(t, runSweep(context.Background(), []string{"--dir", t.TempDir(), "--lambdas", "-1"}))
+}
+
+// toolsRequired: on CI (CI set) or with POMPC_REQUIRE_TOOLS=1 the npm echarts package must be
+// there, so the interactive figures are checked.
+func toolsRequired() bool { return os.Getenv("CI") != "" || os.Getenv("POMPC_REQUIRE_TOOLS") == "1" }
