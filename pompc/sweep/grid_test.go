@@ -1,0 +1,109 @@
+package sweep
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pompc/pompc/pompc"
+	"github.com/stretchr/testify/require"
+)
+
+func TestGridPoints(t *testing.T) {
+	g := Grid{Tasks: []string{"cartpole-balance"}, Presets: []string{"tdmpc2", "pompc"},
+		Lambdas: []float64{0.1, math.Inf(1)}, KLs: []string{"forward", "reverse"}, Seeds: []int{0, 1}}
+	pts, err := g.Points()
+	require.NoError(t, err)
+	// tdmpc2 ignores the lambda and KL axes: 2 seeds; pompc: 2 lambdas x 2 KLs x 2 seeds.
+	require.Len(t, pts, 2+8)
+	require.Equal(t, "cartpole-balance_tdmpc2_s0", pts[0].Name())
+	require.Equal(t, "tdmpc2", pts[0].Variant())
+	p := pts[2]
+	require.Equal(t, "cartpole-balance_pompc_lam0.1_forward_s0", p.Name())
+	require.Equal(t, "pompc λ=0.1 kl=forward", p.Variant())
+	cfg, err := p.Config()
+	require.NoError(t, err)
+	require.Equal(t, 0.1, cfg.Lambda)
+	require.Equal(t, pompc.KLForward, cfg.PriorKL)
+	args := strings.Join(p.TrainArgs(g, "/r"), " ")
+	require.Contains(t, args, "--preset pompc")
+	require.Contains(t, args, "--set lambda=0.1")
+	require.Contains(t, args, "--set prior_kl=forward")
+	require.Contains(t, args, "--seed 0")
+	require.Equal(t, "cartpole-balance_pompc_laminf_reverse_s1", pts[9].Name())
+
+	// Every bad value is reported.
+	_, err = Grid{Tasks: []string{"x"}, Presets: []string{"nope", "pompc"}, KLs: []string{"sideways"}, Seeds: []int{0}}.Points()
+	require.ErrorContains(t, err, "nope")
+	require.ErrorContains(t, err, "sideways")
+	_, err = Grid{}.Points()
+	require.ErrorContains(t, err, "no tasks")
+	_, err = ParseLambda("-1")
+	require.Error(t, err)
+	l, err := ParseLambda("inf")
+	require.NoError(t, err)
+	require.True(t, math.IsInf(l, 1))
+}
+
+func TestGridFileRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	g := Grid{Tasks: []string{"a"}, Presets: []string{"pompc"}, Lambdas: []float64{0, 1, math.Inf(1)}, Seeds: []int{3}, TrainArgs: []string{"--steps", "5"}}
+	require.NoError(t, SaveGrid(dir, g))
+	require.NoError(t, SaveGrid(dir, g), "the same grid again is fine")
+	back, err := LoadGrid(dir)
+	require.NoError(t, err)
+	require.Equal(t, g, back)
+	data, _ := os.ReadFile(filepath.Join(dir, GridFile))
+	require.Contains(t, string(data), `"inf"`)
+	g.Seeds = []int{4}
+	require.ErrorContains(t, SaveGrid(dir, g), "different grid")
+	_, err = LoadGrid(t.TempDir())
+	require.ErrorContains(t, err, "not a sweep directory")
+	var bad Grid
+	require.Error(t, json.Unmarshal([]byte(`{"lambdas":["x"]}`), &bad))
+}
+
+func TestSummarizeAndTables(t *testing.T) {
+	ev := func(vals ...float64) map[string][]pompc.Record {
+		var recs []pompc.Record
+		for i, v := range vals {
+			recs = append(recs, pompc.Record{Key: pompc.KeyEvalReturn, Step: int64(i * 10), Val: v})
+		}
+		return map[string][]pompc.Record{pompc.KeyEvalReturn: recs}
+	}
+	p := Point{Task: "t", Preset: "pompc", Lambda: 9}
+	runs := []Run{
+		{Point: p, Status: RunStatus{State: StateDone, WallSeconds: 10}, Metrics: ev(0, 10)},
+		{Point: p, Status: RunStatus{State: StateDone, WallSeconds: 20}, Metrics: ev(0, 20)},
+		{Point: p, Status: RunStatus{State: StateDone, WallSeconds: 30}, Metrics: ev(0, 30)},
+		{Point: p, Status: RunStatus{State: StateFailed}},
+		{Point: Point{Task: "t", Preset: "tdmpc2", Lambda: math.NaN()}},
+	}
+	rows := Summarize(runs)
+	require.Len(t, rows, 2)
+	r := rows[0]
+	require.Equal(t, 3, r.Seeds)
+	require.Equal(t, 1, r.Failed)
+	require.InDelta(t, 20, r.FinalMean, 1e-12)
+	// s = 10, t_{0.975,2} = 4.3027: half = 4.3027 * 10 / sqrt(3) = 24.84.
+	require.InDelta(t, 24.84, r.FinalCI, 0.01)
+	require.InDelta(t, 10, r.AUCMean, 1e-12)
+	require.InDelta(t, 20, r.WallMean, 1e-12)
+	require.Equal(t, 1, rows[1].Pending)
+	require.True(t, math.IsNaN(rows[1].FinalMean))
+
+	var csvBuf, mdBuf bytes.Buffer
+	require.NoError(t, WriteCSV(&csvBuf, rows))
+	lines := strings.Split(strings.TrimSpace(csvBuf.String()), "\n")
+	require.Len(t, lines, 3)
+	require.Equal(t, "t,pompc λ=9,pompc,9,reverse,learned,3,1,0,20.00,24.84,10.00,12.42,20.00", lines[1])
+	require.Equal(t, "t,tdmpc2,tdmpc2,0,reverse,none,0,0,1,,,,,", lines[2])
+	require.NoError(t, WriteMarkdown(&mdBuf, rows))
+	require.Contains(t, mdBuf.String(), "| t | pompc λ=9 | 3 (1 failed) | 20.0 ± 24.8 | 10.0 ± 12.4 | 20 |")
+	require.Contains(t, mdBuf.String(), "| t | tdmpc2 | 0 (1 pending) | – | – | – |")
+	require.NoError(t, WriteTables(t.TempDir(), rows))
+}
