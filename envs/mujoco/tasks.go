@@ -178,8 +178,10 @@ func (t *cartpoleTask) InitEpisode(p *Physics, rng *rand.Rand) error {
 	return nil
 }
 
+// BeforeStep writes the action into the controls.
 func (t *cartpoleTask) BeforeStep(p *Physics, a []float64) error { return setCtrl(p, a) }
 
+// Observe appends the observation described by Spec.
 func (t *cartpoleTask) Observe(p *Physics, dst []float32) []float32 {
 	R := p.xmat(t.pole)
 	v := p.Qvel()
@@ -201,6 +203,7 @@ func (t *cartpoleTask) Reward(p *Physics) float64 {
 	return upright * small * smallVel * centered
 }
 
+// Termination never ends the episode early.
 func (t *cartpoleTask) Termination(*Physics) (float64, bool) { return 1, false }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,8 +228,10 @@ func (t *pendulumTask) InitEpisode(p *Physics, rng *rand.Rand) error {
 	return nil
 }
 
+// BeforeStep writes the action into the controls.
 func (t *pendulumTask) BeforeStep(p *Physics, a []float64) error { return setCtrl(p, a) }
 
+// Observe appends the observation described by Spec.
 func (t *pendulumTask) Observe(p *Physics, dst []float32) []float32 {
 	R := p.xmat(t.pole)
 	return appendF64(dst, R[8], R[2], p.Qvel()[t.dof])
@@ -237,6 +242,7 @@ func (t *pendulumTask) Reward(p *Physics) float64 {
 	return tol(p.xmat(t.pole)[8], math.Cos(8*math.Pi/180), 1, 0, envs.Gaussian, 0.1)
 }
 
+// Termination never ends the episode early.
 func (t *pendulumTask) Termination(*Physics) (float64, bool) { return 1, false }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,8 +276,10 @@ func (t *acrobotTask) InitEpisode(p *Physics, rng *rand.Rand) error {
 	return nil
 }
 
+// BeforeStep writes the action into the controls.
 func (t *acrobotTask) BeforeStep(p *Physics, a []float64) error { return setCtrl(p, a) }
 
+// Observe appends the observation described by Spec.
 func (t *acrobotTask) Observe(p *Physics, dst []float32) []float32 {
 	U, L := p.xmat(t.upper), p.xmat(t.lower)
 	v := p.Qvel()
@@ -289,6 +297,7 @@ func (t *acrobotTask) Reward(p *Physics) float64 {
 	return gauss(d, 0, 0.2, margin)
 }
 
+// Termination never ends the episode early.
 func (t *acrobotTask) Termination(*Physics) (float64, bool) { return 1, false }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,6 +344,7 @@ func (t *reacherTask) InitEpisode(p *Physics, rng *rand.Rand) error {
 	return nil
 }
 
+// BeforeStep writes the action into the controls.
 func (t *reacherTask) BeforeStep(p *Physics, a []float64) error { return setCtrl(p, a) }
 
 func (t *reacherTask) toTarget(p *Physics) (dx, dy float64) {
@@ -342,6 +352,7 @@ func (t *reacherTask) toTarget(p *Physics) (dx, dy float64) {
 	return a[0] - b[0], a[1] - b[1]
 }
 
+// Observe appends the observation described by Spec.
 func (t *reacherTask) Observe(p *Physics, dst []float32) []float32 {
 	q, v := p.Qpos(), p.Qvel()
 	dx, dy := t.toTarget(p)
@@ -355,6 +366,7 @@ func (t *reacherTask) Reward(p *Physics) float64 {
 	return tol(math.Hypot(dx, dy), 0, radii, 0, envs.Gaussian, 0.1)
 }
 
+// Termination never ends the episode early.
 func (t *reacherTask) Termination(*Physics) (float64, bool) { return 1, false }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,8 +405,10 @@ func (t *fingerTask) InitEpisode(p *Physics, rng *rand.Rand) error {
 	return fmt.Errorf("finger: no contact-free initial state in 1000 attempts")
 }
 
+// BeforeStep writes the action into the controls.
 func (t *fingerTask) BeforeStep(p *Physics, a []float64) error { return setCtrl(p, a) }
 
+// Observe appends the observation described by Spec.
 func (t *fingerTask) Observe(p *Physics, dst []float32) []float32 {
 	q, v := p.Qpos(), p.Qvel()
 	tip, sp := p.siteXpos(t.tip), p.xpos(t.spinner)
@@ -410,6 +424,7 @@ func (t *fingerTask) Reward(p *Physics) float64 {
 	return 0
 }
 
+// Termination never ends the episode early.
 func (t *fingerTask) Termination(*Physics) (float64, bool) { return 1, false }
 
 // ---------------------------------------------------------------------------------------------
@@ -446,8 +461,10 @@ func (t *cheetahTask) InitEpisode(p *Physics, rng *rand.Rand) error {
 	return nil
 }
 
+// BeforeStep writes the action into the controls.
 func (t *cheetahTask) BeforeStep(p *Physics, a []float64) error { return setCtrl(p, a) }
 
+// Observe appends the observation described by Spec.
 func (t *cheetahTask) Observe(p *Physics, dst []float32) []float32 {
 	return appendF64(appendF64(dst, p.Qpos()[1:]...), p.Qvel()...)
 }
@@ -457,6 +474,7 @@ func (t *cheetahTask) Reward(p *Physics) float64 {
 	return tol(p.subtreeLinvel(t.torso)[0], 10, math.Inf(1), 10, envs.Linear, 0)
 }
 
+// Termination never ends the episode early.
 func (t *cheetahTask) Termination(*Physics) (float64, bool) { return 1, false }
 
 // ---------------------------------------------------------------------------------------------
@@ -487,8 +505,10 @@ func (t *walkerTask) InitEpisode(p *Physics, rng *rand.Rand) error {
 	return nil
 }
 
+// BeforeStep writes the action into the controls.
 func (t *walkerTask) BeforeStep(p *Physics, a []float64) error { return setCtrl(p, a) }
 
+// Observe appends the observation described by Spec.
 func (t *walkerTask) Observe(p *Physics, dst []float32) []float32 {
 	for b := 1; b < p.model.nbody(); b++ {
 		R := p.xmat(b)
@@ -511,6 +531,7 @@ func (t *walkerTask) Reward(p *Physics) float64 {
 	return stand * (5*move + 1) / 6
 }
 
+// Termination never ends the episode early.
 func (t *walkerTask) Termination(*Physics) (float64, bool) { return 1, false }
 
 // ---------------------------------------------------------------------------------------------
@@ -542,8 +563,10 @@ func (t *hopperTask) InitEpisode(p *Physics, rng *rand.Rand) error {
 	return nil
 }
 
+// BeforeStep writes the action into the controls.
 func (t *hopperTask) BeforeStep(p *Physics, a []float64) error { return setCtrl(p, a) }
 
+// Observe appends the observation described by Spec.
 func (t *hopperTask) Observe(p *Physics, dst []float32) []float32 {
 	dst = appendF64(appendF64(dst, p.Qpos()[1:]...), p.Qvel()...)
 	return appendF64(dst, math.Log1p(p.sensor(t.toe)[0]), math.Log1p(p.sensor(t.heel)[0]))
@@ -560,6 +583,7 @@ func (t *hopperTask) Reward(p *Physics) float64 {
 	return standing * smallControl(p.Ctrl())
 }
 
+// Termination never ends the episode early.
 func (t *hopperTask) Termination(*Physics) (float64, bool) { return 1, false }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,8 +631,10 @@ func (t *humanoidTask) InitEpisode(p *Physics, rng *rand.Rand) error {
 	return fmt.Errorf("humanoid: no penetration-free initial state in 1000 attempts")
 }
 
+// BeforeStep writes the action into the controls.
 func (t *humanoidTask) BeforeStep(p *Physics, a []float64) error { return setCtrl(p, a) }
 
+// Observe appends the observation described by Spec.
 func (t *humanoidTask) Observe(p *Physics, dst []float32) []float32 {
 	dst = appendF64(dst, p.Qpos()[7:]...)
 	dst = appendF64(dst, p.xpos(t.head)[2])
@@ -641,6 +667,7 @@ func (t *humanoidTask) Reward(p *Physics) float64 {
 	return sc * standing * upright * move
 }
 
+// Termination never ends the episode early.
 func (t *humanoidTask) Termination(*Physics) (float64, bool) { return 1, false }
 
 // loadHumanoid loads Debian's humanoid and applies the three patches that make it dm_control's
