@@ -167,17 +167,37 @@ func (p *Physics) Close() error {
 	return nil
 }
 
-// Time is the simulation time in seconds.
-func (p *Physics) Time() float64 { return float64(p.d.time) }
+// Time is the simulation time in seconds (NaN after Close).
+func (p *Physics) Time() float64 {
+	if p.closed {
+		return math.NaN()
+	}
+	return float64(p.d.time)
+}
 
-// Qpos is the position vector, a view of MuJoCo's memory (valid until Close).
-func (p *Physics) Qpos() []float64 { return f64(p.d.qpos, p.model.NQ()) }
+// Qpos is the position vector, a view of MuJoCo's memory, valid until Close (nil afterwards).
+func (p *Physics) Qpos() []float64 {
+	if p.closed {
+		return nil
+	}
+	return f64(p.d.qpos, p.model.NQ())
+}
 
-// Qvel is the velocity vector, a view of MuJoCo's memory.
-func (p *Physics) Qvel() []float64 { return f64(p.d.qvel, p.model.NV()) }
+// Qvel is the velocity vector, a view of MuJoCo's memory, valid until Close (nil afterwards).
+func (p *Physics) Qvel() []float64 {
+	if p.closed {
+		return nil
+	}
+	return f64(p.d.qvel, p.model.NV())
+}
 
-// Ctrl is the control vector, a view of MuJoCo's memory.
-func (p *Physics) Ctrl() []float64 { return f64(p.d.ctrl, p.model.NU()) }
+// Ctrl is the control vector, a view of MuJoCo's memory, valid until Close (nil afterwards).
+func (p *Physics) Ctrl() []float64 {
+	if p.closed {
+		return nil
+	}
+	return f64(p.d.ctrl, p.model.NU())
+}
 
 // act, warmstart: the rest of the integration state.
 func (p *Physics) act() []float64       { return f64(p.d.act, p.model.NA()) }
@@ -227,7 +247,11 @@ func (p *Physics) setTime(t float64) { p.d.time = C.mjtNum(t) }
 
 // PhysicsState returns [time, qpos, qvel, act, ctrl, qacc_warmstart, mutable model arrays]: with
 // it a restored physics continues bit for bit (the warm start of the constraint solver included).
+// After Close it returns nil.
 func (p *Physics) PhysicsState() []float64 {
+	if p.closed {
+		return nil
+	}
 	s := []float64{p.Time()}
 	s = append(s, p.Qpos()...)
 	s = append(s, p.Qvel()...)
