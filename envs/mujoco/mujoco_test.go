@@ -460,3 +460,32 @@ func BenchmarkRender(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/frame")
 }
+
+// TestAfterClose: a closed MuJoCo env answers with errors, never a crash.
+func TestAfterClose(t *testing.T) {
+	env, err := Make("reacher-hard", envs.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := env.Step([]float32{0, 0}); !errors.Is(err, envs.ErrClosed) {
+		t.Fatalf("Step after Close: %v", err)
+	}
+	if _, err := Render(env, 64, 64, ""); err == nil {
+		t.Fatal("Render after Close succeeded")
+	}
+	if _, err := env.Snapshot(); err != nil {
+		t.Logf("Snapshot after Close: %v", err)
+	}
+	if p := env.Physics(); p.Qpos() != nil || p.Ctrl() != nil || !math.IsNaN(p.Time()) {
+		t.Fatal("state views of a closed physics are not empty")
+	}
+}
