@@ -156,7 +156,7 @@ func runBenchTo(ctx context.Context, args []string, out io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)
 	}
-	printBench(out, rows, spec)
+	printBench(out, rows, spec+" ("+backend.Description()+")")
 	return nil
 }
 

@@ -49,7 +49,7 @@ func TestBenchCISmall(t *testing.T) {
 	require.NoError(t, runBenchTo(ctx, append(small, "--dims", "7/2"), &out))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.GreaterOrEqual(t, len(lines), 4, out.String())
-	assert.Contains(t, lines[0], "backend "+pompc.DefaultBackend)
+	assert.Contains(t, lines[0], "backend "+pompc.DefaultBackend+" (")
 	for _, col := range []string{"plan ms (med/p90)", "update ms (med/p90)", "env steps/s", "agent steps/s", "ref plan/update ms", "heap MB", "RSS MB"} {
 		assert.Contains(t, lines[1], col)
 	}
