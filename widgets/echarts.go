@@ -131,6 +131,10 @@ func echartsBase(title, sub, xname, yname string, xaxis opts.XAxis) *charts.Line
 		charts.WithYAxisOpts(opts.YAxis{Name: yname, NameLocation: "middle", NameGap: 50, Type: "value", Scale: opts.Bool(true)}),
 		charts.WithAnimation(false),
 	)
+	// ECharts stacks only values of the same sign by default, which breaks a band whose lower
+	// bound is negative; stack the band series unconditionally (stackStrategy, ECharts >= 5.3.3).
+	// go-echarts has no field for it, so set it after initialization.
+	l.AddJSFuncs(`(function(c){var o=c.getOption();c.setOption({series:o.series.map(function(x){return x.stack?{stackStrategy:'all'}:{};})});})(%MY_ECHARTS%);`)
 	return l
 }
 
@@ -227,7 +231,7 @@ func EchartsLearningCurves(curves []Curve, o CurveOptions) (*charts.Line, error)
 		if o.ClipReference && !math.IsInf(maxStep, -1) {
 			seeds = figClip(seeds, maxStep)
 		}
-		if b, err := figAggregate(seeds, 0); err == nil {
+		if b, err := figAggregate(seeds, 0); err == nil && len(b.x) >= 2 { // a lone point says nothing
 			bands, names, hexes, dashed = append(bands, b), append(names, c.Variant), append(hexes, pal.Hex(c.Variant)), append(dashed, true)
 		}
 	}

@@ -68,6 +68,7 @@ func TestEchartsHTMLInlinesScript(t *testing.T) {
 	page := buf.String()
 	require.True(t, htmlHasInlineEcharts(page), "no external script")
 	require.NotContains(t, page, "go-echarts-assets")
+	require.Contains(t, page, "stackStrategy:'all'", "bands with negative bounds stack")
 	require.Greater(t, len(page), 500_000, "echarts.min.js is inlined")
 	for _, s := range []string{"cartpole-swingup", "TD-MPC2 (published)", "pompc λ=1", "∞", "#0072b2"} {
 		require.Contains(t, page, s)

@@ -267,8 +267,8 @@ func LearningCurves(curves []Curve, opts CurveOptions) (*Figure, error) {
 			seeds = figClip(seeds, maxStep)
 		}
 		b, err := figAggregate(seeds, 0)
-		if err != nil {
-			continue // nothing of the reference in range
+		if err != nil || len(b.x) < 2 {
+			continue // nothing (or a lone point) of the reference in range
 		}
 		if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), true, c.Variant); err != nil {
 			return nil, err
