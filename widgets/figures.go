@@ -303,8 +303,8 @@ func figLegend(p *plot.Plot, left bool, s Style, rows int) {
 		return
 	}
 	// Fraction of the data area the legend needs (the data area is ~75% of the figure height).
-	frac := float64(rows) * 1.35 * p.Legend.TextStyle.Font.Size.Points() / (0.75 * s.Height.Points())
-	frac = math.Min(frac+0.03, 0.6)
+	frac := float64(rows) * 1.6 * p.Legend.TextStyle.Font.Size.Points() / (0.7 * s.Height.Points())
+	frac = math.Min(frac+0.05, 0.6)
 	lo, hi := p.Y.Min, p.Y.Max
 	if hi > lo {
 		p.Y.Max = lo + (hi-lo)/(1-frac)
