@@ -43,9 +43,10 @@ not. The run therefore lives in a server process that owns the trainer, its comp
 and its replay buffer (`pompc/session`); every cell re-attaches to it with `openRun()` in
 milliseconds.
 
-The first cell is the notebook's parameter: `--budget=tiny` trains 600 steps (a CI smoke run,
-about a minute on two cores), `--budget=full` trains 100k steps. `--steps=N` overrides the
-number of steps of the training cell.
+The first cell holds the notebook's parameters: `--budget=tiny` is a smoke run (150 steps with
+a shrunken planner and batch, about a minute on two cores, what CI runs), `--budget=full` a real
+one (100k steps with the preset's sizes). `--steps=N` makes the training cell train to step N
+instead of the budget's length.
 """),
     code("""
 import "github.com/pompc/pompc/widgets"
@@ -84,10 +85,15 @@ import (
 func budget() widgets.Budget {
 	b, err := widgets.BudgetByName(widgets.Param("budget", "tiny"))
 	must(err)
-	if n, _ := strconv.Atoi(widgets.Param("steps", "0")); n > 0 {
-		b.Steps = n
-	}
 	return b
+}
+
+// trainSteps is the step the training cell trains to: --steps, else the budget's.
+func trainSteps() int {
+	if n, _ := strconv.Atoi(widgets.Param("steps", "0")); n > 0 {
+		return n
+	}
+	return budget().Steps
 }
 
 // openRun attaches to the quickstart run's server, starting it (and creating the run) if needed.
@@ -124,7 +130,7 @@ must(err)
 defer dash.Close()
 st, err := run.Status()
 must(err)
-if remaining := budget().Steps - int(st.Step); remaining > 0 {
+if remaining := trainSteps() - int(st.Step); remaining > 0 {
 	must(dash.Train(context.Background(), remaining))
 }
 st, err = run.Status()
@@ -174,5 +180,200 @@ The run's server stays up (idle timeout 30 minutes) so the next cell attaches in
 """),
 ]
 
+ablations = [
+    md("""
+# PO-MPC ablations: λ, the prior, and the KL direction
+
+This notebook trains, on the pure-Go `cartpole-balance` task and for several seeds:
+
+* **the λ ablation**: TD-MPC2 (λ = 0), PO-MPC at λ ∈ {0.1, 1, 9}, and BMPC (λ = ∞);
+* **the prior ablation** at λ = 1: the learned intermediate prior π_p against the planner's own
+  Gaussian as the prior, and π_p fitted with forward KL(q‖π_p) against reverse KL(π_p‖q).
+
+Every run is owned by its own session server (`pompc/session`), started in the background a
+few at a time, so a cell can be interrupted and re-run: finished runs are kept, unfinished ones
+resume from their checkpoints. The live figure compares the variants (mean ± std over seeds)
+while they train. The last cell exports the paper figures as PDF, SVG and PNG under
+`out/ablations-<budget>/figures/`.
+
+Parameters (first cell): `--budget=tiny` is CI's smoke run (seconds per run, a shrunken planner
+and batch, one evaluation episode); `--budget=full` is the real experiment (100k steps per run,
+hours on a CPU). `--parallel=N` sets how many runs train at once (default: the number of CPUs).
+"""),
+    code("""
+import "github.com/pompc/pompc/widgets"
+
+// must stops the cell with the error (GoNB shows it under the cell).
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+var (
+	flagBudget   = flag.String("budget", "tiny", "run length: tiny (CI smoke run) or full (the real experiment)")
+	flagParallel = flag.Int("parallel", 0, "runs training at once (0: the number of CPUs)")
+)
+
+%% --budget=tiny
+""" + SETUP_SHELL + """
+b, err := widgets.BudgetByName(*flagBudget)
+must(err)
+must(widgets.SetParam("budget", b.Name))
+must(widgets.SetParam("parallel", strconv.Itoa(*flagParallel)))
+fmt.Printf("budget %q: %d seeds × %d agent steps per run\\n", b.Name, b.Seeds, b.Steps)
+"""),
+    code("""
+import (
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/session"
+	"github.com/pompc/pompc/pompc/sweep"
+	"github.com/pompc/pompc/widgets"
+)
+
+const task = "cartpole-balance"
+
+// variant is one configuration of the ablations; empty Prior or KL keep the preset's.
+type variant struct {
+	Preset string
+	Lambda float64
+	Prior  pompc.PriorKind
+	KL     pompc.KLDir
+}
+
+// lambdaAblation: TD-MPC2 (λ = 0), PO-MPC at λ ∈ {0.1, 1, 9}, BMPC (λ = ∞).
+var lambdaAblation = []variant{
+	{Preset: "tdmpc2", Lambda: 0},
+	{Preset: "pompc", Lambda: 0.1},
+	{Preset: "pompc", Lambda: 1},
+	{Preset: "pompc", Lambda: 9},
+	{Preset: "bmpc", Lambda: math.Inf(1)},
+}
+
+// priorAblation at λ = 1: the learned prior fitted with reverse KL (PO-MPC's default, shared with
+// the λ ablation), the planner's Gaussian as the prior, and the learned prior fitted with forward KL.
+var priorAblation = []variant{
+	{Preset: "pompc", Lambda: 1},
+	{Preset: "pompc", Lambda: 1, Prior: pompc.PriorPlanner},
+	{Preset: "pompc", Lambda: 1, KL: pompc.KLForward},
+}
+
+func budget() widgets.Budget {
+	b, err := widgets.BudgetByName(widgets.Param("budget", "tiny"))
+	must(err)
+	return b
+}
+
+func parallel() int {
+	n, _ := strconv.Atoi(widgets.Param("parallel", "0"))
+	return n
+}
+
+// config is the variant's full configuration for one seed.
+func (v variant) config(seed int) pompc.Config {
+	cfg, err := pompc.PresetByName(v.Preset)
+	must(err)
+	cfg = budget().Apply(cfg.WithSize(pompc.SizeTiny))
+	must(cfg.Set("lambda", widgets.FormatLambda(v.Lambda)))
+	if v.Prior != "" {
+		cfg.Prior = v.Prior
+	}
+	if v.KL != "" {
+		cfg.PriorKL = v.KL
+	}
+	cfg.Seed = int64(seed)
+	must(cfg.Validate())
+	return cfg
+}
+
+// runs lists the sweep's runs: every variant for every seed, each in its own run directory.
+func runs(vs []variant) []widgets.SweepRun {
+	root, err := widgets.OutDir("ablations-" + budget().Name, "runs")
+	must(err)
+	var out []widgets.SweepRun
+	for _, v := range vs {
+		for seed := 1; seed <= budget().Seeds; seed++ {
+			cfg := v.config(seed)
+			name, err := widgets.Variant(task, cfg)
+			must(err)
+			dir := fmt.Sprintf("%s_%s_lam%s_%s_%s_s%d", task, v.Preset, widgets.FormatLambda(v.Lambda), cfg.Prior, cfg.PriorKL, seed)
+			out = append(out, widgets.SweepRun{
+				Name:    fmt.Sprintf("%s seed %d", name, seed),
+				Group:   name,
+				Options: session.Options{Dir: filepath.Join(root, dir), Task: task, Config: cfg},
+				Steps:   budget().Steps,
+			})
+		}
+	}
+	return out
+}
+
+// train runs (or resumes) a sweep with its live figure and returns its runs for the figures.
+func train(title string, vs []variant) []sweep.Run {
+	res, err := widgets.Sweep(context.Background(), runs(vs), widgets.SweepOptions{Title: title, Parallel: parallel()})
+	must(err)
+	rs, err := widgets.Results(res)
+	must(err)
+	return rs
+}
+
+// report shows the summary table and the figures of a set of runs, and exports the figures.
+func report(prefix string, rs []sweep.Run) {
+	var md strings.Builder
+	must(sweep.WriteMarkdown(&md, sweep.Summarize(rs)))
+	gonbui.DisplayMarkdown(md.String())
+	figs, err := widgets.SweepFigures(rs, widgets.SetOptions{Reference: budget().Name == "full"})
+	must(err)
+	for i := range figs {
+		figs[i].Name = prefix + "-" + figs[i].Name
+		must(widgets.ShowFigure(figs[i].Figure))
+	}
+	dir, err := widgets.OutDir("ablations-" + budget().Name, "figures")
+	must(err)
+	paths, err := widgets.ExportFigures(figs, dir, "pdf", "svg", "png")
+	must(err)
+	fmt.Printf("exported %d files to %s\\n", len(paths), dir)
+}
+"""),
+    md("""
+## The λ ablation
+
+Five variants × seeds, trained in the background a few at a time. The figure redraws about
+every second: episode and evaluation return, the two KL terms, the policy entropy and the value
+loss, each as the mean ± std over the seeds that have data.
+"""),
+    code("""
+%%
+rs := train("λ ablation on "+task, lambdaAblation)
+fmt.Printf("%d runs\\n", len(rs))
+"""),
+    md("""
+## Learned vs planner prior, forward vs reverse KL (λ = 1)
+
+The baseline (learned prior, reverse KL) is the λ = 1 run of the λ ablation: it is not trained
+again, only drawn.
+"""),
+    code("""
+%%
+rs := train("prior and KL direction at λ = 1 on "+task, priorAblation)
+fmt.Printf("%d runs\\n", len(rs))
+"""),
+    md("""
+## Figures
+
+Summary tables (final evaluation return and normalized AUC, mean ± 95% Student-t half-width
+over seeds) and the paper figures: learning curves, the final return and AUC against λ, the KL
+terms over training, and the planner's action distribution next to π_s and π_p. Each is
+exported as PDF, SVG and PNG.
+"""),
+    code("""
+%%
+report("lambda", train("λ ablation on "+task, lambdaAblation))
+report("prior-kl", train("prior and KL direction at λ = 1 on "+task, priorAblation))
+"""),
+]
+
+
 if __name__ == "__main__":
     write("quickstart.ipynb", quickstart)
+    write("ablations.ipynb", ablations)

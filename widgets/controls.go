@@ -182,7 +182,8 @@ func (c *Controls) buildLive() error {
 	updateHTML(c.panelID, fmt.Sprintf(`<div class="pompc-controls" id="%s" style="display:flex;gap:1.2em;align-items:center;flex-wrap:wrap"></div>`, c.rootID))
 	idx := lambdaIndex(c.lambdas, c.st.Lambda)
 	c.labelID = "pompc_lambda_label_" + uniqueID()
-	dom.Append(c.rootID, fmt.Sprintf(`<b>%s</b>`, htmlEscape(c.opts.Title)))
+	dom.Append(c.rootID, fmt.Sprintf(`<style>#%s input[type=range]{width:16em;display:inline-block}</style><b>%s</b>`,
+		c.rootID, htmlEscape(c.opts.Title)))
 	dom.Append(c.rootID, fmt.Sprintf(`<label>λ = <span id="%s">%s</span></label>`, c.labelID, FormatLambda(c.lambdas[idx])))
 	var slider *gwidgets.SliderBuilder
 	if err := c.done("λ slider", func() {
@@ -263,6 +264,7 @@ func listen(c *Controls, ch *comms.AddressChan[int], apply func(int) (string, er
 	c.closers = append(c.closers, ch.Close)
 	go func() {
 		for v := range ch.C {
+			c.Note("applying your change…") // the run applies it between two steps
 			what, err := apply(v)
 			c.mu.Lock()
 			c.events++

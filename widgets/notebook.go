@@ -247,13 +247,19 @@ type Budget struct {
 	EvalEvery, EvalEpisodes int
 	// Seeds is the number of seeds per variant.
 	Seeds int
+	// Small shrinks the batch and the planner (batch 32, 64 samples, 2 iterations, 16 elites,
+	// 8 policy trajectories, 4 reanalysed sequences) so that a smoke run costs seconds; the
+	// algorithm is the same, only cheaper and noisier.
+	Small bool
 }
 
-// Budgets are the notebooks' run lengths. tiny exercises every code path in minutes on two
-// CPU cores (one 500-step cartpole episode of random actions, then 100 trained steps); full
-// is a real experiment (hours on a CPU, minutes per run on a GPU).
+// Budgets are the notebooks' run lengths. tiny exercises every code path in seconds per run on
+// two CPU cores: 100 random seed steps, the 100 updates that end the seed phase, 50 trained
+// steps and one evaluation episode at the end, with the Small planner and batch (it is a smoke
+// test, not an experiment: no training episode ends before step 500). full is a real
+// experiment with the presets' own sizes (hours per run on a CPU, much less on a GPU).
 var Budgets = map[string]Budget{
-	"tiny": {Name: "tiny", Steps: 600, SeedSteps: 500, EvalEvery: 1 << 30, EvalEpisodes: 1, Seeds: 3},
+	"tiny": {Name: "tiny", Steps: 150, SeedSteps: 100, EvalEvery: 150, EvalEpisodes: 1, Seeds: 3, Small: true},
 	"full": {Name: "full", Steps: 100_000, SeedSteps: 2_500, EvalEvery: 5_000, EvalEpisodes: 10, Seeds: 3},
 }
 
@@ -269,6 +275,9 @@ func BudgetByName(name string) (Budget, error) {
 // Apply sets the budget's run length on a config.
 func (b Budget) Apply(c pompc.Config) pompc.Config {
 	c.Steps, c.SeedSteps, c.EvalEvery, c.EvalEpisodes = b.Steps, b.SeedSteps, b.EvalEvery, b.EvalEpisodes
+	if b.Small {
+		c.BatchSize, c.NumSamples, c.Iterations, c.NumElites, c.NumPiTrajs, c.ReanalyzeSeqs = 32, 64, 2, 16, 8, 4
+	}
 	return c
 }
 

@@ -1,13 +1,16 @@
 package widgets
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image/color"
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/session"
+	"github.com/pompc/pompc/pompc/sweep"
 	"gonum.org/v1/plot"
 )
 
@@ -53,7 +57,9 @@ type SweepOptions struct {
 type SweepResult struct {
 	Run    SweepRun
 	Status session.Status
-	Err    error
+	// Wall is the time from opening the run to the end of its training in this sweep.
+	Wall time.Duration
+	Err  error
 }
 
 type sweepItem struct {
@@ -101,6 +107,9 @@ func Sweep(ctx context.Context, runs []SweepRun, opts SweepOptions) ([]SweepResu
 
 	items := make([]*sweepItem, len(runs))
 	for i, r := range runs {
+		if err := os.MkdirAll(r.Options.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("widgets: Sweep: %w", err)
+		}
 		rd, err := pompc.OpenMetrics(r.Options.Dir)
 		if err != nil {
 			return nil, err
@@ -161,7 +170,7 @@ loop:
 	res := make([]SweepResult, len(items))
 	var errs []error
 	for i, it := range items {
-		res[i] = SweepResult{Run: it.SweepRun, Status: it.st, Err: it.err}
+		res[i] = SweepResult{Run: it.SweepRun, Status: it.st, Wall: it.took, Err: it.err}
 		if it.err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", it.Name, it.err))
 		}
@@ -179,8 +188,16 @@ func runOne(ctx context.Context, it *sweepItem, mu *sync.Mutex, keep bool) {
 		}
 		mu.Unlock()
 	}
-	set("starting", nil)
 	t0 := time.Now()
+	if m, err := readDone(it.Options.Dir); err == nil && m.Steps >= it.Steps {
+		// Finished by an earlier sweep: no server needed.
+		mu.Lock()
+		it.st, it.took = m.Status, time.Duration(m.WallSeconds*float64(time.Second))
+		mu.Unlock()
+		set("done", nil)
+		return
+	}
+	set("starting", nil)
 	run, err := session.Open(ctx, it.Options)
 	if err != nil {
 		set("failed", err)
@@ -231,8 +248,44 @@ func runOne(ctx context.Context, it *sweepItem, mu *sync.Mutex, keep bool) {
 	}
 	mu.Lock()
 	it.took = time.Since(t0)
+	m := doneMarker{Steps: int(it.st.Step), WallSeconds: it.took.Seconds(), Status: it.st}
 	mu.Unlock()
+	if err := writeDone(it.Options.Dir, m); err != nil {
+		set("failed", err)
+		return
+	}
 	set("done", nil)
+}
+
+// DoneFile marks a run directory whose sweep training finished, so that re-running a sweep
+// (or a cell that only draws its results) needs no server for it.
+const DoneFile = "notebook-done.json"
+
+type doneMarker struct {
+	Steps       int            `json:"steps"`
+	WallSeconds float64        `json:"wall_s"`
+	Status      session.Status `json:"status"`
+}
+
+func readDone(dir string) (doneMarker, error) {
+	var m doneMarker
+	b, err := os.ReadFile(filepath.Join(dir, DoneFile))
+	if err != nil {
+		return m, err
+	}
+	return m, json.Unmarshal(b, &m)
+}
+
+func writeDone(dir string, m doneMarker) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, DoneFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, DoneFile))
 }
 
 // sweepView draws a sweep's live figure and status table.
@@ -447,4 +500,108 @@ func (v *sweepView) table() string {
 	}
 	b.WriteString(`</table>`)
 	return b.String()
+}
+
+// Results turns a sweep's outcome into sweep.Runs (point, directory, state and metrics), the
+// form the figure builders (SweepFigures) and the summary tables (sweep.Summarize) read. The
+// point names the run's variant by how its config differs from its preset: λ, the prior kind
+// and the KL direction, so that "pompc λ=1 prior=planner" and "pompc λ=1 kl=forward" are told
+// apart from "pompc λ=1".
+func Results(results []SweepResult) ([]sweep.Run, error) {
+	out := make([]sweep.Run, 0, len(results))
+	for _, r := range results {
+		cfg := r.Run.Options.Config
+		if st := r.Status; st.Task != "" {
+			// What the run reports wins over what was asked (a run opened from an existing
+			// directory, or changed from the controls).
+			cfg.Lambda, cfg.Prior, cfg.PriorKL = st.Lambda, st.Prior, st.PriorKL
+		}
+		p, err := pointOf(r.Run.Options.Task, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("widgets: run %q: %w", r.Run.Name, err)
+		}
+		run := sweep.Run{Point: p, Dir: r.Run.Options.Dir}
+		switch {
+		case r.Err != nil:
+			run.Status = sweep.RunStatus{State: sweep.StateFailed, Error: r.Err.Error()}
+		case int(r.Status.Step) >= r.Run.Steps:
+			run.Status = sweep.RunStatus{State: sweep.StateDone, WallSeconds: r.Wall.Seconds()}
+		default:
+			run.Status = sweep.RunStatus{State: sweep.StateStopped}
+		}
+		if _, err := os.Stat(filepath.Join(run.Dir, pompc.MetricsFile)); err == nil {
+			if run.Metrics, err = pompc.ReadRunMetrics(run.Dir); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, run)
+	}
+	return out, nil
+}
+
+// pointOf describes a config as a sweep point: the preset, and λ, prior and KL direction where
+// they differ from the preset's.
+func pointOf(task string, cfg pompc.Config) (sweep.Point, error) {
+	def, err := pompc.PresetByName(cfg.Preset)
+	if err != nil {
+		return sweep.Point{}, err
+	}
+	p := sweep.Point{Task: task, Preset: cfg.Preset, Lambda: math.NaN(), Seed: int(cfg.Seed)}
+	if cfg.Lambda != def.Lambda {
+		p.Lambda = cfg.Lambda
+	}
+	if cfg.Prior != def.Prior {
+		p.Prior = string(cfg.Prior)
+	}
+	if cfg.PriorKL != def.PriorKL {
+		p.KL = string(cfg.PriorKL)
+	}
+	return p, nil
+}
+
+// ExportFigures saves every figure under dir as <name>.<ext> for each extension (default pdf,
+// svg and png) and returns the paths written.
+func ExportFigures(figs []NamedFigure, dir string, exts ...string) ([]string, error) {
+	if len(exts) == 0 {
+		exts = []string{"pdf", "svg", "png"}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("widgets: %w", err)
+	}
+	var paths []string
+	for _, f := range figs {
+		for _, ext := range exts {
+			p := filepath.Join(dir, f.Name+"."+strings.TrimPrefix(ext, "."))
+			if err := f.Figure.Save(p); err != nil {
+				return paths, fmt.Errorf("widgets: saving %s: %w", p, err)
+			}
+			paths = append(paths, p)
+		}
+	}
+	return paths, nil
+}
+
+// ShowFigure displays a figure in the notebook as inline SVG (GoNB sends SVG as HTML, which
+// also survives nbconvert). Outside a notebook it does nothing.
+func ShowFigure(f *Figure) error {
+	if !InNotebook() {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := f.Write(&b, "svg"); err != nil {
+		return err
+	}
+	displayHTML(`<div class="pompc-figure">` + string(stripXMLProlog(b.Bytes())) + `</div>`)
+	return nil
+}
+
+// Variant names a run's variant as the figures and summary tables do (sweep.Point.Variant):
+// the preset, then λ, prior kind and KL direction where they differ from the preset's, e.g.
+// "tdmpc2", "pompc λ=0.1", "pompc λ=1 prior=planner".
+func Variant(task string, cfg pompc.Config) (string, error) {
+	p, err := pointOf(task, cfg)
+	if err != nil {
+		return "", err
+	}
+	return p.Variant(), nil
 }

@@ -1,0 +1,631 @@
+// Package notebooks_test executes the notebooks of this folder: headless with nbclient (both
+// notebooks, tiny budget: no cell may fail, and the saved outputs must hold the live plots and
+// the figures), and in a real browser (Debian's Chromium driven by playwright-core against
+// Jupyter's notebook server on loopback: the quickstart runs, the λ slider moves, the run
+// reports the new λ and the live plot redraws).
+//
+// The tests need Jupyter (python3 with nbclient, nbformat and notebook), the GoNB kernel,
+// Chromium, node and playwright-core (docker/install.sh installs them all). Without them they
+// skip, unless POMPC_REQUIRE_TOOLS=1 (CI), where a missing tool fails.
+package notebooks_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"image"
+	_ "image/png"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/session"
+	"github.com/pompc/pompc/widgets"
+)
+
+const python = "/usr/bin/python3"
+
+// need skips the test (or fails it under POMPC_REQUIRE_TOOLS=1) when a tool is missing.
+func need(t *testing.T, what string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("POMPC_REQUIRE_TOOLS") == "1" {
+		t.Fatalf("%s is required (POMPC_REQUIRE_TOOLS=1): %v", what, err)
+	}
+	t.Skipf("%s not available: %v", what, err)
+}
+
+func run(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, lastLines(string(out), 5))
+	}
+	return nil
+}
+
+func lastLines(s string, n int) string {
+	ls := strings.Split(strings.TrimSpace(s), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, "\n")
+}
+
+// moduleRoot is the repository root (the notebooks' module, used through `go work`).
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	d, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(d, "go.mod")); err != nil {
+		t.Fatalf("no go.mod above the notebooks folder: %v", err)
+	}
+	return d
+}
+
+// kernelEnv is the environment of Jupyter and its GoNB kernel: the module path the notebooks'
+// first cell puts in go.work, and GOPATH/bin (gonb, goimports, gopls) on PATH.
+func kernelEnv(t *testing.T) []string {
+	gopath, err := exec.Command("go", "env", "GOPATH").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := os.Environ()
+	env = append(env, "POMPC_MODULE="+moduleRoot(t),
+		"PATH="+filepath.Join(strings.TrimSpace(string(gopath)), "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return env
+}
+
+// needJupyter checks for nbclient and the GoNB kernel (and its helpers).
+func needJupyter(t *testing.T) {
+	need(t, "python3 with nbclient and nbformat", run(python, "-c", "import nbclient, nbformat"))
+	need(t, "the GoNB Jupyter kernel", run(python, "-c",
+		"from jupyter_client.kernelspec import KernelSpecManager as K; K().get_kernel_spec('gonb')"))
+	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+	for _, tool := range []string{"gonb", "goimports", "gopls"} {
+		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", tool)
+		if _, err := os.Stat(p); err != nil {
+			if _, lerr := exec.LookPath(tool); lerr != nil {
+				need(t, tool, err)
+			}
+		}
+	}
+}
+
+// startGroup starts cmd in its own process group and makes sure the whole group is gone when
+// the test ends (Jupyter starts kernels, kernels start cell programs).
+func startGroup(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { killGroup(cmd) })
+}
+
+func killGroup(cmd *exec.Cmd) {
+	if cmd.Process == nil {
+		return
+	}
+	pgid := cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// shutdownServers ends every session server the notebook started under root (they outlive
+// their cells on purpose; a test must not leave them behind).
+func shutdownServers(t *testing.T, root string) {
+	var dirs []string
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == session.ServerFile {
+			dirs = append(dirs, filepath.Dir(p))
+		}
+		return nil
+	})
+	if len(dirs) == 0 {
+		return
+	}
+	if err := session.ShutdownAll(dirs...); err != nil {
+		t.Logf("shutting down session servers: %v", err)
+	}
+}
+
+// ---- notebook files ----
+
+type notebook struct {
+	Cells []struct {
+		CellType string          `json:"cell_type"`
+		Source   json.RawMessage `json:"source"`
+		Outputs  []output        `json:"outputs"`
+	} `json:"cells"`
+}
+
+type output struct {
+	OutputType string                     `json:"output_type"`
+	Name       string                     `json:"name"`
+	Text       json.RawMessage            `json:"text"`
+	Data       map[string]json.RawMessage `json:"data"`
+	EName      string                     `json:"ename"`
+	EValue     string                     `json:"evalue"`
+	Traceback  []string                   `json:"traceback"`
+}
+
+// str reads an nbformat multiline string (a string or a list of strings).
+func str(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var ls []string
+	if json.Unmarshal(raw, &ls) == nil {
+		return strings.Join(ls, "")
+	}
+	return ""
+}
+
+func readNotebook(t *testing.T, path string) notebook {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nb notebook
+	if err := json.Unmarshal(b, &nb); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return nb
+}
+
+// htmlOutputs returns every text/html output of the notebook.
+func (nb notebook) htmlOutputs() []string {
+	var out []string
+	for _, c := range nb.Cells {
+		for _, o := range c.Outputs {
+			if h := str(o.Data["text/html"]); h != "" {
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
+
+// errors lists the notebook's error outputs, and stderr lines GoNB uses for build failures.
+func (nb notebook) errors() []string {
+	var out []string
+	for i, c := range nb.Cells {
+		for _, o := range c.Outputs {
+			if o.OutputType == "error" {
+				out = append(out, fmt.Sprintf("cell %d: %s: %s %s", i, o.EName, o.EValue, strings.Join(o.Traceback, "\n")))
+			}
+		}
+	}
+	return out
+}
+
+// executeHeadless runs a notebook of this folder with nbclient in a fresh folder (so its out/
+// lands there), with the given parameters, and returns the folder and the executed notebook.
+func executeHeadless(t *testing.T, name, args string, timeout time.Duration) (string, notebook) {
+	t.Helper()
+	dir := t.TempDir()
+	src, err := os.ReadFile(name + ".ipynb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".ipynb"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shutdownServers(t, filepath.Join(dir, "out")) })
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	dst := filepath.Join(dir, name+".out.ipynb")
+	runner, _ := filepath.Abs(filepath.Join("testdata", "run_notebook.py"))
+	cmd := exec.Command(python, runner, filepath.Join(dir, name+".ipynb"), dst, "--args", args,
+		"--cwd", dir, "--timeout", fmt.Sprint(int(timeout.Seconds())))
+	cmd.Dir = dir
+	cmd.Env = kernelEnv(t)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	t0 := time.Now()
+	startGroup(t, cmd)
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err = <-waitErr:
+	case <-ctx.Done():
+		killGroup(cmd)
+		t.Fatalf("%s did not finish within %s (a hang?): %s", name, timeout, lastLines(logs.String(), 30))
+	}
+	t.Logf("%s executed headless in %.1f s:\n%s", name, time.Since(t0).Seconds(), cellTimes(logs.String()))
+	if err != nil {
+		t.Fatalf("%s failed: %v\n%s", name, err, lastLines(logs.String(), 40))
+	}
+	return dir, readNotebook(t, dst)
+}
+
+var cellTimeRE = regexp.MustCompile(`(?m)^(cell \d+: [0-9.]+ s|total: [0-9.]+ s)$`)
+
+func cellTimes(log string) string {
+	return strings.Join(cellTimeRE.FindAllString(log, -1), ", ")
+}
+
+// checkFigureFiles checks that each path is a real PDF, SVG or PNG (by content, not name).
+func checkFigureFiles(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Errorf("figure missing: %v", err)
+			continue
+		}
+		switch filepath.Ext(p) {
+		case ".pdf":
+			if !bytes.HasPrefix(b, []byte("%PDF-")) || len(b) < 1000 {
+				t.Errorf("%s is not a PDF (%d bytes)", p, len(b))
+			}
+		case ".svg":
+			if !bytes.Contains(b, []byte("<svg")) || !bytes.Contains(b, []byte("<path")) {
+				t.Errorf("%s is not an SVG drawing (%d bytes)", p, len(b))
+			}
+		case ".png":
+			cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+			if err != nil || cfg.Width < 200 || cfg.Height < 100 {
+				t.Errorf("%s is not a PNG figure: %v %+v", p, err, cfg)
+			}
+		}
+	}
+}
+
+// ---- headless ----
+
+// TestQuickstartHeadless executes the quickstart at the tiny budget: every cell succeeds, the
+// controls fall back to static HTML without blocking, the live plot's last picture (an SVG)
+// is in the saved notebook, and the learning-curve figure is exported as PDF, SVG and PNG.
+func TestQuickstartHeadless(t *testing.T) {
+	if testing.Short() {
+		t.Skip("executes a notebook (about a minute)")
+	}
+	needJupyter(t)
+	dir, nb := executeHeadless(t, "quickstart", "--budget=tiny", 6*time.Minute)
+	if errs := nb.errors(); len(errs) > 0 {
+		t.Fatalf("cell errors:\n%s", strings.Join(errs, "\n"))
+	}
+	steps := widgets.Budgets["tiny"].Steps
+	var live, status, controls, figure bool
+	for _, h := range nb.htmlOutputs() {
+		switch {
+		case strings.Contains(h, `class="pompc-live"`):
+			live = true
+			if !strings.Contains(h, "<svg") || !strings.Contains(h, fmt.Sprintf(`data-step="%d"`, steps)) {
+				t.Errorf("the live plot's last picture is not an SVG of step %d: %.300s", steps, h)
+			}
+			for _, panel := range []string{"episode return", "KL(π_s‖prior)", "KL(π_p‖planner)", "policy entropy", "loss/value", "action[0]"} {
+				if !strings.Contains(h, panel) {
+					t.Errorf("the live plot has no %q panel", panel)
+				}
+			}
+		case strings.Contains(h, `class="pompc-status"`):
+			status = true
+			for _, want := range []string{`data-controls="static"`, fmt.Sprintf(`data-step="%d"`, steps), `data-lambda="1"`, `data-training="false"`} {
+				if !strings.Contains(h, want) {
+					t.Errorf("status line lacks %s: %s", want, h)
+				}
+			}
+		case strings.Contains(h, `pompc-static`):
+			controls = true
+			if !strings.Contains(h, `type="range" disabled`) {
+				t.Errorf("static controls do not show the λ slider: %s", h)
+			}
+		case strings.Contains(h, "<svg") && strings.Contains(h, "agent steps"):
+			figure = true
+		}
+	}
+	if !live || !status || !controls || !figure {
+		t.Errorf("saved outputs: live plot %v, status line %v, static controls %v, figure %v; want all", live, status, controls, figure)
+	}
+	figs := filepath.Join(dir, "out", "figures")
+	checkFigureFiles(t, filepath.Join(figs, "quickstart-curve.pdf"), filepath.Join(figs, "quickstart-curve.svg"),
+		filepath.Join(figs, "quickstart-curve.png"))
+}
+
+// TestAblationsHeadless executes the ablation notebook at the tiny budget: 5 λ variants and
+// 2 prior/KL variants × 3 seeds train to the end, the live sweep figure and the final
+// figures are in the saved notebook, and every figure is exported as PDF, SVG and PNG.
+func TestAblationsHeadless(t *testing.T) {
+	if testing.Short() {
+		t.Skip("executes a notebook (minutes)")
+	}
+	needJupyter(t)
+	dir, nb := executeHeadless(t, "ablations", "--budget=tiny", 9*time.Minute)
+	if errs := nb.errors(); len(errs) > 0 {
+		t.Fatalf("cell errors:\n%s", strings.Join(errs, "\n"))
+	}
+	b := widgets.Budgets["tiny"]
+	var sweeps, figures int
+	for _, h := range nb.htmlOutputs() {
+		if strings.Contains(h, `class="pompc-sweep"`) {
+			sweeps++
+			if !strings.Contains(h, "<svg") || !strings.Contains(h, "episode return") {
+				t.Errorf("a live sweep figure is not an SVG with returns: %.300s", h)
+			}
+		}
+		if strings.Contains(h, `class="pompc-sweep-table"`) {
+			if n := strings.Count(h, `data-state="done"`); n != 5*b.Seeds && n != 3*b.Seeds {
+				t.Errorf("sweep table has %d finished runs, want %d or %d", n, 5*b.Seeds, 3*b.Seeds)
+			}
+		}
+		if strings.Contains(h, `class="pompc-figure"`) && strings.Contains(h, "<svg") {
+			figures++
+		}
+	}
+	if sweeps < 2 || figures < 5 {
+		t.Errorf("saved outputs hold %d live sweep figures and %d final figures; want >= 2 and >= 5", sweeps, figures)
+	}
+	figDir := filepath.Join(dir, "out", "ablations-tiny", "figures")
+	var paths []string
+	for _, name := range []string{"lambda-learning", "lambda-lambda", "lambda-lambda-auc", "lambda-kl", "lambda-actions",
+		"prior-kl-learning", "prior-kl-kl"} {
+		for _, ext := range []string{"pdf", "svg", "png"} {
+			paths = append(paths, filepath.Join(figDir, name+"-cartpole-balance."+ext))
+		}
+	}
+	checkFigureFiles(t, paths...)
+	// Every run reached its steps and its servers are gone (the sweep shuts them down).
+	runs, _ := filepath.Glob(filepath.Join(dir, "out", "ablations-tiny", "runs", "*"))
+	if len(runs) != 7*b.Seeds {
+		t.Errorf("%d run directories, want %d", len(runs), 7*b.Seeds)
+	}
+	for _, r := range runs {
+		if _, err := os.Stat(filepath.Join(r, widgets.DoneFile)); err != nil {
+			t.Errorf("run %s did not finish: %v", filepath.Base(r), err)
+		}
+	}
+}
+
+// ---- real browser ----
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// nodeModules is where docker/install.sh puts playwright-core: $POMPC_CACHE/node/node_modules,
+// $POMPC_CACHE defaulting to $HOME/.cache/pompc.
+func nodeModules() string {
+	c := os.Getenv("POMPC_CACHE")
+	if c == "" {
+		home, _ := os.UserHomeDir()
+		c = filepath.Join(home, ".cache", "pompc")
+	}
+	return filepath.Join(c, "node", "node_modules")
+}
+
+// artifactsDir keeps the screenshots after the test: $POMPC_ARTIFACTS, else a folder in the
+// system's temp dir (logged).
+func artifactsDir(t *testing.T) string {
+	d := os.Getenv("POMPC_ARTIFACTS")
+	if d == "" {
+		d = filepath.Join(os.TempDir(), "pompc-artifacts")
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// setArgs puts args on the first `%%` line of a notebook (its parameters).
+func setArgs(t *testing.T, src []byte, args string) []byte {
+	t.Helper()
+	var nb map[string]any
+	if err := json.Unmarshal(src, &nb); err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^%%(\s.*)?$`)
+	for _, c := range nb["cells"].([]any) {
+		cell := c.(map[string]any)
+		if cell["cell_type"] != "code" {
+			continue
+		}
+		var s string
+		switch v := cell["source"].(type) {
+		case string:
+			s = v
+		case []any:
+			for _, l := range v {
+				s += l.(string)
+			}
+		}
+		if loc := re.FindStringIndex(s); loc != nil {
+			cell["source"] = s[:loc[0]] + "%% " + args + s[loc[1]:]
+			out, err := json.Marshal(nb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+	}
+	t.Fatal("no %% line in the notebook")
+	return nil
+}
+
+type browserResult struct {
+	OK     bool `json:"ok"`
+	Before struct {
+		Redraw int    `json:"redraw"`
+		Lambda string `json:"lambda"`
+	} `json:"before"`
+	After struct {
+		Redraw int   `json:"redraw"`
+		Step   int64 `json:"step"`
+	} `json:"after"`
+	SliderValue   string              `json:"sliderValue"`
+	StatusLambda  string              `json:"statusLambda"`
+	Errors        []string            `json:"errors"`
+	ControlsAfter []map[string]string `json:"controlsAfter"`
+	Figures       int                 `json:"figures"`
+	Error         string              `json:"error"`
+}
+
+// TestQuickstartBrowser opens the quickstart in Chromium through Jupyter's notebook server,
+// runs all its cells, moves the λ slider two stops to the right (1 → 9) while the training
+// cell runs, and checks that the run's status line reports λ = 9, that the live plot redrew
+// after the move, that no cell failed, and that the run's own metrics recorded the change. It
+// saves screenshots (quickstart-live.png, quickstart-done.png) to $POMPC_ARTIFACTS.
+func TestQuickstartBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a browser (about two minutes)")
+	}
+	needJupyter(t)
+	need(t, "Jupyter's notebook server (python3-notebook)", run(python, "-c", "import notebook"))
+	_, err := os.Stat("/usr/bin/chromium")
+	need(t, "Chromium", err)
+	_, err = exec.LookPath("node")
+	need(t, "node", err)
+	_, err = os.Stat(filepath.Join(nodeModules(), "playwright-core", "package.json"))
+	need(t, "playwright-core (npm)", err)
+
+	dir := t.TempDir()
+	src, err := os.ReadFile("quickstart.ipynb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Train to step 400 (instead of 150) so the training cell is still running when the slider
+	// moves.
+	if err := os.WriteFile(filepath.Join(dir, "quickstart.ipynb"), setArgs(t, src, "--budget=tiny --steps=400"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shutdownServers(t, filepath.Join(dir, "out")) })
+
+	port := freePort(t)
+	tok := make([]byte, 16)
+	_, _ = rand.Read(tok)
+	token := hex.EncodeToString(tok)
+	server := exec.Command(python, "-m", "notebook", "--allow-root", "--no-browser", "--ip=127.0.0.1",
+		fmt.Sprintf("--port=%d", port), "--port-retries=0", "--NotebookApp.token="+token, "--notebook-dir="+dir)
+	server.Dir = dir
+	server.Env = append(kernelEnv(t), "JUPYTER_RUNTIME_DIR="+filepath.Join(dir, ".runtime"))
+	var serverLog bytes.Buffer
+	server.Stdout, server.Stderr = &serverLog, &serverLog
+	startGroup(t, server)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	t.Cleanup(func() {
+		// Shut the kernels down through the server before its process group goes.
+		req, _ := http.NewRequest("POST", base+"/api/shutdown?token="+token, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := http.Get(base + "/api/status?token=" + token)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the notebook server did not come up: %v\n%s", err, lastLines(serverLog.String(), 20))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	lambdas := widgets.DefaultLambdas
+	start := 0
+	for i, l := range lambdas {
+		if l == 1 {
+			start = i
+		}
+	}
+	const presses = 2
+	want := lambdas[start+presses]
+	out := t.TempDir()
+	driver, _ := filepath.Abs(filepath.Join("testdata", "browser.js"))
+	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute)
+	defer cancel()
+	node := exec.CommandContext(ctx, "node", driver)
+	node.Env = append(os.Environ(), "NODE_PATH="+nodeModules(),
+		"NB_URL="+base+"/notebooks/quickstart.ipynb?token="+token, "OUT="+out,
+		"WANT_LAMBDA="+widgets.FormatLambda(want), fmt.Sprintf("PRESSES=%d", presses), "TIMEOUT_MS=300000")
+	var stdout, stderr bytes.Buffer
+	node.Stdout, node.Stderr = &stdout, &stderr
+	t0 := time.Now()
+	err = node.Run()
+	t.Logf("browser driver (%.1f s):\n%s", time.Since(t0).Seconds(), stderr.String())
+	arts := artifactsDir(t)
+	for _, shot := range []string{"quickstart-live.png", "quickstart-done.png", "quickstart-failure.png"} {
+		if b, rerr := os.ReadFile(filepath.Join(out, shot)); rerr == nil {
+			p := filepath.Join(arts, shot)
+			if werr := os.WriteFile(p, b, 0o644); werr == nil {
+				t.Logf("screenshot: %s", p)
+			}
+		}
+	}
+	var res browserResult
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "{") {
+			_ = json.Unmarshal([]byte(line), &res)
+		}
+	}
+	if err != nil || !res.OK {
+		t.Fatalf("browser run failed: %v; result %+v\nnotebook server:\n%s", err, res, lastLines(serverLog.String(), 30))
+	}
+	if res.StatusLambda != widgets.FormatLambda(want) || res.Before.Lambda != "1" {
+		t.Errorf("status line λ went %q → %q, want 1 → %s", res.Before.Lambda, res.StatusLambda, widgets.FormatLambda(want))
+	}
+	if res.After.Redraw <= res.Before.Redraw {
+		t.Errorf("live plot did not redraw after the slider moved: redraw %d → %d", res.Before.Redraw, res.After.Redraw)
+	}
+	if len(res.ControlsAfter) == 0 || res.ControlsAfter[0]["controls"] != "live" || res.ControlsAfter[0]["lambda"] != widgets.FormatLambda(want) {
+		t.Errorf("final status line %+v: want live controls at λ = %s", res.ControlsAfter, widgets.FormatLambda(want))
+	}
+	if res.Figures < 2 {
+		t.Errorf("%d figures in the page, want the live plot and the learning curve", res.Figures)
+	}
+	// The run itself (its server, through its metrics) switched to the new λ.
+	recs, err := pompc.ReadSeries(filepath.Join(dir, "out", "runs", "quickstart-cartpole-tiny"), pompc.KeyLambda)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range recs {
+		if r.Val == want {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the run's metrics record no λ = %v (records: %+v)", want, recs)
+	}
+	_, _ = io.Copy(io.Discard, &stdout)
+}
