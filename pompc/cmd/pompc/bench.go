@@ -92,6 +92,7 @@ func runBenchTo(ctx context.Context, args []string, out io.Writer) error {
 	envSecs := fs.Float64("env-seconds", 0.5, "seconds of pure env stepping for the env rate (0 skips it)")
 	full := fs.Bool("full-planner", true, "use TD-MPC2's planner and batch (512 samples, 6 iterations (+2 at action dim >= 20), batch 256, horizon 3) for every size, as in the reference tables; false keeps each size preset's own")
 	asJSON := fs.Bool("json", false, "print JSON (one object per row) instead of a table")
+	progress := fs.Bool("progress", true, "print a line on stderr as each row finishes")
 	backendSpec := fs.String("backend", "", backendUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -150,6 +151,10 @@ func runBenchTo(ctx context.Context, args []string, out io.Writer) error {
 		}
 		setRef(&row)
 		rows = append(rows, row)
+		if *progress {
+			fmt.Fprintf(os.Stderr, "bench: %s %d/%d: plan %s ms, update %s ms, %s agent steps/s\n",
+				row.Size, row.ObsDim, row.ActDim, fmtMS(row.PlanMedMS), fmtMS(row.UpdMedMS), fmtRate(row.AgentSPS))
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(out)

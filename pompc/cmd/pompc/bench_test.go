@@ -17,7 +17,7 @@ import (
 func TestBenchCISmall(t *testing.T) {
 	t.Setenv("GOMLX_BACKEND", "")
 	ctx := context.Background()
-	small := []string{"--sizes", "tiny", "--iters", "3", "--warmup", "1", "--e2e-steps", "3", "--env-seconds", "0.05", "--full-planner=false"}
+	small := []string{"--sizes", "tiny", "--iters", "3", "--warmup", "1", "--e2e-steps", "3", "--env-seconds", "0.05", "--full-planner=false", "--progress=false"}
 	var out bytes.Buffer
 	require.NoError(t, runBenchTo(ctx, append(small, "--dims", "5/1", "--json"), &out))
 	var rows []benchRow
