@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/sweep"
 	"github.com/stretchr/testify/require"
 )
@@ -46,7 +47,18 @@ func TestSweepKilledAndResumed(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	deadline := time.After(3 * time.Minute)
 	killed := false
+	// Meanwhile another process (this one) follows a run's metrics as the child writes them.
+	reader, err := pompc.OpenMetrics(filepath.Join(dir, "cartpole-balance_pompc_lam1_s0", pompc.MetricsFile))
+	require.NoError(t, err)
+	defer reader.Close()
+	live := 0
 	for !killed {
+		recs, err := reader.Next()
+		require.NoError(t, err, "reading metrics while they are written")
+		for _, r := range recs {
+			require.NotEmpty(t, r.Key)
+		}
+		live += len(recs)
 		select {
 		case err := <-done:
 			t.Fatalf("the sweep finished before it could be killed (err %v):\n%s", err, first.String())
@@ -61,7 +73,8 @@ func TestSweepKilledAndResumed(t *testing.T) {
 		}
 	}
 	doneAtKill := countDone(t, dir)
-	t.Logf("killed with %d of 4 runs done", doneAtKill)
+	t.Logf("killed with %d of 4 runs done; %d records read while being written", doneAtKill, live)
+	require.Greater(t, live, 0)
 	require.Less(t, doneAtKill, 4)
 
 	// Resume: the same command (an existing sweep.json must match the flags).
