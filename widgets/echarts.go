@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/components"
@@ -409,9 +408,4 @@ func EchartsActionDistributions(metrics map[string][]pompc.Record, o ActionOptio
 		}
 	}
 	return l, nil
-}
-
-// htmlHasInlineEcharts reports whether page inlines echarts (no external script) — for tests.
-func htmlHasInlineEcharts(page string) bool {
-	return !strings.Contains(page, `src="http`) && strings.Contains(page, "echarts")
 }

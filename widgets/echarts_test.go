@@ -163,3 +163,8 @@ func TestEchartsRendersOffline(t *testing.T) {
 	require.Less(t, ink, 0.002, "without the inlined script the page is blank")
 	require.True(t, strings.HasSuffix(inline, ".html"))
 }
+
+// htmlHasInlineEcharts reports whether page loads no external script and holds echarts.
+func htmlHasInlineEcharts(page string) bool {
+	return !strings.Contains(page, `src="http`) && strings.Contains(page, "echarts")
+}
