@@ -310,7 +310,17 @@ func runs(vs []variant) []widgets.SweepRun {
 
 // train runs (or resumes) a sweep with its live figure and returns its runs for the figures.
 func train(title string, vs []variant) []sweep.Run {
-	res, err := widgets.Sweep(context.Background(), runs(vs), widgets.SweepOptions{Title: title, Parallel: parallel()})
+	return sweepOf(vs, widgets.SweepOptions{Title: title, Parallel: parallel()})
+}
+
+// finished returns the runs of a sweep trained by an earlier cell, without showing it again
+// (runs that did not finish are trained first).
+func finished(vs []variant) []sweep.Run {
+	return sweepOf(vs, widgets.SweepOptions{Parallel: parallel(), Hide: true})
+}
+
+func sweepOf(vs []variant, opts widgets.SweepOptions) []sweep.Run {
+	res, err := widgets.Sweep(context.Background(), runs(vs), opts)
 	must(err)
 	rs, err := widgets.Results(res)
 	must(err)
@@ -368,8 +378,8 @@ exported as PDF, SVG and PNG.
 """),
     code("""
 %%
-report("lambda", train("λ ablation on "+task, lambdaAblation))
-report("prior-kl", train("prior and KL direction at λ = 1 on "+task, priorAblation))
+report("lambda", finished(lambdaAblation))
+report("prior-kl", finished(priorAblation))
 """),
 ]
 

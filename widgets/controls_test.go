@@ -28,7 +28,11 @@ func newFakeRun() *fakeRun {
 		LastEpisodeReturn: 250}}
 }
 
-func (f *fakeRun) Status() (session.Status, error) { f.mu.Lock(); defer f.mu.Unlock(); return f.st, nil }
+func (f *fakeRun) Status() (session.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st, nil
+}
 
 func (f *fakeRun) record(c string) error {
 	f.mu.Lock()
@@ -189,7 +193,11 @@ func TestControlHandlersDriveTheRun(t *testing.T) {
 	f.failSet = errors.New("prior none needs λ = 0")
 	chans["prior"].C <- indexOf(PriorKinds, pompc.PriorNone)
 	waitFor(t, func() bool { return c.Events() == 5 })
-	waitFor(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return strings.Contains(c.lastSt, "prior none needs λ = 0") })
+	waitFor(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return strings.Contains(c.lastSt, "prior none needs λ = 0")
+	})
 	c.Close()
 }
 

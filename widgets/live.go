@@ -454,6 +454,10 @@ func addBand(p *plot.Plot, name string, c color.Color, mean, std []pompc.Record)
 			p.Add(pg)
 		}
 	}
+	if len(m) < 3 {
+		addLinePoints(p, name, c, mean) // a line of one or two points is hard to see
+		return
+	}
 	addLine(p, name, c, mean)
 }
 

@@ -51,6 +51,9 @@ type SweepOptions struct {
 	Keep bool
 	// Columns of the panel grid (0: 3).
 	Columns int
+	// Hide draws nothing: for a cell that only collects the results of finished runs (for
+	// figures) without showing the sweep again.
+	Hide bool
 }
 
 // SweepResult is the outcome of one run of a sweep.
@@ -309,6 +312,9 @@ var sweepPanels = []struct{ key, title string }{
 }
 
 func (v *sweepView) draw() {
+	if v.opts.Hide {
+		return
+	}
 	for i, it := range v.items {
 		recs, err := it.reader.Next()
 		if err == nil {
@@ -473,7 +479,7 @@ func meanStd(xs []float64) (float64, float64) {
 
 func (v *sweepView) table() string {
 	var b strings.Builder
-	b.WriteString(`<table class="pompc-sweep-table" style="font-family:monospace;font-size:85%"><tr><th>run</th><th>state</th><th>step</th><th>λ</th><th>prior</th><th>KL</th><th>last return</th><th>steps/s</th></tr>`)
+	b.WriteString(`<table class="pompc-sweep-table" style="font-family:monospace;font-size:85%"><tr><th>run</th><th>state</th><th>step</th><th>λ</th><th>prior</th><th>KL</th><th>last return</th><th>last eval</th><th>steps/s</th></tr>`)
 	idx := make([]int, len(v.items))
 	for i := range idx {
 		idx[i] = i
@@ -486,17 +492,20 @@ func (v *sweepView) table() string {
 		if it.err != nil {
 			state += ": " + it.err.Error()
 		}
-		ret := ""
-		if st.Episodes > 0 {
+		ret, ev := "", ""
+		if st.Episodes > 0 && st.LastEpisodeReturn != 0 && !math.IsNaN(st.LastEpisodeReturn) {
 			ret = fmt.Sprintf("%.1f", st.LastEpisodeReturn)
+		}
+		if st.LastEval != 0 && !math.IsNaN(st.LastEval) {
+			ev = fmt.Sprintf("%.1f", st.LastEval)
 		}
 		lam := ""
 		if it.run != nil || st.Step > 0 {
 			lam = FormatLambda(st.Lambda)
 		}
-		fmt.Fprintf(&b, `<tr data-state="%s"><td>%s</td><td>%s</td><td>%d / %d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%.0f</td></tr>`,
+		fmt.Fprintf(&b, `<tr data-state="%s"><td>%s</td><td>%s</td><td>%d / %d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%.0f</td></tr>`,
 			htmlEscape(it.state), htmlEscape(it.Name), htmlEscape(state), st.Step, it.Steps, lam, htmlEscape(string(st.Prior)),
-			htmlEscape(string(st.PriorKL)), ret, st.StepsPerSec)
+			htmlEscape(string(st.PriorKL)), ret, ev, st.StepsPerSec)
 	}
 	b.WriteString(`</table>`)
 	return b.String()
