@@ -152,8 +152,9 @@ func runBenchTo(ctx context.Context, args []string, out io.Writer) error {
 		setRef(&row)
 		rows = append(rows, row)
 		if *progress {
-			fmt.Fprintf(os.Stderr, "bench: %s %d/%d: plan %s ms, update %s ms, %s agent steps/s\n",
-				row.Size, row.ObsDim, row.ActDim, fmtMS(row.PlanMedMS), fmtMS(row.UpdMedMS), fmtRate(row.AgentSPS))
+			fmt.Fprintf(os.Stderr, "bench: %s %d/%d (%s): plan %s/%s ms, update %s/%s ms (med/p90), sample %.2f ms, env %s steps/s, agent %s steps/s, heap %.0f MB, RSS %.0f MB\n",
+				row.Size, row.ObsDim, row.ActDim, row.Task, fmtMS(row.PlanMedMS), fmtMS(row.PlanP90MS), fmtMS(row.UpdMedMS), fmtMS(row.UpdP90MS),
+				row.SampleMS, fmtRate(row.EnvSPS), fmtRate(row.AgentSPS), row.PeakHeapMB, row.PeakRSSMB)
 		}
 	}
 	if *asJSON {
