@@ -396,6 +396,9 @@ func agentRate(ctx context.Context, backend compute.Backend, cfg pompc.Config, t
 	}
 	defer tr.Close()
 	for tr.StepCount() <= tr.SeedSteps() {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
 		if err := tr.Step(); err != nil {
 			return 0, err
 		}
