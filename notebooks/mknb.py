@@ -28,6 +28,8 @@ def write(name, cells):
     nb.metadata["kernelspec"] = KERNEL
     nb.metadata["language_info"] = LANG
     nb.cells = cells
+    for i, c in enumerate(nb.cells):
+        c["id"] = f"{name.split('.')[0]}-{i}"  # stable ids: regenerating gives a clean diff
     nbf.write(nb, name)
 
 
@@ -150,6 +152,34 @@ defer run.Close()
 ret, err := run.Evaluate(1)
 must(err)
 fmt.Printf("evaluation return: %.1f\\n", ret)
+"""),
+    md("""
+## Keep training in the background
+
+`run.Start(n)` hands n more steps to the server and returns at once: the run trains while you
+work in other cells, and survives this cell's process. A dashboard in any later cell follows
+it (`Watch`), with live controls again: the controls of the cell above stopped acting when its
+cell finished.
+"""),
+    code("""
+%%
+run := openRun()
+defer run.Close()
+extra := budget().Steps / 3
+must(run.Start(extra))
+fmt.Printf("training %d more steps in the background\\n", extra)
+"""),
+    code("""
+%%
+run := openRun()
+defer run.Close()
+dash, err := widgets.NewDashboard(run, widgets.DashboardOptions{Title: "quickstart: following the background training"})
+must(err)
+defer dash.Close()
+must(dash.Watch(context.Background()))
+st, err := run.Status()
+must(err)
+fmt.Printf("background training done: step %d\\n", st.Step)
 """),
     md("""
 ## A figure

@@ -360,7 +360,7 @@ func statusHTML(st session.Status, msg string, live bool) string {
 		st.Step, FormatLambda(st.Lambda), htmlEscape(string(st.Prior)), htmlEscape(string(st.PriorKL)), st.Training, mode)
 	fmt.Fprintf(&b, "step %d · λ = %s · prior %s · KL %s · %s", st.Step, FormatLambda(st.Lambda), htmlEscape(string(st.Prior)),
 		htmlEscape(string(st.PriorKL)), htmlEscape(state))
-	if !math.IsNaN(st.LastEpisodeReturn) && st.Episodes > 0 {
+	if st.Episodes > 0 && st.LastEpisodeReturn != 0 && !math.IsNaN(st.LastEpisodeReturn) {
 		fmt.Fprintf(&b, " · last return %.1f", st.LastEpisodeReturn)
 	}
 	if st.StepsPerSec > 0 && st.Training {
