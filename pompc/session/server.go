@@ -444,8 +444,10 @@ func (s *server) startJob(steps int, background bool) (*job, error) {
 	case <-s.done:
 		s.mu.Lock()
 		s.job = nil
+		j.err = errShuttingDown
 		s.mu.Unlock()
 		cancel()
+		close(j.done) // the exit path may be waiting for it
 		return nil, errShuttingDown
 	}
 	return j, nil

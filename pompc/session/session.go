@@ -68,8 +68,9 @@ type Options struct {
 	// Backend is the compute backend spec of a server this Open starts ("": the config's
 	// Backend, else $GOMLX_BACKEND, else pompc.DefaultBackend); a running server keeps its own.
 	Backend string
-	// SaveEvery is the number of agent steps between checkpoints (0: DefaultSaveEvery, negative:
-	// only at the end of each training, on Stop/Save/Shutdown and at exit).
+	// SaveEvery is the number of agent steps between checkpoints of a server this Open starts
+	// (0: DefaultSaveEvery, negative: only at the end of each training, on Stop/Save/Shutdown and
+	// at exit); a running server keeps its own.
 	SaveEvery int
 	// IdleTimeout is how long a server this Open starts waits without client calls and without
 	// training before it saves and exits (0: DefaultIdleTimeout, negative: never).

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -36,8 +37,11 @@ func TestMain(m *testing.M) {
 func testClientMain(v string) int {
 	i := strings.LastIndexByte(v, ':')
 	steps, _ := strconv.Atoi(v[i+1:])
-	r, err := Open(context.Background(), Options{Dir: v[:i]})
-	if err == nil {
+	r, err := Open(context.Background(), Options{Dir: v[:i], ProgressEvery: 10 * time.Millisecond})
+	if err == nil && steps < 0 {
+		// Train "forever", printing progress, until killed.
+		err = r.Train(context.Background(), 1_000_000, func(s Status) { fmt.Printf("step=%d\n", s.Step) })
+	} else if err == nil {
 		err = r.Train(context.Background(), steps, nil)
 	}
 	if err != nil {
@@ -464,4 +468,38 @@ func TestBlockingTrainStopsWhenCancelled(t *testing.T) {
 	require.Contains(t, string(log), "exiting (idle for 1.5s)")
 	_, err = os.Stat(filepath.Join(r.Dir(), ServerFile))
 	require.True(t, errors.Is(err, os.ErrNotExist))
+}
+
+// TestDeadClientStopsBlockingTrain: when the process of a blocking Train dies (a killed cell),
+// the server stops training at the next step and saves, and stays up for the next cell.
+func TestDeadClientStopsBlockingTrain(t *testing.T) {
+	r := openTest(t, Options{})
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := testCommand(exe, r.Dir()+":-1")
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		var step int
+		if _, err := fmt.Sscanf(sc.Text(), "step=%d", &step); err == nil && step >= 3 {
+			break
+		}
+	}
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	var st Status
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st, err = r.Status(); err == nil && !st.Training {
+			break
+		}
+	}
+	require.NoError(t, err)
+	require.False(t, st.Training, "the server stops when the client of a blocking Train dies")
+	require.GreaterOrEqual(t, st.Step, int64(3))
+	require.Equal(t, st.Step, st.SavedStep)
+	log, err := os.ReadFile(filepath.Join(r.Dir(), LogFile))
+	require.NoError(t, err)
+	require.Contains(t, string(log), "the client of a blocking Train went away: stopping")
 }

@@ -16,12 +16,19 @@ func runServe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	runDir := fs.String("run-dir", "", "run directory to serve (required)")
 	task := fs.String("task", "", "task of a new run (default: resume the run in --run-dir)")
-	backendSpec := fs.String("backend", "", backendUsage)
 	saveEvery := fs.Int("save-every", session.DefaultSaveEvery, "checkpoint every N agent steps (negative: only at the end of each training)")
 	idle := fs.Duration("idle", session.DefaultIdleTimeout, "save and exit after this long without clients or training (negative: never)")
 	cf := newConfigFlags(fs, "pompc", "tiny")
+	// --backend is the config field "backend"; for an existing run it overrides the recorded one.
+	backendSpec := ""
+	if f := fs.Lookup("backend"); f != nil {
+		f.Usage = backendUsage
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if f := fs.Lookup("backend"); f != nil {
+		backendSpec = f.Value.String()
 	}
 	if *runDir == "" {
 		return fmt.Errorf("serve: --run-dir DIR is required")
@@ -35,7 +42,7 @@ func runServe(ctx context.Context, args []string) error {
 	if *idle == 0 {
 		return fmt.Errorf("serve: --idle must not be 0 (negative: never)")
 	}
-	opts := session.Options{Dir: *runDir, Task: *task, Backend: *backendSpec, SaveEvery: *saveEvery, IdleTimeout: *idle}
+	opts := session.Options{Dir: *runDir, Task: *task, Backend: backendSpec, SaveEvery: *saveEvery, IdleTimeout: *idle}
 	if *task != "" {
 		cfg, err := cf.build()
 		if err != nil {
