@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -523,8 +524,19 @@ func (r *Run) callOnce(ctx context.Context, method string, in, out any) error {
 	return nil
 }
 
+// streamSilence is how long a streamed request waits for the next status line (the server
+// sends one every ProgressEvery, from a goroutine independent of the training) before it
+// declares the server wedged, so that a headless notebook never hangs.
+var streamSilence = 2 * time.Minute
+
 // stream does a streamed request (train, wait), passing every status to progress.
 func (r *Run) stream(ctx context.Context, method string, in any, progress func(Status)) error {
+	outer := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stalled atomic.Bool
+	watchdog := time.AfterFunc(streamSilence, func() { stalled.Store(true); cancel() })
+	defer watchdog.Stop()
 	q := "?every=" + r.opts.ProgressEvery.String()
 	resp, err := r.requestQ(ctx, method, q, in)
 	if err != nil && isConnRefused(err) {
@@ -534,12 +546,19 @@ func (r *Run) stream(ctx context.Context, method string, in any, progress func(S
 		resp, err = r.requestQ(ctx, method, q, in)
 	}
 	if err != nil {
+		if stalled.Load() {
+			return fmt.Errorf("session: %s of %s: the server (pid %d) did not answer for %s", method, r.opts.Dir, r.PID(), streamSilence)
+		}
+		if outer.Err() != nil {
+			return outer.Err()
+		}
 		return r.wrap(method, err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<16), 16<<20)
 	for sc.Scan() {
+		watchdog.Reset(streamSilence)
 		var m streamMsg
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			return r.wrap(method, err)
@@ -554,8 +573,12 @@ func (r *Run) stream(ctx context.Context, method string, in any, progress func(S
 			return nil
 		}
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
+	if stalled.Load() {
+		return fmt.Errorf("session: %s of %s: no word from the server (pid %d) for %s; see %s",
+			method, r.opts.Dir, r.PID(), streamSilence, filepath.Join(r.opts.Dir, LogFile))
+	}
+	if outer.Err() != nil {
+		return outer.Err()
 	}
 	err = sc.Err()
 	if err == nil {
