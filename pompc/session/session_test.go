@@ -256,7 +256,7 @@ func TestKilledServerRestartsFromCheckpoint(t *testing.T) {
 	require.Less(t, st.Step, int64(60))
 	require.LessOrEqual(t, st.Step, killedAt+10, "at most the steps since the last checkpoint (and those between Status and the kill) are lost")
 	require.Zero(t, st.Step%5, "resumed from a checkpoint (every 5 steps)")
-	require.GreaterOrEqual(t, st.Step, int64(25))
+	require.GreaterOrEqual(t, st.Step, killedAt-5, "saved every 5 steps: at most 5 lost")
 	_, reset, err := tail.Next()
 	require.NoError(t, err)
 	require.True(t, reset, "the resumed server rewrote the metrics")
