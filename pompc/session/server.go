@@ -352,6 +352,7 @@ func (s *server) refresh() {
 	}
 	st.PID, st.Started, st.Backend, st.Version, st.Resumed = s.pid, s.start, s.backSp, ProtocolVersion, s.resumed
 	st.IdleTimeout = max(s.idle, 0)
+	st.Executable, _ = os.Executable()
 	s.lastActive = time.Now()
 }
 

@@ -82,6 +82,10 @@ type Options struct {
 	// ProgressEvery is the period of the progress callbacks of Train and Wait (0:
 	// DefaultProgressEvery).
 	ProgressEvery time.Duration
+	// Restart makes Open replace a running server: it saves and exits, and a new one resumes
+	// from the checkpoint. A running server keeps the code it was started with, so after editing
+	// the pompc code a notebook links, open with Restart once to train with the new code.
+	Restart bool
 	// Executable is the program started as the server (default: os.Executable(), this very
 	// program). It must link this package, like the pompc command does.
 	Executable string
@@ -120,9 +124,10 @@ type Run struct {
 	opts Options
 	hc   *http.Client
 
-	mu    sync.Mutex
-	info  serverInfo
-	hello helloResponse
+	mu      sync.Mutex
+	info    serverInfo
+	hello   helloResponse
+	spawned bool // the last connect started the server
 }
 
 // serverInfo is the content of server.json.
@@ -153,6 +158,14 @@ func Open(ctx context.Context, opts Options) (*Run, error) {
 	}}}
 	if err := r.connect(ctx); err != nil {
 		return nil, err
+	}
+	if opts.Restart && !r.spawned {
+		if err := r.Shutdown(); err != nil {
+			return nil, err
+		}
+		if err := r.connect(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.checkMatch(); err != nil {
 		return nil, err

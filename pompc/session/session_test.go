@@ -1,3 +1,5 @@
+//go:build unix
+
 package session
 
 import (
@@ -397,6 +399,19 @@ func TestOpenErrors(t *testing.T) {
 	r2, err := Open(ctx, Options{Dir: r.Dir(), Task: testTask, Config: same})
 	require.NoError(t, err)
 	require.Equal(t, r.PID(), r2.PID())
+	// Restart replaces the running server (new code), which resumes from the checkpoint.
+	require.NoError(t, r2.Train(ctx, 3, nil))
+	r3, err := Open(ctx, Options{Dir: r.Dir(), Restart: true})
+	require.NoError(t, err)
+	require.NotEqual(t, r.PID(), r3.PID())
+	require.False(t, pidAlive(r.PID()))
+	st, err := r3.Status()
+	require.NoError(t, err)
+	require.True(t, st.Resumed)
+	require.Equal(t, int64(3), st.Step)
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	require.Equal(t, exe, st.Executable)
 
 	// A directory held by another process (here: this one, like a `pompc train`).
 	held := filepath.Join(t.TempDir(), "held")

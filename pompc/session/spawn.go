@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -39,15 +38,6 @@ func readServerFile(dir string) (serverInfo, error) {
 		return info, fmt.Errorf("session: %s: %w", filepath.Join(dir, ServerFile), err)
 	}
 	return info, nil
-}
-
-// pidAlive reports whether a process with this pid exists.
-func pidAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // hello asks the server named by server.json who it is.
@@ -108,6 +98,9 @@ func (r *Run) probe(ctx context.Context) (int, error) {
 func (r *Run) connect(ctx context.Context) error {
 	dir := r.opts.Dir
 	deadline := time.Now().Add(r.opts.StartTimeout)
+	r.mu.Lock()
+	r.spawned = false
+	r.mu.Unlock()
 	var (
 		childDone   chan error
 		child       *exec.Cmd
@@ -128,6 +121,9 @@ func (r *Run) connect(ctx context.Context) error {
 			if child, childDone, err = r.spawn(); err != nil {
 				return err
 			}
+			r.mu.Lock()
+			r.spawned = true
+			r.mu.Unlock()
 			lockedSince = time.Time{}
 		}
 		if child != nil {
@@ -222,7 +218,7 @@ func (r *Run) spawn() (*exec.Cmd, chan error, error) {
 	cmd.Dir = dir
 	cmd.Env = append(serverEnv(), EnvServe+"="+dir, envOptions+"="+string(optsJSON))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = detached()
 	if err := cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("session: starting a server for %s with %s: %w", dir, exe, err)
 	}

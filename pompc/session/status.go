@@ -73,6 +73,9 @@ type Status struct {
 	// IdleTimeout is how long the server waits without client calls or training before it
 	// saves and exits (0: never).
 	IdleTimeout time.Duration
+	// Executable is the program the server runs (a notebook cell's binary, a test binary, the
+	// pompc command): a running server keeps the code it started with (see Options.Restart).
+	Executable string
 	// Resumed reports whether this server started from a checkpoint (false for a new run).
 	Resumed bool
 }
@@ -142,6 +145,7 @@ type statusJSON struct {
 	Backend                 string
 	Version                 int
 	Resumed                 bool
+	Executable              string
 }
 
 // MarshalJSON encodes the status (NaN and ±Inf as strings).
@@ -154,7 +158,7 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		LastEpisodeReturn: jf(s.LastEpisodeReturn), LastEval: jf(s.LastEval), StepsPerSec: jf(s.StepsPerSec),
 		SavedStep: s.SavedStep, Saved: s.Saved, Started: s.Started, PID: s.PID,
 		UptimeNS: int64(s.Uptime), IdleTimeoutNS: int64(s.IdleTimeout), Backend: s.Backend, Version: s.Version,
-		Resumed: s.Resumed}
+		Resumed: s.Resumed, Executable: s.Executable}
 	if s.LastUpdate != nil {
 		w.LastUpdate = make(map[string]jf, len(s.LastUpdate))
 		for k, v := range s.LastUpdate {
@@ -178,7 +182,7 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 		LastEpisodeReturn: float64(w.LastEpisodeReturn), LastEval: float64(w.LastEval),
 		StepsPerSec: float64(w.StepsPerSec), SavedStep: w.SavedStep, Saved: w.Saved, Started: w.Started,
 		PID: w.PID, Uptime: time.Duration(w.UptimeNS), IdleTimeout: time.Duration(w.IdleTimeoutNS),
-		Backend: w.Backend, Version: w.Version, Resumed: w.Resumed}
+		Backend: w.Backend, Version: w.Version, Resumed: w.Resumed, Executable: w.Executable}
 	if w.LastUpdate != nil {
 		s.LastUpdate = make(map[string]float64, len(w.LastUpdate))
 		for k, v := range w.LastUpdate {
