@@ -470,12 +470,22 @@ func TestAfterClose(t *testing.T) {
 	if _, err := env.Reset(); err != nil {
 		t.Fatal(err)
 	}
+	// Reacher renders its own model copy: Close must release that model's GL state too.
+	if _, err := Render(env, 64, 64, ""); err != nil {
+		t.Fatal(err)
+	}
+	mo := env.Physics().Model()
 	if err := env.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := env.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
+	onRenderThread(func() {
+		if _, ok := rend.viz[mo]; ok {
+			t.Error("the closed env's model still has render state")
+		}
+	})
 	if _, err := env.Step([]float32{0, 0}); !errors.Is(err, envs.ErrClosed) {
 		t.Fatalf("Step after Close: %v", err)
 	}
