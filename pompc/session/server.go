@@ -129,6 +129,7 @@ type job struct {
 	done       chan struct{}
 	err        error
 	reported   bool
+	stopped    bool
 	started    time.Time
 	firstUpd   time.Time
 }
@@ -370,7 +371,7 @@ func (s *server) status() Status {
 		st.Training, st.TargetStep, st.Background = true, j.target, j.background
 	}
 	if j != nil {
-		st.JobStarted, st.FirstUpdate = j.started, j.firstUpd
+		st.JobStarted, st.FirstUpdate, st.Stopped = j.started, j.firstUpd, j.stopped
 		if j.err != nil {
 			st.JobError = j.err.Error()
 		}
@@ -485,6 +486,7 @@ func (s *server) runJob(j *job) {
 	s.mu.Lock()
 	s.st.StepsPerSec = s.tr.StepsPerSecond()
 	j.err = err
+	j.stopped = j.ctx.Err() != nil && s.tr.StepCount() < j.target
 	s.job, s.lastJob = nil, j
 	s.lastActive = time.Now()
 	s.mu.Unlock()

@@ -256,8 +256,9 @@ func (r *Run) PID() int { r.mu.Lock(); defer r.mu.Unlock(); return r.info.PID }
 // Train takes steps agent steps (with their updates and scheduled evaluations) and returns when
 // they are done, calling progress (if not nil) about every Options.ProgressEvery and once at
 // the end, from the calling goroutine. If ctx is cancelled, or this client dies, the server
-// stops at the next step and saves a checkpoint; Train then returns ctx.Err(). Training N steps
-// and then M steps gives exactly the run of N+M steps.
+// stops at the next step and saves a checkpoint; Train then returns ctx.Err(). If another
+// client stops the training (Stop, Shutdown), Train returns nil with Status().Stopped set.
+// Training N steps and then M steps gives exactly the run of N+M steps.
 func (r *Run) Train(ctx context.Context, steps int, progress func(Status)) error {
 	if steps <= 0 {
 		return fmt.Errorf("session: Train wants steps > 0, got %d", steps)

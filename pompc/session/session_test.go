@@ -186,6 +186,7 @@ func TestTrainingAcrossCellsIsExact(t *testing.T) {
 	last := calls[len(calls)-1]
 	require.Equal(t, int64(25), last.Step, "the last progress call shows the end")
 	require.False(t, last.Training)
+	require.False(t, last.Stopped)
 	require.Equal(t, int64(25), last.SavedStep, "a checkpoint at the end of every Train")
 	require.NoError(t, r.Close())
 
@@ -332,6 +333,7 @@ func TestControlsAndBadInput(t *testing.T) {
 	st, err = r.Status()
 	require.NoError(t, err)
 	require.False(t, st.Training)
+	require.True(t, st.Stopped)
 	require.Equal(t, st.Step, st.SavedStep)
 	require.Equal(t, 1.0, st.Lambda)
 	require.Less(t, st.Step, int64(10_000))

@@ -41,6 +41,9 @@ type Status struct {
 	FirstUpdate time.Time
 	// JobError is the error that ended the last training, if any.
 	JobError string
+	// Stopped reports whether the current or last training was stopped before its target step
+	// (by Stop, Shutdown, a signal, or the end of the client of a blocking Train).
+	Stopped bool
 
 	// Lambda, Prior, PriorKL and Reanalyze repeat the fields of Config that can change between
 	// updates.
@@ -130,6 +133,7 @@ type statusJSON struct {
 	Background              bool
 	JobStarted, FirstUpdate time.Time
 	JobError                string
+	Stopped                 bool
 	Lambda                  jf
 	Prior                   pompc.PriorKind
 	PriorKL                 pompc.KLDir
@@ -153,7 +157,7 @@ func (s Status) MarshalJSON() ([]byte, error) {
 	w := statusJSON{Dir: s.Dir, Task: s.Task, ObsDim: s.ObsDim, ActionDim: s.ActionDim, Config: s.Config,
 		Step: s.Step, Episodes: s.Episodes, Updates: s.Updates, SeedSteps: s.SeedSteps,
 		BufferSize: s.BufferSize, Training: s.Training, TargetStep: s.TargetStep,
-		Background: s.Background, JobStarted: s.JobStarted, FirstUpdate: s.FirstUpdate, JobError: s.JobError,
+		Background: s.Background, JobStarted: s.JobStarted, FirstUpdate: s.FirstUpdate, JobError: s.JobError, Stopped: s.Stopped,
 		Lambda: jf(s.Lambda), Prior: s.Prior, PriorKL: s.PriorKL, Reanalyze: s.Reanalyze,
 		LastEpisodeReturn: jf(s.LastEpisodeReturn), LastEval: jf(s.LastEval), StepsPerSec: jf(s.StepsPerSec),
 		SavedStep: s.SavedStep, Saved: s.Saved, Started: s.Started, PID: s.PID,
@@ -177,7 +181,7 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 	*s = Status{Dir: w.Dir, Task: w.Task, ObsDim: w.ObsDim, ActionDim: w.ActionDim, Config: w.Config,
 		Step: w.Step, Episodes: w.Episodes, Updates: w.Updates, SeedSteps: w.SeedSteps,
 		BufferSize: w.BufferSize, Training: w.Training, TargetStep: w.TargetStep,
-		Background: w.Background, JobStarted: w.JobStarted, FirstUpdate: w.FirstUpdate, JobError: w.JobError,
+		Background: w.Background, JobStarted: w.JobStarted, FirstUpdate: w.FirstUpdate, JobError: w.JobError, Stopped: w.Stopped,
 		Lambda: float64(w.Lambda), Prior: w.Prior, PriorKL: w.PriorKL, Reanalyze: w.Reanalyze,
 		LastEpisodeReturn: float64(w.LastEpisodeReturn), LastEval: float64(w.LastEval),
 		StepsPerSec: float64(w.StepsPerSec), SavedStep: w.SavedStep, Saved: w.Saved, Started: w.Started,
