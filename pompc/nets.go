@@ -202,7 +202,12 @@ func (n *nets) randomHeadPair(g *Graph) *Node {
 // QValue is the scalar value of two random heads of a critic: "min" (TD targets) or "avg"
 // (planner and policy), decoded from two-hot logits. Shape [...].
 func (n *nets) QValue(path string, z, a *Node, reduce string) *Node {
-	logits := n.QEnsemble(path, z, a, n.randomHeadPair(z.Graph()))
+	return n.qValueHeads(path, z, a, n.randomHeadPair(z.Graph()), reduce)
+}
+
+// qValueHeads is QValue with the two heads given (int32 [2]).
+func (n *nets) qValueHeads(path string, z, a, heads *Node, reduce string) *Node {
+	logits := n.QEnsemble(path, z, a, heads)
 	v := TwoHotInv(logits, n.cfg.NumBins, n.cfg.VMin, n.cfg.VMax) // [2, ...]
 	if reduce == "min" {
 		return ReduceMin(v, 0)

@@ -1,0 +1,68 @@
+package pompc
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+)
+
+// speedCfg is the configuration of the CPU reference table (gpu.md): TD-MPC2's planner (512
+// samples, horizon 3, 6 iterations, 8 at action dim >= 20) and batch 256, at a size preset.
+func speedCfg(size Size) Config {
+	cfg := TDMPC2().WithSize(size)
+	full := POMPC()
+	cfg.NumSamples, cfg.NumPiTrajs, cfg.NumElites = full.NumSamples, full.NumPiTrajs, full.NumElites
+	cfg.Iterations, cfg.BatchSize = full.Iterations, full.BatchSize
+	return cfg
+}
+
+// BenchmarkSpeed times one planner call and one update at the reference configurations of
+// gpu.md (TDMPC2 preset, 1M and 5M, cartpole and humanoid dims).
+func BenchmarkSpeed(b *testing.B) {
+	for _, size := range []Size{Size1M, Size5M} {
+		for _, d := range [][2]int{{5, 1}, {67, 21}} {
+			cfg := speedCfg(size)
+			name := fmt.Sprintf("%s/%d-%d", size.Name, d[0], d[1])
+			b.Run("plan/"+name, func(b *testing.B) {
+				ag, _, _ := benchAgent(b, cfg, d[0], d[1])
+				obs := make([]float32, d[0])
+				if _, err := ag.Act(obs, true, false); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := ag.Act(obs, false, false); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("update/"+name, func(b *testing.B) {
+				ag, buf, rng := benchAgent(b, cfg, d[0], d[1])
+				batch, _ := buf.Sample(rng, cfg.BatchSize, cfg.Horizon)
+				if _, err := ag.Update(batch); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := ag.Update(batch); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// A/B knobs for speed measurements (issue 9): POMPC_PLAN_SPLIT and POMPC_PLAN_SPLIT_MIN override
+// the planner's sample chunking in test binaries, e.g.
+//
+//	POMPC_PLAN_SPLIT=1 go test -run XXX -bench Speed/plan ./pompc
+func init() {
+	if v := os.Getenv("POMPC_PLAN_SPLIT"); v != "" {
+		planSplit, _ = strconv.Atoi(v)
+	}
+	if v := os.Getenv("POMPC_PLAN_SPLIT_MIN"); v != "" {
+		planSplitMin, _ = strconv.Atoi(v)
+	}
+}
