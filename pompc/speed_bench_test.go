@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 )
 
@@ -31,11 +32,13 @@ func BenchmarkSpeed(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ResetTimer()
+				c0 := cpuMS()
 				for i := 0; i < b.N; i++ {
 					if _, err := ag.Act(obs, false, false); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric((cpuMS()-c0)/float64(b.N), "cpu-ms/op")
 			})
 			b.Run("update/"+name, func(b *testing.B) {
 				ag, buf, rng := benchAgent(b, cfg, d[0], d[1])
@@ -44,11 +47,13 @@ func BenchmarkSpeed(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ResetTimer()
+				c0 := cpuMS()
 				for i := 0; i < b.N; i++ {
 					if _, err := ag.Update(batch); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric((cpuMS()-c0)/float64(b.N), "cpu-ms/op")
 			})
 		}
 	}
@@ -65,4 +70,14 @@ func init() {
 	if v := os.Getenv("POMPC_PLAN_SPLIT_MIN"); v != "" {
 		planSplitMin, _ = strconv.Atoi(v)
 	}
+}
+
+// cpuMS is the process's user+system CPU time in milliseconds: under a loaded machine it moves
+// less than wall time, so A/B comparisons of op-count changes use it (issue 9).
+func cpuMS() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
 }
