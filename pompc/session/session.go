@@ -407,6 +407,32 @@ func ShutdownAll(dirs ...string) error {
 	return errors.Join(errs...)
 }
 
+// FindServers returns the run directories under root (root included) whose server is alive,
+// e.g. to shut down every run of a notebook: ShutdownAll(must(FindServers("out"))...).
+func FindServers(root string) ([]string, error) {
+	var dirs []string
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			if path == root {
+				return err
+			}
+			return nil // unreadable subdirectories are skipped
+		}
+		if d.IsDir() || d.Name() != ServerFile {
+			return nil
+		}
+		dir := filepath.Dir(path)
+		if info, err := readServerFile(dir); err == nil && pidAlive(info.PID) {
+			dirs = append(dirs, dir)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return dirs, nil
+}
+
 // WaitAll waits for the training of every run to end (e.g. after Start on a sweep of runs) and
 // returns their errors joined.
 func WaitAll(ctx context.Context, runs ...*Run) error {

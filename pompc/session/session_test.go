@@ -446,7 +446,13 @@ func TestRacingOpensShareOneServer(t *testing.T) {
 		require.Equal(t, runs[0].PID(), runs[i].PID())
 	}
 
-	other := openTest(t, Options{Config: func() pompc.Config { c := testConfig(); c.Seed = 4; return c }()})
+	other := openTest(t, Options{Dir: filepath.Join(filepath.Dir(dir), "sub", "other"),
+		Config: func() pompc.Config { c := testConfig(); c.Seed = 4; return c }()})
+	found, err := FindServers(filepath.Dir(dir))
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{dir, other.Dir()}, found)
+	_, err = FindServers(filepath.Join(dir, "missing"))
+	require.Error(t, err)
 	require.NoError(t, runs[0].Start(12))
 	require.NoError(t, other.Start(12))
 	require.NoError(t, WaitAll(context.Background(), runs[1], other))
