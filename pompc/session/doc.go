@@ -40,7 +40,16 @@
 // Options.IdleTimeout (30 minutes by default), so notebooks do not leak processes. Run.Shutdown
 // (or ShutdownAll for a sweep) ends it at once; Run.Close only drops the client. A blocking
 // Train whose client dies (an interrupted cell) stops training at the next step and saves;
-// background training (Start) continues without a client.
+// background training (Start) continues without a client. FindServers lists the live servers
+// under a folder (a cleanup cell: ShutdownAll of what it finds). A server that stops answering
+// (wedged, or stopped by SIGSTOP) makes Train and Wait fail after two minutes of silence
+// instead of hanging a headless notebook.
+//
+// # Code changes
+//
+// A running server keeps the code it was started with (Status.Executable names its binary).
+// After editing the pompc code a notebook links, Open once with Options.Restart: the old server
+// saves and exits, and a new one, running the new code, resumes from the checkpoint.
 //
 // # Metrics
 //
