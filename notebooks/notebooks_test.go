@@ -310,6 +310,7 @@ func TestQuickstartHeadless(t *testing.T) {
 	if testing.Short() {
 		t.Skip("executes a notebook (about a minute)")
 	}
+	t.Parallel() // the three notebook runs overlap: each is mostly one process at a time
 	needJupyter(t)
 	dir, nb := executeHeadless(t, "quickstart", "--budget=tiny", 6*time.Minute)
 	if errs := nb.errors(); len(errs) > 0 {
@@ -368,6 +369,7 @@ func TestAblationsHeadless(t *testing.T) {
 	if testing.Short() {
 		t.Skip("executes a notebook (minutes)")
 	}
+	t.Parallel() // the three notebook runs overlap: each is mostly one process at a time
 	needJupyter(t)
 	dir, nb := executeHeadless(t, "ablations", "--budget=tiny", 9*time.Minute)
 	if errs := nb.errors(); len(errs) > 0 {
@@ -513,6 +515,7 @@ func TestQuickstartBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a browser (about two minutes)")
 	}
+	t.Parallel() // the three notebook runs overlap: each is mostly one process at a time
 	needJupyter(t)
 	need(t, "Jupyter's notebook server (python3-notebook)", run(python, "-c", "import notebook"))
 	_, err := os.Stat("/usr/bin/chromium")
