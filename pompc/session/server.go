@@ -540,7 +540,7 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("POST /v1/set", s.ready2(s.hSet))
 	mux.HandleFunc("POST /v1/evaluate", s.ready2(s.hEvaluate))
 	mux.HandleFunc("POST /v1/save", s.ready2(s.hSave))
-	mux.HandleFunc("POST /v1/shutdown", s.ready2(s.hShutdown))
+	mux.HandleFunc("POST /v1/shutdown", s.hShutdown) // also while starting: serve exits right after setup
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get(tokenHeader)), []byte(s.token)) != 1 {
 			httpError(w, http.StatusUnauthorized, "bad or missing token (read it from server.json)")
