@@ -373,7 +373,9 @@ func (r *Run) Shutdown() error {
 	r.mu.Lock()
 	pid := r.info.PID
 	r.mu.Unlock()
-	err := r.callOnce(context.Background(), "shutdown", nil, nil)
+	err := r.watched(context.Background(), "shutdown", func(ctx context.Context) error {
+		return r.callOnce(ctx, "shutdown", nil, nil)
+	})
 	if err != nil && !isConnRefused(err) {
 		return err
 	}
@@ -498,16 +500,61 @@ type errorResponse struct {
 const tokenHeader = "X-Pompc-Token"
 
 // call does one request, reconnecting (and restarting the server from its checkpoint) once if
-// the server is gone: a refused connection means the request was not processed.
+// the server is gone: a refused connection means the request was not processed. It fails
+// instead of hanging if the server stops answering (see watched).
 func (r *Run) call(ctx context.Context, method string, in, out any) error {
-	err := r.callOnce(ctx, method, in, out)
-	if err == nil || !isConnRefused(err) {
-		return err
+	return r.watched(ctx, method, func(ctx context.Context) error {
+		err := r.callOnce(ctx, method, in, out)
+		if err == nil || !isConnRefused(err) {
+			return err
+		}
+		if err := r.connect(ctx); err != nil {
+			return err
+		}
+		return r.callOnce(ctx, method, in, out)
+	})
+}
+
+// watched runs fn (a request that may legitimately take long: an evaluation, a save, a change
+// applied between two long steps) while pinging the server, whose HTTP side answers
+// independently of the training. If no ping is answered for streamSilence, fn's context is
+// cancelled and the call fails: a wedged server never hangs a headless notebook.
+func (r *Run) watched(ctx context.Context, method string, fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stalled atomic.Bool
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		every := max(streamSilence/8, time.Millisecond)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			pctx, pcancel := context.WithTimeout(ctx, every)
+			var h helloResponse
+			if r.callOnce(pctx, "hello", nil, &h) == nil {
+				last = time.Now()
+			}
+			pcancel()
+			if time.Since(last) > streamSilence {
+				stalled.Store(true)
+				cancel()
+				return
+			}
+		}
+	}()
+	err := fn(ctx)
+	if err != nil && stalled.Load() {
+		return fmt.Errorf("session: %s of %s: no word from the server (pid %d) for %s; see %s",
+			method, r.opts.Dir, r.PID(), streamSilence, filepath.Join(r.opts.Dir, LogFile))
 	}
-	if err := r.connect(ctx); err != nil {
-		return err
-	}
-	return r.callOnce(ctx, method, in, out)
+	return err
 }
 
 func (r *Run) request(ctx context.Context, method string, in any) (*http.Response, error) {

@@ -544,5 +544,10 @@ func TestDeadClientStopsBlockingTrain(t *testing.T) {
 	err = r.Wait(context.Background(), nil)
 	require.NoError(t, syscall.Kill(st.PID, syscall.SIGCONT))
 	require.ErrorContains(t, err, "did not answer for 300ms")
+	// And the calls that wait for the trainer (an evaluation, a save...).
+	require.NoError(t, syscall.Kill(st.PID, syscall.SIGSTOP))
+	_, err = r.Evaluate(1)
+	require.NoError(t, syscall.Kill(st.PID, syscall.SIGCONT))
+	require.ErrorContains(t, err, "evaluate of "+r.Dir()+": no word from the server")
 	require.NoError(t, r.Stop())
 }
