@@ -500,6 +500,8 @@ type browserResult struct {
 	} `json:"after"`
 	SliderValue   string              `json:"sliderValue"`
 	StatusLambda  string              `json:"statusLambda"`
+	StatusKL      string              `json:"statusKL"`
+	StoppedAt     int                 `json:"stoppedAt"`
 	Errors        []string            `json:"errors"`
 	ControlsAfter []map[string]string `json:"controlsAfter"`
 	Figures       int                 `json:"figures"`
@@ -509,7 +511,8 @@ type browserResult struct {
 // TestQuickstartBrowser opens the quickstart in Chromium through Jupyter's notebook server,
 // runs all its cells, moves the λ slider two stops to the right (1 → 9) while the training
 // cell runs, and checks that the run's status line reports λ = 9, that the live plot redrew
-// after the move, that no cell failed, and that the run's own metrics recorded the change. It
+// after the move, that the KL toggle and the stop button act on the run, that no cell failed,
+// and that the run's own metrics recorded the λ change. It
 // saves screenshots (quickstart-live.png, quickstart-done.png) to $POMPC_ARTIFACTS.
 func TestQuickstartBrowser(t *testing.T) {
 	if testing.Short() {
@@ -530,9 +533,10 @@ func TestQuickstartBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Train to step 400 (instead of 150) so the training cell is still running when the slider
-	// moves.
-	if err := os.WriteFile(filepath.Join(dir, "quickstart.ipynb"), setArgs(t, src, "--budget=tiny --steps=400"), 0o644); err != nil {
+	// Train to step 1000 (instead of 150) so the training cell still runs while the controls
+	// are used; the stop button ends it early.
+	const target = 1000
+	if err := os.WriteFile(filepath.Join(dir, "quickstart.ipynb"), setArgs(t, src, fmt.Sprintf("--budget=tiny --steps=%d", target)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { shutdownServers(t, filepath.Join(dir, "out")) })
@@ -619,8 +623,12 @@ func TestQuickstartBrowser(t *testing.T) {
 	if res.After.Redraw <= res.Before.Redraw {
 		t.Errorf("live plot did not redraw after the slider moved: redraw %d → %d", res.Before.Redraw, res.After.Redraw)
 	}
-	if len(res.ControlsAfter) == 0 || res.ControlsAfter[0]["controls"] != "live" || res.ControlsAfter[0]["lambda"] != widgets.FormatLambda(want) {
-		t.Errorf("final status line %+v: want live controls at λ = %s", res.ControlsAfter, widgets.FormatLambda(want))
+	if res.StatusKL != "forward" || res.StoppedAt <= 0 || res.StoppedAt >= target {
+		t.Errorf("KL toggle → %q, stop button → stopped at step %d; want forward, and a step below %d", res.StatusKL, res.StoppedAt, target)
+	}
+	if len(res.ControlsAfter) == 0 || res.ControlsAfter[0]["controls"] != "live" || res.ControlsAfter[0]["lambda"] != widgets.FormatLambda(want) ||
+		res.ControlsAfter[0]["priorKl"] != "forward" || res.ControlsAfter[0]["stopped"] != "true" {
+		t.Errorf("final status line %+v: want live controls at λ = %s, KL forward, stopped", res.ControlsAfter, widgets.FormatLambda(want))
 	}
 	if res.Figures < 2 {
 		t.Errorf("%d figures in the page, want the live plot and the learning curve", res.Figures)

@@ -348,6 +348,9 @@ func statusHTML(st session.Status, msg string, live bool) string {
 			state = fmt.Sprintf("training to step %d", st.TargetStep)
 		}
 	}
+	if !st.Training && st.Stopped {
+		state = "stopped before its target step"
+	}
 	if st.JobError != "" {
 		state = "error: " + st.JobError
 	}
@@ -356,8 +359,8 @@ func statusHTML(st session.Status, msg string, live bool) string {
 		mode = "live"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<div class="pompc-status" data-step="%d" data-lambda="%s" data-prior="%s" data-prior-kl="%s" data-training="%t" data-controls="%s" style="font-family:monospace">`,
-		st.Step, FormatLambda(st.Lambda), htmlEscape(string(st.Prior)), htmlEscape(string(st.PriorKL)), st.Training, mode)
+	fmt.Fprintf(&b, `<div class="pompc-status" data-step="%d" data-lambda="%s" data-prior="%s" data-prior-kl="%s" data-training="%t" data-stopped="%t" data-controls="%s" style="font-family:monospace">`,
+		st.Step, FormatLambda(st.Lambda), htmlEscape(string(st.Prior)), htmlEscape(string(st.PriorKL)), st.Training, st.Stopped, mode)
 	fmt.Fprintf(&b, "step %d · λ = %s · prior %s · KL %s · %s", st.Step, FormatLambda(st.Lambda), htmlEscape(string(st.Prior)),
 		htmlEscape(string(st.PriorKL)), htmlEscape(state))
 	if st.Episodes > 0 && st.LastEpisodeReturn != 0 && !math.IsNaN(st.LastEpisodeReturn) {

@@ -126,6 +126,10 @@ func TestStatusHTML(t *testing.T) {
 			t.Errorf("status line lacks %q: %s", want, h)
 		}
 	}
+	st.Training, st.Stopped = false, true
+	if h := statusHTML(st, "", true); !strings.Contains(h, `data-stopped="true"`) || !strings.Contains(h, "stopped before its target step") {
+		t.Errorf("status line of a stopped run: %s", h)
+	}
 	st.JobError = "diverged <nan>"
 	if h := statusHTML(st, "", false); !strings.Contains(h, "error: diverged &lt;nan&gt;") || !strings.Contains(h, `data-controls="static"`) {
 		t.Errorf("status line does not show the escaped job error: %s", h)

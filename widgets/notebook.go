@@ -129,15 +129,17 @@ func (d *Dashboard) finish(err error) error {
 	st, serr := d.run.Status()
 	if serr == nil {
 		d.progress(st)
-		d.plot.SetInfo(statusInfo(st))
 	}
 	if rerr := d.plot.Redraw(); err == nil {
 		err = rerr
 	}
 	if d.controls != nil {
-		if err != nil {
+		switch {
+		case err != nil:
 			d.controls.Note("training ended: " + err.Error())
-		} else {
+		case serr == nil && st.Stopped:
+			d.controls.Note(fmt.Sprintf("training stopped at step %d", st.Step))
+		default:
 			d.controls.Note("training finished")
 		}
 	}

@@ -4,7 +4,8 @@
 // It opens the notebook, runs all cells, waits for the live λ slider (a GoNB widget that only
 // appears when the browser answers GoNB's comms), moves it with the keyboard, and checks that
 // the run's status line reports the new λ and that the live plot redrew (a new picture after
-// the move). It saves screenshots and prints one JSON line with what it saw.
+// the move); then it flips the KL-direction toggle and presses the stop button, and checks the
+// run reports both. It saves screenshots and prints one JSON line with what it saw.
 //
 // Environment: NB_URL (the notebook's URL with its token), OUT (folder for screenshots),
 // WANT_LAMBDA (the λ the slider should reach), PRESSES (ArrowRight presses, default 2),
@@ -81,6 +82,24 @@ async function main() {
     });
     log('live plot redrew:', JSON.stringify(result.after));
     await page.screenshot({ path: path.join(out, 'quickstart-live.png'), fullPage: true });
+
+    // The KL-direction toggle: its options are indices into (forward, reverse).
+    await page.locator('select[id^="pompc_kl_"]').first().selectOption('0');
+    await page.waitForFunction(() => {
+      const s = document.querySelector('.pompc-status');
+      return s && s.dataset.priorKl === 'forward';
+    });
+    result.statusKL = 'forward';
+    log('status line reports KL forward');
+
+    // The stop button ends the training before its target step.
+    await page.locator('button[id^="pompc_stop_"]').first().click();
+    await page.waitForFunction(() => {
+      const s = document.querySelector('.pompc-status');
+      return s && s.dataset.training === 'false' && s.dataset.stopped === 'true';
+    });
+    result.stoppedAt = await page.evaluate(() => +document.querySelector('.pompc-status').dataset.step);
+    log('stopped at step', result.stoppedAt);
 
     // Let the notebook finish: every code cell executed, none running.
     await page.waitForFunction(() => {
