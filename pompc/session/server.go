@@ -201,10 +201,7 @@ func serve(ctx context.Context, dir string, so serveOptions, logger *log.Logger)
 	}
 	<-loopDone
 	// The trainer goroutine is gone: this goroutine owns the trainer now.
-	var saveErr error
-	if s.dirty || s.st.SavedStep != s.tr.StepCount() {
-		saveErr = s.save()
-	}
+	saveErr := s.saveIfChanged()
 	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
@@ -326,6 +323,14 @@ func (s *server) save() error {
 	s.st.SavedStep, s.st.Saved = s.tr.StepCount(), time.Now()
 	s.mu.Unlock()
 	return nil
+}
+
+// saveIfChanged saves unless the last checkpoint already holds the current state.
+func (s *server) saveIfChanged() error {
+	if !s.dirty && s.st.SavedStep == s.tr.StepCount() {
+		return nil
+	}
+	return s.save()
 }
 
 // refresh copies the trainer's state into the status snapshot (trainer goroutine only).
@@ -479,7 +484,7 @@ func (s *server) runJob(j *job) {
 		return nil
 	}}
 	err := s.tr.Run(j.ctx, j.steps, hook)
-	if serr := s.save(); serr != nil {
+	if serr := s.saveIfChanged(); serr != nil {
 		err = errors.Join(err, serr)
 	}
 	s.refresh()
@@ -690,7 +695,7 @@ func (s *server) hStop(w http.ResponseWriter, r *http.Request) {
 		<-j.done
 	} else {
 		var err error
-		if derr := s.do(func() { err = s.save() }); derr != nil {
+		if derr := s.do(func() { err = s.saveIfChanged() }); derr != nil {
 			err = derr
 		}
 		if err != nil {
@@ -754,7 +759,9 @@ func (s *server) hEvaluate(w http.ResponseWriter, r *http.Request) {
 		mean float64
 		err  error
 	)
-	if derr := s.do(func() { mean, err = s.tr.Evaluate(req.Episodes) }); derr != nil {
+	// An evaluation changes the state (the eval env's episode counter seeds later evaluations),
+	// so the next save must not be skipped.
+	if derr := s.do(func() { mean, err = s.tr.Evaluate(req.Episodes); s.dirty = true }); derr != nil {
 		err = derr
 	}
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/pompc/pompc/pompc"
 )
 
 // envOptions carries the Options of the Open that starts a server (JSON) to the server process.
@@ -161,7 +163,7 @@ func (r *Run) connect(ctx context.Context) error {
 
 // lockHolder returns the pid written in the run's lock file if a live process holds it.
 func lockHolder(dir string) (int, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, "run.lock"))
+	b, err := os.ReadFile(filepath.Join(dir, pompc.LockFile))
 	if err != nil {
 		return 0, false
 	}
