@@ -495,9 +495,12 @@ func (s *server) runJob(j *job) {
 	s.job, s.lastJob = nil, j
 	s.lastActive = time.Now()
 	s.mu.Unlock()
-	if err != nil {
-		s.log.Printf("training stopped at step %d: %v", s.tr.StepCount(), err)
-	} else {
+	switch {
+	case err != nil:
+		s.log.Printf("training failed at step %d: %v", s.tr.StepCount(), err)
+	case j.stopped:
+		s.log.Printf("stopped at step %d of %d", s.tr.StepCount(), j.target)
+	default:
 		s.log.Printf("trained to step %d", s.tr.StepCount())
 	}
 	close(j.done)

@@ -549,5 +549,22 @@ func TestDeadClientStopsBlockingTrain(t *testing.T) {
 	_, err = r.Evaluate(1)
 	require.NoError(t, syscall.Kill(st.PID, syscall.SIGCONT))
 	require.ErrorContains(t, err, "evaluate of "+r.Dir()+": no word from the server")
-	require.NoError(t, r.Stop())
+	streamSilence = 2 * time.Minute
+
+	// SIGTERM (a plain kill) stops the training, saves and exits: nothing is lost.
+	require.NoError(t, syscall.Kill(st.PID, syscall.SIGTERM))
+	for deadline := time.Now().Add(time.Minute); pidAlive(st.PID) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.False(t, pidAlive(st.PID))
+	log, err = os.ReadFile(filepath.Join(r.Dir(), LogFile))
+	require.NoError(t, err)
+	require.Regexp(t, `(?s)exiting \(signal\)\n.*stopped at step \d+ of \d+.*exited at step \d+`, string(log))
+	var exited int64
+	_, err = fmt.Sscanf(string(log[strings.LastIndex(string(log), "exited at step "):]), "exited at step %d", &exited)
+	require.NoError(t, err)
+	st2, err := r.Status() // a new server
+	require.NoError(t, err)
+	require.NotEqual(t, st.PID, st2.PID)
+	require.Equal(t, exited, st2.Step, "the signalled server saved its last step")
 }
