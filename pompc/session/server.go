@@ -463,6 +463,11 @@ func (s *server) startJob(steps int, background bool) (*job, error) {
 // runJob trains on the trainer goroutine; its step hook checkpoints, refreshes the status and
 // runs queued ops.
 func (s *server) runJob(j *job) {
+	select {
+	case <-s.done: // the server is exiting: train nothing
+		j.cancel()
+	default:
+	}
 	s.log.Printf("training %d steps (to step %d)", j.steps, j.target)
 	hook := pompc.Hook{Name: "session", Fn: func(t *pompc.Trainer, ev pompc.Event) error {
 		switch ev {
