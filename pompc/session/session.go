@@ -688,6 +688,7 @@ type ServerError struct {
 	Dir, Method, Msg string
 }
 
+// Error formats the server's message with the method and the run directory.
 func (e *ServerError) Error() string {
 	return fmt.Sprintf("session: %s of %s: %s", e.Method, e.Dir, e.Msg)
 }

@@ -86,6 +86,7 @@ type Status struct {
 // jf is a float64 that survives JSON: NaN and ±Inf are written as strings.
 type jf float64
 
+// MarshalJSON writes NaN and ±Inf as "nan", "inf" and "-inf".
 func (f jf) MarshalJSON() ([]byte, error) {
 	v := float64(f)
 	switch {
@@ -99,6 +100,7 @@ func (f jf) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
+// UnmarshalJSON reads what MarshalJSON writes.
 func (f *jf) UnmarshalJSON(b []byte) error {
 	var s string
 	if json.Unmarshal(b, &s) == nil {
