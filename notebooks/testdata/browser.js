@@ -81,6 +81,14 @@ async function main() {
       return { redraw: +d.dataset.redraw, step: +d.dataset.step };
     });
     log('live plot redrew:', JSON.stringify(result.after));
+    // Let some trained steps after the seed phase's update burst reach the plot, so the
+    // screenshot shows curves (not needed for the checks: a slow machine just gets fewer).
+    try {
+      await page.waitForFunction((s) => {
+        const d = document.querySelector('.pompc-live');
+        return d && +d.dataset.step >= s;
+      }, result.after.step + 60, { timeout: 45000 });
+    } catch (_) { /* keep going */ }
     await page.screenshot({ path: path.join(out, 'quickstart-live.png'), fullPage: true });
 
     // The KL-direction toggle: its options are indices into (forward, reverse).
