@@ -174,11 +174,21 @@ func TestControlHandlersDriveTheRun(t *testing.T) {
 	listen(c, chans["prior"], func(i int) (string, error) { return "prior", c.run.SetPrior(PriorKinds[i]) })
 	listen(c, chans["stop"], func(int) (string, error) { return "stop", c.run.Stop() })
 
-	chans["lambda"].C <- lambdaIndex(c.lambdas, 9)
-	chans["kl"].C <- indexOf(KLDirs, pompc.KLForward)
-	chans["prior"].C <- indexOf(PriorKinds, pompc.PriorPlanner)
-	chans["stop"].C <- 1
-	waitFor(t, func() bool { return c.Events() == 4 })
+	// Each widget has its own handler goroutine: send one event at a time so the calls' order
+	// is defined.
+	// A handler is done once the status line shows what the run reports after its change.
+	for i, ev := range []struct {
+		ch, shows string
+		v         int
+	}{{"lambda", `data-lambda="9"`, lambdaIndex(c.lambdas, 9)}, {"kl", `data-prior-kl="forward"`, indexOf(KLDirs, pompc.KLForward)},
+		{"prior", `data-prior="planner"`, indexOf(PriorKinds, pompc.PriorPlanner)}, {"stop", `data-training="false"`, 1}} {
+		chans[ev.ch].C <- ev.v
+		waitFor(t, func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.events == i+1 && strings.Contains(c.lastSt, ev.shows)
+		})
+	}
 	want := []string{"lambda 9", "kl forward", "prior planner", "stop"}
 	if got := f.Calls(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("run calls %v, want %v", got, want)
