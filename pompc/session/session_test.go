@@ -503,16 +503,21 @@ func TestDeadClientStopsBlockingTrain(t *testing.T) {
 	cmd := testCommand(exe, r.Dir()+":-1")
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	sc := bufio.NewScanner(out)
+	reached := false
 	for sc.Scan() {
 		var step int
 		if _, err := fmt.Sscanf(sc.Text(), "step=%d", &step); err == nil && step >= 3 {
+			reached = true
 			break
 		}
 	}
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
+	require.True(t, reached, "the client ended before step 3: %s", stderr.String())
 	var st Status
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if st, err = r.Status(); err == nil && !st.Training {
