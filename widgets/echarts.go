@@ -272,26 +272,10 @@ func EchartsKLCurves(policyPrior, priorPlanner []Curve, o CurveOptions) (*charts
 // EchartsLambdaSweep is LambdaSweep as an interactive chart: λ on a category axis (∞ after a
 // gap), the mean over seeds with its 95% t interval as a band.
 func EchartsLambdaSweep(series []LambdaSeries, o LambdaOptions) (*charts.Line, error) {
-	var finite []float64
-	hasInf := false
-	seen := map[float64]bool{}
-	for _, s := range series {
-		for _, pt := range s.Points {
-			switch {
-			case math.IsNaN(pt.Lambda) || pt.Lambda < 0:
-				return nil, fmt.Errorf("widgets: bad lambda %v in %q", pt.Lambda, s.Variant)
-			case math.IsInf(pt.Lambda, 1):
-				hasInf = true
-			case !seen[pt.Lambda]:
-				seen[pt.Lambda] = true
-				finite = append(finite, pt.Lambda)
-			}
-		}
+	finite, hasInf, err := figLambdas(series)
+	if err != nil {
+		return nil, err
 	}
-	if len(finite) == 0 && !hasInf {
-		return nil, errors.New("widgets: no lambda points to draw")
-	}
-	sort.Float64s(finite)
 	var cats []string
 	idx := map[float64]int{}
 	for i, l := range finite {

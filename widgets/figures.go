@@ -377,26 +377,10 @@ type LambdaOptions struct {
 // a gap, unconnected to the finite ones. Series are offset sideways a little so bars do not
 // overlap.
 func LambdaSweep(series []LambdaSeries, opts LambdaOptions) (*Figure, error) {
-	var finite []float64
-	hasInf := false
-	seen := map[float64]bool{}
-	for _, s := range series {
-		for _, pt := range s.Points {
-			switch {
-			case math.IsNaN(pt.Lambda) || pt.Lambda < 0:
-				return nil, fmt.Errorf("widgets: bad lambda %v in %q", pt.Lambda, s.Variant)
-			case math.IsInf(pt.Lambda, 1):
-				hasInf = true
-			case !seen[pt.Lambda]:
-				seen[pt.Lambda] = true
-				finite = append(finite, pt.Lambda)
-			}
-		}
+	finite, hasInf, err := figLambdas(series)
+	if err != nil {
+		return nil, err
 	}
-	if len(finite) == 0 && !hasInf {
-		return nil, errors.New("widgets: no lambda points to draw")
-	}
-	sort.Float64s(finite)
 	pos := map[float64]float64{}
 	var ticks []plot.Tick
 	for i, l := range finite {
@@ -572,4 +556,28 @@ func ActionDistributions(metrics map[string][]pompc.Record, opts ActionOptions) 
 	p.Y.Min, p.Y.Max = math.Min(p.Y.Min, -1), math.Max(p.Y.Max, 1)
 	figLegend(p, false, opts.Style, len(roles))
 	return &Figure{Plot: p, Style: opts.Style}, nil
+}
+
+// figLambdas collects the distinct finite λ of a sweep's series in increasing order and whether
+// λ = ∞ occurs; a NaN or negative λ, or no point at all, is an error.
+func figLambdas(series []LambdaSeries) (finite []float64, hasInf bool, err error) {
+	seen := map[float64]bool{}
+	for _, s := range series {
+		for _, pt := range s.Points {
+			switch {
+			case math.IsNaN(pt.Lambda) || pt.Lambda < 0:
+				return nil, false, fmt.Errorf("widgets: bad lambda %v in %q", pt.Lambda, s.Variant)
+			case math.IsInf(pt.Lambda, 1):
+				hasInf = true
+			case !seen[pt.Lambda]:
+				seen[pt.Lambda] = true
+				finite = append(finite, pt.Lambda)
+			}
+		}
+	}
+	if len(finite) == 0 && !hasInf {
+		return nil, false, errors.New("widgets: no lambda points to draw")
+	}
+	sort.Float64s(finite)
+	return finite, hasInf, nil
 }
