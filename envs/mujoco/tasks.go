@@ -393,16 +393,7 @@ func (t *fingerTask) Spec() envs.TaskSpec {
 // InitEpisode randomizes the joints until the finger and the spinner do not touch (dm_control's
 // _set_random_joint_angles, at most 1000 attempts).
 func (t *fingerTask) InitEpisode(p *Physics, rng *rand.Rand) error {
-	for range 1000 {
-		randomizeJoints(p, rng)
-		if err := p.Forward(); err != nil {
-			return err
-		}
-		if p.ncon() == 0 {
-			return nil
-		}
-	}
-	return fmt.Errorf("finger: no contact-free initial state in 1000 attempts")
+	return randomizeUntilFree(p, rng, "finger: no contact-free initial state")
 }
 
 // BeforeStep writes the action into the controls.
@@ -619,16 +610,7 @@ func (t *humanoidTask) Spec() envs.TaskSpec {
 // InitEpisode randomizes the joints (root orientation included, root position kept) until no
 // geom penetrates another.
 func (t *humanoidTask) InitEpisode(p *Physics, rng *rand.Rand) error {
-	for range 1000 {
-		randomizeJoints(p, rng)
-		if err := p.Forward(); err != nil {
-			return err
-		}
-		if p.ncon() == 0 {
-			return nil
-		}
-	}
-	return fmt.Errorf("humanoid: no penetration-free initial state in 1000 attempts")
+	return randomizeUntilFree(p, rng, "humanoid: no penetration-free initial state")
 }
 
 // BeforeStep writes the action into the controls.
@@ -743,4 +725,20 @@ func sharedModel(domain string) (*Model, error) {
 	}
 	modelCache[domain] = m
 	return m, nil
+}
+
+// randomizeUntilFree draws random joint angles (randomizeJoints) until the state has no contact,
+// at most 1000 times (dm_control's _set_random_joint_angles with its penetration check); after
+// that it fails with the message what.
+func randomizeUntilFree(p *Physics, rng *rand.Rand, what string) error {
+	for range 1000 {
+		randomizeJoints(p, rng)
+		if err := p.Forward(); err != nil {
+			return err
+		}
+		if p.ncon() == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s in 1000 attempts", what)
 }
