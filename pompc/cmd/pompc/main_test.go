@@ -66,8 +66,3 @@ func TestCommandErrors(t *testing.T) {
 	require.ErrorContains(t, runBench(ctx, []string{"--dims", "5x1"}), "OBS/ACT")
 	require.ErrorContains(t, runTrain(ctx, []string{"--run-dir", dir, "--backend", "nosuch"}), "not available")
 }
-
-func TestBenchSmall(t *testing.T) {
-	require.NoError(t, runBench(context.Background(), []string{"--sizes", "tiny", "--dims", "3/1", "--iters", "2", "--warmup", "1"}))
-	require.NoError(t, runBench(context.Background(), []string{"--sizes", "tiny", "--dims", "5/1", "--iters", "1", "--warmup", "0", "--json"}))
-}
