@@ -376,7 +376,7 @@ func (r *Run) Shutdown() error {
 	err := r.watched(context.Background(), "shutdown", func(ctx context.Context) error {
 		return r.callOnce(ctx, "shutdown", nil, nil)
 	})
-	if err != nil && !isConnRefused(err) {
+	if err != nil && !isConnRefused(err) && !r.serverGone(err) {
 		return err
 	}
 	// Wait for the process to be gone (it saves before exiting).
@@ -505,7 +505,7 @@ const tokenHeader = "X-Pompc-Token"
 func (r *Run) call(ctx context.Context, method string, in, out any) error {
 	return r.watched(ctx, method, func(ctx context.Context) error {
 		err := r.callOnce(ctx, method, in, out)
-		if err == nil || !isConnRefused(err) {
+		if err == nil || !(isConnRefused(err) || r.serverGone(err)) {
 			return err
 		}
 		if err := r.connect(ctx); err != nil {
@@ -626,7 +626,7 @@ func (r *Run) stream(ctx context.Context, method string, in any, progress func(S
 	defer watchdog.Stop()
 	q := "?every=" + r.opts.ProgressEvery.String()
 	resp, err := r.requestQ(ctx, method, q, in)
-	if err != nil && isConnRefused(err) {
+	if err != nil && (isConnRefused(err) || r.serverGone(err)) {
 		if err := r.connect(ctx); err != nil {
 			return err
 		}
@@ -694,3 +694,14 @@ func (e *ServerError) Error() string {
 }
 
 func isConnRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+
+// serverGone reports whether a transport error (not one reported by the server, not a
+// cancellation) came with the server process gone: e.g. a kept-alive connection to a server
+// that has exited since, which fails with EOF or a reset rather than a refused connection.
+func (r *Run) serverGone(err error) bool {
+	var se *ServerError
+	if errors.As(err, &se) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	return !pidAlive(r.PID())
+}
