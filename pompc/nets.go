@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/nn"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 )
 
@@ -155,10 +156,11 @@ func (n *nets) ensembleLayerNorm(s *model.Scope, x *Node, heads *Node) *Node {
 		idx := ExpandAxes(heads, -1)
 		gain, offset = Gather(gain, idx), Gather(offset, idx)
 	}
-	mean := ReduceAndKeep(x, ReduceMean, -1)
-	centered := Sub(x, mean)
-	variance := ReduceAndKeep(Square(centered), ReduceMean, -1)
-	return Add(Mul(Div(centered, Sqrt(AddScalar(variance, 1e-5))), gain), offset)
+	// (x − mean)/sqrt(var + 1e-5) by the backend's fused LayerNorm (no gain/offset: those are per
+	// member here), then the member's gain and offset. Measured against the same normalisation
+	// written with primitive ops (issue 9, 1M preset, cartpole dims): planner call 257 → 236 ms,
+	// update 266 → 250 ms.
+	return Add(Mul(nn.LayerNorm(x, []int{-1}, 1e-5, nil, nil, nil), gain), offset)
 }
 
 // QEnsemble evaluates a critic ensemble (path scopeQ, scopeQk or their targets) on (z, a)
