@@ -202,6 +202,7 @@ for _, ext := range []string{"pdf", "svg", "png"} {
 svg, err := os.ReadFile(filepath.Join(dir, "quickstart-curve.svg"))
 must(err)
 gonbui.DisplaySVG(string(svg))
+gonbui.Sync() // flush the figure before the cell ends
 fmt.Println("saved", filepath.Join(dir, "quickstart-curve.{pdf,svg,png}"))
 """),
     md("""

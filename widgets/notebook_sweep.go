@@ -601,6 +601,9 @@ func ShowFigure(f *Figure) error {
 		return err
 	}
 	displayHTML(`<div class="pompc-figure">` + string(stripXMLProlog(b.Bytes())) + `</div>`)
+	// Flush: a cell that ends right after a display can otherwise finish before GoNB has
+	// forwarded it, and the figure is missing from the saved notebook.
+	syncDisplay()
 	return nil
 }
 
