@@ -2,6 +2,11 @@ package pompc
 
 import (
 	"fmt"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
 	"os"
 	"strconv"
 	"syscall"
@@ -80,4 +85,35 @@ func cpuMS() float64 {
 		return 0
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
+}
+
+// BenchmarkMatMul measures the pure-Go backend's matmul throughput at the shapes of a planner
+// call and an update (rows x in @ in x out, float32), reported as GFLOP/s (2·rows·in·out per
+// call), to compare with the machine's peak (issue 9).
+func BenchmarkMatMul(b *testing.B) {
+	backend, err := NewBackend("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range [][3]int{{512, 129, 384}, {512, 384, 384}, {1536, 512, 512}, {256, 512, 512}} {
+		rows, in, out := s[0], s[1], s[2]
+		b.Run(fmt.Sprintf("%dx%dx%d", rows, in, out), func(b *testing.B) {
+			exec, err := NewExec(backend, func(x, w *Node) *Node { return Dot(x, w).Product() })
+			if err != nil {
+				b.Fatal(err)
+			}
+			x := tensors.FromShape(shapes.Make(dtypes.Float32, rows, in))
+			w := tensors.FromShape(shapes.Make(dtypes.Float32, in, out))
+			if _, err := exec.Exec(x, w); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := exec.Exec(x, w); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(2*float64(rows*in*out)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
 }
