@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -54,7 +55,13 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
-		fmt.Fprintln(os.Stderr, "pompc:", err)
+		// Library errors already name their package ("pompc: ...", "envs: ..."); add the
+		// command's name only where they do not.
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "pompc:") {
+			msg = "pompc: " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		os.Exit(1)
 	}
 }
