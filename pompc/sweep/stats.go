@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"gonum.org/v1/gonum/stat/distuv"
 	"math"
 	"sort"
 
@@ -38,95 +39,13 @@ func MeanCI(xs []float64, level float64) (mean, half float64) {
 	return mean, StudentTQuantile((1+level)/2, float64(n-1)) * s / math.Sqrt(float64(n))
 }
 
-// StudentTQuantile returns t such that P(T <= t) = p for Student's t with df degrees of freedom,
-// by bisection on the CDF (computed from the regularized incomplete beta function).
+// StudentTQuantile returns t such that P(T <= t) = p for Student's t with df degrees of freedom
+// (gonum's distuv.StudentsT); NaN for p outside (0, 1) or df <= 0.
 func StudentTQuantile(p, df float64) float64 {
 	if p <= 0 || p >= 1 || df <= 0 || math.IsNaN(p) || math.IsNaN(df) {
 		return math.NaN()
 	}
-	if p < 0.5 {
-		return -StudentTQuantile(1-p, df)
-	}
-	lo, hi := 0.0, 1.0
-	for studentTCDF(hi, df) < p {
-		hi *= 2
-	}
-	for i := 0; i < 200 && hi-lo > 1e-12*hi; i++ {
-		mid := (lo + hi) / 2
-		if studentTCDF(mid, df) < p {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return (lo + hi) / 2
-}
-
-// studentTCDF is P(T <= t) for t >= 0: 1 - I_{df/(df+t^2)}(df/2, 1/2)/2.
-func studentTCDF(t, df float64) float64 {
-	return 1 - 0.5*regIncBeta(df/(df+t*t), df/2, 0.5)
-}
-
-// regIncBeta is the regularized incomplete beta function I_x(a, b), from its continued fraction
-// (evaluated with the modified Lentz method), using the symmetry I_x(a,b) = 1 - I_{1-x}(b,a)
-// where the fraction converges slowly.
-func regIncBeta(x, a, b float64) float64 {
-	switch {
-	case x <= 0:
-		return 0
-	case x >= 1:
-		return 1
-	}
-	la, _ := math.Lgamma(a + b)
-	lb, _ := math.Lgamma(a)
-	lc, _ := math.Lgamma(b)
-	front := math.Exp(la - lb - lc + a*math.Log(x) + b*math.Log(1-x))
-	if x > (a+1)/(a+b+2) {
-		return 1 - front*betaCF(1-x, b, a)/b
-	}
-	return front * betaCF(x, a, b) / a
-}
-
-func betaCF(x, a, b float64) float64 {
-	const tiny = 1e-300
-	c, d := 1.0, 1-(a+b)*x/(a+1)
-	if math.Abs(d) < tiny {
-		d = tiny
-	}
-	d = 1 / d
-	f := d
-	for m := 1; m < 500; m++ {
-		fm := float64(m)
-		// even step
-		num := fm * (b - fm) * x / ((a + 2*fm - 1) * (a + 2*fm))
-		d = 1 + num*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + num/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		f *= d * c
-		// odd step
-		num = -(a + fm) * (a + b + fm) * x / ((a + 2*fm) * (a + 2*fm + 1))
-		d = 1 + num*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + num/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		delta := d * c
-		f *= delta
-		if math.Abs(delta-1) < 1e-15 {
-			break
-		}
-	}
-	return f
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Quantile(p)
 }
 
 // AUC is the normalized area under a return curve: the trapezoid-rule integral of val over step
