@@ -39,6 +39,69 @@ type nets struct {
 	obsDim int
 	actDim int
 	store  *model.Store
+	// grad selects the training forms of the layers (gradops.go): the same values, with
+	// gradients that are cheap on the pure-Go backend. The planner and the parts of the update
+	// that are not differentiated use the inference forms (fused LayerNorm and Dense).
+	grad bool
+}
+
+// withGrad returns the nets in their training forms (same store and variables).
+func (n *nets) withGrad() *nets {
+	c := *n
+	c.grad = true
+	return &c
+}
+
+// mish is Mish in the form that matches the graph (mishGrad when differentiated).
+func (n *nets) mish(x *Node) *Node {
+	if n.grad {
+		return mishGrad(x)
+	}
+	return Mish(x)
+}
+
+// rowsOf returns the leading dimensions of x [..., F] and their product.
+func rowsOf(x *Node) ([]int, int) {
+	lead := x.Shape().Dimensions[:x.Rank()-1]
+	rows := 1
+	for _, d := range lead {
+		rows *= d
+	}
+	return lead, rows
+}
+
+// dense is layers.Dense's x·W + b over the last axis, on the same variables
+// (<scope>/dense/weights [in, out] and /biases [out]). In training forms the bias is spread by
+// spreadRows, so that its gradient is a matrix-vector product.
+func (n *nets) dense(s *model.Scope, x *Node, out int) *Node {
+	if !n.grad {
+		return layers.Dense(s, x, true, out)
+	}
+	g := x.Graph()
+	ds := s.In("dense")
+	in := x.Shape().Dimensions[x.Rank()-1]
+	w := ds.VariableWithShape("weights", shapes.Make(dt, in, out)).NodeValue(g)
+	b := ds.VariableWithShape("biases", shapes.Make(dt, out)).NodeValue(g)
+	lead, rows := rowsOf(x)
+	y := Add(Dot(Reshape(x, rows, in), w).Product(), spreadRows(b, rows))
+	return Reshape(y, append(append([]int{}, lead...), out)...)
+}
+
+// layerNorm is GoMLX's norm.LayerNorm over the last axis with ε = 1e-5 and a learned gain and
+// offset (variables <scope>/layer_normalization/{gain,offset}); training forms use layerNormGrad.
+func (n *nets) layerNorm(s *model.Scope, x *Node) *Node {
+	if !n.grad {
+		return norm.LayerNorm(s, x, -1).Epsilon(1e-5).Done()
+	}
+	g := x.Graph()
+	ls := s.In("layer_normalization")
+	lead, rows := rowsOf(x)
+	f := x.Shape().Dimensions[x.Rank()-1]
+	gain := ls.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, f)).NodeValue(g)
+	offset := ls.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, f)).NodeValue(g)
+	y := layerNormGrad(Reshape(x, rows, f), 1e-5)
+	y = Add(Mul(y, spreadRows(gain, rows)), spreadRows(offset, rows))
+	return Reshape(y, append(append([]int{}, lead...), f)...)
 }
 
 // weightInit is TD-MPC2's initialization: weights ~ N(0, 0.02²) (its truncation at ±2 absolute
@@ -58,12 +121,11 @@ func (n *nets) scope(path string) *model.Scope {
 
 // normedLinear is TD-MPC2's NormedLinear: Linear → (Dropout) → LayerNorm → act.
 func (n *nets) normedLinear(s *model.Scope, x *Node, out int, dropout float64, act func(*Node) *Node) *Node {
-	x = layers.Dense(s.At("linear"), x, true, out)
+	x = n.dense(s.At("linear"), x, out)
 	if dropout > 0 {
 		x = layers.DropoutStatic(s.At("dropout"), x, dropout)
 	}
-	x = norm.LayerNorm(s.At("ln"), x, -1).Epsilon(1e-5).Done()
-	return act(x)
+	return act(n.layerNorm(s.At("ln"), x))
 }
 
 // mlp is TD-MPC2's mlp: NormedLinear hidden layers, then a plain Linear (or a NormedLinear with
@@ -75,7 +137,7 @@ func (n *nets) mlp(path string, x *Node, hidden []int, out int, dropout float64,
 		if i == 0 {
 			d = dropout
 		}
-		x = n.normedLinear(s.At("h%d", i), x, h, d, Mish)
+		x = n.normedLinear(s.At("h%d", i), x, h, d, n.mish)
 	}
 	last := s.At("out")
 	if zeroLast {
@@ -84,7 +146,7 @@ func (n *nets) mlp(path string, x *Node, hidden []int, out int, dropout float64,
 	if outAct != nil {
 		return n.normedLinear(last, x, out, 0, outAct)
 	}
-	return layers.Dense(last.At("linear"), x, true, out)
+	return n.dense(last.At("linear"), x, out)
 }
 
 func (n *nets) simNorm(x *Node) *Node { return SimNorm(x, n.cfg.SimNormDim) }
@@ -142,6 +204,9 @@ func (n *nets) ensembleLinear(s *model.Scope, x *Node, out int, heads *Node) *No
 		idx := ExpandAxes(heads, -1)
 		w, b = Gather(w, idx), Gather(b, idx)
 	}
+	if n.grad {
+		return Add(Einsum("eni,eio->eno", x, w), spreadRows(b, x.Shape().Dimensions[1]))
+	}
 	return Add(Einsum("eni,eio->eno", x, w), b)
 }
 
@@ -155,6 +220,11 @@ func (n *nets) ensembleLayerNorm(s *model.Scope, x *Node, heads *Node) *Node {
 	if heads != nil {
 		idx := ExpandAxes(heads, -1)
 		gain, offset = Gather(gain, idx), Gather(offset, idx)
+	}
+	if n.grad {
+		k, rows := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
+		xhat := Reshape(layerNormGrad(Reshape(x, k*rows, f), 1e-5), k, rows, f)
+		return Add(Mul(xhat, spreadRows(gain, rows)), spreadRows(offset, rows))
 	}
 	// (x − mean)/sqrt(var + 1e-5) by the backend's fused LayerNorm (no gain/offset: those are per
 	// member here), then the member's gain and offset. Measured against the same normalisation
@@ -185,7 +255,7 @@ func (n *nets) QEnsemble(path string, z, a *Node, heads *Node) *Node {
 		if i == 0 && n.cfg.Dropout > 0 {
 			x = layers.DropoutStatic(hs.At("dropout"), x, n.cfg.Dropout)
 		}
-		x = Mish(n.ensembleLayerNorm(hs.At("ln"), x, heads))
+		x = n.mish(n.ensembleLayerNorm(hs.At("ln"), x, heads))
 	}
 	x = n.ensembleLinear(s.At("out").WithInitializer(initializer.Zero).At("linear"), x, n.cfg.NumBins, heads)
 	return Reshape(x, append(append([]int{k}, lead...), n.cfg.NumBins)...)

@@ -24,6 +24,7 @@ func (a *Agent) updateGraph(v variant, in []*Node) []*Node {
 	obs, action, reward, cont := in[0], in[1], in[2], in[3]
 	planMean, planStd, valid, lambda := in[4], in[5], in[6], in[7]
 	cfg, n := a.cfg, a.n
+	tn := n.withGrad() // the differentiated networks (gradops.go)
 	g := obs.Graph()
 	// Masked planner entries (seed phase, final observations) become N(0, 1) so that no KL or
 	// log-density on them is ever ±Inf or NaN: multiplying by valid = 0 would not cancel those.
@@ -55,21 +56,21 @@ func (a *Agent) updateGraph(v variant, in []*Node) []*Node {
 	}
 
 	// 2. World model.
-	z := n.Encode(Squeeze(timeSlice(obs, 0, 1), 0))
+	z := tn.Encode(Squeeze(timeSlice(obs, 0, 1), 0))
 	zs := []*Node{z}
 	for t := 0; t < h; t++ {
-		z = n.Next(z, Squeeze(timeSlice(action, t, t+1), 0))
+		z = tn.Next(z, Squeeze(timeSlice(action, t, t+1), 0))
 		zs = append(zs, z)
 	}
 	rollout := Stack(zs, 0) // [H+1, B, L]
 	zIn := Stack(zs[:h], 0) // [H, B, L]
 	lCons := ConsistencyLoss(timeSlice(rollout, 1, h+1), nextZ, cfg.Rho)
-	lRew := RewardLoss(n.Reward(zIn, action), reward, cfg)
-	lQ := ValueLoss(n.QEnsemble(scopeQ, zIn, action, nil), y, cfg)
+	lRew := RewardLoss(tn.Reward(zIn, action), reward, cfg)
+	lQ := ValueLoss(tn.QEnsemble(scopeQ, zIn, action, nil), y, cfg)
 	lQk := zero
 	values := lQ
 	if v.qk {
-		lQk = ValueLoss(n.QEnsemble(scopeQk, zIn, action, nil), yk, cfg)
+		lQk = ValueLoss(tn.QEnsemble(scopeQk, zIn, action, nil), yk, cfg)
 		values = Add(lQ, lQk)
 	}
 	lWM := Add(Add(MulScalar(lCons, cfg.ConsistencyCoef), MulScalar(lRew, cfg.RewardCoef)), MulScalar(values, cfg.ValueCoef))
@@ -84,7 +85,7 @@ func (a *Agent) updateGraph(v variant, in []*Node) []*Node {
 	// 3. Intermediate prior.
 	lPrior, klPrior, priorNorm := zero, zero, zero
 	if v.prior == PriorLearned {
-		pm, pls := n.Policy(scopePrior, zsD)
+		pm, pls := tn.Policy(scopePrior, zsD)
 		var kl *Node
 		lPrior, kl = PriorLoss(pm, pls, planMean, planStd, valid, v.priorKL, cfg.Rho)
 		klPrior = maskedMean(kl, valid, 0, 1)
@@ -94,12 +95,12 @@ func (a *Agent) updateGraph(v variant, in []*Node) []*Node {
 	}
 
 	// 4. Sampling policy.
-	act, _, piMean, piLogStd := n.SamplePolicy(scopePi, zsD)
+	act, _, piMean, piLogStd := tn.SamplePolicy(scopePi, zsD)
 	critic := scopeQ
 	if v.qk && !v.lambdaZero {
 		critic = scopeQk
 	}
-	q := n.QValue(critic, zsD, act, "avg") // [H+1, B], critic weights already updated
+	q := tn.QValue(critic, zsD, act, "avg") // [H+1, B], critic weights already updated
 	entropy := GaussianEntropy(piLogStd)
 	kl := ZerosLike(q)
 	if v.prior != PriorNone {
