@@ -83,7 +83,14 @@ func (n *nets) dense(s *model.Scope, x *Node, out int) *Node {
 	w := ds.VariableWithShape("weights", shapes.Make(dt, in, out)).NodeValue(g)
 	b := ds.VariableWithShape("biases", shapes.Make(dt, out)).NodeValue(g)
 	lead, rows := rowsOf(x)
-	y := Add(Dot(Reshape(x, rows, in), w).Product(), spreadRows(b, rows))
+	x2 := Reshape(x, rows, in)
+	var y *Node
+	if in == out {
+		y = matmulSquareGrad(x2, w)
+	} else {
+		y = Dot(x2, w).Product()
+	}
+	y = Add(y, spreadRows(b, rows))
 	return Reshape(y, append(append([]int{}, lead...), out)...)
 }
 
@@ -205,7 +212,13 @@ func (n *nets) ensembleLinear(s *model.Scope, x *Node, out int, heads *Node) *No
 		w, b = Gather(w, idx), Gather(b, idx)
 	}
 	if n.grad {
-		return Add(Einsum("eni,eio->eno", x, w), spreadRows(b, x.Shape().Dimensions[1]))
+		var y *Node
+		if in == out {
+			y = matmulSquareGrad(x, w)
+		} else {
+			y = Einsum("eni,eio->eno", x, w)
+		}
+		return Add(y, spreadRows(b, x.Shape().Dimensions[1]))
 	}
 	return Add(Einsum("eni,eio->eno", x, w), b)
 }
