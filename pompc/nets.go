@@ -83,14 +83,7 @@ func (n *nets) dense(s *model.Scope, x *Node, out int) *Node {
 	w := ds.VariableWithShape("weights", shapes.Make(dt, in, out)).NodeValue(g)
 	b := ds.VariableWithShape("biases", shapes.Make(dt, out)).NodeValue(g)
 	lead, rows := rowsOf(x)
-	x2 := Reshape(x, rows, in)
-	var y *Node
-	if in == out {
-		y = matmulSquareGrad(x2, w)
-	} else {
-		y = Dot(x2, w).Product()
-	}
-	y = Add(y, spreadRows(b, rows))
+	y := denseTrain(Reshape(x, rows, in), w, b)
 	return Reshape(y, append(append([]int{}, lead...), out)...)
 }
 
@@ -106,8 +99,7 @@ func (n *nets) layerNorm(s *model.Scope, x *Node) *Node {
 	f := x.Shape().Dimensions[x.Rank()-1]
 	gain := ls.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, f)).NodeValue(g)
 	offset := ls.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, f)).NodeValue(g)
-	y := layerNormGrad(Reshape(x, rows, f), 1e-5)
-	y = Add(Mul(y, spreadRows(gain, rows)), spreadRows(offset, rows))
+	y := affineTrain(layerNormGrad(Reshape(x, rows, f), 1e-5), gain, offset)
 	return Reshape(y, append(append([]int{}, lead...), f)...)
 }
 
@@ -212,13 +204,7 @@ func (n *nets) ensembleLinear(s *model.Scope, x *Node, out int, heads *Node) *No
 		w, b = Gather(w, idx), Gather(b, idx)
 	}
 	if n.grad {
-		var y *Node
-		if in == out {
-			y = matmulSquareGrad(x, w)
-		} else {
-			y = Einsum("eni,eio->eno", x, w)
-		}
-		return Add(y, spreadRows(b, x.Shape().Dimensions[1]))
+		return denseTrain(x, w, b)
 	}
 	return Add(Einsum("eni,eio->eno", x, w), b)
 }
@@ -237,7 +223,7 @@ func (n *nets) ensembleLayerNorm(s *model.Scope, x *Node, heads *Node) *Node {
 	if n.grad {
 		k, rows := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 		xhat := Reshape(layerNormGrad(Reshape(x, k*rows, f), 1e-5), k, rows, f)
-		return Add(Mul(xhat, spreadRows(gain, rows)), spreadRows(offset, rows))
+		return affineTrain(xhat, gain, offset)
 	}
 	// (x − mean)/sqrt(var + 1e-5) by the backend's fused LayerNorm (no gain/offset: those are per
 	// member here), then the member's gain and offset. Measured against the same normalisation
