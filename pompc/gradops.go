@@ -55,27 +55,16 @@ func spreadRows(b *Node, rows int) *Node {
 func layerNormGrad(x *Node, eps float64) *Node {
 	f := x.Shape().Dimensions[1]
 	inv := 1 / float64(f)
-	xs := StopGradient(x)
-	mu := StopGradient(spreadCols(MulScalar(rowSum(xs), inv), f))
-	xc := Sub(x, mu)
-	xcs := StopGradient(xc)
-	s := StopGradient(spreadCols(Rsqrt(AddScalar(MulScalar(rowSum(Square(xcs)), inv), eps)), f))
-	var xhat *Node
-	xcID := IdentityWithCustomGradient(xc, func(_, v *Node) *Node {
+	mu := StopGradient(MulScalar(rowSum(x), inv)) // [R]
+	var out *Node
+	xcID := IdentityWithCustomGradient(Sub(x, spreadCols(mu, f)), func(_, v *Node) *Node {
 		m1 := spreadCols(MulScalar(rowSum(v), inv), f)
-		m2 := spreadCols(MulScalar(rowSum(Mul(v, xhat)), inv), f)
-		return Sub(Sub(v, m1), Mul(xhat, m2))
+		m2 := spreadCols(MulScalar(rowSum(Mul(v, out)), inv), f)
+		return Sub(Sub(v, m1), Mul(out, m2))
 	})
-	out := Mul(xcID, s)
-	xhat = StopGradient(out)
+	s := StopGradient(Rsqrt(AddScalar(MulScalar(rowSum(Square(xcID)), inv), eps))) // [R]
+	out = Mul(xcID, spreadCols(s, f))
 	return out
-}
-
-// gradTap is a node of x's shape and value exactly 0 (x − sg(x), for finite x) through which
-// the adjoint v arriving at it reaches x as grad(v): the way to give a value a hand-written
-// gradient, as value = sg(f(x)) + gradTap(x, f'ᵀ).
-func gradTap(x *Node, grad func(v *Node) *Node) *Node {
-	return IdentityWithCustomGradient(Sub(x, StopGradient(x)), func(_, v *Node) *Node { return grad(v) })
 }
 
 // hook is an identity of x that records the adjoint arriving at it (∂L/∂x) in *dst while the
@@ -118,13 +107,9 @@ func matmul(x, w *Node) *Node {
 // b [O], or an ensemble x [E, R, I], W [E, I, O], b [E, 1, O]. All three gradients are written
 // out from ∂L/∂h, recorded by a hook: ∂W = xᵀ·∂h and ∂x = ∂h·Wᵀ as one product each (GoMLX's
 // derivative of a matmul returns both through transposes, one of them with the identity
-// permutation: a full element-by-element copy on the pure-Go backend), ∂b = 1ᵀ·∂h.
-//
-// The bias is spread over the rows as c·bᵀ with the column c = 1 + (x[:, 0] − sg(x[:, 0])),
-// which is exactly 1 but depends on x: that keeps x on the gradient's path, so that its
-// custom-gradient identity is reached, at the cost of a few operations on [R, 1].
+// permutation: a full element-by-element copy on the pure-Go backend), ∂b = 1ᵀ·∂h. The
+// gradients autodiff brings to x and W are then unused and dropped from the compiled graph.
 func denseTrain(x, w, b *Node) *Node {
-	xs, ws := StopGradient(x), StopGradient(w)
 	var dh *Node
 	ens := x.Rank() == 3
 	wc := withGrad(w, func() *Node {
@@ -132,9 +117,9 @@ func denseTrain(x, w, b *Node) *Node {
 			return nil
 		}
 		if ens {
-			return DotGeneral(xs, []int{1}, []int{0}, dh, []int{1}, []int{0})
+			return DotGeneral(x, []int{1}, []int{0}, dh, []int{1}, []int{0})
 		}
-		return DotGeneral(xs, []int{0}, nil, dh, []int{0}, nil)
+		return DotGeneral(x, []int{0}, nil, dh, []int{0}, nil)
 	})
 	bc := withGrad(b, func() *Node {
 		if dh == nil {
@@ -146,18 +131,10 @@ func denseTrain(x, w, b *Node) *Node {
 		if dh == nil {
 			return nil
 		}
-		return inputGrad(dh, ws)
+		return inputGrad(dh, w)
 	})
-	last := x.Rank() - 1
-	zero := Sub(SliceAxis(xid, last, AxisRange(0, 1)), StopGradient(SliceAxis(x, last, AxisRange(0, 1))))
-	col := AddScalar(zero, 1) // [R, 1] or [E, R, 1], exactly 1
-	var spread *Node
-	if ens {
-		spread = DotGeneral(col, []int{2}, []int{0}, bc, []int{1}, []int{0})
-	} else {
-		spread = Dot(col, Reshape(bc, 1, b.Shape().Dimensions[0])).Product()
-	}
-	return hook(Add(matmul(xs, wc), spread), &dh)
+	rows := x.Shape().Dimensions[x.Rank()-2]
+	return hook(Add(matmul(xid, wc), spreadRows(bc, rows)), &dh)
 }
 
 // inputGrad is ∂h·Wᵀ for ∂h [R, O], W [I, O] (or per ensemble member). Small weights are
@@ -183,13 +160,12 @@ func inputGrad(dh, w *Node) *Node {
 // with γ, β [F], or an ensemble x̂ [E, R, F] with γ, β [E, 1, F]: ∂γ = 1ᵀ·(∂u ⊙ x̂) and
 // ∂β = 1ᵀ·∂u, from ∂L/∂u recorded by a hook.
 func affineTrain(xhat, gain, offset *Node) *Node {
-	xs := StopGradient(xhat)
 	var du *Node
 	gc := withGrad(gain, func() *Node {
 		if du == nil {
 			return nil
 		}
-		return colSums(Mul(du, xs))
+		return colSums(Mul(du, xhat))
 	})
 	oc := withGrad(offset, func() *Node {
 		if du == nil {
@@ -203,16 +179,20 @@ func affineTrain(xhat, gain, offset *Node) *Node {
 
 // mishGrad is Mish (mathx.go) with its closed-form derivative
 // mish'(x) = t + x·σ(x)·(1 − t²), t = tanh(softplus(x)), σ = eˣ/(1 + eˣ),
-// which reuses the forward's eˣ and t instead of differentiating the formula op by op.
-// The value is built as sg(mish(x)) + (x − sg(x)): exactly mish(x) for finite x, with the
-// gradient routed to x through the custom-gradient identity.
+// which reuses the forward's eˣ and t instead of differentiating the formula op by op. The
+// value is x̃·sg(t) with x̃ an identity of x whose gradient is ∂L/∂y·mish'(x), ∂L/∂y recorded
+// by a hook on the output (autodiff's own ∂L/∂y·t is then unused).
 func mishGrad(x *Node) *Node {
-	xs := StopGradient(x)
-	e := Exp(MinScalar(xs, 20))
-	n := Mul(e, AddScalar(e, 2))
-	t := Div(n, AddScalar(n, 2))
-	return Add(Mul(xs, t), gradTap(x, func(v *Node) *Node {
+	var dy, e, t, xid *Node
+	xid = withGrad(x, func() *Node {
+		if dy == nil {
+			return nil
+		}
 		sig := Div(e, AddScalar(e, 1))
-		return Mul(v, Add(t, Mul(Mul(xs, sig), OneMinus(Square(t)))))
-	}))
+		return Mul(dy, Add(t, Mul(Mul(xid, sig), OneMinus(Square(t)))))
+	})
+	e = Exp(MinScalar(xid, 20))
+	n := Mul(e, AddScalar(e, 2))
+	t = StopGradient(Div(n, AddScalar(n, 2)))
+	return hook(Mul(xid, t), &dy)
 }
