@@ -23,16 +23,6 @@ import (
 // onesLike is a constant of ones of x's dtype with the given dimensions.
 func onesLike(x *Node, dims ...int) *Node { return Ones(x.Graph(), shapes.Make(x.DType(), dims...)) }
 
-// rowSum is Σ_f x[r, f] for x [R, F], as the matrix-vector product x·1. Returns [R].
-func rowSum(x *Node) *Node {
-	return Dot(x, onesLike(x, x.Shape().Dimensions[1])).Product()
-}
-
-// spreadCols is m·1ᵀ for m [R]: every row r filled with m[r]. Returns [R, f].
-func spreadCols(m *Node, f int) *Node {
-	return Dot(Reshape(m, m.Shape().Dimensions[0], 1), onesLike(m, 1, f)).Product()
-}
-
 // spreadRows broadcasts per-feature parameters over rows as an outer product with a ones column,
 // so that the parameters' gradient is 1ᵀ·v (a matrix-vector product) instead of a ReduceSum.
 // b [F] gives [rows, F]; b [E, 1, F] (one row per ensemble member) gives [E, rows, F].
@@ -42,29 +32,6 @@ func spreadRows(b *Node, rows int) *Node {
 	}
 	e := b.Shape().Dimensions[0]
 	return DotGeneral(onesLike(b, e, rows, 1), []int{2}, []int{0}, b, []int{1}, []int{0})
-}
-
-// layerNormGrad is LayerNorm without gain or offset over the last axis of x [R, F] (alg §2,
-// TD-MPC2's NormedLinear): x̂ = (x − μ)·s with μ = mean_f x, s = 1/sqrt(var_f x + ε). Its
-// gradient is the closed form ∂L/∂x = s·(g − mean_f g − x̂·mean_f(g·x̂)) with g = ∂L/∂x̂, instead
-// of GoMLX's op-by-op derivative of the decomposed LayerNorm (which the fused op falls back to).
-//
-// The graph: xc = x − sg(μ) (gradient passes unchanged), then a custom-gradient identity on xc,
-// then x̂ = xc·sg(s). Autodiff hands the identity v = g·s, and s·(g − mean g − x̂·mean(g·x̂))
-// = v − mean v − x̂·mean(v·x̂), since s is constant along a row.
-func layerNormGrad(x *Node, eps float64) *Node {
-	f := x.Shape().Dimensions[1]
-	inv := 1 / float64(f)
-	mu := StopGradient(MulScalar(rowSum(x), inv)) // [R]
-	var out *Node
-	xcID := IdentityWithCustomGradient(Sub(x, spreadCols(mu, f)), func(_, v *Node) *Node {
-		m1 := spreadCols(MulScalar(rowSum(v), inv), f)
-		m2 := spreadCols(MulScalar(rowSum(Mul(v, out)), inv), f)
-		return Sub(Sub(v, m1), Mul(out, m2))
-	})
-	s := StopGradient(Rsqrt(AddScalar(MulScalar(rowSum(Square(xcID)), inv), eps))) // [R]
-	out = Mul(xcID, spreadCols(s, f))
-	return out
 }
 
 // hook is an identity of x that records the adjoint arriving at it (∂L/∂x) in *dst while the
@@ -156,16 +123,52 @@ func inputGrad(dh, w *Node) *Node {
 	return DotGeneral(dh, []int{1}, nil, w, []int{1}, nil)
 }
 
-// affineTrain is the training form of LayerNorm's gain and offset, u = x̂·γ + β, for x̂ [R, F]
-// with γ, β [F], or an ensemble x̂ [E, R, F] with γ, β [E, 1, F]: ∂γ = 1ᵀ·(∂u ⊙ x̂) and
-// ∂β = 1ᵀ·∂u, from ∂L/∂u recorded by a hook.
-func affineTrain(xhat, gain, offset *Node) *Node {
-	var du *Node
+// normedLinearTrain is the training form of TD-MPC2's NormedLinear before its activation
+// (alg §2): u = LN(x·W + b)·γ + β, LayerNorm over the last axis with ε = 1e-5, for x [R, I] with
+// W [I, O] and b, γ, β [O], or an ensemble x [E, R, I] with W [E, I, O] and b, γ, β [E, 1, O].
+// drop, when not nil, is dropout applied to x·W + b before the normalization.
+//
+// Forward, with p = x·W + b, μ and s = 1/sqrt(var + ε) the row mean and inverse deviation of p:
+//
+//	p − μ = x·W + [−μ, 1]·[1; b − mean(b)]   (the bias and the mean as one rank-2 product)
+//	u = (p − μ) ⊙ (s·γᵀ) + 1·βᵀ              (s·γᵀ one outer product)
+//
+// Backward, all written out from ∂L/∂u and ∂L/∂p recorded by hooks:
+//
+//	v = ∂L/∂u ⊙ (s·γᵀ) = s·∂L/∂x̂,   ∂L/∂p = v − mean(v) − (p − μ)·s²·mean(v ⊙ (p − μ))
+//	∂γ = sᵀ·(∂L/∂u ⊙ (p − μ)),  ∂β = 1ᵀ·∂L/∂u,  ∂b = 1ᵀ·∂L/∂p,  ∂W = xᵀ·∂L/∂p,  ∂x = ∂L/∂p·Wᵀ
+//
+// Row means and sums are products with a ones vector and every broadcast an outer product, so
+// that the pure-Go backend runs them on its matmul kernels (see the top of this file).
+func normedLinearTrain(x, w, b, gain, offset *Node, drop func(*Node) *Node) *Node {
+	ens := x.Rank() == 3
+	var dp, du, xc, s *Node
+	wc := withGrad(w, func() *Node {
+		if dp == nil {
+			return nil
+		}
+		if ens {
+			return DotGeneral(x, []int{1}, []int{0}, dp, []int{1}, []int{0})
+		}
+		return DotGeneral(x, []int{0}, nil, dp, []int{0}, nil)
+	})
+	bc := withGrad(b, func() *Node {
+		if dp == nil {
+			return nil
+		}
+		return colSums(dp)
+	})
+	xid := withGrad(x, func() *Node {
+		if dp == nil {
+			return nil
+		}
+		return inputGrad(dp, w)
+	})
 	gc := withGrad(gain, func() *Node {
 		if du == nil {
 			return nil
 		}
-		return colSums(Mul(du, xhat))
+		return weightedColSums(s, Mul(du, xc))
 	})
 	oc := withGrad(offset, func() *Node {
 		if du == nil {
@@ -173,8 +176,75 @@ func affineTrain(xhat, gain, offset *Node) *Node {
 		}
 		return colSums(du)
 	})
-	rows := xhat.Shape().Dimensions[xhat.Rank()-2]
-	return hook(Add(Mul(xhat, spreadRows(gc, rows)), spreadRows(oc, rows)), &du)
+	h := matmul(xid, wc)
+	last := h.Rank() - 1
+	f := h.Shape().Dimensions[last]
+	inv := 1 / float64(f)
+	var centered *Node
+	if drop == nil {
+		h = hook(h, &dp)
+		mu := StopGradient(MulScalar(sumLast(h), inv))
+		bcen := Sub(bc, ReduceAndKeep(bc, ReduceMean, -1))
+		centered = Add(h, rank2(Neg(mu), bcen))
+	} else {
+		p := drop(hook(Add(h, spreadRows(bc, h.Shape().Dimensions[last-1])), &dp))
+		mu := StopGradient(MulScalar(sumLast(p), inv))
+		centered = Sub(p, spreadLast(mu, f))
+	}
+	xc = IdentityWithCustomGradient(centered, func(_, v *Node) *Node {
+		m1 := spreadLast(MulScalar(sumLast(v), inv), f)
+		a := Mul(MulScalar(sumLast(Mul(v, xc)), inv), Square(s))
+		return Sub(Sub(v, Mul(xc, spreadLast(a, f))), m1)
+	})
+	s = StopGradient(Rsqrt(AddScalar(MulScalar(sumLast(Square(xc)), inv), 1e-5)))
+	u := Add(Mul(xc, outerRows(s, gc)), spreadRows(oc, h.Shape().Dimensions[last-1]))
+	return hook(u, &du)
+}
+
+// sumLast is Σ over the last axis of x [..., F] as a product with a ones vector. Returns [...].
+func sumLast(x *Node) *Node {
+	return DotGeneral(x, []int{x.Rank() - 1}, nil, onesLike(x, x.Shape().Dimensions[x.Rank()-1]), []int{0}, nil)
+}
+
+// spreadLast is m ⊗ 1 for m [...]: m repeated along a new last axis of size f.
+func spreadLast(m *Node, f int) *Node {
+	dims := append(append([]int{}, m.Shape().Dimensions...), 1)
+	return DotGeneral(Reshape(m, dims...), []int{m.Rank()}, nil, onesLike(m, 1, f), []int{0}, nil)
+}
+
+// outerRows is the outer product s·γᵀ for s [R], γ [F] (giving [R, F]), or per ensemble member
+// for s [E, R], γ [E, 1, F] (giving [E, R, F]).
+func outerRows(s, g *Node) *Node {
+	if g.Rank() == 1 {
+		return Dot(Reshape(s, s.Shape().Dimensions[0], 1), Reshape(g, 1, g.Shape().Dimensions[0])).Product()
+	}
+	d := s.Shape().Dimensions
+	return DotGeneral(Reshape(s, d[0], d[1], 1), []int{2}, []int{0}, g, []int{1}, []int{0})
+}
+
+// rank2 is [m, 1]·[1; c] = m ⊗ 1 + 1 ⊗ c as one product of inner dimension 2: for m [R] and c
+// [F] it gives [R, F]; per ensemble member, m [E, R] and c [E, 1, F] give [E, R, F].
+func rank2(m, c *Node) *Node {
+	if c.Rank() == 1 {
+		f := c.Shape().Dimensions[0]
+		lhs := Stack([]*Node{m, OnesLike(m)}, -1)                           // [R, 2]
+		rhs := Concatenate([]*Node{onesLike(c, 1, f), Reshape(c, 1, f)}, 0) // [2, F]
+		return Dot(lhs, rhs).Product()
+	}
+	e, f := c.Shape().Dimensions[0], c.Shape().Dimensions[2]
+	lhs := Stack([]*Node{m, OnesLike(m)}, -1)               // [E, R, 2]
+	rhs := Concatenate([]*Node{onesLike(c, e, 1, f), c}, 1) // [E, 2, F]
+	return DotGeneral(lhs, []int{2}, []int{0}, rhs, []int{1}, []int{0})
+}
+
+// weightedColSums is Σ_r s[r]·v[r, f] as the product sᵀ·v for s [R], v [R, F] (giving [F]), or
+// per ensemble member for s [E, R], v [E, R, F] (giving [E, 1, F]).
+func weightedColSums(s, v *Node) *Node {
+	d := v.Shape().Dimensions
+	if v.Rank() == 2 {
+		return Reshape(Dot(Reshape(s, 1, d[0]), v).Product(), d[1])
+	}
+	return DotGeneral(Reshape(s, d[0], 1, d[1]), []int{2}, []int{0}, v, []int{1}, []int{0})
 }
 
 // mishGrad is Mish (mathx.go) with its closed-form derivative

@@ -36,70 +36,165 @@ func TestMishGradValuesAndGradient(t *testing.T) {
 		thGradInput{name: "w", data: w, dims: []int{3, 4}})
 }
 
-// layerNormReference is (x − mean)/sqrt(var + ε) over the last axis, written with primitive
-// ops (the textbook form, differentiated by GoMLX op by op).
-func layerNormReference(x *Node, eps float64) *Node {
-	mean := ReduceAndKeep(x, ReduceMean, -1)
-	xc := Sub(x, mean)
-	v := ReduceAndKeep(Square(xc), ReduceMean, -1)
-	return Div(xc, Sqrt(AddScalar(v, eps)))
+// normedLinearReference is Linear → LayerNorm(γ, β) written with GoMLX's ops (matmul, bias
+// broadcast, the fused LayerNorm op and its decomposed derivative), differentiated by autodiff.
+func normedLinearReference(x, w, b, gain, offset *Node, drop func(*Node) *Node) *Node {
+	var h *Node
+	if x.Rank() == 2 {
+		h = Add(Dot(x, w).Product(), ExpandLeftToRank(b, 2))
+	} else {
+		h = Add(Einsum("eni,eio->eno", x, w), b)
+	}
+	if drop != nil {
+		h = drop(h)
+	}
+	if x.Rank() == 2 {
+		return nn.LayerNorm(h, []int{-1}, 1e-5, ExpandLeftToRank(gain, 2), ExpandLeftToRank(offset, 2), nil)
+	}
+	return Add(Mul(nn.LayerNorm(h, []int{-1}, 1e-5, nil, nil, nil), gain), offset)
 }
 
-// TestLayerNormGradValuesAndGradient checks the training form of LayerNorm against the fused
-// op's value, the textbook form's autodiff gradient, and finite differences. Rows get
-// different offsets and scales, one row is nearly constant (the ε regime).
-func TestLayerNormGradValuesAndGradient(t *testing.T) {
-	const r, f = 5, 7
+// TestNormedLinearTrainMatchesReference checks the training form of NormedLinear (plain and
+// ensemble, with and without a dropout mask between Linear and LayerNorm): values against the
+// reference, gradients w.r.t. x, W, b, γ and β against the reference's autodiff and against
+// central finite differences. Rows get different scales and offsets, one of them nearly constant
+// after the bias (the ε regime).
+func TestNormedLinearTrainMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	x := make([]float64, r*f)
-	for i := range r {
-		scale, off := math.Pow(10, float64(i-2)), float64(3*i-6)
-		for j := range f {
-			x[i*f+j] = off + scale*rng.NormFloat64()
+	for _, tc := range []struct {
+		name    string
+		e, r, i int
+		o       int
+		drop    bool
+	}{
+		{"plain", 0, 5, 4, 6, false},
+		{"plain-square-dropout", 0, 5, 6, 6, true},
+		{"ensemble", 2, 4, 3, 5, false},
+		{"ensemble-dropout", 2, 4, 5, 5, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lead := []int{tc.r}
+			pdims := []int{tc.o}
+			wdims := []int{tc.i, tc.o}
+			if tc.e > 0 {
+				lead = []int{tc.e, tc.r}
+				pdims = []int{tc.e, 1, tc.o}
+				wdims = []int{tc.e, tc.i, tc.o}
+			}
+			xd := append(append([]int{}, lead...), tc.i)
+			od := append(append([]int{}, lead...), tc.o)
+			x := thRandn(rng, thSize(xd), 2, 0.5)
+			for j := 0; j < tc.i; j++ { // row 0: nearly constant input, so p is nearly the bias
+				x[j] = 1e-4 * rng.NormFloat64()
+			}
+			w := thRandn(rng, thSize(wdims), 0.7, 0)
+			b := thRandn(rng, thSize(pdims), 1, 0)
+			gain := thRandn(rng, thSize(pdims), 0.5, 1)
+			offset := thRandn(rng, thSize(pdims), 0.5, 0)
+			cot := thRandn(rng, thSize(od), 1, 0)
+			mask := make([]float64, thSize(od))
+			for j := range mask {
+				if rng.Float64() > 0.25 {
+					mask[j] = 1 / 0.75
+				}
+			}
+			dropFn := func(m *Node) func(*Node) *Node {
+				if !tc.drop {
+					return nil
+				}
+				return func(h *Node) *Node { return Mul(h, m) }
+			}
+			fn := func(train bool) func(in []*Node) *Node {
+				return func(in []*Node) *Node {
+					f := normedLinearReference
+					if train {
+						f = normedLinearTrain
+					}
+					return ReduceAllSum(Mul(f(in[0], in[1], in[2], in[3], in[4], dropFn(in[6])), in[5]))
+				}
+			}
+			inputs := []thGradInput{
+				{name: "x", data: x, dims: xd, diff: true}, {name: "w", data: w, dims: wdims, diff: true},
+				{name: "b", data: b, dims: pdims, diff: true}, {name: "gain", data: gain, dims: pdims, diff: true},
+				{name: "offset", data: offset, dims: pdims, diff: true}, {name: "cot", data: cot, dims: od},
+				{name: "mask", data: mask, dims: od},
+			}
+			got := thGradCheck(t, fn(true), inputs...)
+			want := thGradCheck(t, fn(false), inputs...)
+			for k := range got {
+				thClose(t, want[k], got[k], 1e-9, 1e-7, "gradient %d against the reference's autodiff", k)
+			}
+			args := make([]any, len(inputs))
+			for k, in := range inputs {
+				args[k] = thT64(in.data, in.dims...)
+			}
+			vals := thRun(t, func(g *Graph, in []*Node) []*Node {
+				return []*Node{normedLinearTrain(in[0], in[1], in[2], in[3], in[4], dropFn(in[6])),
+					normedLinearReference(in[0], in[1], in[2], in[3], in[4], dropFn(in[6]))}
+			}, args...)
+			thClose(t, vals[1], vals[0], 1e-10, 1e-9, "values")
+		})
+	}
+}
+
+// thSize is the number of elements of a tensor with the given dimensions.
+func thSize(dims []int) int {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	return n
+}
+
+// TestDenseTrainMatchesReference checks the training form of Linear (plain and ensemble,
+// square and not) against autodiff of x·W + b and finite differences.
+func TestDenseTrainMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, tc := range []struct{ e, r, i, o int }{{0, 5, 4, 3}, {0, 3, 4, 4}, {2, 3, 4, 6}, {2, 3, 5, 5}} {
+		xd, wd, bd, od := []int{tc.r, tc.i}, []int{tc.i, tc.o}, []int{tc.o}, []int{tc.r, tc.o}
+		if tc.e > 0 {
+			xd, wd, bd, od = []int{tc.e, tc.r, tc.i}, []int{tc.e, tc.i, tc.o}, []int{tc.e, 1, tc.o}, []int{tc.e, tc.r, tc.o}
+		}
+		inputs := []thGradInput{
+			{name: "x", data: thRandn(rng, thSize(xd), 1, 0), dims: xd, diff: true},
+			{name: "w", data: thRandn(rng, thSize(wd), 1, 0), dims: wd, diff: true},
+			{name: "b", data: thRandn(rng, thSize(bd), 1, 0), dims: bd, diff: true},
+			{name: "cot", data: thRandn(rng, thSize(od), 1, 0), dims: od},
+		}
+		got := thGradCheck(t, func(in []*Node) *Node { return ReduceAllSum(Mul(denseTrain(in[0], in[1], in[2]), in[3])) }, inputs...)
+		want := thGradCheck(t, func(in []*Node) *Node { return ReduceAllSum(Mul(Add(matmul(in[0], in[1]), ExpandLeftToRank(in[2], in[0].Rank())), in[3])) }, inputs...)
+		for k := range got {
+			thClose(t, want[k], got[k], 1e-10, 1e-9, "case %v gradient %d", tc, k)
 		}
 	}
-	for j := range f { // row 4: spread 1e-4, below sqrt(ε)
-		x[4*f+j] = 2 + 1e-4*rng.NormFloat64()
-	}
-	w := thRandn(rng, r*f, 1, 0)
-	out := thRun(t, func(g *Graph, in []*Node) []*Node {
-		a := layerNormGrad(in[0], 1e-5)
-		b := nn.LayerNorm(in[0], []int{-1}, 1e-5, nil, nil, nil)
-		ga := Gradient(ReduceAllSum(Mul(a, in[1])), in[0])[0]
-		gb := Gradient(ReduceAllSum(Mul(layerNormReference(in[0], 1e-5), in[1])), in[0])[0]
-		return []*Node{a, b, ga, gb}
-	}, thT64(x, r, f), thT64(w, r, f))
-	thClose(t, out[1], out[0], 1e-12, 1e-10, "layerNormGrad value vs fused LayerNorm")
-	thClose(t, out[3], out[2], 1e-9, 1e-8, "layerNormGrad gradient vs autodiff of the textbook form")
-
-	thGradCheck(t, func(in []*Node) *Node { return ReduceAllSum(Mul(layerNormGrad(in[0], 1e-5), in[1])) },
-		thGradInput{name: "x", data: thRandn(rng, 3*6, 2, 1), dims: []int{3, 6}, diff: true},
-		thGradInput{name: "w", data: thRandn(rng, 3*6, 1, 0), dims: []int{3, 6}})
 }
 
 // TestSpreadAndSumHelpers checks the matmul-based sums and broadcasts (values and gradients).
 func TestSpreadAndSumHelpers(t *testing.T) {
-	x := []float64{1, 2, 3, 4, 5, 6} // [2, 3]
 	out := thRun(t, func(g *Graph, in []*Node) []*Node {
-		return []*Node{rowSum(in[0]), spreadCols(Const(g, []float64{7, 8}), 3),
+		x := in[0] // [2, 3]
+		e := Reshape(Concatenate([]*Node{x, MulScalar(x, 10)}, 0), 2, 2, 3)
+		return []*Node{sumLast(x), spreadLast(Const(g, []float64{7, 8}), 3),
 			spreadRows(Const(g, []float64{1, 2, 3}), 2),
-			spreadRows(Const(g, [][][]float64{{{1, 2}}, {{3, 4}}}), 3)}
-	}, thT64(x, 2, 3))
+			spreadRows(Const(g, [][][]float64{{{1, 2}}, {{3, 4}}}), 3),
+			colSums(x), colSums(e), sumLast(e),
+			outerRows(Const(g, []float64{1, 2}), Const(g, []float64{1, 10, 100})),
+			outerRows(Const(g, [][]float64{{1, 2}, {3, 4}}), Const(g, [][][]float64{{{1, 10}}, {{2, 20}}})),
+			rank2(Const(g, []float64{1, 2}), Const(g, []float64{10, 20, 30})),
+			weightedColSums(Const(g, []float64{2, 3}), x),
+		}
+	}, thT64([]float64{1, 2, 3, 4, 5, 6}, 2, 3))
 	require.Equal(t, []float64{6, 15}, out[0])
 	require.Equal(t, []float64{7, 7, 7, 8, 8, 8}, out[1])
 	require.Equal(t, []float64{1, 2, 3, 1, 2, 3}, out[2])
 	require.Equal(t, []float64{1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4}, out[3])
-
-	rng := rand.New(rand.NewPCG(7, 8))
-	thGradCheck(t, func(in []*Node) *Node {
-		return Add(ReduceAllSum(Mul(spreadRows(in[0], 4), in[1])), ReduceAllSum(Mul(rowSum(in[1]), in[2])))
-	},
-		thGradInput{name: "b", data: thRandn(rng, 3, 1, 0), dims: []int{3}, diff: true},
-		thGradInput{name: "m", data: thRandn(rng, 12, 1, 0), dims: []int{4, 3}, diff: true},
-		thGradInput{name: "w", data: thRandn(rng, 4, 1, 0), dims: []int{4}})
-	thGradCheck(t, func(in []*Node) *Node { return ReduceAllSum(Mul(spreadRows(in[0], 4), in[1])) },
-		thGradInput{name: "b", data: thRandn(rng, 6, 1, 0), dims: []int{2, 1, 3}, diff: true},
-		thGradInput{name: "w", data: thRandn(rng, 24, 1, 0), dims: []int{2, 4, 3}})
+	require.Equal(t, []float64{5, 7, 9}, out[4])
+	require.Equal(t, []float64{5, 7, 9, 50, 70, 90}, out[5])
+	require.Equal(t, []float64{6, 15, 60, 150}, out[6])
+	require.Equal(t, []float64{1, 10, 100, 2, 20, 200}, out[7])
+	require.Equal(t, []float64{1, 10, 2, 20, 6, 60, 8, 80}, out[8])
+	require.Equal(t, []float64{11, 21, 31, 12, 22, 32}, out[9])
+	require.Equal(t, []float64{14, 19, 24}, out[10])
 }
 
 // TestTrainingFormsMatchInference runs every network of an agent in both forms on the same

@@ -70,37 +70,33 @@ func rowsOf(x *Node) ([]int, int) {
 	return lead, rows
 }
 
-// dense is layers.Dense's x·W + b over the last axis, on the same variables
-// (<scope>/dense/weights [in, out] and /biases [out]). In training forms the bias is spread by
-// spreadRows, so that its gradient is a matrix-vector product.
+// denseVars returns layers.Dense's variables under s: <s>/dense/weights [in, out] and
+// <s>/dense/biases [out].
+func denseVars(s *model.Scope, g *Graph, in, out int) (w, b *Node) {
+	ds := s.In("dense")
+	return ds.VariableWithShape("weights", shapes.Make(dt, in, out)).NodeValue(g),
+		ds.VariableWithShape("biases", shapes.Make(dt, out)).NodeValue(g)
+}
+
+// lnVars returns norm.LayerNorm's variables under s: <s>/layer_normalization/gain and /offset
+// [f] (initialized to 1 and 0).
+func lnVars(s *model.Scope, g *Graph, f int) (gain, offset *Node) {
+	ls := s.In("layer_normalization")
+	return ls.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, f)).NodeValue(g),
+		ls.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, f)).NodeValue(g)
+}
+
+// dense is layers.Dense's x·W + b over the last axis, on the same variables (denseVars). The
+// training form is denseTrain.
 func (n *nets) dense(s *model.Scope, x *Node, out int) *Node {
 	if !n.grad {
 		return layers.Dense(s, x, true, out)
 	}
-	g := x.Graph()
-	ds := s.In("dense")
 	in := x.Shape().Dimensions[x.Rank()-1]
-	w := ds.VariableWithShape("weights", shapes.Make(dt, in, out)).NodeValue(g)
-	b := ds.VariableWithShape("biases", shapes.Make(dt, out)).NodeValue(g)
+	w, b := denseVars(s, x.Graph(), in, out)
 	lead, rows := rowsOf(x)
 	y := denseTrain(Reshape(x, rows, in), w, b)
 	return Reshape(y, append(append([]int{}, lead...), out)...)
-}
-
-// layerNorm is GoMLX's norm.LayerNorm over the last axis with ε = 1e-5 and a learned gain and
-// offset (variables <scope>/layer_normalization/{gain,offset}); training forms use layerNormGrad.
-func (n *nets) layerNorm(s *model.Scope, x *Node) *Node {
-	if !n.grad {
-		return norm.LayerNorm(s, x, -1).Epsilon(1e-5).Done()
-	}
-	g := x.Graph()
-	ls := s.In("layer_normalization")
-	lead, rows := rowsOf(x)
-	f := x.Shape().Dimensions[x.Rank()-1]
-	gain := ls.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, f)).NodeValue(g)
-	offset := ls.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, f)).NodeValue(g)
-	y := affineTrain(layerNormGrad(Reshape(x, rows, f), 1e-5), gain, offset)
-	return Reshape(y, append(append([]int{}, lead...), f)...)
 }
 
 // weightInit is TD-MPC2's initialization: weights ~ N(0, 0.02²) (its truncation at ±2 absolute
@@ -120,11 +116,24 @@ func (n *nets) scope(path string) *model.Scope {
 
 // normedLinear is TD-MPC2's NormedLinear: Linear → (Dropout) → LayerNorm → act.
 func (n *nets) normedLinear(s *model.Scope, x *Node, out int, dropout float64, act func(*Node) *Node) *Node {
-	x = n.dense(s.At("linear"), x, out)
+	if n.grad {
+		g := x.Graph()
+		in := x.Shape().Dimensions[x.Rank()-1]
+		w, b := denseVars(s.At("linear"), g, in, out)
+		gain, offset := lnVars(s.At("ln"), g, out)
+		var drop func(*Node) *Node
+		if dropout > 0 {
+			drop = func(h *Node) *Node { return layers.DropoutStatic(s.At("dropout"), h, dropout) }
+		}
+		lead, rows := rowsOf(x)
+		u := normedLinearTrain(Reshape(x, rows, in), w, b, gain, offset, drop)
+		return act(Reshape(u, append(append([]int{}, lead...), out)...))
+	}
+	x = layers.Dense(s.At("linear"), x, true, out)
 	if dropout > 0 {
 		x = layers.DropoutStatic(s.At("dropout"), x, dropout)
 	}
-	return act(n.layerNorm(s.At("ln"), x))
+	return act(norm.LayerNorm(s.At("ln"), x, -1).Epsilon(1e-5).Done())
 }
 
 // mlp is TD-MPC2's mlp: NormedLinear hidden layers, then a plain Linear (or a NormedLinear with
@@ -194,42 +203,48 @@ func (n *nets) SamplePolicy(path string, z *Node) (a, raw, mean, logStd *Node) {
 // indices [k] of the members to evaluate: their weights are gathered first, so only k heads
 // are computed.
 func (n *nets) ensembleLinear(s *model.Scope, x *Node, out int, heads *Node) *Node {
-	e := n.cfg.Size.QHeads
-	in := x.Shape().Dimensions[2]
-	g := x.Graph()
-	w := s.VariableWithShape("weights", shapes.Make(dt, e, in, out)).NodeValue(g)
-	b := s.VariableWithShape("biases", shapes.Make(dt, e, 1, out)).NodeValue(g)
-	if heads != nil {
-		idx := ExpandAxes(heads, -1)
-		w, b = Gather(w, idx), Gather(b, idx)
-	}
+	w, b := n.ensembleLinearVars(s, x, out, heads)
 	if n.grad {
 		return denseTrain(x, w, b)
 	}
 	return Add(Einsum("eni,eio->eno", x, w), b)
 }
 
-// ensembleLayerNorm normalizes the last axis of x [E, N, F] with a gain and offset per member.
-func (n *nets) ensembleLayerNorm(s *model.Scope, x *Node, heads *Node) *Node {
+// ensembleLinearVars returns ensembleLinear's variables (weights [E, in, out], biases
+// [E, 1, out]), gathered to the given heads.
+func (n *nets) ensembleLinearVars(s *model.Scope, x *Node, out int, heads *Node) (w, b *Node) {
 	e := n.cfg.Size.QHeads
-	f := x.Shape().Dimensions[2]
+	in := x.Shape().Dimensions[2]
 	g := x.Graph()
-	gain := s.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, e, 1, f)).NodeValue(g)
-	offset := s.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, e, 1, f)).NodeValue(g)
+	w = s.VariableWithShape("weights", shapes.Make(dt, e, in, out)).NodeValue(g)
+	b = s.VariableWithShape("biases", shapes.Make(dt, e, 1, out)).NodeValue(g)
 	if heads != nil {
 		idx := ExpandAxes(heads, -1)
-		gain, offset = Gather(gain, idx), Gather(offset, idx)
+		w, b = Gather(w, idx), Gather(b, idx)
 	}
-	if n.grad {
-		k, rows := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
-		xhat := Reshape(layerNormGrad(Reshape(x, k*rows, f), 1e-5), k, rows, f)
-		return affineTrain(xhat, gain, offset)
-	}
+	return w, b
+}
+
+// ensembleLayerNorm normalizes the last axis of x [E, N, F] with a gain and offset per member.
+func (n *nets) ensembleLayerNorm(s *model.Scope, x *Node, heads *Node) *Node {
+	gain, offset := n.ensembleLNVars(s, x.Graph(), x.Shape().Dimensions[2], heads)
 	// (x − mean)/sqrt(var + 1e-5) by the backend's fused LayerNorm (no gain/offset: those are per
 	// member here), then the member's gain and offset. Measured against the same normalisation
 	// written with primitive ops (issue 9, 1M preset, cartpole dims): planner call 257 → 236 ms,
 	// update 266 → 250 ms.
 	return Add(Mul(nn.LayerNorm(x, []int{-1}, 1e-5, nil, nil, nil), gain), offset)
+}
+
+// ensembleLNVars returns ensembleLayerNorm's gain and offset [E, 1, F], gathered to the heads.
+func (n *nets) ensembleLNVars(s *model.Scope, g *Graph, f int, heads *Node) (gain, offset *Node) {
+	e := n.cfg.Size.QHeads
+	gain = s.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, e, 1, f)).NodeValue(g)
+	offset = s.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, e, 1, f)).NodeValue(g)
+	if heads != nil {
+		idx := ExpandAxes(heads, -1)
+		gain, offset = Gather(gain, idx), Gather(offset, idx)
+	}
+	return gain, offset
 }
 
 // QEnsemble evaluates a critic ensemble (path scopeQ, scopeQk or their targets) on (z, a)
@@ -250,9 +265,19 @@ func (n *nets) QEnsemble(path string, z, a *Node, heads *Node) *Node {
 	s := n.scope(path)
 	for i := 0; i < 2; i++ {
 		hs := s.At("h%d", i)
-		x = n.ensembleLinear(hs.At("linear"), x, n.cfg.Size.MLPDim, heads)
+		var drop func(*Node) *Node
 		if i == 0 && n.cfg.Dropout > 0 {
-			x = layers.DropoutStatic(hs.At("dropout"), x, n.cfg.Dropout)
+			drop = func(h *Node) *Node { return layers.DropoutStatic(hs.At("dropout"), h, n.cfg.Dropout) }
+		}
+		if n.grad {
+			w, b := n.ensembleLinearVars(hs.At("linear"), x, n.cfg.Size.MLPDim, heads)
+			gain, offset := n.ensembleLNVars(hs.At("ln"), x.Graph(), n.cfg.Size.MLPDim, heads)
+			x = n.mish(normedLinearTrain(x, w, b, gain, offset, drop))
+			continue
+		}
+		x = n.ensembleLinear(hs.At("linear"), x, n.cfg.Size.MLPDim, heads)
+		if drop != nil {
+			x = drop(x)
 		}
 		x = n.mish(n.ensembleLayerNorm(hs.At("ln"), x, heads))
 	}
