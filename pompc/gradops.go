@@ -78,15 +78,11 @@ func matmul(x, w *Node) *Node {
 // gradients autodiff brings to x and W are then unused and dropped from the compiled graph.
 func denseTrain(x, w, b *Node) *Node {
 	var dh *Node
-	ens := x.Rank() == 3
 	wc := withGrad(w, func() *Node {
 		if dh == nil {
 			return nil
 		}
-		if ens {
-			return DotGeneral(x, []int{1}, []int{0}, dh, []int{1}, []int{0})
-		}
-		return DotGeneral(x, []int{0}, nil, dh, []int{0}, nil)
+		return weightGrad(x, dh)
 	})
 	bc := withGrad(b, func() *Node {
 		if dh == nil {
@@ -102,6 +98,17 @@ func denseTrain(x, w, b *Node) *Node {
 	})
 	rows := x.Shape().Dimensions[x.Rank()-2]
 	return hook(Add(matmul(xid, wc), spreadRows(bc, rows)), &dh)
+}
+
+// weightGrad is xᵀ·∂h for x [R, I], ∂h [R, O] (or per ensemble member). x is transposed
+// explicitly: given the contraction over the rows of both operands, the backend transposes both
+// to its preferred layout, while xᵀ·∂h with xᵀ materialized is a plain product (one transpose
+// of activations instead of two).
+func weightGrad(x, dh *Node) *Node {
+	if x.Rank() == 3 {
+		return DotGeneral(TransposeAllAxes(x, 0, 2, 1), []int{2}, []int{0}, dh, []int{1}, []int{0})
+	}
+	return Dot(TransposeAllAxes(x, 1, 0), dh).Product()
 }
 
 // inputGrad is ∂h·Wᵀ for ∂h [R, O], W [I, O] (or per ensemble member). Small weights are
@@ -141,16 +148,12 @@ func inputGrad(dh, w *Node) *Node {
 // Row means and sums are products with a ones vector and every broadcast an outer product, so
 // that the pure-Go backend runs them on its matmul kernels (see the top of this file).
 func normedLinearTrain(x, w, b, gain, offset *Node, drop func(*Node) *Node) *Node {
-	ens := x.Rank() == 3
 	var dp, du, xc, s *Node
 	wc := withGrad(w, func() *Node {
 		if dp == nil {
 			return nil
 		}
-		if ens {
-			return DotGeneral(x, []int{1}, []int{0}, dp, []int{1}, []int{0})
-		}
-		return DotGeneral(x, []int{0}, nil, dp, []int{0}, nil)
+		return weightGrad(x, dp)
 	})
 	bc := withGrad(b, func() *Node {
 		if dp == nil {
