@@ -57,7 +57,24 @@ func binCenters(g *Graph, dt dtypes.DType, numBins int, vmin, vmax float64) *Nod
 func TwoHotInv(logits *Node, numBins int, vmin, vmax float64) *Node {
 	probs := Softmax(logits, -1)
 	centers := binCenters(logits.Graph(), logits.DType(), numBins, vmin, vmax)
-	return SymExp(ReduceSum(Mul(probs, ExpandLeftToRank(centers, probs.Rank())), -1))
+	return SymExp(dotLast(probs, centers))
+}
+
+// dotLast is Σ_i p[..., i]·c[i] for p [..., F] and a constant c [F], as a product with the
+// vector c: the pure-Go backend runs it on its matmul kernels, ~10x faster per element than a
+// broadcast multiply and a ReduceSum (issue 9). Its gradient ∂L/∂p = ∂L/∂y ⊗ c is written out as
+// one outer product (GoMLX's derivative of the product adds an identity transpose of p).
+func dotLast(p, c *Node) *Node {
+	var dy *Node
+	r := p.Rank()
+	pid := withGrad(p, func() *Node {
+		if dy == nil {
+			return nil
+		}
+		dims := append(append([]int{}, dy.Shape().Dimensions...), 1)
+		return DotGeneral(Reshape(dy, dims...), []int{r - 1}, nil, Reshape(c, 1, c.Shape().Dimensions[0]), []int{0}, nil)
+	})
+	return hook(DotGeneral(pid, []int{r - 1}, nil, c, []int{0}, nil), &dy)
 }
 
 // SoftCE is the cross-entropy of logits [..., numBins] against two-hot(target) [...]:
