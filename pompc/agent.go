@@ -348,7 +348,10 @@ func clippedGrads(loss *Node, vars []*model.Variable, maxNorm float64) ([]*Node,
 	grads := Gradient(loss, nodes...)
 	sq := ScalarZero(g, dt)
 	for _, gr := range grads {
-		sq = Add(sq, ReduceAllSum(Square(gr)))
+		// Σ g² as the dot product of the flattened gradient with itself (the backend's matmul
+		// kernels; ReduceAllSum(Square(g)) goes through its generic reduction, issue 9).
+		flatG := Reshape(gr, gr.Shape().Size())
+		sq = Add(sq, DotGeneral(flatG, []int{0}, nil, flatG, []int{0}, nil))
 	}
 	norm := Sqrt(sq)
 	coef := Min(ScalarOne(g, dt), Div(Scalar(g, dt, maxNorm), AddScalar(norm, 1e-6)))
