@@ -252,20 +252,22 @@ func weightedColSums(s, v *Node) *Node {
 
 // mishGrad is Mish (mathx.go) with its closed-form derivative
 // mish'(x) = t + x·σ(x)·(1 − t²), t = tanh(softplus(x)), σ = eˣ/(1 + eˣ),
-// which reuses the forward's eˣ and t instead of differentiating the formula op by op. The
-// value is x̃·sg(t) with x̃ an identity of x whose gradient is ∂L/∂y·mish'(x), ∂L/∂y recorded
-// by a hook on the output (autodiff's own ∂L/∂y·t is then unused).
+// which reuses the forward's eˣ and 1/t instead of differentiating the formula op by op. The
+// value is x̃/sg(1/t), computed exactly as Mish computes it, with x̃ an identity of x whose
+// gradient is ∂L/∂y·mish'(x), ∂L/∂y recorded by a hook on the output (autodiff's own ∂L/∂y·t
+// is then unused).
 func mishGrad(x *Node) *Node {
-	var dy, e, t, xid *Node
+	var dy, e, d, xid *Node
 	xid = withGrad(x, func() *Node {
 		if dy == nil {
 			return nil
 		}
-		sig := Div(e, AddScalar(e, 1))
+		t := Reciprocal(d)
+		sig := Reciprocal(AddScalar(Reciprocal(e), 1)) // σ = 1/(1 + e⁻ˣ), also at eˣ = 0 or +Inf
 		return Mul(dy, Add(t, Mul(Mul(xid, sig), OneMinus(Square(t)))))
 	})
-	e = Exp(MinScalar(xid, 20))
+	e = Exp(xid)
 	n := Mul(e, AddScalar(e, 2))
-	t = StopGradient(Div(n, AddScalar(n, 2)))
-	return hook(Mul(xid, t), &dy)
+	d = StopGradient(AddScalar(Div(Scalar(x.Graph(), x.DType(), 2), n), 1)) // 1/t
+	return hook(Div(xid, d), &dy)
 }
