@@ -30,20 +30,20 @@ func SymExp(x *Node) *Node {
 // TwoHot encodes x (any shape) as a two-hot distribution over numBins bins evenly spaced on
 // [vmin, vmax] in symlog space: the mass is split between the two bins around symlog(x),
 // linearly by distance. Output shape: x.shape + [numBins]. The result carries no gradient
-// (Floor has no gradient rule; two-hot targets are constants of the loss anyway).
+// (two-hot targets are constants of the loss).
+//
+// With pos = (clip(symlog x) − vmin)/binSize ∈ [0, numBins−1], bin i gets max(0, 1 − |i − pos|)
+// (the lower bin 1 − frac, the upper bin frac, every other bin 0), with i − pos for all bins as
+// one product of inner dimension 2, [−pos, 1]·[1; i] (issue 9: no one-hot encodings).
 func TwoHot(x *Node, numBins int, vmin, vmax float64) *Node {
 	x = StopGradient(x)
+	g, dt := x.Graph(), x.DType()
 	binSize := (vmax - vmin) / float64(numBins-1)
-	pos := DivScalar(AddScalar(ClipScalar(SymLog(x), vmin, vmax), -vmin), binSize) // in [0, numBins-1]
-	lo := Floor(pos)
-	frac := Sub(pos, lo)
-	loIdx := ConvertDType(lo, dtypes.Int32)
-	hiIdx := ConvertDType(ClipScalar(AddScalar(lo, 1), 0, float64(numBins-1)), dtypes.Int32)
-	dt := x.DType()
-	loHot := OneHot(loIdx, numBins, dt)
-	hiHot := OneHot(hiIdx, numBins, dt)
-	frac = ExpandAxes(frac, -1)
-	return StopGradient(Add(Mul(loHot, OneMinus(frac)), Mul(hiHot, frac)))
+	pos := DivScalar(AddScalar(ClipScalar(SymLog(x), vmin, vmax), -vmin), binSize)
+	lhs := Stack([]*Node{Neg(pos), OnesLike(pos)}, -1) // [..., 2]
+	rhs := Stack([]*Node{Ones(g, shapes.Make(dt, numBins)), Iota(g, shapes.Make(dt, numBins), 0)}, 0)
+	dist := DotGeneral(lhs, []int{lhs.Rank() - 1}, nil, rhs, []int{0}, nil) // i − pos
+	return StopGradient(MaxScalar(OneMinus(Abs(dist)), 0))
 }
 
 // binCenters returns the symlog-space bin centres [numBins].
@@ -55,7 +55,7 @@ func binCenters(g *Graph, dt dtypes.DType, numBins int, vmin, vmax float64) *Nod
 
 // TwoHotInv decodes logits [..., numBins] into a scalar value per row: symexp(Σ softmax(l)·bins).
 func TwoHotInv(logits *Node, numBins int, vmin, vmax float64) *Node {
-	probs := Softmax(logits, -1)
+	probs := softmaxLast(logits)
 	centers := binCenters(logits.Graph(), logits.DType(), numBins, vmin, vmax)
 	return SymExp(dotLast(probs, centers))
 }
@@ -78,9 +78,40 @@ func dotLast(p, c *Node) *Node {
 }
 
 // SoftCE is the cross-entropy of logits [..., numBins] against two-hot(target) [...]:
-// CE = −Σ_i twohot(y)_i · log softmax(logits)_i. Returns shape [...].
+// CE = −Σ_i y_i·log softmax(l)_i = LSE(l) − Σ_i y_i·l_i with y = twohot(target). Returns [...].
+//
+// LSE = max l − log max softmax(l) (the largest probability is at the largest logit, and it is
+// at least 1/numBins, so its log is finite), from the backend's fused softmax; the gradient
+// ∂CE/∂l = softmax(l) − y is written out (GoMLX's LogSoftmax is a generic max, exponential and
+// sum, differentiated op by op; issue 9).
 func SoftCE(logits, target *Node, numBins int, vmin, vmax float64) *Node {
-	return Neg(ReduceSum(Mul(TwoHot(target, numBins, vmin, vmax), LogSoftmax(logits, -1)), -1))
+	y := TwoHot(target, numBins, vmin, vmax)
+	var dce, p *Node
+	lid := withGrad(logits, func() *Node {
+		if dce == nil {
+			return nil
+		}
+		return Mul(Sub(p, y), spreadLast(dce, numBins))
+	})
+	p = StopGradient(Softmax(lid, -1))
+	lse := Sub(StopGradient(ReduceMax(lid, -1)), Log(ReduceMax(p, -1)))
+	return hook(Sub(lse, sumLast(Mul(y, lid))), &dce)
+}
+
+// softmaxLast is the softmax over the last axis by the backend's fused op, with its gradient
+// ∂L/∂x = p ⊙ (∂L/∂p − Σ_j ∂L/∂p_j·p_j) written out (GoMLX differentiates the fused softmax
+// through its decomposed form: a generic max, exponential, sum and division; issue 9).
+func softmaxLast(x *Node) *Node {
+	var dp, p *Node
+	f := x.Shape().Dimensions[x.Rank()-1]
+	xid := withGrad(x, func() *Node {
+		if dp == nil {
+			return nil
+		}
+		return Mul(p, Sub(dp, spreadLast(sumLast(Mul(dp, p)), f)))
+	})
+	p = hook(Softmax(xid, -1), &dp)
+	return p
 }
 
 // Mish is mish(x) = x·tanh(softplus(x)); GoMLX has no Mish op. It is computed with one
@@ -102,7 +133,7 @@ func SimNorm(z *Node, group int) *Node {
 	dims := z.Shape().Dimensions
 	l := dims[len(dims)-1]
 	grouped := append(append([]int{}, dims[:len(dims)-1]...), l/group, group)
-	return Reshape(Softmax(Reshape(z, grouped...), -1), dims...)
+	return Reshape(softmaxLast(Reshape(z, grouped...)), dims...)
 }
 
 // GaussianKL is the closed-form KL(N(m1, s1) || N(m2, s2)) of diagonal Gaussians, summed over
