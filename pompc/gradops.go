@@ -43,12 +43,17 @@ func hook(x *Node, dst **Node) *Node {
 	})
 }
 
-// withGrad is an identity of a parameter p whose gradient is grad() instead of what autodiff
-// brings to it (which is then unused, and dropped from the compiled graph). grad is called
-// while the gradient is built, after the hooks downstream of p have recorded their adjoints;
-// it returns nil (no gradient) if they have not.
-func withGrad(p *Node, grad func() *Node) *Node {
-	return IdentityWithCustomGradient(p, func(_, _ *Node) *Node { return grad() })
+// fromAdjoint is an identity of p whose gradient is grad(a), a being the adjoint that a hook
+// downstream of p recorded in *adj while the gradient is built (autodiff reaches the hook first).
+// What autodiff brings to p itself is then unused and dropped from the compiled graph; with no
+// recorded adjoint, p gets no gradient from this use.
+func fromAdjoint(p *Node, adj **Node, grad func(a *Node) *Node) *Node {
+	return IdentityWithCustomGradient(p, func(_, _ *Node) *Node {
+		if *adj == nil {
+			return nil
+		}
+		return grad(*adj)
+	})
 }
 
 // colSums is Σ_r v[r, f] as the product 1ᵀ·v, the layout the matmul kernels run fastest
@@ -78,23 +83,12 @@ func matmul(x, w *Node) *Node {
 // gradients autodiff brings to x and W are then unused and dropped from the compiled graph.
 func denseTrain(x, w, b *Node) *Node {
 	var dh *Node
-	wc := withGrad(w, func() *Node {
-		if dh == nil {
-			return nil
-		}
-		return weightGrad(x, dh)
+	wc := fromAdjoint(w, &dh, func(a *Node) *Node {
+		return weightGrad(x, a)
 	})
-	bc := withGrad(b, func() *Node {
-		if dh == nil {
-			return nil
-		}
-		return colSums(dh)
-	})
-	xid := withGrad(x, func() *Node {
-		if dh == nil {
-			return nil
-		}
-		return inputGrad(dh, w)
+	bc := fromAdjoint(b, &dh, colSums)
+	xid := fromAdjoint(x, &dh, func(a *Node) *Node {
+		return inputGrad(a, w)
 	})
 	rows := x.Shape().Dimensions[x.Rank()-2]
 	return hook(Add(matmul(xid, wc), spreadRows(bc, rows)), &dh)
@@ -149,36 +143,17 @@ func inputGrad(dh, w *Node) *Node {
 // that the pure-Go backend runs them on its matmul kernels (see the top of this file).
 func normedLinearTrain(x, w, b, gain, offset *Node, drop func(*Node) *Node) *Node {
 	var dp, du, xc, s *Node
-	wc := withGrad(w, func() *Node {
-		if dp == nil {
-			return nil
-		}
-		return weightGrad(x, dp)
+	wc := fromAdjoint(w, &dp, func(a *Node) *Node {
+		return weightGrad(x, a)
 	})
-	bc := withGrad(b, func() *Node {
-		if dp == nil {
-			return nil
-		}
-		return colSums(dp)
+	bc := fromAdjoint(b, &dp, colSums)
+	xid := fromAdjoint(x, &dp, func(a *Node) *Node {
+		return inputGrad(a, w)
 	})
-	xid := withGrad(x, func() *Node {
-		if dp == nil {
-			return nil
-		}
-		return inputGrad(dp, w)
+	gc := fromAdjoint(gain, &du, func(a *Node) *Node {
+		return weightedColSums(s, Mul(a, xc))
 	})
-	gc := withGrad(gain, func() *Node {
-		if du == nil {
-			return nil
-		}
-		return weightedColSums(s, Mul(du, xc))
-	})
-	oc := withGrad(offset, func() *Node {
-		if du == nil {
-			return nil
-		}
-		return colSums(du)
-	})
+	oc := fromAdjoint(offset, &du, colSums)
 	h := matmul(xid, wc)
 	last := h.Rank() - 1
 	f := h.Shape().Dimensions[last]
@@ -258,13 +233,10 @@ func weightedColSums(s, v *Node) *Node {
 // is then unused).
 func mishGrad(x *Node) *Node {
 	var dy, e, d, xid *Node
-	xid = withGrad(x, func() *Node {
-		if dy == nil {
-			return nil
-		}
+	xid = fromAdjoint(x, &dy, func(a *Node) *Node {
 		t := Reciprocal(d)
 		sig := Reciprocal(AddScalar(Reciprocal(e), 1)) // σ = 1/(1 + e⁻ˣ), also at eˣ = 0 or +Inf
-		return Mul(dy, Add(t, Mul(Mul(xid, sig), OneMinus(Square(t)))))
+		return Mul(a, Add(t, Mul(Mul(xid, sig), OneMinus(Square(t)))))
 	})
 	e = Exp(xid)
 	n := Mul(e, AddScalar(e, 2))

@@ -162,7 +162,9 @@ func TestDenseTrainMatchesReference(t *testing.T) {
 			{name: "cot", data: thRandn(rng, thSize(od), 1, 0), dims: od},
 		}
 		got := thGradCheck(t, func(in []*Node) *Node { return ReduceAllSum(Mul(denseTrain(in[0], in[1], in[2]), in[3])) }, inputs...)
-		want := thGradCheck(t, func(in []*Node) *Node { return ReduceAllSum(Mul(Add(matmul(in[0], in[1]), ExpandLeftToRank(in[2], in[0].Rank())), in[3])) }, inputs...)
+		want := thGradCheck(t, func(in []*Node) *Node {
+			return ReduceAllSum(Mul(Add(matmul(in[0], in[1]), ExpandLeftToRank(in[2], in[0].Rank())), in[3]))
+		}, inputs...)
 		for k := range got {
 			thClose(t, want[k], got[k], 1e-10, 1e-9, "case %v gradient %d", tc, k)
 		}

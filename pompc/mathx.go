@@ -67,12 +67,9 @@ func TwoHotInv(logits *Node, numBins int, vmin, vmax float64) *Node {
 func dotLast(p, c *Node) *Node {
 	var dy *Node
 	r := p.Rank()
-	pid := withGrad(p, func() *Node {
-		if dy == nil {
-			return nil
-		}
-		dims := append(append([]int{}, dy.Shape().Dimensions...), 1)
-		return DotGeneral(Reshape(dy, dims...), []int{r - 1}, nil, Reshape(c, 1, c.Shape().Dimensions[0]), []int{0}, nil)
+	pid := fromAdjoint(p, &dy, func(a *Node) *Node {
+		dims := append(append([]int{}, a.Shape().Dimensions...), 1)
+		return DotGeneral(Reshape(a, dims...), []int{r - 1}, nil, Reshape(c, 1, c.Shape().Dimensions[0]), []int{0}, nil)
 	})
 	return hook(DotGeneral(pid, []int{r - 1}, nil, c, []int{0}, nil), &dy)
 }
@@ -87,11 +84,8 @@ func dotLast(p, c *Node) *Node {
 func SoftCE(logits, target *Node, numBins int, vmin, vmax float64) *Node {
 	y := TwoHot(target, numBins, vmin, vmax)
 	var dce, p *Node
-	lid := withGrad(logits, func() *Node {
-		if dce == nil {
-			return nil
-		}
-		return Mul(Sub(p, y), spreadLast(dce, numBins))
+	lid := fromAdjoint(logits, &dce, func(a *Node) *Node {
+		return Mul(Sub(p, y), spreadLast(a, numBins))
 	})
 	p = StopGradient(Softmax(lid, -1))
 	lse := Sub(StopGradient(ReduceMax(lid, -1)), Log(ReduceMax(p, -1)))
@@ -104,11 +98,8 @@ func SoftCE(logits, target *Node, numBins int, vmin, vmax float64) *Node {
 func softmaxLast(x *Node) *Node {
 	var dp, p *Node
 	f := x.Shape().Dimensions[x.Rank()-1]
-	xid := withGrad(x, func() *Node {
-		if dp == nil {
-			return nil
-		}
-		return Mul(p, Sub(dp, spreadLast(sumLast(Mul(dp, p)), f)))
+	xid := fromAdjoint(x, &dp, func(a *Node) *Node {
+		return Mul(p, Sub(a, spreadLast(sumLast(Mul(a, p)), f)))
 	})
 	p = hook(Softmax(xid, -1), &dp)
 	return p
