@@ -5,20 +5,23 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 )
 
-// Training forms of the networks' building blocks (issue 9).
+// Training forms of the networks' building blocks (issue 9; used where the update differentiates,
+// nets.grad; README "The algorithm in code").
 //
-// The pure-Go backend runs matmuls on SIMD kernels but reductions and broadcasts through generic
-// per-element iterators, and GoMLX differentiates LayerNorm and Mish op by op. Measured on one
-// core at [1024, 384] (ns per element): ReduceSum over the last axis 2.9, over the first 1.45,
-// BroadcastInDim 1.3–1.5, a broadcasting Mul 1.9; the same sums as a matrix-vector product with a
-// ones vector 0.33 and 0.12, the same broadcasts as a K = 1 outer product 0.31–0.44. So in graphs
-// that are differentiated (n.grad):
-//   - every per-feature parameter (bias, LayerNorm gain and offset) is spread over the rows by an
-//     outer product 1·bᵀ, whose gradient is the matrix-vector product 1ᵀ·v;
-//   - LayerNorm and Mish carry hand-written closed-form gradients (below), with their row
-//     statistics as matrix-vector products.
+// The pure-Go backend runs matmuls on SIMD kernels but reductions, broadcasts and transposes
+// through generic per-element iterators, and GoMLX differentiates LayerNorm, Mish and softmax
+// op by op, and a matmul through transposes (one with the identity permutation per input
+// gradient). Measured on one core at [1024, 384], ns per element: ReduceSum over the last axis
+// 2.9, over the first 1.45, BroadcastInDim 1.3–1.5, a broadcasting Mul 1.9, Transpose 2.8; the
+// same sums as products with a ones vector 0.33 and 0.12, the same broadcasts as outer products
+// 0.31–0.6. So the training forms
+//   - compute every row sum and broadcast as such a product;
+//   - write every gradient out in closed form from the adjoint ∂L/∂y of the layer's output, which
+//     a hook (an identity with a custom gradient) records while Gradient runs; the inputs and
+//     parameters are identities (fromAdjoint) whose gradient is that closed form, and what autodiff
+//     computes for them is unused, so the backend never runs it (dead code).
 //
-// The values are the same as the inference forms up to float32 rounding of the sums.
+// Values equal the inference forms' up to float32 rounding of the sums (Mish's exactly).
 
 // onesLike is a constant of ones of x's dtype with the given dimensions.
 func onesLike(x *Node, dims ...int) *Node { return Ones(x.Graph(), shapes.Make(x.DType(), dims...)) }
