@@ -134,7 +134,8 @@ func inputGrad(dh, w *Node) *Node {
 //
 // Forward, with p = x·W + b, μ and s = 1/sqrt(var + ε) the row mean and inverse deviation of p:
 //
-//	p − μ = x·W + [−μ, 1]·[1; b − mean(b)]   (the bias and the mean as one rank-2 product)
+//	p − μ = x·W + [−μₕ, 1]·[1; b − mean(b)]  (μₕ the row mean of x·W: bias and mean in one
+//	                                          product of inner dimension 2)
 //	u = (p − μ) ⊙ (s·γᵀ) + 1·βᵀ              (s·γᵀ one outer product)
 //
 // Backward, all written out from ∂L/∂u and ∂L/∂p recorded by hooks:
