@@ -15,6 +15,19 @@ SETUP_SHELL = """%env GOEXPERIMENT simd
 !*go get github.com/janpfeifer/gonb@v0.11.5 gonum.org/v1/plot@v0.17.0 github.com/go-echarts/go-echarts/v2@v2.6.7"""
 
 
+# FIRST_CELL_HEAD opens each notebook's first cell: the widgets import and the error helper.
+FIRST_CELL_HEAD = """
+import "github.com/pompc/pompc/widgets"
+
+// must stops the cell with the error (GoNB shows it under the cell).
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+"""
+
+
 def md(s):
     return nbf.v4.new_markdown_cell(s.strip("\n"))
 
@@ -50,16 +63,7 @@ a shrunken planner and batch, about a minute on two cores, what CI runs), `--bud
 one (100k steps with the preset's sizes). `--steps=N` makes the training cell train to step N
 instead of the budget's length.
 """),
-    code("""
-import "github.com/pompc/pompc/widgets"
-
-// must stops the cell with the error (GoNB shows it under the cell).
-func must(err error) {
-	if err != nil {
-		panic(err)
-	}
-}
-
+    code(FIRST_CELL_HEAD + """
 var (
 	flagBudget = flag.String("budget", "tiny", "run length: tiny (CI smoke run) or full (a real run)")
 	flagSteps  = flag.Int("steps", 0, "agent steps of the training cell (0: the budget's)")
@@ -231,16 +235,7 @@ Parameters (first cell): `--budget=tiny` is CI's smoke run (seconds per run, a s
 and batch, one evaluation episode); `--budget=full` is the real experiment (100k steps per run,
 hours on a CPU). `--parallel=N` sets how many runs train at once (default: the number of CPUs).
 """),
-    code("""
-import "github.com/pompc/pompc/widgets"
-
-// must stops the cell with the error (GoNB shows it under the cell).
-func must(err error) {
-	if err != nil {
-		panic(err)
-	}
-}
-
+    code(FIRST_CELL_HEAD + """
 var (
 	flagBudget   = flag.String("budget", "tiny", "run length: tiny (CI smoke run) or full (the real experiment)")
 	flagParallel = flag.Int("parallel", 0, "runs training at once (0: the number of CPUs)")

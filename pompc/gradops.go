@@ -26,15 +26,14 @@ import (
 // onesLike is a constant of ones of x's dtype with the given dimensions.
 func onesLike(x *Node, dims ...int) *Node { return Ones(x.Graph(), shapes.Make(x.DType(), dims...)) }
 
-// spreadRows broadcasts per-feature parameters over rows as an outer product with a ones column,
-// so that the parameters' gradient is 1ᵀ·v (a matrix-vector product) instead of a ReduceSum.
+// spreadRows broadcasts per-feature parameters over rows as the outer product 1·bᵀ, so that the
+// parameters' gradient is 1ᵀ·v (a matrix-vector product) instead of a ReduceSum.
 // b [F] gives [rows, F]; b [E, 1, F] (one row per ensemble member) gives [E, rows, F].
 func spreadRows(b *Node, rows int) *Node {
 	if b.Rank() == 1 {
-		return Dot(onesLike(b, rows, 1), Reshape(b, 1, b.Shape().Dimensions[0])).Product()
+		return outerRows(onesLike(b, rows), b)
 	}
-	e := b.Shape().Dimensions[0]
-	return DotGeneral(onesLike(b, e, rows, 1), []int{2}, []int{0}, b, []int{1}, []int{0})
+	return outerRows(onesLike(b, b.Shape().Dimensions[0], rows), b)
 }
 
 // hook is an identity of x that records the adjoint arriving at it (∂L/∂x) in *dst while the
@@ -86,15 +85,19 @@ func matmul(x, w *Node) *Node {
 // gradients autodiff brings to x and W are then unused and dropped from the compiled graph.
 func denseTrain(x, w, b *Node) *Node {
 	var dh *Node
-	wc := fromAdjoint(w, &dh, func(a *Node) *Node {
-		return weightGrad(x, a)
-	})
-	bc := fromAdjoint(b, &dh, colSums)
-	xid := fromAdjoint(x, &dh, func(a *Node) *Node {
-		return inputGrad(a, w)
-	})
+	xid, wc, bc := linearGrads(x, w, b, &dh)
 	rows := x.Shape().Dimensions[x.Rank()-2]
 	return hook(Add(matmul(xid, wc), spreadRows(bc, rows)), &dh)
+}
+
+// linearGrads returns identities of a Linear layer's input x, weights W and bias b whose
+// gradients are written out from ∂L/∂h (h = x·W + b), which a hook on h records in *dh:
+// ∂x = ∂h·Wᵀ, ∂W = xᵀ·∂h, ∂b = 1ᵀ·∂h. They must be created before the hook.
+func linearGrads(x, w, b *Node, dh **Node) (xid, wc, bc *Node) {
+	wc = fromAdjoint(w, dh, func(a *Node) *Node { return weightGrad(x, a) })
+	bc = fromAdjoint(b, dh, colSums)
+	xid = fromAdjoint(x, dh, func(a *Node) *Node { return inputGrad(a, w) })
+	return xid, wc, bc
 }
 
 // weightGrad is xᵀ·∂h for x [R, I], ∂h [R, O] (or per ensemble member). x is transposed
@@ -147,13 +150,7 @@ func inputGrad(dh, w *Node) *Node {
 // that the pure-Go backend runs them on its matmul kernels (see the top of this file).
 func normedLinearTrain(x, w, b, gain, offset *Node, drop func(*Node) *Node) *Node {
 	var dp, du, xc, s *Node
-	wc := fromAdjoint(w, &dp, func(a *Node) *Node {
-		return weightGrad(x, a)
-	})
-	bc := fromAdjoint(b, &dp, colSums)
-	xid := fromAdjoint(x, &dp, func(a *Node) *Node {
-		return inputGrad(a, w)
-	})
+	xid, wc, bc := linearGrads(x, w, b, &dp)
 	gc := fromAdjoint(gain, &du, func(a *Node) *Node {
 		return weightedColSums(s, Mul(a, xc))
 	})

@@ -86,17 +86,21 @@ func lnVars(s *model.Scope, g *Graph, f int) (gain, offset *Node) {
 		ls.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, f)).NodeValue(g)
 }
 
+// onRows applies f, a map of rows [R, in] → [R, out], to x [..., in] flattened to rows.
+func onRows(x *Node, out int, f func(*Node) *Node) *Node {
+	lead, rows := rowsOf(x)
+	y := f(Reshape(x, rows, x.Shape().Dimensions[x.Rank()-1]))
+	return Reshape(y, append(append([]int{}, lead...), out)...)
+}
+
 // dense is layers.Dense's x·W + b over the last axis, on the same variables (denseVars). The
 // training form is denseTrain.
 func (n *nets) dense(s *model.Scope, x *Node, out int) *Node {
 	if !n.grad {
 		return layers.Dense(s, x, true, out)
 	}
-	in := x.Shape().Dimensions[x.Rank()-1]
-	w, b := denseVars(s, x.Graph(), in, out)
-	lead, rows := rowsOf(x)
-	y := denseTrain(Reshape(x, rows, in), w, b)
-	return Reshape(y, append(append([]int{}, lead...), out)...)
+	w, b := denseVars(s, x.Graph(), x.Shape().Dimensions[x.Rank()-1], out)
+	return onRows(x, out, func(x2 *Node) *Node { return denseTrain(x2, w, b) })
 }
 
 // weightInit is TD-MPC2's initialization: weights ~ N(0, 0.02²) (its truncation at ±2 absolute
@@ -125,9 +129,7 @@ func (n *nets) normedLinear(s *model.Scope, x *Node, out int, dropout float64, a
 		if dropout > 0 {
 			drop = func(h *Node) *Node { return layers.DropoutStatic(s.At("dropout"), h, dropout) }
 		}
-		lead, rows := rowsOf(x)
-		u := normedLinearTrain(Reshape(x, rows, in), w, b, gain, offset, drop)
-		return act(Reshape(u, append(append([]int{}, lead...), out)...))
+		return act(onRows(x, out, func(x2 *Node) *Node { return normedLinearTrain(x2, w, b, gain, offset, drop) }))
 	}
 	x = layers.Dense(s.At("linear"), x, true, out)
 	if dropout > 0 {
@@ -252,11 +254,7 @@ func (n *nets) ensembleLNVars(s *model.Scope, g *Graph, f int, heads *Node) (gai
 // the first hidden layer is active only in training graphs.
 func (n *nets) QEnsemble(path string, z, a *Node, heads *Node) *Node {
 	x := Concatenate([]*Node{z, a}, -1)
-	lead := x.Shape().Dimensions[:x.Rank()-1]
-	rows := 1
-	for _, d := range lead {
-		rows *= d
-	}
+	lead, rows := rowsOf(x)
 	k := n.cfg.Size.QHeads
 	if heads != nil {
 		k = heads.Shape().Dimensions[0]
