@@ -11,9 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 
-need_go="1.26"
+# go.mod needs Go 1.27: any installed go command (1.21+) fetches the approved 1.27.3 toolchain
+# from the module proxy when GOTOOLCHAIN names it, so every go command here carries it.
+export GOTOOLCHAIN=go1.27.3
 if ! command -v go >/dev/null 2>&1; then
-	echo "install.sh: Go ${need_go}+ is required (https://go.dev/dl/); it is the only prerequisite of the core" >&2
+	echo "install.sh: a go command is required (https://go.dev/dl/; it fetches Go 1.27.3 itself); it is the only prerequisite of the core" >&2
 	exit 1
 fi
 echo "install.sh: $(go version)"

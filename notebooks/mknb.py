@@ -9,7 +9,8 @@ import nbformat as nbf
 KERNEL = {"name": "gonb", "display_name": "Go (gonb)", "language": "go"}
 LANG = {"name": "go", "file_extension": ".go", "mimetype": "text/x-go"}
 
-SETUP_SHELL = """%env GOEXPERIMENT simd
+SETUP_SHELL = """%env GOTOOLCHAIN go1.27.3
+%env GOEXPERIMENT simd
 !*rm -f go.work && go work init . "${POMPC_MODULE:-$GONB_DIR/..}"
 %goworkfix
 !*go get github.com/janpfeifer/gonb@v0.11.5 gonum.org/v1/plot@v0.17.0 github.com/go-echarts/go-echarts/v2@v2.6.7"""

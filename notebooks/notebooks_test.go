@@ -80,14 +80,21 @@ func moduleRoot(t *testing.T) string {
 }
 
 // kernelEnv is the environment of Jupyter and its GoNB kernel: the module path the notebooks'
-// first cell puts in go.work, and GOPATH/bin (gonb, goimports, gopls) on PATH.
+// first cell puts in go.work, and GOPATH/bin (gonb, goimports, gopls) on PATH. GOTOOLCHAIN is
+// local and GOEXPERIMENT unset, as when a user starts Jupyter from a plain shell: the notebooks'
+// first cell must set both itself (go.mod needs Go 1.27).
 func kernelEnv(t *testing.T) []string {
 	gopath, err := exec.Command("go", "env", "GOPATH").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := os.Environ()
-	env = append(env, "POMPC_MODULE="+moduleRoot(t),
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOTOOLCHAIN=") && !strings.HasPrefix(kv, "GOEXPERIMENT=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "GOTOOLCHAIN=local", "POMPC_MODULE="+moduleRoot(t),
 		"PATH="+filepath.Join(strings.TrimSpace(string(gopath)), "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	return env
 }

@@ -348,10 +348,7 @@ func clippedGrads(loss *Node, vars []*model.Variable, maxNorm float64) ([]*Node,
 	grads := Gradient(loss, nodes...)
 	sq := ScalarZero(g, dt)
 	for _, gr := range grads {
-		// Σ g² as the dot product of the flattened gradient with itself (the backend's matmul
-		// kernels; ReduceAllSum(Square(g)) goes through its generic reduction, issue 9).
-		flatG := Reshape(gr, gr.Shape().Size())
-		sq = Add(sq, DotGeneral(flatG, []int{0}, nil, flatG, []int{0}, nil))
+		sq = Add(sq, ReduceAllSum(Square(gr)))
 	}
 	norm := Sqrt(sq)
 	coef := Min(ScalarOne(g, dt), Div(Scalar(g, dt, maxNorm), AddScalar(norm, 1e-6)))
@@ -371,7 +368,13 @@ func (a *Agent) applyAdam(opt optimizer.Interface, path string, grads []*Node) {
 	if !ok {
 		exceptions.Panicf("optimizer %T cannot apply precomputed gradients", opt)
 	}
+	g := grads[0].Graph()
 	u.UpdateGraphWithGradients(a.store.Scope(path), grads, dt)
+	// The losses built after this step (prior, policy) read the updated parameters as constants:
+	// detaching them keeps autodiff of those losses from walking back into this step's gradients.
+	for _, v := range trainable(a.store, path, g) {
+		v.SetNodeValue(StopGradient(v.NodeValue(g)))
+	}
 }
 
 // check validates a batch's slice lengths against its dims and that every value is finite

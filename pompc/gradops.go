@@ -161,10 +161,11 @@ func normedLinearTrain(x, w, b, gain, offset *Node, drop func(*Node) *Node) *Nod
 	inv := 1 / float64(f)
 	var centered *Node
 	if drop == nil {
-		h = hook(h, &dp)
+		// The hook sits on p − μ, which both x·W and the bias reach, so ∂L/∂p is recorded for
+		// whichever of x, W and b is differentiated (μ is detached: its gradient is in xc's).
 		mu := StopGradient(MulScalar(sumLast(h), inv))
 		bcen := Sub(bc, ReduceAndKeep(bc, ReduceMean, -1))
-		centered = Add(h, rank2(Neg(mu), bcen))
+		centered = hook(Add(h, rank2(Neg(mu), bcen)), &dp)
 	} else {
 		p := drop(hook(Add(h, spreadRows(bc, h.Shape().Dimensions[last-1])), &dp))
 		mu := StopGradient(MulScalar(sumLast(p), inv))

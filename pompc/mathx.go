@@ -53,56 +53,19 @@ func binCenters(g *Graph, dt dtypes.DType, numBins int, vmin, vmax float64) *Nod
 	return AddScalar(MulScalar(idx, binSize), vmin)
 }
 
-// TwoHotInv decodes logits [..., numBins] into a scalar value per row: symexp(Σ softmax(l)·bins).
+// TwoHotInv decodes logits [..., numBins] into a scalar value per row: symexp(Σ softmax(l)·bins),
+// the expectation over the bins as a product with the vector of bin centres.
 func TwoHotInv(logits *Node, numBins int, vmin, vmax float64) *Node {
-	probs := softmaxLast(logits)
+	probs := Softmax(logits, -1)
 	centers := binCenters(logits.Graph(), logits.DType(), numBins, vmin, vmax)
-	return SymExp(dotLast(probs, centers))
-}
-
-// dotLast is Σ_i p[..., i]·c[i] for p [..., F] and a constant c [F], as a product with the
-// vector c: the pure-Go backend runs it on its matmul kernels, ~10x faster per element than a
-// broadcast multiply and a ReduceSum (issue 9). Its gradient ∂L/∂p = ∂L/∂y ⊗ c is written out as
-// one outer product (GoMLX's derivative of the product adds an identity transpose of p).
-func dotLast(p, c *Node) *Node {
-	var dy *Node
-	r := p.Rank()
-	pid := fromAdjoint(p, &dy, func(a *Node) *Node {
-		dims := append(append([]int{}, a.Shape().Dimensions...), 1)
-		return DotGeneral(Reshape(a, dims...), []int{r - 1}, nil, Reshape(c, 1, c.Shape().Dimensions[0]), []int{0}, nil)
-	})
-	return hook(DotGeneral(pid, []int{r - 1}, nil, c, []int{0}, nil), &dy)
+	return SymExp(DotGeneral(probs, []int{probs.Rank() - 1}, nil, centers, []int{0}, nil))
 }
 
 // SoftCE is the cross-entropy of logits [..., numBins] against two-hot(target) [...]:
-// CE = −Σ_i y_i·log softmax(l)_i = LSE(l) − Σ_i y_i·l_i with y = twohot(target). Returns [...].
-//
-// LSE = max l − log max softmax(l) (the largest probability is at the largest logit, and it is
-// at least 1/numBins, so its log is finite), from the backend's fused softmax; the gradient
-// ∂CE/∂l = softmax(l) − y is written out (GoMLX's LogSoftmax is a generic max, exponential and
-// sum, differentiated op by op; issue 9).
+// CE = −Σ_i y_i·log softmax(l)_i with y = twohot(target) (alg §3). Returns [...].
 func SoftCE(logits, target *Node, numBins int, vmin, vmax float64) *Node {
 	y := TwoHot(target, numBins, vmin, vmax)
-	var dce, p *Node
-	lid := fromAdjoint(logits, &dce, func(a *Node) *Node {
-		return Mul(Sub(p, y), spreadLast(a, numBins))
-	})
-	p = StopGradient(Softmax(lid, -1))
-	lse := Sub(StopGradient(ReduceMax(lid, -1)), Log(ReduceMax(p, -1)))
-	return hook(Sub(lse, sumLast(Mul(y, lid))), &dce)
-}
-
-// softmaxLast is the softmax over the last axis by the backend's fused op, with its gradient
-// ∂L/∂x = p ⊙ (∂L/∂p − Σ_j ∂L/∂p_j·p_j) written out (GoMLX differentiates the fused softmax
-// through its decomposed form: a generic max, exponential, sum and division; issue 9).
-func softmaxLast(x *Node) *Node {
-	var dp, p *Node
-	f := x.Shape().Dimensions[x.Rank()-1]
-	xid := fromAdjoint(x, &dp, func(a *Node) *Node {
-		return Mul(p, Sub(a, spreadLast(sumLast(Mul(a, p)), f)))
-	})
-	p = hook(Softmax(xid, -1), &dp)
-	return p
+	return Neg(ReduceSum(Mul(y, LogSoftmax(logits)), -1))
 }
 
 // Mish is mish(x) = x·tanh(softplus(x)); GoMLX has no Mish op. It is computed with one
@@ -124,7 +87,7 @@ func SimNorm(z *Node, group int) *Node {
 	dims := z.Shape().Dimensions
 	l := dims[len(dims)-1]
 	grouped := append(append([]int{}, dims[:len(dims)-1]...), l/group, group)
-	return Reshape(softmaxLast(Reshape(z, grouped...)), dims...)
+	return Reshape(Softmax(Reshape(z, grouped...), -1), dims...)
 }
 
 // GaussianKL is the closed-form KL(N(m1, s1) || N(m2, s2)) of diagonal Gaussians, summed over

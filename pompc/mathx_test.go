@@ -298,3 +298,38 @@ func TestEliteMaskSelectsTopK(t *testing.T) {
 		}
 	}
 }
+
+// TestSoftCEGradientClosedForm checks the cross-entropy's autodiff gradient against its closed
+// form ∂CE/∂l = softmax(l) − twohot(y) and finite differences, including logits 200 apart, where
+// most probabilities underflow and the log-sum-exp must stay finite; and SimNorm's gradient
+// against finite differences.
+func TestSoftCEGradientClosedForm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	const rows, bins = 4, 9
+	logits := thRandn(rng, rows*bins, 3, 0)
+	for j := 0; j < bins; j++ { // row 3: a spread of 200
+		logits[3*bins+j] = 25 * float64(j-4)
+	}
+	targets := []float64{-3, 0.2, 7, 1e4} // the last one clips at vmax
+	vmin, vmax := -5.0, 5.0
+	out := thRun(t, func(g *Graph, in []*Node) []*Node {
+		l, y := in[0], in[1]
+		return []*Node{
+			SoftCE(l, y, bins, vmin, vmax),
+			Gradient(ReduceAllSum(SoftCE(l, y, bins, vmin, vmax)), l)[0],
+			Sub(Softmax(l, -1), TwoHot(y, bins, vmin, vmax)),
+		}
+	}, thT64(logits, rows, bins), thT64(targets, rows))
+	thClose(t, out[2], out[1], 1e-12, 1e-9, "cross-entropy gradient")
+	for _, v := range out[0] {
+		require.False(t, math.IsInf(v, 0) || math.IsNaN(v), "cross-entropy must be finite: %v", out[0])
+	}
+
+	thGradCheck(t, func(in []*Node) *Node { return ReduceAllSum(Mul(SimNorm(in[0], 4), in[1])) },
+		thGradInput{name: "z", data: thRandn(rng, 3*8, 2, 0), dims: []int{3, 8}, diff: true},
+		thGradInput{name: "w", data: thRandn(rng, 3*8, 1, 0), dims: []int{3, 8}})
+	thGradCheck(t, func(in []*Node) *Node { return ReduceAllSum(Mul(SoftCE(in[0], in[1], bins, vmin, vmax), in[2])) },
+		thGradInput{name: "logits", data: thRandn(rng, 3*bins, 2, 0), dims: []int{3, bins}, diff: true},
+		thGradInput{name: "y", data: []float64{-2, 0.5, 3}, dims: []int{3}},
+		thGradInput{name: "w", data: []float64{1, -0.5, 2}, dims: []int{3}})
+}

@@ -43,12 +43,15 @@ type nets struct {
 	// gradients that are cheap on the pure-Go backend. The planner and the parts of the update
 	// that are not differentiated use the inference forms (fused LayerNorm and Dense).
 	grad bool
+	// autodiff keeps plain GoMLX autodiff in the update too (withGrad is then the identity): the
+	// reference the training forms are tested against.
+	autodiff bool
 }
 
 // withGrad returns the nets in their training forms (same store and variables).
 func (n *nets) withGrad() *nets {
 	c := *n
-	c.grad = true
+	c.grad = !n.autodiff
 	return &c
 }
 

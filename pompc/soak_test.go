@@ -33,7 +33,7 @@ func rssMB() float64 {
 // front) and the compiled graphs exist: it reports the growth between the first sample after
 // warm-up and the last. Run with:
 //
-//	POMPC_SOAK_MINUTES=30 GOEXPERIMENT=simd go test -run XXX -bench Soak -benchtime 1x -timeout 40m ./pompc/
+//	POMPC_SOAK_MINUTES=30 GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd go test -run XXX -bench Soak -benchtime 1x -timeout 40m ./pompc/
 func BenchmarkSoak(b *testing.B) {
 	minutes := 30.0
 	if s := os.Getenv("POMPC_SOAK_MINUTES"); s != "" {

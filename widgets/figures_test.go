@@ -21,7 +21,7 @@ import (
 // data to PNG, compared with testdata/golden/<name>.png within a tolerance (goldenEqual).
 // Regenerate after an intended change with
 //
-//	GOEXPERIMENT=simd go test ./widgets -run Golden -regen-golden
+//	GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd go test ./widgets -run Golden -regen-golden
 //
 // and look at the new images before committing them.
 var regenGolden = flag.Bool("regen-golden", false, "rewrite the golden figure images in testdata/golden")

@@ -75,7 +75,7 @@ func warnNoSIMD() {
 			return
 		}
 	}
-	fmt.Fprintln(os.Stderr, "pompc: note: built without GOEXPERIMENT=simd; the pure-Go backend is several times faster with it (GOEXPERIMENT=simd go run ./pompc/cmd/pompc ...)")
+	fmt.Fprintln(os.Stderr, "pompc: note: built without GOEXPERIMENT=simd; the pure-Go backend is several times faster with it (GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd go run ./pompc/cmd/pompc ...)")
 }
 
 func containsSIMD(v string) bool {
