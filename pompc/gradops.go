@@ -5,35 +5,37 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 )
 
-// Training forms of the networks' building blocks (issue 9; used where the update differentiates,
-// nets.grad; README "The algorithm in code").
+// Training forms of the networks' building blocks (used where the update differentiates,
+// nets.grad; README "Training forms" says which survived and why).
 //
-// The pure-Go backend runs matmuls on SIMD kernels but reductions, broadcasts and transposes
-// through generic per-element iterators, and GoMLX differentiates LayerNorm, Mish and softmax
-// op by op, and a matmul through transposes (one with the identity permutation per input
-// gradient). Measured on one core at [1024, 384], ns per element: ReduceSum over the last axis
-// 2.9, over the first 1.45, BroadcastInDim 1.3–1.5, a broadcasting Mul 1.9, Transpose 2.8; the
-// same sums as products with a ones vector 0.33 and 0.12, the same broadcasts as outer products
-// 0.31–0.6. So the training forms
-//   - compute every row sum and broadcast as such a product;
-//   - write every gradient out in closed form from the adjoint ∂L/∂y of the layer's output, which
-//     a hook (an identity with a custom gradient) records while Gradient runs; the inputs and
-//     parameters are identities (fromAdjoint) whose gradient is that closed form, and what autodiff
-//     computes for them is unused, so the backend never runs it (dead code).
+// GoMLX differentiates LayerNorm and Mish op by op, and a matmul through transposes (one with
+// the identity permutation per input gradient, a full copy on the pure-Go backend). For the
+// three blocks where that still costs more than the noise on the current kernels (a Linear
+// layer, TD-MPC2's NormedLinear and Mish), the training forms
+//   - write every gradient out in closed form from the adjoint ∂L/∂y of the block's output,
+//     which a hook (an identity with a custom gradient) records while Gradient runs; the inputs
+//     and parameters are identities (fromAdjoint) whose gradient is that closed form, and what
+//     autodiff computes for them is unused, so the backend never runs it (dead code);
+//   - keep the scale s·γᵀ and the centering of NormedLinear as single small products; row
+//     sums and broadcasts are plain reductions and broadcasts (the products with a ones
+//     vector that earlier kernels needed measure the same as these on the current ones).
 //
-// Values equal the inference forms' up to float32 rounding of the sums (Mish's exactly).
+// Everything else the update differentiates (soft cross-entropy, softmax, SimNorm, the
+// gradient norm) is plain GoMLX. Values equal the inference forms' up to float32 rounding of
+// the sums (Mish's exactly); update_equiv_test.go checks the whole update against plain
+// autodiff (nets.autodiff).
 
 // onesLike is a constant of ones of x's dtype with the given dimensions.
 func onesLike(x *Node, dims ...int) *Node { return Ones(x.Graph(), shapes.Make(x.DType(), dims...)) }
 
-// spreadRows broadcasts per-feature parameters over rows as the outer product 1·bᵀ, so that the
-// parameters' gradient is 1ᵀ·v (a matrix-vector product) instead of a ReduceSum.
-// b [F] gives [rows, F]; b [E, 1, F] (one row per ensemble member) gives [E, rows, F].
+// spreadRows broadcasts per-feature parameters over rows, 1·bᵀ: b [F] gives [rows, F];
+// b [E, 1, F] (one row per ensemble member) gives [E, rows, F].
 func spreadRows(b *Node, rows int) *Node {
+	d := b.Shape().Dimensions
 	if b.Rank() == 1 {
-		return outerRows(onesLike(b, rows), b)
+		return BroadcastToDims(InsertAxes(b, 0), rows, d[0])
 	}
-	return outerRows(onesLike(b, b.Shape().Dimensions[0], rows), b)
+	return BroadcastToDims(b, d[0], rows, d[2])
 }
 
 // hook is an identity of x that records the adjoint arriving at it (∂L/∂x) in *dst while the
@@ -58,15 +60,13 @@ func fromAdjoint(p *Node, adj **Node, grad func(a *Node) *Node) *Node {
 	})
 }
 
-// colSums is Σ_r v[r, f] as the product 1ᵀ·v, the layout the matmul kernels run fastest
-// (0.11–0.27 ns per element; GoMLX's own gradient of a broadcast or of an outer product sums
-// with 1.5–3.3). v [R, F] gives [F]; an ensemble v [E, R, F] gives [E, 1, F].
+// colSums is Σ_r v[r, f], the gradient of a parameter spread over rows (spreadRows):
+// v [R, F] gives [F]; an ensemble v [E, R, F] gives [E, 1, F].
 func colSums(v *Node) *Node {
-	d := v.Shape().Dimensions
 	if v.Rank() == 2 {
-		return Reshape(Dot(onesLike(v, 1, d[0]), v).Product(), d[1])
+		return ReduceSum(v, 0)
 	}
-	return DotGeneral(onesLike(v, d[0], 1, d[1]), []int{2}, []int{0}, v, []int{1}, []int{0})
+	return ReduceAndKeep(v, ReduceSum, 1)
 }
 
 // matmul is x·W for x [R, I], W [I, O], or per ensemble member for x [E, R, I], W [E, I, O].
@@ -113,8 +113,8 @@ func weightGrad(x, dh *Node) *Node {
 
 // inputGrad is ∂h·Wᵀ for ∂h [R, O], W [I, O] (or per ensemble member). Small weights are
 // transposed first: the backend's small-matrix kernel for a product against a transposed
-// operand is up to 3.5x slower than against a plain one (measured at [768, 64]·[64, 64]ᵀ; at
-// 384 features both run alike, and the transpose would be pure overhead).
+// operand is slower than against a plain one for small matrices (at 384 features both run
+// alike, and the transpose would be pure overhead).
 func inputGrad(dh, w *Node) *Node {
 	d := w.Shape().Dimensions
 	small := d[len(d)-1]*d[len(d)-2] <= 128*128
@@ -146,8 +146,8 @@ func inputGrad(dh, w *Node) *Node {
 //	v = ∂L/∂u ⊙ (s·γᵀ) = s·∂L/∂x̂,   ∂L/∂p = v − mean(v) − (p − μ)·s²·mean(v ⊙ (p − μ))
 //	∂γ = sᵀ·(∂L/∂u ⊙ (p − μ)),  ∂β = 1ᵀ·∂L/∂u,  ∂b = 1ᵀ·∂L/∂p,  ∂W = xᵀ·∂L/∂p,  ∂x = ∂L/∂p·Wᵀ
 //
-// Row means and sums are products with a ones vector and every broadcast an outer product, so
-// that the pure-Go backend runs them on its matmul kernels (see the top of this file).
+// The scale s·γᵀ is one outer product and the centering one product of inner dimension 2
+// (see the top of this file).
 func normedLinearTrain(x, w, b, gain, offset *Node, drop func(*Node) *Node) *Node {
 	var dp, du, xc, s *Node
 	xid, wc, bc := linearGrads(x, w, b, &dp)
@@ -181,15 +181,13 @@ func normedLinearTrain(x, w, b, gain, offset *Node, drop func(*Node) *Node) *Nod
 	return hook(u, &du)
 }
 
-// sumLast is Σ over the last axis of x [..., F] as a product with a ones vector. Returns [...].
-func sumLast(x *Node) *Node {
-	return DotGeneral(x, []int{x.Rank() - 1}, nil, onesLike(x, x.Shape().Dimensions[x.Rank()-1]), []int{0}, nil)
-}
+// sumLast is Σ over the last axis of x [..., F]. Returns [...].
+func sumLast(x *Node) *Node { return ReduceSum(x, -1) }
 
 // spreadLast is m ⊗ 1 for m [...]: m repeated along a new last axis of size f.
 func spreadLast(m *Node, f int) *Node {
-	dims := append(append([]int{}, m.Shape().Dimensions...), 1)
-	return DotGeneral(Reshape(m, dims...), []int{m.Rank()}, nil, onesLike(m, 1, f), []int{0}, nil)
+	dims := append(append([]int{}, m.Shape().Dimensions...), f)
+	return BroadcastToDims(InsertAxes(m, -1), dims...)
 }
 
 // outerRows is the outer product s·γᵀ for s [R], γ [F] (giving [R, F]), or per ensemble member

@@ -70,8 +70,8 @@ func SoftCE(logits, target *Node, numBins int, vmin, vmax float64) *Node {
 
 // Mish is mish(x) = x·tanh(softplus(x)); GoMLX has no Mish op. It is computed with one
 // exponential: tanh(log(1 + eˣ)) = n/(n + 2) = 1/(1 + 2/n) with n = eˣ(eˣ + 2), which is exact
-// algebra and ~2x faster on the pure-Go backend than Tanh(Softplus(x)) (log1p and tanh dominated
-// the planner's profile). The form x/(1 + 2/n) needs no cap on the exponential: eˣ = +Inf gives
+// algebra and faster on the pure-Go backend than Tanh(Softplus(x)), also on GoMLX's fused
+// activation kernels (README "Training forms" has the A/B). The form x/(1 + 2/n) needs no cap on the exponential: eˣ = +Inf gives
 // 2/n = 0 and mish = x, eˣ = 0 gives 2/n = +Inf and mish = x/Inf = 0 (issue 9: one pass fewer
 // than capping x, six elementwise operations in all). No cancellation for x < 0: t ≈ n/2 keeps
 // its relative precision.

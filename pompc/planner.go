@@ -51,8 +51,8 @@ func (n *nets) estimateValue(z, actions *Node, gamma float64) *Node {
 }
 
 // planSplit is the number of independent sample chunks of a planner call; calls with fewer
-// than planSplitMin samples are not cut. Measured on the 2-core machine (1M preset, cartpole
-// dims, TD-MPC2's planner): one planner call 307 → 250 ms with 2 chunks.
+// than planSplitMin samples are not cut. Two chunks let the pure-Go backend run the rollouts of
+// both halves on both cores; one chunk is measurably slower (README "Training forms").
 var (
 	planSplit    = 2
 	planSplitMin = 64
