@@ -5,6 +5,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 )
@@ -200,6 +201,12 @@ type controlSnapshot struct {
 	EverReset bool
 	Physics   []float64
 }
+
+// gob numbers types in the order a process first encodes or decodes them, and writes the
+// numbers into its output; using the snapshot type at init gives it the same number in every
+// process of a binary, so that equal states give equal bytes (a resumed run's checkpoint is
+// byte-identical to an uninterrupted one's, whatever the resumed process decoded first).
+func init() { _ = gob.NewEncoder(io.Discard).Encode(controlSnapshot{}) }
 
 // Snapshot saves the episode state (envs.Snapshotter); it needs a StatefulPhysics.
 func (c *Control[P]) Snapshot() ([]byte, error) {

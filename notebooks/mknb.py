@@ -65,6 +65,8 @@ one (100k steps with the preset's sizes). `--steps=N` makes the training cell tr
 instead of the budget's length.
 """),
     code(FIRST_CELL_HEAD + """
+import "github.com/pompc/pompc/pompc/sweep"
+
 var (
 	flagBudget = flag.String("budget", "tiny", "run length: tiny (CI smoke run) or full (a real run)")
 	flagSteps  = flag.Int("steps", 0, "agent steps of the training cell (0: the budget's)")
@@ -72,7 +74,7 @@ var (
 
 %% --budget=tiny
 """ + SETUP_SHELL + """
-b, err := widgets.BudgetByName(*flagBudget)
+b, err := sweep.BudgetByName(*flagBudget)
 must(err)
 must(widgets.SetParam("budget", b.Name))
 must(widgets.SetParam("steps", strconv.Itoa(*flagSteps)))
@@ -89,8 +91,8 @@ import (
 )
 
 // budget is the run length chosen by the first cell.
-func budget() widgets.Budget {
-	b, err := widgets.BudgetByName(widgets.Param("budget", "tiny"))
+func budget() sweep.Budget {
+	b, err := sweep.BudgetByName(widgets.Param("budget", "tiny"))
 	must(err)
 	return b
 }
@@ -107,7 +109,8 @@ func trainSteps() int {
 func openRun() *session.Run {
 	dir, err := widgets.OutDir("runs")
 	must(err)
-	cfg := budget().Apply(pompc.POMPC().WithSize(pompc.SizeTiny))
+	cfg, err := budget().Apply(pompc.POMPC().WithSize(pompc.SizeTiny))
+	must(err)
 	run, err := session.Open(context.Background(), session.Options{
 		Dir:    filepath.Join(dir, "quickstart-cartpole-"+budget().Name),
 		Task:   "cartpole-balance",
@@ -142,7 +145,7 @@ if remaining := trainSteps() - int(st.Step); remaining > 0 {
 }
 st, err = run.Status()
 must(err)
-fmt.Printf("step %d, λ = %s, last episode return %.1f\\n", st.Step, widgets.FormatLambda(st.Lambda), st.LastEpisodeReturn)
+fmt.Printf("step %d, λ = %s, last episode return %.1f\\n", st.Step, pompc.FormatLambda(st.Lambda), st.LastEpisodeReturn)
 """),
     md("""
 ## Evaluate
@@ -226,17 +229,21 @@ This notebook trains, on the pure-Go `cartpole-balance` task and for several see
 * **the prior ablation** at λ = 1: the learned intermediate prior π_p against the planner's own
   Gaussian as the prior, and π_p fitted with forward KL(q‖π_p) against reverse KL(π_p‖q).
 
-Every run is owned by its own session server (`pompc/session`), started in the background a
-few at a time, so a cell can be interrupted and re-run: finished runs are kept, unfinished ones
-resume from their checkpoints. The live figure compares the variants (mean ± std over seeds)
+The ablations are sweep grids (`pompc/sweep`), run by the same sweep engine as `pompc sweep`,
+here with a launcher that gives every run its own session server (`pompc/session`), a few at
+a time, so a cell can be interrupted and re-run: finished runs are kept (each run directory's
+`status.json` says so), unfinished ones resume from their checkpoints. The live figure compares the variants (mean ± std over seeds)
 while they train. The last cell exports the paper figures as PDF, SVG and PNG under
 `out/ablations-<budget>/figures/`.
 
 Parameters (first cell): `--budget=tiny` is CI's smoke run (seconds per run, a shrunken planner
 and batch, one evaluation episode); `--budget=full` is the real experiment (100k steps per run,
-hours on a CPU). `--parallel=N` sets how many runs train at once (default: the number of CPUs).
+hours on a CPU). `--parallel=N` sets how many runs train at once (default: the number of CPUs);
+the runs share the cores evenly (`sweep.Threads`).
 """),
     code(FIRST_CELL_HEAD + """
+import "github.com/pompc/pompc/pompc/sweep"
+
 var (
 	flagBudget   = flag.String("budget", "tiny", "run length: tiny (CI smoke run) or full (the real experiment)")
 	flagParallel = flag.Int("parallel", 0, "runs training at once (0: the number of CPUs)")
@@ -244,7 +251,7 @@ var (
 
 %% --budget=tiny
 """ + SETUP_SHELL + """
-b, err := widgets.BudgetByName(*flagBudget)
+b, err := sweep.BudgetByName(*flagBudget)
 must(err)
 must(widgets.SetParam("budget", b.Name))
 must(widgets.SetParam("parallel", strconv.Itoa(*flagParallel)))
@@ -260,33 +267,24 @@ import (
 
 const task = "cartpole-balance"
 
-// variant is one configuration of the ablations; empty Prior or KL keep the preset's.
-type variant struct {
-	Preset string
-	Lambda float64
-	Prior  pompc.PriorKind
-	KL     pompc.KLDir
+// The ablations as sweep grids (an empty axis keeps the preset's value; tdmpc2 has no λ axis).
+// λ: TD-MPC2 (λ = 0), PO-MPC at λ ∈ {0.1, 1, 9}, BMPC (λ = ∞).
+var lambdaAblation = []sweep.Grid{
+	{Presets: []string{"tdmpc2", "bmpc"}},
+	{Presets: []string{"pompc"}, Lambdas: []float64{0.1, 1, 9}},
 }
 
-// lambdaAblation: TD-MPC2 (λ = 0), PO-MPC at λ ∈ {0.1, 1, 9}, BMPC (λ = ∞).
-var lambdaAblation = []variant{
-	{Preset: "tdmpc2", Lambda: 0},
-	{Preset: "pompc", Lambda: 0.1},
-	{Preset: "pompc", Lambda: 1},
-	{Preset: "pompc", Lambda: 9},
-	{Preset: "bmpc", Lambda: math.Inf(1)},
+// The prior at λ = 1: the learned prior fitted with reverse KL (PO-MPC's default, the same run
+// as the λ ablation's λ = 1), the planner's Gaussian as the prior, and the learned prior fitted
+// with forward KL.
+var priorAblation = []sweep.Grid{
+	{Presets: []string{"pompc"}, Lambdas: []float64{1}},
+	{Presets: []string{"pompc"}, Lambdas: []float64{1}, Priors: []string{"planner"}},
+	{Presets: []string{"pompc"}, Lambdas: []float64{1}, KLs: []string{"forward"}},
 }
 
-// priorAblation at λ = 1: the learned prior fitted with reverse KL (PO-MPC's default, shared with
-// the λ ablation), the planner's Gaussian as the prior, and the learned prior fitted with forward KL.
-var priorAblation = []variant{
-	{Preset: "pompc", Lambda: 1},
-	{Preset: "pompc", Lambda: 1, Prior: pompc.PriorPlanner},
-	{Preset: "pompc", Lambda: 1, KL: pompc.KLForward},
-}
-
-func budget() widgets.Budget {
-	b, err := widgets.BudgetByName(widgets.Param("budget", "tiny"))
+func budget() sweep.Budget {
+	b, err := sweep.BudgetByName(widgets.Param("budget", "tiny"))
 	must(err)
 	return b
 }
@@ -296,60 +294,35 @@ func parallel() int {
 	return n
 }
 
-// config is the variant's full configuration for one seed.
-func (v variant) config(seed int) pompc.Config {
-	cfg, err := pompc.PresetByName(v.Preset)
-	must(err)
-	cfg = budget().Apply(cfg.WithSize(pompc.SizeTiny))
-	must(cfg.Set("lambda", widgets.FormatLambda(v.Lambda)))
-	if v.Prior != "" {
-		cfg.Prior = v.Prior
-	}
-	if v.KL != "" {
-		cfg.PriorKL = v.KL
-	}
-	cfg.Seed = int64(seed)
-	must(cfg.Validate())
-	return cfg
-}
-
-// runs lists the sweep's runs: every variant for every seed, each in its own run directory.
-func runs(vs []variant) []widgets.SweepRun {
+// jobs are the grids' runs on this notebook's task, budget and seeds, one run directory each
+// (named by the grid point, so a run two ablations share is trained once).
+func jobs(grids []sweep.Grid) []sweep.Job {
 	root, err := widgets.OutDir("ablations-" + budget().Name, "runs")
 	must(err)
-	var out []widgets.SweepRun
-	for _, v := range vs {
-		for seed := 1; seed <= budget().Seeds; seed++ {
-			cfg := v.config(seed)
-			name, err := widgets.Variant(task, cfg)
-			must(err)
-			dir := fmt.Sprintf("%s_%s_lam%s_%s_%s_s%d", task, v.Preset, widgets.FormatLambda(v.Lambda), cfg.Prior, cfg.PriorKL, seed)
-			out = append(out, widgets.SweepRun{
-				Name:    fmt.Sprintf("%s seed %d", name, seed),
-				Group:   name,
-				Options: session.Options{Dir: filepath.Join(root, dir), Task: task, Config: cfg},
-				Steps:   budget().Steps,
-			})
-		}
+	var out []sweep.Job
+	for _, g := range grids {
+		g.Tasks, g.Seeds = []string{task}, budget().SeedList()
+		g.TrainArgs = append([]string{"--size", "tiny"}, budget().TrainArgs()...)
+		js, err := g.Jobs(root)
+		must(err)
+		out = append(out, js...)
 	}
 	return out
 }
 
-// train runs (or resumes) a sweep with its live figure and returns its runs for the figures.
-func train(title string, vs []variant) []sweep.Run {
-	return sweepOf(vs, widgets.SweepOptions{Title: title, Parallel: parallel()})
+// train runs (or resumes) a sweep on session servers with its live figure and returns its runs.
+func train(title string, grids []sweep.Grid) []sweep.Run {
+	return sweepOf(grids, widgets.SweepOptions{Title: title, Parallel: parallel()})
 }
 
 // finished returns the runs of a sweep trained by an earlier cell, without showing it again
 // (runs that did not finish are trained first).
-func finished(vs []variant) []sweep.Run {
-	return sweepOf(vs, widgets.SweepOptions{Parallel: parallel(), Hide: true})
+func finished(grids []sweep.Grid) []sweep.Run {
+	return sweepOf(grids, widgets.SweepOptions{Parallel: parallel(), Hide: true})
 }
 
-func sweepOf(vs []variant, opts widgets.SweepOptions) []sweep.Run {
-	res, err := widgets.Sweep(context.Background(), runs(vs), opts)
-	must(err)
-	rs, err := widgets.Results(res)
+func sweepOf(grids []sweep.Grid, opts widgets.SweepOptions) []sweep.Run {
+	rs, err := widgets.Sweep(context.Background(), jobs(grids), session.Launcher{}, opts)
 	must(err)
 	return rs
 }

@@ -32,7 +32,9 @@ import (
 	"time"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/session"
+	"github.com/pompc/pompc/pompc/sweep"
 	"github.com/pompc/pompc/widgets"
 )
 
@@ -147,7 +149,7 @@ func killGroup(cmd *exec.Cmd) {
 func shutdownServers(t *testing.T, root string) {
 	var dirs []string
 	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && d.Name() == session.ServerFile {
+		if err == nil && !d.IsDir() && d.Name() == rundir.ServerFile {
 			dirs = append(dirs, filepath.Dir(p))
 		}
 		return nil
@@ -323,7 +325,7 @@ func TestQuickstartHeadless(t *testing.T) {
 	if errs := nb.errors(); len(errs) > 0 {
 		t.Fatalf("cell errors:\n%s", strings.Join(errs, "\n"))
 	}
-	steps := widgets.Budgets["tiny"].Steps
+	steps := sweep.Budgets["tiny"].Steps
 	final := steps + steps/3 // the background training cell adds a third
 	var lives, statuses []string
 	var controls, figure bool
@@ -382,7 +384,7 @@ func TestAblationsHeadless(t *testing.T) {
 	if errs := nb.errors(); len(errs) > 0 {
 		t.Fatalf("cell errors:\n%s", strings.Join(errs, "\n"))
 	}
-	b := widgets.Budgets["tiny"]
+	b := sweep.Budgets["tiny"]
 	var sweeps, figures int
 	for _, h := range nb.htmlOutputs() {
 		if strings.Contains(h, `class="pompc-sweep"`) {
@@ -419,8 +421,8 @@ func TestAblationsHeadless(t *testing.T) {
 		t.Errorf("%d run directories, want %d", len(runs), 7*b.Seeds)
 	}
 	for _, r := range runs {
-		if _, err := os.Stat(filepath.Join(r, widgets.DoneFile)); err != nil {
-			t.Errorf("run %s did not finish: %v", filepath.Base(r), err)
+		if st, err := rundir.ReadStatus(r); err != nil || st.State != rundir.StateDone || st.Step != int64(b.Steps) {
+			t.Errorf("run %s did not finish: %+v, %v", filepath.Base(r), st, err)
 		}
 	}
 }
@@ -600,7 +602,7 @@ func TestQuickstartBrowser(t *testing.T) {
 	node := exec.CommandContext(ctx, "node", driver)
 	node.Env = append(os.Environ(), "NODE_PATH="+nodeModules(),
 		"NB_URL="+base+"/notebooks/quickstart.ipynb?token="+token, "OUT="+out,
-		"WANT_LAMBDA="+widgets.FormatLambda(want), fmt.Sprintf("PRESSES=%d", presses), "TIMEOUT_MS=300000")
+		"WANT_LAMBDA="+pompc.FormatLambda(want), fmt.Sprintf("PRESSES=%d", presses), "TIMEOUT_MS=300000")
 	var stdout, stderr bytes.Buffer
 	node.Stdout, node.Stderr = &stdout, &stderr
 	t0 := time.Now()
@@ -626,8 +628,8 @@ func TestQuickstartBrowser(t *testing.T) {
 	if err != nil || !res.OK {
 		t.Fatalf("browser run failed: %v; result %+v\nnotebook server:\n%s", err, res, lastLines(serverLog.String(), 30))
 	}
-	if res.StatusLambda != widgets.FormatLambda(want) || res.Before.Lambda != "1" {
-		t.Errorf("status line λ went %q → %q, want 1 → %s", res.Before.Lambda, res.StatusLambda, widgets.FormatLambda(want))
+	if res.StatusLambda != pompc.FormatLambda(want) || res.Before.Lambda != "1" {
+		t.Errorf("status line λ went %q → %q, want 1 → %s", res.Before.Lambda, res.StatusLambda, pompc.FormatLambda(want))
 	}
 	if res.After.Redraw <= res.Before.Redraw {
 		t.Errorf("live plot did not redraw after the slider moved: redraw %d → %d", res.Before.Redraw, res.After.Redraw)
@@ -635,9 +637,9 @@ func TestQuickstartBrowser(t *testing.T) {
 	if res.StatusKL != "forward" || res.StoppedAt <= 0 || res.StoppedAt >= target {
 		t.Errorf("KL toggle → %q, stop button → stopped at step %d; want forward, and a step below %d", res.StatusKL, res.StoppedAt, target)
 	}
-	if len(res.ControlsAfter) == 0 || res.ControlsAfter[0]["controls"] != "live" || res.ControlsAfter[0]["lambda"] != widgets.FormatLambda(want) ||
+	if len(res.ControlsAfter) == 0 || res.ControlsAfter[0]["controls"] != "live" || res.ControlsAfter[0]["lambda"] != pompc.FormatLambda(want) ||
 		res.ControlsAfter[0]["priorKl"] != "forward" || res.ControlsAfter[0]["stopped"] != "true" {
-		t.Errorf("final status line %+v: want live controls at λ = %s, KL forward, stopped", res.ControlsAfter, widgets.FormatLambda(want))
+		t.Errorf("final status line %+v: want live controls at λ = %s, KL forward, stopped", res.ControlsAfter, pompc.FormatLambda(want))
 	}
 	if res.Figures < 2 {
 		t.Errorf("%d figures in the page, want the live plot and the learning curve", res.Figures)

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
+
+	"github.com/pompc/pompc/pompc/rundir"
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -24,8 +26,6 @@ import (
 // Both are written to a temporary file in the same directory, fsynced and renamed, so a crash
 // leaves either the old or the new checkpoint, never a torn one.
 const (
-	checkpointFile    = "checkpoint.bin"
-	configFile        = "config.json"
 	checkpointMagic   = "POMPCCKP"
 	checkpointVersion = uint32(1)
 )
@@ -64,13 +64,19 @@ type savedTrainer struct {
 	RNG       []byte
 	// In-episode state; EnvState is nil when the checkpoint sits at an episode boundary or the
 	// env cannot snapshot (then the resumed run starts a new episode).
-	EnvState   []byte
-	Obs        []float32
-	EpPos      int
-	EpReturn   float64
-	Fresh      bool
-	LastEpRet  float64
-	LastEval   float64
+	EnvState  []byte
+	Obs       []float32
+	EpPos     int
+	EpReturn  float64
+	Fresh     bool
+	LastEpRet float64
+	LastEval  float64
+	// Pending is the number of updates the checkpointed step still owed (a save during the
+	// seed-phase burst); Emitted the number of metric records written up to the checkpoint, and
+	// HasEmitted whether the checkpoint records it (older ones do not).
+	Pending    int
+	Emitted    int64
+	HasEmitted bool
 	Vars       []savedVar
 	Buffer     savedBuffer
 	ConfigJSON []byte
@@ -149,47 +155,15 @@ func loadVars(store *model.Store, vars []savedVar) error {
 	return nil
 }
 
-// writeHook, when set (tests), replaces the data write of writeAtomic to simulate a full disk.
-var writeHook func(f *os.File, data []byte) error
-
-// writeAtomic writes data to dir/name through a temp file in dir, fsync and rename.
-func writeAtomic(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	var werr error
-	if writeHook != nil {
-		werr = writeHook(f, data)
-	} else {
-		_, werr = f.Write(data)
-	}
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return werr
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
-}
+// Using the checkpoint's type at init fixes its gob type numbers for every process of a binary
+// (see envs' controlSnapshot): equal states give byte-identical checkpoints.
+func init() { _ = gob.NewEncoder(io.Discard).Encode(&savedTrainer{}) }
 
 // Save writes the trainer's full state (config, all variables incl. targets, optimizer state,
 // running scales and graph RNG; counters; host RNG; replay buffer with the stored planner
 // Gaussians) to dir atomically. On resume a new episode starts (episode boundary rule).
 func (t *Trainer) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := rundir.Ensure(dir); err != nil {
 		return fmt.Errorf("pompc: save: %w", err)
 	}
 	cfgJSON, err := json.MarshalIndent(t.agent.Config(), "", "  ")
@@ -213,6 +187,7 @@ func (t *Trainer) Save(dir string) error {
 		Fresh: t.fresh, LastEpRet: t.lastEpRet, LastEval: t.lastEval, Task: t.task, ObsDim: t.spec.ObsDim, ActDim: t.spec.ActionDim, Step: t.step,
 		Episode: t.episode, PlanCalls: t.planCalls, EvalEps: t.evalEpisodes, Updates: t.agent.updates,
 		PrevMean: t.agent.prevMean, RNG: rngState, Vars: vars, ConfigJSON: cfgJSON,
+		Pending: t.pending, Emitted: t.emitted, HasEmitted: t.emitted >= 0,
 		Buffer: savedBuffer{Capacity: b.capacity, ObsDim: b.obsDim, ActDim: b.actDim, Next: b.next,
 			Size: b.size, Written: b.written, Obs: b.obs, Action: b.action, Reward: b.reward, Cont: b.cont,
 			PlanMean: b.planMean, PlanStd: b.planStd, Valid: b.valid, Episode: b.episode, Pos: b.pos}}
@@ -226,10 +201,10 @@ func (t *Trainer) Save(dir string) error {
 	out.Write([]byte{byte(checkpointVersion >> 24), byte(checkpointVersion >> 16), byte(checkpointVersion >> 8), byte(checkpointVersion)})
 	out.Write(payload.Bytes())
 	out.Write(sum[:])
-	if err := writeAtomic(dir, checkpointFile, out.Bytes()); err != nil {
+	if err := rundir.WriteFile(rundir.Path(dir, rundir.CheckpointFile), out.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("pompc: save checkpoint: %w", err)
 	}
-	if err := writeAtomic(dir, configFile, append(cfgJSON, '\n')); err != nil {
+	if err := rundir.WriteFile(rundir.Path(dir, rundir.ConfigFile), append(cfgJSON, '\n'), 0o644); err != nil {
 		return fmt.Errorf("pompc: save config: %w", err)
 	}
 	return nil
@@ -239,7 +214,7 @@ func (t *Trainer) Save(dir string) error {
 var ErrNoCheckpoint = errors.New("pompc: no checkpoint")
 
 func readCheckpoint(dir string) (*savedTrainer, error) {
-	data, err := os.ReadFile(filepath.Join(dir, checkpointFile))
+	data, err := os.ReadFile(rundir.Path(dir, rundir.CheckpointFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w in %s", ErrNoCheckpoint, dir)
 	}
@@ -247,7 +222,7 @@ func readCheckpoint(dir string) (*savedTrainer, error) {
 		return nil, err
 	}
 	if len(data) < len(checkpointMagic)+4+sha256.Size || string(data[:len(checkpointMagic)]) != checkpointMagic {
-		return nil, fmt.Errorf("pompc: %s is not a pompc checkpoint (bad header or truncated)", filepath.Join(dir, checkpointFile))
+		return nil, fmt.Errorf("pompc: %s is not a pompc checkpoint (bad header or truncated)", rundir.Path(dir, rundir.CheckpointFile))
 	}
 	ver := uint32(data[8])<<24 | uint32(data[9])<<16 | uint32(data[10])<<8 | uint32(data[11])
 	if ver != checkpointVersion {
@@ -256,11 +231,11 @@ func readCheckpoint(dir string) (*savedTrainer, error) {
 	payload := data[12 : len(data)-sha256.Size]
 	sum := sha256.Sum256(payload)
 	if !bytes.Equal(sum[:], data[len(data)-sha256.Size:]) {
-		return nil, fmt.Errorf("pompc: checkpoint %s is corrupt (checksum mismatch)", filepath.Join(dir, checkpointFile))
+		return nil, fmt.Errorf("pompc: checkpoint %s is corrupt (checksum mismatch)", rundir.Path(dir, rundir.CheckpointFile))
 	}
 	var st savedTrainer
 	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&st); err != nil {
-		return nil, fmt.Errorf("pompc: checkpoint %s: %w", filepath.Join(dir, checkpointFile), err)
+		return nil, fmt.Errorf("pompc: checkpoint %s: %w", rundir.Path(dir, rundir.CheckpointFile), err)
 	}
 	return &st, nil
 }
@@ -310,6 +285,10 @@ func (t *Trainer) Load(dir string) error {
 	t.agent.updates = st.Updates
 	t.agent.prevMean = st.PrevMean
 	t.lastEpRet, t.lastEval = st.LastEpRet, st.LastEval
+	t.pending, t.emitted = st.Pending, st.Emitted
+	if !st.HasEmitted {
+		t.emitted = -1
+	}
 	t.needReset = true
 	if st.EnvState != nil {
 		snap, ok := t.env.(envs.Snapshotter)

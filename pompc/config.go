@@ -427,14 +427,10 @@ func (c Config) Validate() error {
 // MarshalJSON writes the config with lambda = +Inf as "inf" (JSON has no infinity).
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config // drops the methods, so no recursion
-	var l any = c.Lambda
-	if math.IsInf(c.Lambda, 1) {
-		l = "inf"
-	}
 	return json.Marshal(struct {
 		plain
-		Lambda any `json:"lambda"`
-	}{plain(c), l})
+		Lambda JSONFloat `json:"lambda"`
+	}{plain(c), JSONFloat(c.Lambda)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -448,7 +444,7 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	if len(aux.Lambda) > 0 {
-		l, err := parseLambda(strings.Trim(string(aux.Lambda), `"`))
+		l, err := ParseLambda(strings.Trim(string(aux.Lambda), `"`))
 		if err != nil {
 			return err
 		}
@@ -457,31 +453,13 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// ParseLambda parses a lambda value: a non-negative number, or "inf" for +Inf.
-func ParseLambda(s string) (float64, error) { return parseLambda(s) }
-
-func parseLambda(s string) (float64, error) {
-	s = strings.TrimSpace(strings.ToLower(s))
-	if s == "inf" || s == "+inf" || s == "infinity" {
-		return math.Inf(1), nil
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, fmt.Errorf("pompc: lambda %q is not a number or \"inf\"", s)
-	}
-	if math.IsNaN(v) || v < 0 {
-		return 0, fmt.Errorf("pompc: lambda must be >= 0 or inf, got %v", v)
-	}
-	return v, nil
-}
-
 // Set assigns one field by its JSON name ("lambda=9", "size.mlp_dim=128", "prior=planner",
 // "size=1M"). It is what `--set key=value` uses.
 func (c *Config) Set(key, value string) error {
 	key = strings.TrimSpace(key)
 	switch key {
 	case "lambda":
-		l, err := parseLambda(value)
+		l, err := ParseLambda(value)
 		if err != nil {
 			return err
 		}

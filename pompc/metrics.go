@@ -9,23 +9,66 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
+	"slices"
 	"sync"
+
+	"github.com/pompc/pompc/pompc/rundir"
 )
 
 // Metric keys streamed by the Trainer (alg §8). Update keys are in updateMetricKeys; planner
-// snapshots use "snapshot/{plan,pi,prior}/{mean,std}/<dim>".
+// snapshots' keys are SnapshotKey's.
 const (
 	KeyEpisodeReturn = "episode/return"
 	KeyEpisodeLength = "episode/length"
 	KeyEvalReturn    = "eval/return"
 	KeyEvalReturnStd = "eval/return_std"
-	KeyLambda        = "config/lambda"
-	KeyStepsPerSec   = "time/steps_per_sec"
+	// The knobs a run may change while it trains, each recorded with its initial value at step
+	// 0 and again at every change (knobRecords): a figure labels a run by its knob history.
+	KeyLambda    = "config/lambda"
+	KeyPrior     = "config/prior"     // priorKinds index: none 0, learned 1, planner 2
+	KeyPriorKL   = "config/prior_kl"  // klDirs index: reverse 0, forward 1
+	KeyReanalyze = "config/reanalyze" // 0 off, 1 on
 )
 
-// UpdateMetricKeys lists the per-update metric keys (alg §8).
-func UpdateMetricKeys() []string { return append([]string(nil), updateMetricKeys...) }
+// priorKinds and klDirs give the codes of the categorical knobs' records (KeyPrior, KeyPriorKL).
+var (
+	priorKinds = []PriorKind{PriorNone, PriorLearned, PriorPlanner}
+	klDirs     = []KLDir{KLReverse, KLForward}
+)
+
+// Code is the value of p in a KeyPrior record.
+func (p PriorKind) Code() float64 { return float64(slices.Index(priorKinds, p)) }
+
+// Code is the value of d in a KeyPriorKL record.
+func (d KLDir) Code() float64 { return float64(slices.Index(klDirs, d)) }
+
+// PriorFromCode reads a KeyPrior record's value.
+func PriorFromCode(v float64) (PriorKind, error) { return fromCode(priorKinds, v, KeyPrior) }
+
+// KLDirFromCode reads a KeyPriorKL record's value.
+func KLDirFromCode(v float64) (KLDir, error) { return fromCode(klDirs, v, KeyPriorKL) }
+
+func fromCode[T any](values []T, v float64, key string) (T, error) {
+	i := int(v)
+	if float64(i) != v || i < 0 || i >= len(values) {
+		var zero T
+		return zero, fmt.Errorf("pompc: %v is not a code of %s (0..%d)", v, key, len(values)-1)
+	}
+	return values[i], nil
+}
+
+// knobRecords are the records of cfg's knobs at step, in a fixed order.
+func knobRecords(step int64, cfg Config) []Record {
+	reanalyze := 0.0
+	if cfg.Reanalyze {
+		reanalyze = 1
+	}
+	return []Record{{KeyLambda, step, cfg.Lambda}, {KeyPrior, step, cfg.Prior.Code()},
+		{KeyPriorKL, step, cfg.PriorKL.Code()}, {KeyReanalyze, step, reanalyze}}
+}
+
+// sameValue is equality that holds for two +Inf (λ = ∞) as for any two equal numbers.
+func sameValue(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }
 
 // Record is one metric value at an environment step. It mirrors GoMLX's ui/plot.Point so its
 // plotters can consume it.
@@ -35,50 +78,29 @@ type Record struct {
 	Val  float64 `json:"val"`
 }
 
-// MarshalJSON writes +Inf as "inf" (lambda = +Inf), since JSON has no infinities.
+// MarshalJSON writes Val as a JSONFloat (λ = +Inf as "inf").
 func (r Record) MarshalJSON() ([]byte, error) {
-	var v any = r.Val
-	switch {
-	case math.IsInf(r.Val, 1):
-		v = "inf"
-	case math.IsInf(r.Val, -1):
-		v = "-inf"
-	case math.IsNaN(r.Val):
-		v = "nan"
-	}
 	return json.Marshal(struct {
-		Key  string `json:"key"`
-		Step int64  `json:"step"`
-		Val  any    `json:"val"`
-	}{r.Key, r.Step, v})
+		Key  string    `json:"key"`
+		Step int64     `json:"step"`
+		Val  JSONFloat `json:"val"`
+	}{r.Key, r.Step, JSONFloat(r.Val)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (r *Record) UnmarshalJSON(data []byte) error {
 	var aux struct {
-		Key  string `json:"key"`
-		Step int64  `json:"step"`
-		Val  any    `json:"val"`
+		Key  string     `json:"key"`
+		Step int64      `json:"step"`
+		Val  *JSONFloat `json:"val"`
 	}
 	if err := json.Unmarshal(data, &aux); err != nil {
 		return err
 	}
-	r.Key, r.Step = aux.Key, aux.Step
-	switch v := aux.Val.(type) {
-	case float64:
-		r.Val = v
-	case string:
-		switch v {
-		case "inf":
-			r.Val = math.Inf(1)
-		case "-inf":
-			r.Val = math.Inf(-1)
-		default:
-			r.Val = math.NaN()
-		}
-	default:
-		return fmt.Errorf("pompc: record %q has a non-numeric value", aux.Key)
+	if aux.Val == nil {
+		return fmt.Errorf("pompc: record %q has no value", aux.Key)
 	}
+	r.Key, r.Step, r.Val = aux.Key, aux.Step, float64(*aux.Val)
 	return nil
 }
 
@@ -203,30 +225,37 @@ func (m *MemorySink) Series(key string) []Record {
 	return out
 }
 
-// TruncateMetrics rewrites a JSONL metrics file keeping only the records with Step <= maxStep
-// (and dropping a torn last line), atomically. A resumed run calls it so that the records
-// written after its checkpoint, which the resumed run writes again, appear once.
-func TruncateMetrics(path string, maxStep int64) error {
+// TruncateMetrics rewrites a JSONL metrics file keeping only its first keep records (and
+// dropping a torn last line), atomically. A resumed run calls it with the number of records its
+// checkpoint had emitted, so that the records written after the checkpoint, which the resumed
+// run writes again, appear once; keep < 0 keeps the records with Step <= maxStep instead (for
+// checkpoints that predate the count). A damaged line before the end is an error that names it
+// and leaves the file as it was.
+func TruncateMetrics(path string, keep, maxStep int64) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("pompc: reading %s: %w", path, err)
 	}
 	var out bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<16), 1<<20)
-	for sc.Scan() {
-		var rec Record
-		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Step > maxStep {
-			continue
+	var n int64
+	_, _, err = parseLines(data, 0, true, func(rec Record) {
+		if (keep >= 0 && n < keep) || (keep < 0 && rec.Step <= maxStep) {
+			b, _ := json.Marshal(rec)
+			out.Write(b)
+			out.WriteByte('\n')
 		}
-		out.Write(sc.Bytes())
-		out.WriteByte('\n')
+		n++
+	})
+	if err != nil {
+		return fmt.Errorf("pompc: %s is damaged (%v); the checkpoint is intact: move the file away to "+
+			"resume without the earlier metrics, or repair the line", path, err)
 	}
-	if err := sc.Err(); err != nil {
-		return err
+	if keep > n {
+		return fmt.Errorf("pompc: %s holds %d records but the checkpoint had written %d: it was "+
+			"truncated or replaced; move it away to resume without the earlier metrics", path, n, keep)
 	}
-	return writeAtomic(filepath.Dir(path), filepath.Base(path), out.Bytes())
+	return rundir.WriteFile(path, out.Bytes(), 0o644)
 }

@@ -10,10 +10,9 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-)
 
-// MetricsFile is the name of the metrics file in a run directory.
-const MetricsFile = "metrics.jsonl"
+	"github.com/pompc/pompc/pompc/rundir"
+)
 
 // parseLines decodes the complete lines of data (those ending in '\n'), calling emit for each
 // record, and returns how many bytes it consumed and how many lines it read. line0 numbers the
@@ -81,7 +80,7 @@ func OpenMetrics(runDir string) (*MetricsReader, error) {
 	st, err := os.Stat(runDir)
 	switch {
 	case err == nil && st.IsDir():
-		path = filepath.Join(runDir, MetricsFile)
+		path = rundir.Path(runDir, rundir.MetricsFile)
 	case err == nil:
 	case errors.Is(err, os.ErrNotExist) && filepath.Ext(runDir) != ".jsonl":
 		return nil, fmt.Errorf("pompc: run directory %s does not exist", runDir)
@@ -206,7 +205,7 @@ func ReadSeries(runDir, key string) ([]Record, error) {
 func ReadRunMetrics(runDir string) (map[string][]Record, error) {
 	path := runDir
 	if st, err := os.Stat(runDir); err == nil && st.IsDir() {
-		path = filepath.Join(runDir, MetricsFile)
+		path = rundir.Path(runDir, rundir.MetricsFile)
 	}
 	return ReadMetrics(path)
 }

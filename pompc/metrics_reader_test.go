@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pompc/pompc/pompc/rundir"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -29,7 +31,7 @@ func TestMetricsReaderFollowsAWriter(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, recs, "no file yet")
 
-	sink, err := NewJSONLSink(filepath.Join(dir, MetricsFile))
+	sink, err := NewJSONLSink(filepath.Join(dir, rundir.MetricsFile))
 	require.NoError(t, err)
 	const n = 3000
 	done := make(chan error, 1)
@@ -66,7 +68,7 @@ func TestMetricsReaderFollowsAWriter(t *testing.T) {
 	require.Equal(t, float64(-(n - 1)), r.Series("b")[n-1].Val)
 
 	// A line the writer has not finished is held back until it is complete.
-	path := filepath.Join(dir, MetricsFile)
+	path := filepath.Join(dir, rundir.MetricsFile)
 	appendRaw(t, path, `{"key":"c","step":7,"va`)
 	recs, err = r.Next()
 	require.NoError(t, err)
@@ -90,7 +92,7 @@ func TestMetricsReaderFollowsAWriter(t *testing.T) {
 // line before the end is an error, from ReadMetrics and from a reader.
 func TestMetricsTornAndCorrupt(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, MetricsFile)
+	path := filepath.Join(dir, rundir.MetricsFile)
 	appendRaw(t, path, `{"key":"a","step":1,"val":1}`+"\n"+`{"key":"a","step":2,"val":2}`+"\n"+`{"key":"a","st`)
 	m, err := ReadMetrics(path)
 	require.NoError(t, err)
@@ -122,7 +124,7 @@ func TestMetricsTornAndCorrupt(t *testing.T) {
 // reader starts over from the new file instead of missing or duplicating records.
 func TestMetricsReaderRestartsOnTruncate(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, MetricsFile)
+	path := filepath.Join(dir, rundir.MetricsFile)
 	s, err := NewJSONLSink(path)
 	require.NoError(t, err)
 	for step := int64(1); step <= 5; step++ {
@@ -137,7 +139,7 @@ func TestMetricsReaderRestartsOnTruncate(t *testing.T) {
 	require.Len(t, recs, 5)
 	require.False(t, r.Restarted())
 
-	require.NoError(t, TruncateMetrics(path, 3))
+	require.NoError(t, TruncateMetrics(path, -1, 3))
 	appendRaw(t, path, `{"key":"a","step":4,"val":40}`+"\n")
 	recs, err = r.Next()
 	require.NoError(t, err)

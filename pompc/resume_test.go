@@ -2,12 +2,13 @@ package pompc
 
 import (
 	"context"
-	"errors"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
+	"syscall"
 	"testing"
+
+	"github.com/pompc/pompc/pompc/rundir"
 
 	"github.com/stretchr/testify/require"
 )
@@ -54,37 +55,6 @@ func TestResumeIsExact(t *testing.T) {
 	}
 }
 
-func TestRunLock(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "run")
-	l1, err := LockRunDir(dir)
-	require.NoError(t, err)
-	require.Zero(t, l1.TookOverFrom)
-
-	// A second process gets a clear error naming the holder's pid. (flock locks belong to the
-	// open file, so a second open in this process conflicts just like another process would.)
-	_, err = LockRunDir(dir)
-	require.ErrorIs(t, err, ErrLocked)
-	require.ErrorContains(t, err, strconv.Itoa(os.Getpid()))
-	require.NoError(t, l1.Unlock())
-	require.NoError(t, l1.Unlock())
-
-	// A stale lock file from a dead process is taken over.
-	cmd := exec.Command("true")
-	require.NoError(t, cmd.Run())
-	dead := cmd.Process.Pid
-	require.NoError(t, os.WriteFile(filepath.Join(dir, LockFile), []byte(strconv.Itoa(dead)+"\n"), 0o644))
-	l2, err := LockRunDir(dir)
-	require.NoError(t, err)
-	require.Equal(t, dead, l2.TookOverFrom)
-	require.NoError(t, l2.Unlock())
-
-	// A run directory that cannot be created is an error, not a panic.
-	file := filepath.Join(t.TempDir(), "file")
-	require.NoError(t, os.WriteFile(file, nil, 0o644))
-	_, err = LockRunDir(filepath.Join(file, "run"))
-	require.Error(t, err)
-}
-
 func TestTruncateMetrics(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "metrics.jsonl")
 	s, err := NewJSONLSink(path)
@@ -93,11 +63,27 @@ func TestTruncateMetrics(t *testing.T) {
 		require.NoError(t, s.Write([]Record{{Key: "a", Step: step, Val: float64(step)}}))
 	}
 	require.NoError(t, s.Close())
-	require.NoError(t, TruncateMetrics(path, 3))
+	require.NoError(t, TruncateMetrics(path, -1, 3), "by step (checkpoints without a record count)")
 	m, err := ReadMetrics(path)
 	require.NoError(t, err)
 	require.Len(t, m["a"], 3)
-	require.NoError(t, TruncateMetrics(filepath.Join(t.TempDir(), "none.jsonl"), 3))
+	require.NoError(t, TruncateMetrics(path, 2, 99), "by count: the first 2 records")
+	m, err = ReadMetrics(path)
+	require.NoError(t, err)
+	require.Equal(t, []Record{{"a", 1, 1}, {"a", 2, 2}}, m["a"])
+	require.NoError(t, TruncateMetrics(filepath.Join(t.TempDir(), "none.jsonl"), 3, 3))
+	require.ErrorContains(t, TruncateMetrics(path, 5, 99), "holds 2 records but the checkpoint had written 5")
+
+	// A damaged line is an error naming the file and the line, and leaves the file as it was.
+	appendRaw(t, path, "{\"key\": garbage\n"+`{"key":"a","step":3,"val":3}`+"\n")
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+	err = TruncateMetrics(path, 2, 99)
+	require.ErrorContains(t, err, "metrics.jsonl is damaged")
+	require.ErrorContains(t, err, "line 3")
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, before, after)
 }
 
 // TestSaveFailureKeepsPreviousCheckpoint: a save that fails half way (a full disk) leaves the
@@ -107,21 +93,21 @@ func TestSaveFailureKeepsPreviousCheckpoint(t *testing.T) {
 	tr := newTestTrainer(t, fastConfig(), "cartpole-balance")
 	require.NoError(t, tr.Run(context.Background(), 25))
 	require.NoError(t, tr.Save(dir))
-	good, err := os.ReadFile(filepath.Join(dir, checkpointFile))
+	good, err := os.ReadFile(filepath.Join(dir, rundir.CheckpointFile))
 	require.NoError(t, err)
 
 	require.NoError(t, tr.Run(context.Background(), 5))
-	writeHook = func(f *os.File, data []byte) error {
-		if _, err := f.Write(data[:len(data)/2]); err != nil {
+	restore := rundir.SetWriteFault(func(w io.Writer, data []byte) error {
+		if _, err := w.Write(data[:len(data)/2]); err != nil {
 			return err
 		}
-		return errors.New("write: no space left on device")
-	}
-	t.Cleanup(func() { writeHook = nil })
-	require.ErrorContains(t, tr.Save(dir), "no space left")
-	writeHook = nil
+		return syscall.ENOSPC
+	})
+	t.Cleanup(restore)
+	require.ErrorContains(t, tr.Save(dir), "disk is full")
+	restore()
 
-	now, err := os.ReadFile(filepath.Join(dir, checkpointFile))
+	now, err := os.ReadFile(filepath.Join(dir, rundir.CheckpointFile))
 	require.NoError(t, err)
 	require.Equal(t, good, now, "the previous checkpoint is untouched")
 	entries, err := os.ReadDir(dir)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -29,11 +28,14 @@ const (
 	EventEval
 	// EventEnd fires once at the end of every Run, also when it stops early.
 	EventEnd
+	// EventSeedEnd fires after the last random step of the seed phase, before the burst of
+	// seed-phase updates (alg §6).
+	EventSeedEnd
 )
 
 // String names the event.
 func (e Event) String() string {
-	return [...]string{"start", "env_step", "update", "episode_end", "eval", "end"}[e]
+	return [...]string{"start", "env_step", "update", "episode_end", "eval", "end", "seed_end"}[e]
 }
 
 // Hook is a named callback run on trainer events, in registration order. An error stops Run.
@@ -104,6 +106,13 @@ type Trainer struct {
 	hooks     []Hook
 
 	evalEpisodes int64 // evaluation episodes played (seeds the eval env)
+	// pending is the number of updates the current step still owes: nonzero only inside Step's
+	// update loop, or after loading a checkpoint saved there (the seed-phase burst), in which
+	// case the next Step first finishes that step.
+	pending int
+	// emitted counts the records emitted since step 0 (a checkpoint keeps it, so a resumed run
+	// keeps exactly the first emitted lines of its metrics file); -1 when unknown.
+	emitted int64
 
 	lastUpdate map[string]float64
 	lastEval   float64
@@ -189,6 +198,9 @@ func (t *Trainer) LastEval() float64 { return t.lastEval }
 func (t *Trainer) Subscribe(s Sink) { t.sinks = append(t.sinks, s) }
 
 func (t *Trainer) emit(recs ...Record) error {
+	if t.emitted >= 0 { // -1: loaded from a checkpoint that predates the count
+		t.emitted += int64(len(recs))
+	}
 	var errs []error
 	for _, s := range t.sinks {
 		if err := s.Write(recs); err != nil {
@@ -198,22 +210,42 @@ func (t *Trainer) emit(recs ...Record) error {
 	return errors.Join(errs...)
 }
 
-// SetLambda changes λ from the next update on and records it.
+// SetLambda changes λ from the next update on and records it (and the prior kind, which λ > 0
+// turns from none to learned).
 func (t *Trainer) SetLambda(lambda float64) error {
-	if err := t.agent.SetLambda(lambda); err != nil {
-		return err
-	}
-	return t.emit(Record{Key: KeyLambda, Step: t.step, Val: lambda})
+	return t.changeKnobs(func() error { return t.agent.SetLambda(lambda) })
 }
 
-// SetPrior changes the prior kind from the next update on.
-func (t *Trainer) SetPrior(p PriorKind) error { return t.agent.SetPrior(p) }
+// SetPrior changes the prior kind from the next update on and records it.
+func (t *Trainer) SetPrior(p PriorKind) error {
+	return t.changeKnobs(func() error { return t.agent.SetPrior(p) })
+}
 
-// SetPriorKL changes the prior's KL direction from the next update on.
-func (t *Trainer) SetPriorKL(d KLDir) error { return t.agent.SetPriorKL(d) }
+// SetPriorKL changes the prior's KL direction from the next update on and records it.
+func (t *Trainer) SetPriorKL(d KLDir) error {
+	return t.changeKnobs(func() error { return t.agent.SetPriorKL(d) })
+}
 
-// SetReanalyze turns lazy reanalysis on or off from the next update on.
-func (t *Trainer) SetReanalyze(on bool) error { return t.agent.SetReanalyze(on) }
+// SetReanalyze turns lazy reanalysis on or off from the next update on and records it.
+func (t *Trainer) SetReanalyze(on bool) error {
+	return t.changeKnobs(func() error { return t.agent.SetReanalyze(on) })
+}
+
+// changeKnobs applies set and emits a record for every knob whose value it changed (a knob set
+// to the value it has is not a change).
+func (t *Trainer) changeKnobs(set func() error) error {
+	before := knobRecords(t.step, t.agent.Config())
+	if err := set(); err != nil {
+		return err
+	}
+	var changed []Record
+	for i, r := range knobRecords(t.step, t.agent.Config()) {
+		if !sameValue(r.Val, before[i].Val) {
+			changed = append(changed, r)
+		}
+	}
+	return t.emit(changed...)
+}
 
 func (t *Trainer) fire(ev Event) error {
 	for _, h := range t.hooks {
@@ -258,8 +290,14 @@ func (t *Trainer) StepsPerSecond() float64 {
 }
 
 // Step takes one environment step with the planner (random actions in the seed phase), stores
-// the transition, and runs the updates due (alg §6).
+// the transition, and runs the updates due (alg §6). After loading a checkpoint saved during a
+// step's updates (the seed-phase burst), it first finishes that step.
 func (t *Trainer) Step() error {
+	if t.pending > 0 {
+		if err := t.finishStep(); err != nil {
+			return err
+		}
+	}
 	if t.needReset {
 		if rs, ok := t.env.(envs.Reseeder); ok {
 			rs.Reseed(envs.EpisodeSeed(uint64(t.cfg.Seed), t.episode))
@@ -271,6 +309,13 @@ func (t *Trainer) Step() error {
 		t.ts, t.needReset, t.fresh = ts, false, true
 		t.episode++
 		t.epPos, t.epReturn = 0, 0
+	}
+	if t.step == 0 && t.episode == 1 && t.epPos == 0 {
+		// The first step of a run: the knobs' initial values, so that a run's metrics alone
+		// give its knob history (alg §8).
+		if err := t.emit(knobRecords(0, t.agent.Config())...); err != nil {
+			return err
+		}
 	}
 	var action, planMean, planStd []float32
 	if t.step < t.seedSteps {
@@ -286,7 +331,7 @@ func (t *Trainer) Step() error {
 		action, planMean, planStd = r.Action, r.Mean, r.Std
 		t.planCalls++
 		if t.cfg.SnapshotEvery > 0 && t.planCalls%int64(t.cfg.SnapshotEvery) == 0 {
-			if err := t.emit(snapshotRecords(t.step, r)...); err != nil {
+			if err := t.emit(snapshotOf(t.step, r).Records()...); err != nil {
 				return err
 			}
 		}
@@ -324,14 +369,26 @@ func (t *Trainer) Step() error {
 	}
 
 	// Updates: none during the seed phase, seedSteps at its end, then one per step (UTD 1).
-	numUpdates := 0
 	switch {
 	case t.step == t.seedSteps:
-		numUpdates = int(t.seedSteps)
+		t.pending = int(t.seedSteps)
+		if err := t.fire(EventSeedEnd); err != nil {
+			return err
+		}
 	case t.step > t.seedSteps:
-		numUpdates = 1
+		t.pending = 1
 	}
-	for i := 0; i < numUpdates; i++ {
+	return t.finishStep()
+}
+
+// InBurst reports whether the trainer is inside the seed-phase update burst (between its
+// EventSeedEnd and the last of its updates).
+func (t *Trainer) InBurst() bool { return t.step == t.seedSteps && t.pending > 0 }
+
+// finishStep runs the updates the current step owes, the evaluation due, and the step's
+// EventEnvStep.
+func (t *Trainer) finishStep() error {
+	for t.pending > 0 {
 		if err := t.update(); err != nil {
 			return err
 		}
@@ -373,6 +430,7 @@ func (t *Trainer) update() error {
 	if err := t.emit(recs...); err != nil {
 		return err
 	}
+	t.pending--
 	return t.fire(EventUpdate)
 }
 
@@ -394,7 +452,7 @@ func (t *Trainer) Evaluate(episodes int) (float64, error) {
 		}
 		returns = append(returns, ret)
 	}
-	mean, std := meanStd(returns)
+	mean, std := MeanStd(returns)
 	t.lastEval = mean
 	if err := t.emit(Record{KeyEvalReturn, t.step, mean}, Record{KeyEvalReturnStd, t.step, std}); err != nil {
 		return 0, err
@@ -421,40 +479,6 @@ func RunEpisode(env envs.Env, agent *Agent, eval bool) (float64, error) {
 		ret += ts.Reward
 	}
 	return ret, nil
-}
-
-func meanStd(x []float64) (float64, float64) {
-	if len(x) == 0 {
-		return math.NaN(), math.NaN()
-	}
-	m := 0.0
-	for _, v := range x {
-		m += v
-	}
-	m /= float64(len(x))
-	s := 0.0
-	for _, v := range x {
-		s += (v - m) * (v - m)
-	}
-	return m, math.Sqrt(s / float64(len(x)))
-}
-
-// snapshotRecords turns one planner call into planner-vs-policy records per action dimension
-// (alg §8): snapshot/{plan,pi,prior}/{mean,std}/<dim>.
-func snapshotRecords(step int64, r PlanResult) []Record {
-	var recs []Record
-	add := func(name string, xs []float32) {
-		for i, x := range xs {
-			recs = append(recs, Record{Key: "snapshot/" + name + "/" + strconv.Itoa(i), Step: step, Val: float64(x)})
-		}
-	}
-	add("plan/mean", r.Mean)
-	add("plan/std", r.Std)
-	add("pi/mean", r.PiMean)
-	add("pi/std", r.PiStd)
-	add("prior/mean", r.PriorMean)
-	add("prior/std", r.PriorStd)
-	return recs
 }
 
 // EvalEnv is the environment evaluations run on.

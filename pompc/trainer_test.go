@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pompc/pompc/pompc/rundir"
+
 	"github.com/pompc/pompc/envs"
 	_ "github.com/pompc/pompc/envs/classic"
 	"github.com/stretchr/testify/require"
@@ -187,7 +189,7 @@ func TestCheckpointCorruptAndMismatched(t *testing.T) {
 	a := newTestTrainer(t, cfg, "cartpole-balance")
 	require.NoError(t, a.Run(context.Background(), 25))
 	require.NoError(t, a.Save(dir))
-	path := filepath.Join(dir, checkpointFile)
+	path := filepath.Join(dir, rundir.CheckpointFile)
 	good, err := os.ReadFile(path)
 	require.NoError(t, err)
 

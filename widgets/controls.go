@@ -4,13 +4,11 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pompc/pompc/pompc"
-	"github.com/pompc/pompc/pompc/session"
 
 	gwidgets "github.com/janpfeifer/gonb/gonbui/widgets"
 
@@ -22,7 +20,7 @@ import (
 // run's server process) satisfies it; tests use a fake.
 type Run interface {
 	// Status reports the run's step, λ, prior, KL direction, whether it trains, and so on.
-	Status() (session.Status, error)
+	Status() (pompc.Status, error)
 	// SetLambda changes λ from the next update on (0: TD-MPC2, +Inf: BMPC).
 	SetLambda(lambda float64) error
 	// SetPriorKL changes the direction of the KL that fits π_p to the planner.
@@ -75,7 +73,7 @@ type Controls struct {
 	rootID  string // DOM id of the live widgets' container
 
 	mu      sync.Mutex
-	st      session.Status
+	st      pompc.Status
 	msg     string
 	lastSt  string
 	lastPan string
@@ -169,14 +167,6 @@ func lambdaIndex(stops []float64, lambda float64) int {
 	return best
 }
 
-// FormatLambda writes λ as the notebooks and the status line show it ("inf" for +Inf).
-func FormatLambda(l float64) string {
-	if math.IsInf(l, 1) {
-		return "inf"
-	}
-	return strconv.FormatFloat(l, 'g', 4, 64)
-}
-
 // buildLive creates the GoNB widgets inside the panel's container and starts their handlers.
 func (c *Controls) buildLive() error {
 	updateHTML(c.panelID, fmt.Sprintf(`<div class="pompc-controls" id="%s" style="display:flex;gap:1.2em;align-items:center;flex-wrap:wrap"></div>`, c.rootID))
@@ -184,7 +174,7 @@ func (c *Controls) buildLive() error {
 	c.labelID = "pompc_lambda_label_" + uniqueID()
 	dom.Append(c.rootID, fmt.Sprintf(`<style>#%s input[type=range]{width:16em;display:inline-block}</style><b>%s</b>`,
 		c.rootID, htmlEscape(c.opts.Title)))
-	dom.Append(c.rootID, fmt.Sprintf(`<label>λ = <span id="%s">%s</span></label>`, c.labelID, FormatLambda(c.lambdas[idx])))
+	dom.Append(c.rootID, fmt.Sprintf(`<label>λ = <span id="%s">%s</span></label>`, c.labelID, pompc.FormatLambda(c.lambdas[idx])))
 	var slider *gwidgets.SliderBuilder
 	if err := c.done("λ slider", func() {
 		slider = gwidgets.Slider(0, len(c.lambdas)-1, idx).AppendTo(c.rootID).
@@ -221,8 +211,8 @@ func (c *Controls) buildLive() error {
 			return "", fmt.Errorf("slider position %d out of range", pos)
 		}
 		l := c.lambdas[pos]
-		dom.SetInnerText(c.labelID, FormatLambda(l))
-		return "λ → " + FormatLambda(l), c.run.SetLambda(l)
+		dom.SetInnerText(c.labelID, pompc.FormatLambda(l))
+		return "λ → " + pompc.FormatLambda(l), c.run.SetLambda(l)
 	})
 	listen(c, kl.Listen().LatestOnly(), func(i int) (string, error) {
 		if i < 0 || i >= len(KLDirs) {
@@ -288,7 +278,7 @@ func listen(c *Controls, ch *comms.AddressChan[int], apply func(int) (string, er
 
 // Refresh redraws the status line (and the static panel) from a status of the run, e.g. one
 // a training progress callback received. Unchanged output is not resent.
-func (c *Controls) Refresh(st session.Status) {
+func (c *Controls) Refresh(st pompc.Status) {
 	c.mu.Lock()
 	c.st = st
 	c.mu.Unlock()
@@ -340,7 +330,7 @@ func (c *Controls) Close() {
 
 // statusHTML is the status line: what the run reports, as text and as data-* attributes
 // (which the browser test and other tools read).
-func statusHTML(st session.Status, msg string, live bool) string {
+func statusHTML(st pompc.Status, msg string, live bool) string {
 	state := "idle"
 	if st.Training {
 		state = "training"
@@ -360,8 +350,8 @@ func statusHTML(st session.Status, msg string, live bool) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<div class="pompc-status" data-step="%d" data-lambda="%s" data-prior="%s" data-prior-kl="%s" data-training="%t" data-stopped="%t" data-controls="%s" style="font-family:monospace">`,
-		st.Step, FormatLambda(st.Lambda), htmlEscape(string(st.Prior)), htmlEscape(string(st.PriorKL)), st.Training, st.Stopped, mode)
-	fmt.Fprintf(&b, "step %d · λ = %s · prior %s · KL %s · %s", st.Step, FormatLambda(st.Lambda), htmlEscape(string(st.Prior)),
+		st.Step, pompc.FormatLambda(st.Lambda), htmlEscape(string(st.Prior)), htmlEscape(string(st.PriorKL)), st.Training, st.Stopped, mode)
+	fmt.Fprintf(&b, "step %d · λ = %s · prior %s · KL %s · %s", st.Step, pompc.FormatLambda(st.Lambda), htmlEscape(string(st.Prior)),
 		htmlEscape(string(st.PriorKL)), htmlEscape(state))
 	if st.Episodes > 0 && st.LastEpisodeReturn != 0 && !math.IsNaN(st.LastEpisodeReturn) {
 		fmt.Fprintf(&b, " · last return %.1f", st.LastEpisodeReturn)
@@ -386,7 +376,7 @@ func (c *Controls) staticHTML() string {
 	}
 	idx := lambdaIndex(c.lambdas, c.st.Lambda)
 	fmt.Fprintf(&b, `<label>λ = %s <input type="range" disabled min="0" max="%d" value="%d"/></label>`,
-		FormatLambda(c.st.Lambda), len(c.lambdas)-1, idx)
+		pompc.FormatLambda(c.st.Lambda), len(c.lambdas)-1, idx)
 	b.WriteString(`<label>KL(π_p, planner): <select disabled>`)
 	for _, d := range KLDirs {
 		sel := ""

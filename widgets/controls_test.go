@@ -10,25 +10,24 @@ import (
 
 	"github.com/janpfeifer/gonb/gonbui/comms"
 	"github.com/pompc/pompc/pompc"
-	"github.com/pompc/pompc/pompc/session"
 )
 
 // fakeRun records the controls' calls and reports them back in its status, like a server.
 type fakeRun struct {
 	mu      sync.Mutex
-	st      session.Status
+	st      pompc.Status
 	calls   []string
 	failSet error
 	stopped int
 }
 
 func newFakeRun() *fakeRun {
-	return &fakeRun{st: session.Status{Dir: "/runs/x", Task: "cartpole-balance", Step: 120, Lambda: 1,
+	return &fakeRun{st: pompc.Status{Dir: "/runs/x", Task: "cartpole-balance", Step: 120, Lambda: 1,
 		Prior: pompc.PriorLearned, PriorKL: pompc.KLReverse, Training: true, TargetStep: 400, Episodes: 1,
 		LastEpisodeReturn: 250}}
 }
 
-func (f *fakeRun) Status() (session.Status, error) {
+func (f *fakeRun) Status() (pompc.Status, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.st, nil
@@ -42,7 +41,7 @@ func (f *fakeRun) record(c string) error {
 }
 
 func (f *fakeRun) SetLambda(l float64) error {
-	if err := f.record("lambda " + FormatLambda(l)); err != nil {
+	if err := f.record("lambda " + pompc.FormatLambda(l)); err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -154,7 +153,7 @@ func TestLambdaStops(t *testing.T) {
 	if len(s2) != 4 || s2[2] != 2.5 || !math.IsInf(s2[3], 1) {
 		t.Errorf("the run's own λ 2.5 is not added in order: %v", s2)
 	}
-	if FormatLambda(math.Inf(1)) != "inf" || FormatLambda(0.1) != "0.1" {
+	if pompc.FormatLambda(math.Inf(1)) != "inf" || pompc.FormatLambda(0.1) != "0.1" {
 		t.Error("FormatLambda")
 	}
 }

@@ -14,15 +14,9 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// Okabe-Ito colour-blind-safe palette.
-var palette = []color.Color{
-	color.RGBA{0, 114, 178, 255},   // blue
-	color.RGBA{213, 94, 0, 255},    // vermillion
-	color.RGBA{0, 158, 115, 255},   // bluish green
-	color.RGBA{204, 121, 167, 255}, // reddish purple
-	color.RGBA{230, 159, 0, 255},   // orange
-	color.RGBA{86, 180, 233, 255},  // sky blue
-}
+// palette colours the series of one run's figures (the live dashboard, the learning curve):
+// the Okabe-Ito colours of style.go in the order the series are drawn.
+var palette = []color.Color{OkabeBlue, OkabeVermillion, OkabeBluishGreen, OkabeReddishPurpl, OkabeOrange, OkabeSkyBlue}
 
 // Series is a named list of records to draw as one line.
 type Series struct {

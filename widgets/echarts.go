@@ -279,7 +279,7 @@ func EchartsLambdaSweep(series []LambdaSeries, o LambdaOptions) (*charts.Line, e
 	var cats []string
 	idx := map[float64]int{}
 	for i, l := range finite {
-		cats = append(cats, sweep.FormatLambda(l))
+		cats = append(cats, pompc.FormatLambda(l))
 		idx[l] = i
 	}
 	if hasInf {

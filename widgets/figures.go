@@ -385,7 +385,7 @@ func LambdaSweep(series []LambdaSeries, opts LambdaOptions) (*Figure, error) {
 	var ticks []plot.Tick
 	for i, l := range finite {
 		pos[l] = float64(i)
-		ticks = append(ticks, plot.Tick{Value: float64(i), Label: sweep.FormatLambda(l)})
+		ticks = append(ticks, plot.Tick{Value: float64(i), Label: pompc.FormatLambda(l)})
 	}
 	infPos := float64(len(finite)) + 0.5
 	if len(finite) == 0 {

@@ -2,12 +2,12 @@ package widgets
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/sweep"
 )
 
@@ -56,16 +56,16 @@ func RunFromDir(dir string) (sweep.Run, error) {
 	if err != nil {
 		return sweep.Run{}, err
 	}
-	p := sweep.Point{Task: task, Preset: cfg.Preset, Lambda: math.NaN(), Seed: int(cfg.Seed)}
-	if def, err := pompc.PresetByName(cfg.Preset); err != nil || def.Lambda != cfg.Lambda {
-		p.Lambda = cfg.Lambda
+	p, err := PointOf(task, cfg)
+	if err != nil {
+		return sweep.Run{}, err
 	}
-	return sweep.Run{Point: p, Dir: dir, Status: sweep.RunStatus{State: sweep.StateDone}, Metrics: m}, nil
+	return sweep.Run{Point: p, Dir: dir, Status: rundir.Status{State: rundir.StateDone}, Metrics: m}, nil
 }
 
 // usable reports whether a run's metrics go into figures: finished runs, and runs still going
 // (a live sweep); not failed ones.
-func usable(r sweep.Run) bool { return r.Metrics != nil && r.Status.State != sweep.StateFailed }
+func usable(r sweep.Run) bool { return r.Metrics != nil && r.Status.State != rundir.StateFailed }
 
 // SweepFigures makes every figure the runs support, per task: learning curves; the final return
 // and AUC against λ (with two or more λ values); the KL terms (runs with a prior); the action
@@ -216,7 +216,7 @@ func lambdaSeriesOf(runs []sweep.Run, auc bool) ([]LambdaSeries, int) {
 	seen := map[string]bool{}
 	lambdas := map[float64]bool{}
 	for _, r := range runs {
-		if r.Status.State != sweep.StateDone || len(r.Metrics[pompc.KeyEvalReturn]) == 0 {
+		if r.Status.State != rundir.StateDone || len(r.Metrics[pompc.KeyEvalReturn]) == 0 {
 			continue
 		}
 		cfg, err := r.Config()

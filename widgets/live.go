@@ -42,9 +42,9 @@ var lossKeys = []string{"loss/consistency", "loss/reward", "loss/value", "loss/v
 // role has the same colour in every figure: planner (the MPPI Gaussian q), π_s (the policy)
 // and π_p (the learned prior).
 var (
-	colPlanner = color.RGBA{0, 0, 0, 255}     // black: the planner is the reference
-	colPi      = color.RGBA{0, 114, 178, 255} // blue
-	colPrior   = color.RGBA{213, 94, 0, 255}  // vermillion
+	colPlanner = variantColors["planner"] // black: the planner is the reference
+	colPi      = variantColors["π_s"]
+	colPrior   = variantColors["π_p"]
 )
 
 // LiveOptions configures a LivePlot. The zero value is usable.

@@ -8,12 +8,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/pompc/pompc/pompc"
-	"github.com/pompc/pompc/pompc/session"
 )
 
 // Trainable is a Run that trains: *session.Run satisfies it.
@@ -22,9 +20,9 @@ type Trainable interface {
 	// Dir is the run directory (its metrics.jsonl feeds the live plots).
 	Dir() string
 	// Train takes steps agent steps, calling progress about every half second.
-	Train(ctx context.Context, steps int, progress func(session.Status)) error
+	Train(ctx context.Context, steps int, progress func(pompc.Status)) error
 	// Wait follows the training in progress (e.g. one started by Start in another cell).
-	Wait(ctx context.Context, progress func(session.Status)) error
+	Wait(ctx context.Context, progress func(pompc.Status)) error
 }
 
 // DashboardOptions configures a Dashboard. The zero value is usable.
@@ -94,7 +92,7 @@ func (d *Dashboard) Controls() *Controls { return d.controls }
 func (d *Dashboard) Plot() *LivePlot { return d.plot }
 
 // progress is the training progress callback: status line and live plots.
-func (d *Dashboard) progress(st session.Status) {
+func (d *Dashboard) progress(st pompc.Status) {
 	if d.controls != nil {
 		d.controls.Refresh(st)
 	}
@@ -102,8 +100,8 @@ func (d *Dashboard) progress(st session.Status) {
 	_ = d.plot.Refresh()
 }
 
-func statusInfo(st session.Status) string {
-	return fmt.Sprintf("step %d · λ=%s · prior %s · KL %s", st.Step, FormatLambda(st.Lambda), st.Prior, st.PriorKL)
+func statusInfo(st pompc.Status) string {
+	return fmt.Sprintf("step %d · λ=%s · prior %s · KL %s", st.Step, pompc.FormatLambda(st.Lambda), st.Prior, st.PriorKL)
 }
 
 // Train trains steps agent steps with the controls active and the plots redrawing, and
@@ -234,53 +232,6 @@ func readParams() map[string]string {
 		_ = json.Unmarshal(b, &m)
 	}
 	return m
-}
-
-// Budget is a notebook's run length: how many steps each run trains and with which seed
-// phase and evaluation schedule. The notebooks choose one with their --budget flag.
-type Budget struct {
-	// Name is "tiny" or "full".
-	Name string
-	// Steps is the agent steps per run.
-	Steps int
-	// SeedSteps is the random-action phase before updates start.
-	SeedSteps int
-	// EvalEvery and EvalEpisodes set the evaluation schedule (EvalEvery > Steps: none).
-	EvalEvery, EvalEpisodes int
-	// Seeds is the number of seeds per variant.
-	Seeds int
-	// Small shrinks the batch and the planner (batch 32, 64 samples, 2 iterations, 16 elites,
-	// 8 policy trajectories, 4 reanalysed sequences) so that a smoke run costs seconds; the
-	// algorithm is the same, only cheaper and noisier.
-	Small bool
-}
-
-// Budgets are the notebooks' run lengths. tiny exercises every code path in seconds per run on
-// two CPU cores: 100 random seed steps, the 100 updates that end the seed phase, 50 trained
-// steps and one evaluation episode at the end, with the Small planner and batch (it is a smoke
-// test, not an experiment: no training episode ends before step 500). full is a real
-// experiment with the presets' own sizes (hours per run on a CPU, much less on a GPU).
-var Budgets = map[string]Budget{
-	"tiny": {Name: "tiny", Steps: 150, SeedSteps: 100, EvalEvery: 150, EvalEpisodes: 1, Seeds: 3, Small: true},
-	"full": {Name: "full", Steps: 100_000, SeedSteps: 2_500, EvalEvery: 5_000, EvalEpisodes: 10, Seeds: 3},
-}
-
-// BudgetByName returns Budgets[name] or a clear error.
-func BudgetByName(name string) (Budget, error) {
-	b, ok := Budgets[strings.ToLower(name)]
-	if !ok {
-		return Budget{}, fmt.Errorf("widgets: unknown budget %q (want tiny or full)", name)
-	}
-	return b, nil
-}
-
-// Apply sets the budget's run length on a config.
-func (b Budget) Apply(c pompc.Config) pompc.Config {
-	c.Steps, c.SeedSteps, c.EvalEvery, c.EvalEpisodes = b.Steps, b.SeedSteps, b.EvalEvery, b.EvalEpisodes
-	if b.Small {
-		c.BatchSize, c.NumSamples, c.Iterations, c.NumElites, c.NumPiTrajs, c.ReanalyzeSeqs = 32, 64, 2, 16, 8, 4
-	}
-	return c
 }
 
 // waitTick is the polling period of Sweep.

@@ -3,52 +3,32 @@ package widgets
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"image/color"
 	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pompc/pompc/pompc"
-	"github.com/pompc/pompc/pompc/session"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/sweep"
 	"gonum.org/v1/plot"
 )
-
-// SweepRun is one run of a sweep: a run directory, how to create it, and how long to train.
-type SweepRun struct {
-	// Name labels the run in the status table (e.g. "pompc λ=1 seed 2").
-	Name string
-	// Group is the variant the run belongs to (e.g. "pompc λ=1"); the live plots draw each
-	// group's mean over its runs with a ±1 std band.
-	Group string
-	// Options open (or create) the run; Options.Dir must be unique within the sweep.
-	Options session.Options
-	// Steps is the agent step the run should reach: a run that already has them is not
-	// trained again, one that has fewer trains the rest (re-running a sweep cell resumes it).
-	Steps int
-}
 
 // SweepOptions configures Sweep. The zero value is usable.
 type SweepOptions struct {
 	// Title heads the live plots.
 	Title string
-	// Parallel is how many runs train at once (each in its own server process); 0 means
-	// runtime.NumCPU().
+	// Parallel is how many runs train at once (0: sweep.DefaultParallel); the runs share the
+	// cores by sweep.Threads.
 	Parallel int
 	// Interval is the minimum time between redraws (0: 1 s).
 	Interval time.Duration
-	// Keep leaves each run's server running when its training is done (default: shut it down,
-	// freeing its memory; it restarts from its checkpoint on the next Open).
-	Keep bool
 	// Columns of the panel grid (0: 3).
 	Columns int
 	// Hide draws nothing: for a cell that only collects the results of finished runs (for
@@ -56,48 +36,28 @@ type SweepOptions struct {
 	Hide bool
 }
 
-// SweepResult is the outcome of one run of a sweep.
-type SweepResult struct {
-	Run    SweepRun
-	Status session.Status
-	// Wall is the time from opening the run to the end of its training in this sweep.
-	Wall time.Duration
-	Err  error
-}
-
+// sweepItem is the view's state of one job, updated from the engine's reports.
 type sweepItem struct {
-	SweepRun
-	reader  *pompc.MetricsReader
-	run     *session.Run
-	st      session.Status
-	state   string // queued, starting, training, done, failed
-	err     error
-	started time.Time
-	took    time.Duration
+	job    sweep.Job
+	group  string
+	reader *pompc.MetricsReader
+	st     pompc.Status
+	state  string // queued, running, done, failed, stopped
+	err    error
+	step   int64
 }
 
-// Sweep trains many runs in the background, Parallel at a time, each owned by its own session
-// server, while one live figure compares the groups (episode return, KL(π_s‖prior),
-// KL(π_p‖planner) and policy entropy, mean ± std over each group's runs) above a status
-// table. It returns when every run has reached its steps or failed, with one result per run
-// and the failures joined in the error. Interrupting the cell stops the runs in progress
-// (each saves a checkpoint; re-running the cell resumes them).
-func Sweep(ctx context.Context, runs []SweepRun, opts SweepOptions) ([]SweepResult, error) {
-	if len(runs) == 0 {
+// Sweep runs jobs through launcher with the one sweep engine (sweep.Engine: resumable, Parallel
+// at a time, a status record per run) and is a view over its progress: one live figure compares
+// the variants (episode return, KL(π_s‖prior), KL(π_p‖planner), policy entropy, value loss,
+// mean ± std over each variant's runs, each variant in its SweepFigures colour) above
+// a status table. The notebooks launch with session.Launcher. It returns the runs (point,
+// directory, status record, metrics) for SweepFigures and sweep.Summarize, and the failures
+// joined in the error. Interrupting the cell stops the runs in progress (each saves a
+// checkpoint; re-running the cell resumes them).
+func Sweep(ctx context.Context, jobs []sweep.Job, launcher sweep.Launcher, opts SweepOptions) ([]sweep.Run, error) {
+	if len(jobs) == 0 {
 		return nil, errors.New("widgets: Sweep: no runs")
-	}
-	seen := map[string]bool{}
-	for _, r := range runs {
-		if r.Options.Dir == "" || r.Steps <= 0 {
-			return nil, fmt.Errorf("widgets: Sweep: run %q needs Options.Dir and Steps > 0", r.Name)
-		}
-		if seen[r.Options.Dir] {
-			return nil, fmt.Errorf("widgets: Sweep: run directory %s used twice", r.Options.Dir)
-		}
-		seen[r.Options.Dir] = true
-	}
-	if opts.Parallel <= 0 {
-		opts.Parallel = runtime.NumCPU()
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
@@ -108,53 +68,62 @@ func Sweep(ctx context.Context, runs []SweepRun, opts SweepOptions) ([]SweepResu
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 
-	items := make([]*sweepItem, len(runs))
-	for i, r := range runs {
-		if err := os.MkdirAll(r.Options.Dir, 0o755); err != nil {
+	items := make([]*sweepItem, len(jobs))
+	for i, j := range jobs {
+		if err := rundir.Ensure(j.Dir); err != nil {
 			return nil, fmt.Errorf("widgets: Sweep: %w", err)
 		}
-		rd, err := pompc.OpenMetrics(r.Options.Dir)
+		rd, err := pompc.OpenMetrics(j.Dir)
 		if err != nil {
 			return nil, err
 		}
 		defer rd.Close()
-		items[i] = &sweepItem{SweepRun: r, reader: rd, state: "queued"}
+		name := j.Name
+		if name == "" {
+			name = j.Point.Name()
+		}
+		jobs[i].Name = name
+		items[i] = &sweepItem{job: jobs[i], group: j.Point.Variant(), reader: rd, state: "queued"}
 	}
-	view := &sweepView{items: items, opts: opts, plotID: "pompc_sweep_plot_" + uniqueID(),
+	var variants []string
+	for _, it := range items {
+		variants = append(variants, it.group)
+	}
+	// The palette of SweepFigures for the same runs: a variant has one colour, live and on paper.
+	view := &sweepView{items: items, opts: opts, pal: NewPalette(variants...), plotID: "pompc_sweep_plot_" + uniqueID(),
 		tableID: "pompc_sweep_table_" + uniqueID(), series: make([]map[string][]pompc.Record, len(items))}
 	for i := range view.series {
 		view.series[i] = map[string][]pompc.Record{}
 	}
 
-	var mu sync.Mutex // guards item state between the workers and the view
-	sem := make(chan struct{}, opts.Parallel)
-	var wg sync.WaitGroup
-	for _, it := range items {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				mu.Lock()
-				it.state, it.err = "cancelled", ctx.Err()
-				mu.Unlock()
-				return
-			}
-			defer func() { <-sem }()
-			runOne(ctx, it, &mu, opts.Keep)
-		}()
+	var mu sync.Mutex // guards the items between the engine's goroutines and the view
+	eng := sweep.Engine{Launcher: launcher, Parallel: opts.Parallel, OnUpdate: func(u sweep.Update) {
+		mu.Lock()
+		defer mu.Unlock()
+		it := items[u.Job]
+		it.state, it.step, it.err = u.State, u.Step, u.Err
+		if u.Status.Task != "" {
+			it.st = u.Status
+		}
+	}}
+	type result struct {
+		sum sweep.Summary
+		err error
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	done := make(chan result, 1)
+	go func() {
+		sum, err := eng.Run(ctx, jobs)
+		done <- result{sum, err}
+	}()
 
 	tick := time.NewTicker(waitTick)
 	defer tick.Stop()
 	var last time.Time
+	var res result
 loop:
 	for {
 		select {
-		case <-done:
+		case res = <-done:
 			break loop
 		case <-tick.C:
 			if time.Since(last) >= opts.Interval {
@@ -169,131 +138,37 @@ loop:
 	view.draw()
 	mu.Unlock()
 	syncDisplay()
-
-	res := make([]SweepResult, len(items))
+	if res.err != nil {
+		return nil, res.err
+	}
+	runs := make([]sweep.Run, len(jobs))
 	var errs []error
-	for i, it := range items {
-		res[i] = SweepResult{Run: it.SweepRun, Status: it.st, Wall: it.took, Err: it.err}
-		if it.err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", it.Name, it.err))
+	for i, j := range jobs {
+		r := sweep.Run{Point: j.Point, Dir: j.Dir}
+		var err error
+		if r.Status, err = rundir.ReadStatus(j.Dir); err != nil {
+			return nil, err
 		}
-	}
-	return res, errors.Join(errs...)
-}
-
-// runOne opens a run, trains it to its steps in the server's background and waits for it.
-func runOne(ctx context.Context, it *sweepItem, mu *sync.Mutex, keep bool) {
-	set := func(state string, err error) {
-		mu.Lock()
-		it.state = state
-		if err != nil {
-			it.err = err
+		if rundir.Exists(j.Dir, rundir.MetricsFile) {
+			if r.Metrics, err = pompc.ReadRunMetrics(j.Dir); err != nil {
+				return nil, err
+			}
 		}
-		mu.Unlock()
-	}
-	t0 := time.Now()
-	if m, err := readDone(it.Options.Dir); err == nil && m.Steps >= it.Steps {
-		// Finished by an earlier sweep: no server needed.
-		mu.Lock()
-		it.st, it.took = m.Status, time.Duration(m.WallSeconds*float64(time.Second))
-		mu.Unlock()
-		set("done", nil)
-		return
-	}
-	set("starting", nil)
-	run, err := session.Open(ctx, it.Options)
-	if err != nil {
-		set("failed", err)
-		return
-	}
-	defer run.Close()
-	mu.Lock()
-	it.run, it.started = run, t0
-	mu.Unlock()
-	st, err := run.Status()
-	if err != nil {
-		set("failed", err)
-		return
-	}
-	if remaining := it.Steps - int(st.Step); remaining > 0 {
-		set("training", nil)
-		if err := run.Start(remaining); err != nil {
-			set("failed", err)
-			return
+		if items[i].err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", j.Name, items[i].err))
 		}
-		werr := run.Wait(ctx, func(s session.Status) {
-			mu.Lock()
-			it.st = s
-			mu.Unlock()
-		})
-		if ctx.Err() != nil {
-			// Interrupted: stop the background training (it saves a checkpoint).
-			_ = run.Stop()
-			set("cancelled", ctx.Err())
-			return
-		}
-		if werr != nil {
-			set("failed", werr)
-			return
-		}
+		runs[i] = r
 	}
-	if st, err := run.Status(); err == nil {
-		mu.Lock()
-		it.st = st
-		mu.Unlock()
-		if st.JobError != "" {
-			set("failed", errors.New(st.JobError))
-			return
-		}
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
 	}
-	if !keep {
-		_ = run.Shutdown()
-	}
-	mu.Lock()
-	it.took = time.Since(t0)
-	m := doneMarker{Steps: int(it.st.Step), WallSeconds: it.took.Seconds(), Status: it.st}
-	mu.Unlock()
-	if err := writeDone(it.Options.Dir, m); err != nil {
-		set("failed", err)
-		return
-	}
-	set("done", nil)
-}
-
-// DoneFile marks a run directory whose sweep training finished, so that re-running a sweep
-// (or a cell that only draws its results) needs no server for it.
-const DoneFile = "notebook-done.json"
-
-type doneMarker struct {
-	Steps       int            `json:"steps"`
-	WallSeconds float64        `json:"wall_s"`
-	Status      session.Status `json:"status"`
-}
-
-func readDone(dir string) (doneMarker, error) {
-	var m doneMarker
-	b, err := os.ReadFile(filepath.Join(dir, DoneFile))
-	if err != nil {
-		return m, err
-	}
-	return m, json.Unmarshal(b, &m)
-}
-
-func writeDone(dir string, m doneMarker) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(dir, DoneFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, DoneFile))
+	return runs, errors.Join(errs...)
 }
 
 // sweepView draws a sweep's live figure and status table.
 type sweepView struct {
 	items   []*sweepItem
+	pal     *Palette
 	opts    SweepOptions
 	plotID  string
 	tableID string
@@ -342,10 +217,7 @@ func (v *sweepView) groups() []string {
 	var gs []string
 	seen := map[string]bool{}
 	for _, it := range v.items {
-		g := it.Group
-		if g == "" {
-			g = it.Name
-		}
+		g := it.group
 		if !seen[g] {
 			seen[g] = true
 			gs = append(gs, g)
@@ -359,17 +231,15 @@ func (v *sweepView) plotHTML() (string, error) {
 	var ps []*plot.Plot
 	maxStep := int64(0)
 	for _, it := range v.items {
-		if it.Steps > int(maxStep) {
-			maxStep = int64(it.Steps)
-		}
+		maxStep = max(maxStep, it.job.Steps())
 	}
 	for _, pan := range sweepPanels {
 		p := newPanel(pan.title, "")
 		any := false
-		for gi, g := range groups {
+		for _, g := range groups {
 			var runs [][]pompc.Record
 			for i, it := range v.items {
-				if (it.Group == g || (it.Group == "" && it.Name == g)) && len(v.series[i][pan.key]) > 0 {
+				if it.group == g && len(v.series[i][pan.key]) > 0 {
 					runs = append(runs, v.series[i][pan.key])
 				}
 			}
@@ -378,8 +248,7 @@ func (v *sweepView) plotHTML() (string, error) {
 			}
 			any = true
 			mean, std := binnedMeanStd(runs, maxStep, 60)
-			c := groupColor(gi)
-			addBand(p, g, c, mean, std)
+			addBand(p, g, v.pal.Color(g), mean, std)
 		}
 		if any {
 			p.Legend.Top, p.Legend.Left = true, false
@@ -400,15 +269,6 @@ func (v *sweepView) plotHTML() (string, error) {
 	b.Write(stripXMLProlog(img))
 	b.WriteString(`</div>`)
 	return b.String(), nil
-}
-
-// groupColor is the i-th group's colour: the Okabe-Ito palette, then greys.
-func groupColor(i int) color.Color {
-	if i < len(palette) {
-		return palette[i]
-	}
-	g := uint8(60 + 25*(i-len(palette))%160)
-	return color.RGBA{g, g, g, 255}
 }
 
 // binnedMeanStd averages each run over nbins equal step bins up to maxStep, then takes the
@@ -453,28 +313,12 @@ func binnedMeanStd(runs [][]pompc.Record, maxStep int64, nbins int) (mean, std [
 		if len(xs) == 0 {
 			continue
 		}
-		m, s := meanStd(xs)
+		m, s := pompc.MeanStd(xs)
 		step := int64((float64(b) + 0.5) * w)
 		mean = append(mean, pompc.Record{Step: step, Val: m})
 		std = append(std, pompc.Record{Step: step, Val: s})
 	}
 	return mean, std
-}
-
-func meanStd(xs []float64) (float64, float64) {
-	m := 0.0
-	for _, x := range xs {
-		m += x
-	}
-	m /= float64(len(xs))
-	v := 0.0
-	for _, x := range xs {
-		v += (x - m) * (x - m)
-	}
-	if len(xs) > 1 {
-		v /= float64(len(xs) - 1)
-	}
-	return m, math.Sqrt(v)
 }
 
 func (v *sweepView) table() string {
@@ -484,7 +328,7 @@ func (v *sweepView) table() string {
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return v.items[idx[a]].Group < v.items[idx[b]].Group })
+	sort.SliceStable(idx, func(a, b int) bool { return v.items[idx[a]].group < v.items[idx[b]].group })
 	for _, i := range idx {
 		it := v.items[i]
 		st := it.st
@@ -499,58 +343,23 @@ func (v *sweepView) table() string {
 		if st.LastEval != 0 && !math.IsNaN(st.LastEval) {
 			ev = fmt.Sprintf("%.1f", st.LastEval)
 		}
-		lam := ""
-		if it.run != nil || st.Step > 0 {
-			lam = FormatLambda(st.Lambda)
+		cfg := it.job.Config
+		lam, prior, kl := cfg.Lambda, cfg.Prior, cfg.PriorKL
+		if st.Task != "" { // what the run reports wins (knobs changed from the controls)
+			lam, prior, kl = st.Lambda, st.Prior, st.PriorKL
 		}
 		fmt.Fprintf(&b, `<tr data-state="%s"><td>%s</td><td>%s</td><td>%d / %d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%.0f</td></tr>`,
-			htmlEscape(it.state), htmlEscape(it.Name), htmlEscape(state), st.Step, it.Steps, lam, htmlEscape(string(st.Prior)),
-			htmlEscape(string(st.PriorKL)), ret, ev, st.StepsPerSec)
+			htmlEscape(it.state), htmlEscape(it.job.Name), htmlEscape(state), max(it.step, st.Step), it.job.Steps(),
+			pompc.FormatLambda(lam), htmlEscape(string(prior)), htmlEscape(string(kl)), ret, ev, st.StepsPerSec)
 	}
 	b.WriteString(`</table>`)
 	return b.String()
 }
 
-// Results turns a sweep's outcome into sweep.Runs (point, directory, state and metrics), the
-// form the figure builders (SweepFigures) and the summary tables (sweep.Summarize) read. The
-// point names the run's variant by how its config differs from its preset: λ, the prior kind
-// and the KL direction, so that "pompc λ=1 prior=planner" and "pompc λ=1 kl=forward" are told
-// apart from "pompc λ=1".
-func Results(results []SweepResult) ([]sweep.Run, error) {
-	out := make([]sweep.Run, 0, len(results))
-	for _, r := range results {
-		cfg := r.Run.Options.Config
-		if st := r.Status; st.Task != "" {
-			// What the run reports wins over what was asked (a run opened from an existing
-			// directory, or changed from the controls).
-			cfg.Lambda, cfg.Prior, cfg.PriorKL = st.Lambda, st.Prior, st.PriorKL
-		}
-		p, err := pointOf(r.Run.Options.Task, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("widgets: run %q: %w", r.Run.Name, err)
-		}
-		run := sweep.Run{Point: p, Dir: r.Run.Options.Dir}
-		switch {
-		case r.Err != nil:
-			run.Status = sweep.RunStatus{State: sweep.StateFailed, Error: r.Err.Error()}
-		case int(r.Status.Step) >= r.Run.Steps:
-			run.Status = sweep.RunStatus{State: sweep.StateDone, WallSeconds: r.Wall.Seconds()}
-		default:
-			run.Status = sweep.RunStatus{State: sweep.StateStopped}
-		}
-		if _, err := os.Stat(filepath.Join(run.Dir, pompc.MetricsFile)); err == nil {
-			if run.Metrics, err = pompc.ReadRunMetrics(run.Dir); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, run)
-	}
-	return out, nil
-}
-
-// pointOf describes a config as a sweep point: the preset, and λ, prior and KL direction where
-// they differ from the preset's.
-func pointOf(task string, cfg pompc.Config) (sweep.Point, error) {
+// PointOf describes a config as a sweep point: the preset, and λ, prior and KL direction where
+// they differ from the preset's (so that "pompc λ=1 prior=planner" and "pompc λ=1 kl=forward"
+// are told apart from "pompc λ=1").
+func PointOf(task string, cfg pompc.Config) (sweep.Point, error) {
 	def, err := pompc.PresetByName(cfg.Preset)
 	if err != nil {
 		return sweep.Point{}, err
@@ -611,7 +420,7 @@ func ShowFigure(f *Figure) error {
 // the preset, then λ, prior kind and KL direction where they differ from the preset's, e.g.
 // "tdmpc2", "pompc λ=0.1", "pompc λ=1 prior=planner".
 func Variant(task string, cfg pompc.Config) (string, error) {
-	p, err := pointOf(task, cfg)
+	p, err := PointOf(task, cfg)
 	if err != nil {
 		return "", err
 	}

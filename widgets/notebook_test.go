@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/session"
 	"github.com/pompc/pompc/pompc/sweep"
 )
@@ -46,33 +47,6 @@ func TestNotebookDirs(t *testing.T) {
 }
 
 // Every budget gives valid configs for every preset, and tiny is cheap.
-func TestBudgets(t *testing.T) {
-	for name, b := range Budgets {
-		for _, preset := range []string{"tdmpc2", "pompc", "bmpc"} {
-			cfg, err := pompc.PresetByName(preset)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := b.Apply(cfg.WithSize(pompc.SizeTiny))
-			if err := c.Validate(); err != nil {
-				t.Errorf("budget %s, preset %s: %v", name, preset, err)
-			}
-			if c.Steps != b.Steps || c.SeedSteps != b.SeedSteps || c.EvalEvery != b.EvalEvery {
-				t.Errorf("budget %s not applied: %+v", name, c)
-			}
-		}
-	}
-	if b := Budgets["tiny"]; !b.Small || b.Steps > 200 || b.EvalEvery > b.Steps {
-		t.Errorf("tiny budget %+v: want a small run with one evaluation", b)
-	}
-	if _, err := BudgetByName("huge"); err == nil {
-		t.Error("unknown budget: want an error")
-	}
-	if b, err := BudgetByName("FULL"); err != nil || b.Name != "full" {
-		t.Errorf("BudgetByName(FULL) = %+v, %v", b, err)
-	}
-}
-
 func TestVariantNames(t *testing.T) {
 	cfg := func(preset string, mod func(*pompc.Config)) pompc.Config {
 		c, err := pompc.PresetByName(preset)
@@ -105,15 +79,19 @@ func TestVariantNames(t *testing.T) {
 
 func TestSweepRejectsBadRuns(t *testing.T) {
 	ctx := context.Background()
-	if _, err := Sweep(ctx, nil, SweepOptions{}); err == nil {
+	l := session.Launcher{}
+	if _, err := Sweep(ctx, nil, l, SweepOptions{}); err == nil {
 		t.Error("empty sweep: want an error")
 	}
 	d := t.TempDir()
-	r := SweepRun{Name: "a", Options: session.Options{Dir: d}, Steps: 10}
-	if _, err := Sweep(ctx, []SweepRun{r, r}, SweepOptions{}); err == nil || !strings.Contains(err.Error(), "twice") {
+	cfg := pompc.POMPC()
+	cfg.Steps = 10
+	r := sweep.Job{Name: "a", Dir: d, Config: cfg}
+	if _, err := Sweep(ctx, []sweep.Job{r, r}, l, SweepOptions{}); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("same directory twice: %v", err)
 	}
-	if _, err := Sweep(ctx, []SweepRun{{Name: "b", Options: session.Options{Dir: d}}}, SweepOptions{}); err == nil {
+	cfg.Steps = 0
+	if _, err := Sweep(ctx, []sweep.Job{{Name: "b", Dir: d, Config: cfg}}, l, SweepOptions{}); err == nil {
 		t.Error("Steps 0: want an error")
 	}
 }
@@ -128,57 +106,51 @@ func TestBinnedMeanStd(t *testing.T) {
 }
 
 // TestSweepDashboardSession drives real session servers: a two-run sweep in the background
-// with its live view (done markers, results, figures exported in three formats), a re-run that
+// with its live view (status records, results, figures exported in three formats), a re-run that
 // needs no server, and a dashboard that trains one run further while its controls change λ.
 func TestSweepDashboardSession(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts session servers and trains (tens of seconds)")
 	}
 	root := t.TempDir()
-	b := Budgets["tiny"]
+	b := sweep.Budgets["tiny"]
 	b.Steps, b.SeedSteps, b.EvalEvery = 60, 50, 60
-	var runs []SweepRun
+	var jobs []sweep.Job
 	for _, preset := range []string{"tdmpc2", "pompc"} {
 		cfg, err := pompc.PresetByName(preset)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg = b.Apply(cfg.WithSize(pompc.SizeTiny))
-		name, err := Variant("cartpole-balance", cfg)
+		if cfg, err = b.Apply(cfg.WithSize(pompc.SizeTiny)); err != nil {
+			t.Fatal(err)
+		}
+		p, err := PointOf("cartpole-balance", cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		runs = append(runs, SweepRun{Name: name + " seed 1", Group: name, Steps: b.Steps,
-			Options: session.Options{Dir: filepath.Join(root, preset), Task: "cartpole-balance", Config: cfg}})
+		jobs = append(jobs, sweep.Job{Point: p, Dir: filepath.Join(root, preset), Config: cfg})
 	}
-	t.Cleanup(func() { _ = session.ShutdownAll(runs[0].Options.Dir, runs[1].Options.Dir) })
+	t.Cleanup(func() { _ = session.ShutdownAll(jobs[0].Dir, jobs[1].Dir) })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	res, err := Sweep(ctx, runs, SweepOptions{Title: "test", Parallel: 2})
+	sr, err := Sweep(ctx, jobs, session.Launcher{}, SweepOptions{Title: "test", Parallel: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range res {
-		if r.Err != nil || int(r.Status.Step) != b.Steps {
-			t.Errorf("%s: step %d, err %v; want step %d", r.Run.Name, r.Status.Step, r.Err, b.Steps)
+	for _, r := range sr {
+		if r.Status.State != rundir.StateDone || int(r.Status.Step) != b.Steps || r.Status.Launcher != "session" {
+			t.Errorf("%s: status %+v; want done at step %d", r.Dir, r.Status, b.Steps)
 		}
-		if _, err := os.Stat(filepath.Join(r.Run.Options.Dir, DoneFile)); err != nil {
-			t.Errorf("%s: no done marker: %v", r.Run.Name, err)
-		}
-		if _, err := os.Stat(filepath.Join(r.Run.Options.Dir, session.ServerFile)); err == nil {
-			if data, _ := os.ReadFile(filepath.Join(r.Run.Options.Dir, session.ServerFile)); len(data) > 0 {
+		if rundir.Exists(r.Dir, rundir.ServerFile) {
+			if data, _ := os.ReadFile(rundir.Path(r.Dir, rundir.ServerFile)); len(data) > 0 {
 				// The sweep shuts its servers down: server.json may remain, but nobody answers.
-				if _, err := session.Open(ctx, session.Options{Dir: r.Run.Options.Dir, Executable: "/nonexistent"}); err == nil {
-					t.Errorf("%s: a server still answers after the sweep", r.Run.Name)
+				if _, err := session.Open(ctx, session.Options{Dir: r.Dir, Executable: "/nonexistent"}); err == nil {
+					t.Errorf("%s: a server still answers after the sweep", r.Dir)
 				}
 			}
 		}
 	}
-	sr, err := Results(res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sr) != 2 || sr[0].Variant() != "tdmpc2" || sr[1].Variant() != "pompc λ=1" || sr[0].Status.State != sweep.StateDone ||
+	if len(sr) != 2 || sr[0].Variant() != "tdmpc2" || sr[1].Variant() != "pompc λ=1" || sr[0].Status.State != rundir.StateDone ||
 		len(sr[1].Metrics[pompc.KeyEvalReturn]) != 1 {
 		t.Fatalf("results: %+v", sr)
 	}
@@ -201,8 +173,8 @@ func TestSweepDashboardSession(t *testing.T) {
 
 	// Re-running the sweep finds every run done: no server, well under a second per run.
 	t0 := time.Now()
-	res2, err := Sweep(ctx, runs, SweepOptions{Parallel: 1})
-	if err != nil || len(res2) != 2 || res2[1].Status.Step != res[1].Status.Step {
+	res2, err := Sweep(ctx, jobs, session.Launcher{}, SweepOptions{Parallel: 1})
+	if err != nil || len(res2) != 2 || res2[1].Status.Step != sr[1].Status.Step || res2[1].Status.Attempts != 1 {
 		t.Fatalf("re-run: %+v, %v", res2, err)
 	}
 	if took := time.Since(t0); took > 3*time.Second {
@@ -210,7 +182,7 @@ func TestSweepDashboardSession(t *testing.T) {
 	}
 
 	// A dashboard trains the POMPC run further; its controls change λ on the server.
-	run, err := session.Open(ctx, runs[1].Options)
+	run, err := session.Open(ctx, session.Options{Dir: jobs[1].Dir, Task: "cartpole-balance", Config: jobs[1].Config})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/session"
 )
 
@@ -20,7 +21,7 @@ func ExampleOpen() {
 		panic(err)
 	}
 	defer run.Close() // the server lives on for the next cell
-	err = run.Train(ctx, 2000, func(s session.Status) {
+	err = run.Train(ctx, 2000, func(s pompc.Status) {
 		fmt.Printf("\rstep %d  return %.1f  %.1f steps/s", s.Step, s.LastEpisodeReturn, s.StepsPerSec)
 	})
 	if err != nil {
@@ -53,7 +54,7 @@ func ExampleWaitAll() {
 		panic(err)
 	}
 	for _, run := range runs {
-		m, err := run.Metrics(pompc.KeyEvalReturn)
+		m, err := pompc.ReadMetrics(rundir.Path(run.Dir(), rundir.MetricsFile))
 		if err != nil {
 			panic(err)
 		}

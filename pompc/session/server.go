@@ -14,15 +14,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/gomlx/compute"
 	_ "github.com/pompc/pompc/envs/all" // the server can train every task of the build
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 )
 
 // serveOptions is what a client passes to the server it starts (env POMPC_SESSION_OPTIONS).
@@ -57,7 +56,7 @@ func serveMain(dir string) int {
 	defer stop()
 	err := serve(ctx, dir, so, logger)
 	switch {
-	case errors.Is(err, pompc.ErrLocked):
+	case errors.Is(err, rundir.ErrLocked):
 		logger.Printf("not serving: %v", err)
 		return exitLocked
 	case err != nil:
@@ -102,14 +101,14 @@ type server struct {
 	done  chan struct{}
 
 	// Owned by the trainer goroutine.
-	tr      *pompc.Trainer
-	sink    *pompc.JSONLSink
+	run     *pompc.Run
+	tr      *pompc.Trainer // run.Trainer
 	resumed bool
 	dirty   bool // config changed since the last save
 
 	mu         sync.Mutex
-	st         Status // snapshot, refreshed by the trainer goroutine
-	job        *job   // training in progress
+	st         pompc.Status // snapshot, refreshed by the trainer goroutine
+	job        *job         // training in progress
 	lastJob    *job
 	lastActive time.Time
 	active     int // requests in flight
@@ -137,14 +136,11 @@ type job struct {
 var errShuttingDown = errors.New("the server is shutting down")
 
 func serve(ctx context.Context, dir string, so serveOptions, logger *log.Logger) error {
-	lock, err := pompc.LockRunDir(dir)
+	lock, err := rundir.Acquire(dir)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	if lock.TookOverFrom > 0 {
-		logger.Printf("took over the lock of %s from process %d, which is gone", dir, lock.TookOverFrom)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("session: listen: %w", err)
@@ -173,11 +169,10 @@ func serve(ctx context.Context, dir string, so serveOptions, logger *log.Logger)
 	defer removeServerFile(dir, s.pid)
 	logger.Printf("serving %s on %s", dir, info.Addr)
 
-	if err := s.setup(); err != nil {
+	if err := s.setup(lock); err != nil {
 		return err
 	}
-	defer s.tr.Close()
-	defer s.sink.Close()
+	defer s.run.Close()
 	s.ready.Store(true)
 
 	loopDone := make(chan struct{})
@@ -214,120 +209,46 @@ func writeServerFile(dir string, info serverInfo) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+ServerFile+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("session: %w", err)
-	}
-	tmp := f.Name()
-	_ = f.Chmod(0o600) // the token lets whoever reads it drive the run
-	_, werr := f.Write(append(b, '\n'))
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, filepath.Join(dir, ServerFile))
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("session: writing %s: %w", ServerFile, werr)
-	}
-	return nil
+	// 0600: the token lets whoever reads it drive the run.
+	return rundir.WriteFile(rundir.Path(dir, rundir.ServerFile), append(b, '\n'), 0o600)
 }
 
 // removeServerFile removes server.json if it still names this process.
 func removeServerFile(dir string, pid int) {
 	if info, err := readServerFile(dir); err == nil && info.PID == pid {
-		os.Remove(filepath.Join(dir, ServerFile))
+		os.Remove(rundir.Path(dir, rundir.ServerFile))
 	}
 }
 
-// setup makes the trainer: resumed from the checkpoint if there is one, else new (and saved at
-// step 0, so that the directory holds a run from now on).
-func (s *server) setup() error {
-	_, statErr := os.Stat(filepath.Join(s.dir, CheckpointFile))
-	if statErr == nil {
-		cfg, task, err := pompc.LoadConfig(s.dir)
-		if err != nil {
-			return err
-		}
-		if s.so.Task != "" && s.so.Task != task {
-			return fmt.Errorf("session: %s holds a run of task %q, not %q", s.dir, task, s.so.Task)
-		}
-		backend, err := s.backend(cfg)
-		if err != nil {
-			return err
-		}
-		if s.tr, err = pompc.NewTrainer(backend, cfg, task); err != nil {
-			return err
-		}
-		if err := s.tr.Load(s.dir); err != nil {
-			s.tr.Close()
-			return err
-		}
-		s.resumed = true
-		s.log.Printf("resumed %s (%s) at step %d", s.dir, task, s.tr.StepCount())
-	} else {
-		if s.so.Task == "" || s.so.Config == nil {
-			return fmt.Errorf("session: %s holds no run (no %s) and no task and config were given", s.dir, CheckpointFile)
-		}
-		backend, err := s.backend(*s.so.Config)
-		if err != nil {
-			return err
-		}
-		if s.tr, err = pompc.NewTrainer(backend, *s.so.Config, s.so.Task); err != nil {
-			return err
-		}
-		s.log.Printf("new run %s: %s, preset %s, size %s, seed %d", s.dir, s.so.Task, s.so.Config.Preset, s.so.Config.Size.Name, s.so.Config.Seed)
-	}
-	metricsPath := filepath.Join(s.dir, MetricsFile)
-	// Records written after the checkpoint are written again by the resumed run: keep one copy.
-	if err := pompc.TruncateMetrics(metricsPath, s.tr.StepCount()); err != nil {
-		s.tr.Close()
-		return err
-	}
-	sink, err := pompc.NewJSONLSink(metricsPath)
+// setup opens the run (pompc.OpenRun): resumed from the checkpoint if there is one, else new
+// (and saved at step 0, so that the directory holds a run from now on).
+func (s *server) setup(lock *rundir.Lock) error {
+	run, err := pompc.OpenRun(pompc.RunOptions{Dir: s.dir, Task: s.so.Task, Config: s.so.Config,
+		Resume: pompc.ResumeIfPresent, Backend: s.so.Backend, Lock: lock, Logf: s.log.Printf})
 	if err != nil {
-		s.tr.Close()
 		return err
 	}
-	s.sink = sink
-	s.tr.Subscribe(sink)
-	s.st.SavedStep = -1
-	if !s.resumed {
-		if err := s.save(); err != nil {
-			s.sink.Close()
-			s.tr.Close()
-			return err
-		}
-	} else {
-		s.st.SavedStep = s.tr.StepCount()
+	s.run, s.tr, s.backSp, s.resumed = run, run.Trainer, run.BackendSpec, run.Resumed
+	if !run.Resumed {
+		cfg := run.Trainer.Config()
+		s.log.Printf("new run %s: %s, preset %s, size %s, seed %d", s.dir, run.Trainer.Task(), cfg.Preset, cfg.Size.Name, cfg.Seed)
 	}
 	s.refresh()
 	return nil
 }
 
-// backend makes the compute backend: Options.Backend, else the config's, else $GOMLX_BACKEND,
-// else pompc.DefaultBackend (pompc.ChooseBackend).
-func (s *server) backend(cfg pompc.Config) (compute.Backend, error) {
-	s.backSp = pompc.ChooseBackend(s.so.Backend, cfg.Backend)
-	return pompc.NewBackend(s.backSp)
-}
-
 // save checkpoints the trainer (trainer goroutine only).
 func (s *server) save() error {
-	if err := s.tr.Save(s.dir); err != nil {
+	if err := s.run.Save(); err != nil {
 		return err
 	}
 	s.dirty = false
-	s.mu.Lock()
-	s.st.SavedStep, s.st.Saved = s.tr.StepCount(), time.Now()
-	s.mu.Unlock()
 	return nil
 }
 
 // saveIfChanged saves unless the last checkpoint already holds the current state.
 func (s *server) saveIfChanged() error {
-	if !s.dirty && s.st.SavedStep == s.tr.StepCount() {
+	if !s.dirty && s.run.SavedStep() == s.tr.StepCount() {
 		return nil
 	}
 	return s.save()
@@ -351,6 +272,7 @@ func (s *server) refresh() {
 	st.Dir, st.Task, st.ObsDim, st.ActionDim, st.Config = s.dir, t.Task(), spec.ObsDim, spec.ActionDim, cfg
 	st.Step, st.Episodes, st.Updates, st.SeedSteps = t.StepCount(), t.Episodes(), t.Agent().Updates(), t.SeedSteps()
 	st.BufferSize = t.Buffer().Len()
+	st.SavedStep, st.Saved = s.run.SavedStep(), s.run.SavedAt()
 	st.Lambda, st.Prior, st.PriorKL, st.Reanalyze = cfg.Lambda, cfg.Prior, cfg.PriorKL, cfg.Reanalyze
 	st.LastEpisodeReturn, st.LastEval, st.LastUpdate = t.LastEpisodeReturn(), t.LastEval(), lu
 	if s.job != nil {
@@ -363,7 +285,7 @@ func (s *server) refresh() {
 }
 
 // status returns the snapshot with the job fields filled in.
-func (s *server) status() Status {
+func (s *server) status() pompc.Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st
@@ -488,7 +410,9 @@ func (s *server) runJob(j *job) {
 		}
 		return nil
 	}}
-	err := s.tr.Run(j.ctx, j.steps, hook)
+	// The seed phase's checkpoints (pompc.Run.CheckpointHooks); saveN's are the hook's above.
+	hooks := append([]pompc.Hook{hook}, s.run.CheckpointHooks(0)...)
+	err := s.tr.Run(j.ctx, j.steps, hooks...)
 	if serr := s.saveIfChanged(); serr != nil {
 		err = errors.Join(err, serr)
 	}
@@ -776,7 +700,7 @@ func (s *server) hEvaluate(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, evalResponse{Mean: jf(mean)})
+	writeJSON(w, evalResponse{Mean: pompc.JSONFloat(mean)})
 }
 
 func (s *server) hSave(w http.ResponseWriter, r *http.Request) {

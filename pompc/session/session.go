@@ -22,20 +22,11 @@ import (
 	"time"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 )
 
 // Files of a run directory used by the session server, besides pompc's checkpoint.bin,
 // config.json, metrics.jsonl and run.lock.
-const (
-	// ServerFile names the running server: {"pid", "addr", "token", "started", "version"}.
-	ServerFile = "server.json"
-	// LogFile receives the server's output (appended).
-	LogFile = "server.log"
-	// MetricsFile is the run's JSON-lines metrics, shared with `pompc train`.
-	MetricsFile = "metrics.jsonl"
-	// CheckpointFile is the run's checkpoint, shared with `pompc train`.
-	CheckpointFile = "checkpoint.bin"
-)
 
 // EnvServe is the environment variable that turns any program importing this package into a
 // session server for the run directory it names (see the package doc).
@@ -82,6 +73,9 @@ type Options struct {
 	// ProgressEvery is the period of the progress callbacks of Train and Wait (0:
 	// DefaultProgressEvery).
 	ProgressEvery time.Duration
+	// Threads, if > 0, is the GOMAXPROCS of a server this Open starts (the sweep engine's share
+	// of the cores, sweep.Threads); a running server keeps its own.
+	Threads int
 	// Restart makes Open replace a running server: it saves and exits, and a new one resumes
 	// from the checkpoint. A running server keeps the code it was started with, so after editing
 	// the pompc code a notebook links, open with Restart once to train with the new code.
@@ -259,7 +253,7 @@ func (r *Run) PID() int { r.mu.Lock(); defer r.mu.Unlock(); return r.info.PID }
 // stops at the next step and saves a checkpoint; Train then returns ctx.Err(). If another
 // client stops the training (Stop, Shutdown), Train returns nil with Status().Stopped set.
 // Training N steps and then M steps gives exactly the run of N+M steps.
-func (r *Run) Train(ctx context.Context, steps int, progress func(Status)) error {
+func (r *Run) Train(ctx context.Context, steps int, progress func(pompc.Status)) error {
 	if steps <= 0 {
 		return fmt.Errorf("session: Train wants steps > 0, got %d", steps)
 	}
@@ -286,7 +280,7 @@ func (r *Run) Start(steps int) error {
 // Wait returns when the training in progress (if any) ends, with its error, calling progress
 // (if not nil) about every Options.ProgressEvery and once at the end. Cancelling ctx stops
 // waiting, not the training.
-func (r *Run) Wait(ctx context.Context, progress func(Status)) error {
+func (r *Run) Wait(ctx context.Context, progress func(pompc.Status)) error {
 	return r.stream(ctx, "wait", struct{}{}, progress)
 }
 
@@ -295,8 +289,8 @@ func (r *Run) Wait(ctx context.Context, progress func(Status)) error {
 func (r *Run) Stop() error { return r.call(context.Background(), "stop", nil, nil) }
 
 // Status returns the run's current state.
-func (r *Run) Status() (Status, error) {
-	var s Status
+func (r *Run) Status() (pompc.Status, error) {
+	var s pompc.Status
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := r.call(ctx, "status", nil, &s)
@@ -310,7 +304,7 @@ func (r *Run) SetLambda(lambda float64) error {
 	if math.IsNaN(lambda) || lambda < 0 {
 		return fmt.Errorf("session: lambda must be >= 0 (or +Inf), got %v", lambda)
 	}
-	l := jf(lambda)
+	l := pompc.JSONFloat(lambda)
 	return r.set(setRequest{Lambda: &l})
 }
 
@@ -420,7 +414,7 @@ func FindServers(root string) ([]string, error) {
 			}
 			return nil // unreadable subdirectories are skipped
 		}
-		if d.IsDir() || d.Name() != ServerFile {
+		if d.IsDir() || d.Name() != rundir.ServerFile {
 			return nil
 		}
 		dir := filepath.Dir(path)
@@ -472,7 +466,7 @@ type trainRequest struct {
 }
 
 type setRequest struct {
-	Lambda    *jf              `json:"lambda,omitempty"`
+	Lambda    *pompc.JSONFloat `json:"lambda,omitempty"`
 	Prior     *pompc.PriorKind `json:"prior,omitempty"`
 	PriorKL   *pompc.KLDir     `json:"prior_kl,omitempty"`
 	Reanalyze *bool            `json:"reanalyze,omitempty"`
@@ -483,14 +477,14 @@ type evalRequest struct {
 }
 
 type evalResponse struct {
-	Mean jf `json:"mean"`
+	Mean pompc.JSONFloat `json:"mean"`
 }
 
 // streamMsg is one line of a streamed response: a status, and at the end Done with the error.
 type streamMsg struct {
-	Status *Status `json:"status,omitempty"`
-	Done   bool    `json:"done,omitempty"`
-	Error  string  `json:"error,omitempty"`
+	Status *pompc.Status `json:"status,omitempty"`
+	Done   bool          `json:"done,omitempty"`
+	Error  string        `json:"error,omitempty"`
 }
 
 type errorResponse struct {
@@ -552,7 +546,7 @@ func (r *Run) watched(ctx context.Context, method string, fn func(ctx context.Co
 	err := fn(ctx)
 	if err != nil && stalled.Load() {
 		return fmt.Errorf("session: %s of %s: no word from the server (pid %d) for %s; see %s",
-			method, r.opts.Dir, r.PID(), streamSilence, filepath.Join(r.opts.Dir, LogFile))
+			method, r.opts.Dir, r.PID(), streamSilence, rundir.Path(r.opts.Dir, rundir.ServerLogFile))
 	}
 	return err
 }
@@ -617,7 +611,7 @@ func (r *Run) callOnce(ctx context.Context, method string, in, out any) error {
 var streamSilence = 2 * time.Minute
 
 // stream does a streamed request (train, wait), passing every status to progress.
-func (r *Run) stream(ctx context.Context, method string, in any, progress func(Status)) error {
+func (r *Run) stream(ctx context.Context, method string, in any, progress func(pompc.Status)) error {
 	outer := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -662,7 +656,7 @@ func (r *Run) stream(ctx context.Context, method string, in any, progress func(S
 	}
 	if stalled.Load() {
 		return fmt.Errorf("session: %s of %s: no word from the server (pid %d) for %s; see %s",
-			method, r.opts.Dir, r.PID(), streamSilence, filepath.Join(r.opts.Dir, LogFile))
+			method, r.opts.Dir, r.PID(), streamSilence, rundir.Path(r.opts.Dir, rundir.ServerLogFile))
 	}
 	if outer.Err() != nil {
 		return outer.Err()
@@ -672,7 +666,7 @@ func (r *Run) stream(ctx context.Context, method string, in any, progress func(S
 		err = io.ErrUnexpectedEOF
 	}
 	return fmt.Errorf("session: %s of %s: the server went away (%v); see %s, Open again to resume from the last checkpoint",
-		method, r.opts.Dir, err, filepath.Join(r.opts.Dir, LogFile))
+		method, r.opts.Dir, err, rundir.Path(r.opts.Dir, rundir.ServerLogFile))
 }
 
 func (r *Run) wrap(method string, err error) error {

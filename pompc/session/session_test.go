@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/stretchr/testify/require"
 )
 
@@ -42,7 +43,7 @@ func testClientMain(v string) int {
 	r, err := Open(context.Background(), Options{Dir: v[:i], ProgressEvery: 10 * time.Millisecond})
 	if err == nil && steps < 0 {
 		// Train "forever", printing progress, until killed.
-		err = r.Train(context.Background(), 1_000_000, func(s Status) { fmt.Printf("step=%d\n", s.Step) })
+		err = r.Train(context.Background(), 1_000_000, func(s pompc.Status) { fmt.Printf("step=%d\n", s.Step) })
 	} else if err == nil {
 		err = r.Train(context.Background(), steps, nil)
 	}
@@ -136,7 +137,7 @@ func reference(t *testing.T) string {
 			return
 		}
 		defer tr.Close()
-		sink, err := pompc.NewJSONLSink(filepath.Join(refDir, MetricsFile))
+		sink, err := pompc.NewJSONLSink(filepath.Join(refDir, rundir.MetricsFile))
 		if err != nil {
 			refErr = err
 			return
@@ -156,14 +157,14 @@ func reference(t *testing.T) string {
 func requireSameRun(t *testing.T, dir string) {
 	t.Helper()
 	ref := reference(t)
-	want, err := os.ReadFile(filepath.Join(ref, CheckpointFile))
+	want, err := os.ReadFile(filepath.Join(ref, rundir.CheckpointFile))
 	require.NoError(t, err)
-	got, err := os.ReadFile(filepath.Join(dir, CheckpointFile))
+	got, err := os.ReadFile(filepath.Join(dir, rundir.CheckpointFile))
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(want, got), "checkpoints differ from the uninterrupted run")
-	wm, err := pompc.ReadMetrics(filepath.Join(ref, MetricsFile))
+	wm, err := pompc.ReadMetrics(filepath.Join(ref, rundir.MetricsFile))
 	require.NoError(t, err)
-	gm, err := pompc.ReadMetrics(filepath.Join(dir, MetricsFile))
+	gm, err := pompc.ReadMetrics(filepath.Join(dir, rundir.MetricsFile))
 	require.NoError(t, err)
 	require.NotEmpty(t, wm["loss/world_model"])
 	require.Equal(t, wm, gm)
@@ -180,8 +181,8 @@ func TestTrainingAcrossCellsIsExact(t *testing.T) {
 	require.False(t, st0.Resumed)
 	require.Zero(t, st0.Step)
 
-	var calls []Status
-	require.NoError(t, r.Train(ctx, 25, func(s Status) { calls = append(calls, s) }))
+	var calls []pompc.Status
+	require.NoError(t, r.Train(ctx, 25, func(s pompc.Status) { calls = append(calls, s) }))
 	require.NotEmpty(t, calls)
 	last := calls[len(calls)-1]
 	require.Equal(t, int64(25), last.Step, "the last progress call shows the end")
@@ -201,7 +202,7 @@ func TestTrainingAcrossCellsIsExact(t *testing.T) {
 	// A new server (the old one shut down) resumes from the checkpoint.
 	require.NoError(t, r.Shutdown())
 	require.False(t, pidAlive(st0.PID))
-	_, err = os.Stat(filepath.Join(r.Dir(), ServerFile))
+	_, err = os.Stat(filepath.Join(r.Dir(), rundir.ServerFile))
 	require.ErrorIs(t, err, os.ErrNotExist, "server.json goes with its server")
 	r2, err := Open(ctx, Options{Dir: r.Dir()}) // empty options: whatever the directory holds
 	require.NoError(t, err)
@@ -229,7 +230,8 @@ func testCommand(exe, arg string) *exec.Cmd {
 func TestKilledServerRestartsFromCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	r := openTest(t, Options{SaveEvery: 5})
-	tail := r.Tail("loss/*", KeyEpisodeReturnForTest)
+	tail, err := pompc.OpenMetrics(r.Dir())
+	require.NoError(t, err)
 	defer tail.Close()
 	require.NoError(t, r.Start(60))
 	var killedAt int64
@@ -248,7 +250,7 @@ func TestKilledServerRestartsFromCheckpoint(t *testing.T) {
 		require.True(t, time.Now().Before(deadline))
 		time.Sleep(20 * time.Millisecond)
 	}
-	recs, _, err := tail.Next()
+	recs, err := tail.Next()
 	require.NoError(t, err)
 	require.NotEmpty(t, recs)
 
@@ -260,17 +262,14 @@ func TestKilledServerRestartsFromCheckpoint(t *testing.T) {
 	require.LessOrEqual(t, st.Step, killedAt+10, "at most the steps since the last checkpoint (and those between Status and the kill) are lost")
 	require.Zero(t, st.Step%5, "resumed from a checkpoint (every 5 steps)")
 	require.GreaterOrEqual(t, st.Step, killedAt-5, "saved every 5 steps: at most 5 lost")
-	_, reset, err := tail.Next()
+	_, err = tail.Next()
 	require.NoError(t, err)
-	require.True(t, reset, "the resumed server rewrote the metrics")
+	require.True(t, tail.Restarted(), "the resumed server rewrote the metrics")
 
 	require.NoError(t, r.Train(ctx, int(60-st.Step), nil))
 	require.NoError(t, r.Shutdown())
 	requireSameRun(t, r.Dir())
 }
-
-// KeyEpisodeReturnForTest is the episode-return key (a second key for the tail).
-const KeyEpisodeReturnForTest = pompc.KeyEpisodeReturn
 
 // TestControlsAndBadInput: λ and KL-direction changes show up in Status and in the metrics at
 // the next update; bad input gets clear errors from the client and from the server.
@@ -289,9 +288,13 @@ func TestControlsAndBadInput(t *testing.T) {
 	require.Equal(t, pompc.KLForward, st.PriorKL)
 	require.False(t, st.Reanalyze)
 	require.NoError(t, r.Train(ctx, 3, nil))
-	lam, err := r.Metrics(pompc.KeyLambda)
-	require.NoError(t, err)
-	require.Equal(t, []pompc.Record{{Key: pompc.KeyLambda, Step: 22, Val: 3}}, lam[pompc.KeyLambda])
+	lam := runMetrics(t, r.Dir())
+	require.Equal(t, []pompc.Record{{Key: pompc.KeyLambda, Step: 0, Val: 1}, {Key: pompc.KeyLambda, Step: 22, Val: 3}},
+		lam[pompc.KeyLambda], "the initial λ and its change")
+	require.Equal(t, []pompc.Record{{Key: pompc.KeyPriorKL, Step: 0, Val: pompc.KLReverse.Code()},
+		{Key: pompc.KeyPriorKL, Step: 22, Val: pompc.KLForward.Code()}}, lam[pompc.KeyPriorKL])
+	require.Equal(t, []pompc.Record{{Key: pompc.KeyReanalyze, Step: 0, Val: 1}, {Key: pompc.KeyReanalyze, Step: 22, Val: 0}},
+		lam[pompc.KeyReanalyze])
 	require.NoError(t, r.SetLambda(inf))
 	st, err = r.Status()
 	require.NoError(t, err)
@@ -306,7 +309,7 @@ func TestControlsAndBadInput(t *testing.T) {
 	_, err = r.Evaluate(0)
 	require.ErrorContains(t, err, "episodes > 0")
 	// The server checks too (other clients, other versions).
-	neg := jf(-1)
+	neg := pompc.JSONFloat(-1)
 	var se *ServerError
 	err = r.set(setRequest{Lambda: &neg})
 	require.ErrorAs(t, err, &se)
@@ -337,19 +340,20 @@ func TestControlsAndBadInput(t *testing.T) {
 	require.Equal(t, st.Step, st.SavedStep)
 	require.Equal(t, 1.0, st.Lambda)
 	require.Less(t, st.Step, int64(10_000))
-	ev, err := r.Metrics(pompc.KeyEvalReturn)
-	require.NoError(t, err)
+	ev := runMetrics(t, r.Dir())
 	require.Len(t, ev[pompc.KeyEvalReturn], 1)
 	require.Equal(t, ret, ev[pompc.KeyEvalReturn][0].Val)
 
 	// Planner-vs-policy snapshots, one per 5 planner calls after the seed phase.
-	snaps, err := r.Snapshots()
-	require.NoError(t, err)
+	var snapRecs []pompc.Record
+	for k, recs := range ev {
+		if pompc.IsSnapshotKey(k) {
+			snapRecs = append(snapRecs, recs...)
+		}
+	}
+	snaps := pompc.DecodeSnapshots(snapRecs)
 	require.NotEmpty(t, snaps)
-	s, ok, err := r.LatestSnapshot()
-	require.NoError(t, err)
-	require.True(t, ok)
-	require.Equal(t, snaps[len(snaps)-1], s)
+	s := snaps[len(snaps)-1]
 	require.Len(t, s.Plan.Mean, st.ActionDim)
 	require.Len(t, s.Pi.Std, st.ActionDim)
 	require.Len(t, s.Prior.Mean, st.ActionDim)
@@ -381,7 +385,7 @@ func TestOpenErrors(t *testing.T) {
 
 	corrupt := filepath.Join(t.TempDir(), "corrupt")
 	require.NoError(t, os.MkdirAll(corrupt, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(corrupt, CheckpointFile), []byte("not a checkpoint at all, no"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(corrupt, rundir.CheckpointFile), []byte("not a checkpoint at all, no"), 0o644))
 	cleanupServer(t, corrupt)
 	_, err = Open(ctx, Options{Dir: corrupt})
 	require.ErrorContains(t, err, "exited before it was ready")
@@ -417,7 +421,7 @@ func TestOpenErrors(t *testing.T) {
 
 	// A directory held by another process (here: this one, like a `pompc train`).
 	held := filepath.Join(t.TempDir(), "held")
-	lock, err := pompc.LockRunDir(held)
+	lock, err := rundir.Acquire(held)
 	require.NoError(t, err)
 	defer lock.Unlock()
 	_, err = Open(ctx, Options{Dir: held, Task: testTask, Config: testConfig()})
@@ -469,7 +473,7 @@ func TestRacingOpensShareOneServer(t *testing.T) {
 func TestBlockingTrainStopsWhenCancelled(t *testing.T) {
 	r := openTest(t, Options{IdleTimeout: 1500 * time.Millisecond, ProgressEvery: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
-	err := r.Train(ctx, 100_000, func(s Status) {
+	err := r.Train(ctx, 100_000, func(s pompc.Status) {
 		if s.Step >= 5 {
 			cancel()
 		}
@@ -487,10 +491,10 @@ func TestBlockingTrainStopsWhenCancelled(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	require.False(t, pidAlive(st.PID), "the idle server exits")
-	log, err := os.ReadFile(filepath.Join(r.Dir(), LogFile))
+	log, err := os.ReadFile(filepath.Join(r.Dir(), rundir.ServerLogFile))
 	require.NoError(t, err)
 	require.Contains(t, string(log), "exiting (idle for 1.5s)")
-	_, err = os.Stat(filepath.Join(r.Dir(), ServerFile))
+	_, err = os.Stat(filepath.Join(r.Dir(), rundir.ServerFile))
 	require.True(t, errors.Is(err, os.ErrNotExist))
 }
 
@@ -518,7 +522,7 @@ func TestDeadClientStopsBlockingTrain(t *testing.T) {
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
 	require.True(t, reached, "the client ended before step 3: %s", stderr.String())
-	var st Status
+	var st pompc.Status
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if st, err = r.Status(); err == nil && !st.Training {
 			break
@@ -528,7 +532,7 @@ func TestDeadClientStopsBlockingTrain(t *testing.T) {
 	require.False(t, st.Training, "the server stops when the client of a blocking Train dies")
 	require.GreaterOrEqual(t, st.Step, int64(3))
 	require.Equal(t, st.Step, st.SavedStep)
-	log, err := os.ReadFile(filepath.Join(r.Dir(), LogFile))
+	log, err := os.ReadFile(filepath.Join(r.Dir(), rundir.ServerLogFile))
 	require.NoError(t, err)
 	require.Contains(t, string(log), "the client of a blocking Train went away: stopping")
 
@@ -538,7 +542,7 @@ func TestDeadClientStopsBlockingTrain(t *testing.T) {
 	streamSilence = 300 * time.Millisecond
 	start := time.Now()
 	var once sync.Once
-	err = r.Wait(context.Background(), func(Status) {
+	err = r.Wait(context.Background(), func(pompc.Status) {
 		once.Do(func() { require.NoError(t, syscall.Kill(st.PID, syscall.SIGSTOP)) })
 	})
 	require.NoError(t, syscall.Kill(st.PID, syscall.SIGCONT))
@@ -562,7 +566,7 @@ func TestDeadClientStopsBlockingTrain(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	require.False(t, pidAlive(st.PID))
-	log, err = os.ReadFile(filepath.Join(r.Dir(), LogFile))
+	log, err = os.ReadFile(filepath.Join(r.Dir(), rundir.ServerLogFile))
 	require.NoError(t, err)
 	require.Regexp(t, `(?s)exiting \(signal\)\n.*stopped at step \d+ of \d+.*exited at step \d+`, string(log))
 	var exited int64
@@ -572,4 +576,12 @@ func TestDeadClientStopsBlockingTrain(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, st.PID, st2.PID)
 	require.Equal(t, exited, st2.Step, "the signalled server saved its last step")
+}
+
+// runMetrics reads the run's metrics by key.
+func runMetrics(t *testing.T, dir string) map[string][]pompc.Record {
+	t.Helper()
+	m, err := pompc.ReadMetrics(rundir.Path(dir, rundir.MetricsFile))
+	require.NoError(t, err)
+	return m
 }

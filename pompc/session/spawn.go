@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 )
 
 // envOptions carries the Options of the Open that starts a server (JSON) to the server process.
@@ -32,12 +32,12 @@ func init() {
 
 func readServerFile(dir string) (serverInfo, error) {
 	var info serverInfo
-	b, err := os.ReadFile(filepath.Join(dir, ServerFile))
+	b, err := os.ReadFile(rundir.Path(dir, rundir.ServerFile))
 	if err != nil {
 		return info, err
 	}
 	if err := json.Unmarshal(b, &info); err != nil {
-		return info, fmt.Errorf("session: %s: %w", filepath.Join(dir, ServerFile), err)
+		return info, fmt.Errorf("session: %s: %w", rundir.Path(dir, rundir.ServerFile), err)
 	}
 	return info, nil
 }
@@ -163,7 +163,7 @@ func (r *Run) connect(ctx context.Context) error {
 
 // lockHolder returns the pid written in the run's lock file if a live process holds it.
 func lockHolder(dir string) (int, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, pompc.LockFile))
+	b, err := os.ReadFile(rundir.Path(dir, rundir.LockFile))
 	if err != nil {
 		return 0, false
 	}
@@ -177,11 +177,11 @@ func lockHolder(dir string) (int, bool) {
 // checkCanStart reports what a new server would fail on, before starting one.
 func (r *Run) checkCanStart() error {
 	dir := r.opts.Dir
-	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err == nil {
+	if _, err := os.Stat(rundir.Path(dir, rundir.CheckpointFile)); err == nil {
 		return nil
 	}
 	if r.opts.Task == "" || !r.opts.hasConfig() {
-		return fmt.Errorf("session: %s holds no run (no %s): give Options.Task and Options.Config to create one", dir, CheckpointFile)
+		return fmt.Errorf("session: %s holds no run (no %s): give Options.Task and Options.Config to create one", dir, rundir.CheckpointFile)
 	}
 	if err := r.opts.Config.Validate(); err != nil {
 		return fmt.Errorf("session: Options.Config: %w", err)
@@ -206,7 +206,7 @@ func (r *Run) spawn() (*exec.Cmd, chan error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	logf, err := os.OpenFile(filepath.Join(dir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(rundir.Path(dir, rundir.ServerLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, nil, fmt.Errorf("session: server log: %w", err)
 	}
@@ -219,6 +219,9 @@ func (r *Run) spawn() (*exec.Cmd, chan error, error) {
 	cmd := exec.Command(exe)
 	cmd.Dir = dir
 	cmd.Env = append(serverEnv(), EnvServe+"="+dir, envOptions+"="+string(optsJSON))
+	if r.opts.Threads > 0 { // the last value of a variable wins (os/exec)
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(r.opts.Threads))
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
 	cmd.SysProcAttr = detached()
 	if err := cmd.Start(); err != nil {
@@ -245,7 +248,7 @@ func serverEnv() []string {
 
 // logTail returns the last lines of the run's server.log.
 func logTail(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, LogFile))
+	b, err := os.ReadFile(rundir.Path(dir, rundir.ServerLogFile))
 	if err != nil {
 		return "(no server.log)"
 	}

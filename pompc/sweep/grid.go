@@ -4,8 +4,8 @@
 // intervals, wall time) as CSV and Markdown tables. Figures are drawn by package widgets.
 //
 // A sweep directory holds sweep.json (the grid), one run directory per point (named by
-// Point.Name, each a normal `pompc train` run directory plus sweep-run.json, the sweep's record
-// of its status and wall time, and train.log), results.csv, results.md and figures/.
+// Point.Name, each a normal run directory with its status record, status.json, and, for the
+// CLI's sweeps, train.log), results.csv, results.md and figures/.
 package sweep
 
 import (
@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 )
 
 // Grid is the cross product to run. An empty axis (Lambdas, KLs, Priors) keeps each preset's own
@@ -47,33 +48,12 @@ type Point struct {
 	Seed   int     `json:"seed"`
 }
 
-// FormatLambda writes a lambda as the CLI reads it: "inf" for +Inf, the shortest decimal otherwise.
-func FormatLambda(l float64) string {
-	if math.IsInf(l, 1) {
-		return "inf"
-	}
-	return strconv.FormatFloat(l, 'g', -1, 64)
-}
-
-// ParseLambda reads a lambda ("inf" or a number >= 0).
-func ParseLambda(s string) (float64, error) {
-	s = strings.TrimSpace(s)
-	if strings.EqualFold(s, "inf") || s == "∞" {
-		return math.Inf(1), nil
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("sweep: lambda must be a number >= 0 or inf, got %q", s)
-	}
-	return v, nil
-}
-
 // MarshalJSON writes Lambdas with "inf" for +Inf.
 func (g Grid) MarshalJSON() ([]byte, error) {
 	type plain Grid
 	ls := make([]string, len(g.Lambdas))
 	for i, l := range g.Lambdas {
-		ls[i] = FormatLambda(l)
+		ls[i] = pompc.FormatLambda(l)
 	}
 	return json.Marshal(struct {
 		plain
@@ -94,7 +74,7 @@ func (g *Grid) UnmarshalJSON(data []byte) error {
 	*g = Grid(aux.plain)
 	g.Lambdas = nil
 	for _, s := range aux.Lambdas {
-		l, err := ParseLambda(s)
+		l, err := pompc.ParseLambda(s)
 		if err != nil {
 			return err
 		}
@@ -111,7 +91,7 @@ func (p Point) Config() (pompc.Config, error) {
 		return cfg, err
 	}
 	if !math.IsNaN(p.Lambda) {
-		if err := cfg.Set("lambda", FormatLambda(p.Lambda)); err != nil {
+		if err := cfg.Set("lambda", pompc.FormatLambda(p.Lambda)); err != nil {
 			return cfg, err
 		}
 	}
@@ -136,7 +116,7 @@ func (p Point) Variant() string {
 	}
 	s := p.Preset
 	if !math.IsNaN(p.Lambda) {
-		s += " λ=" + FormatLambda(p.Lambda)
+		s += " λ=" + pompc.FormatLambda(p.Lambda)
 	} else if p.Preset == "pompc" {
 		s += " λ=1"
 	}
@@ -153,7 +133,7 @@ func (p Point) Variant() string {
 func (p Point) Name() string {
 	parts := []string{p.Task, p.Preset}
 	if !math.IsNaN(p.Lambda) {
-		parts = append(parts, "lam"+FormatLambda(p.Lambda))
+		parts = append(parts, "lam"+pompc.FormatLambda(p.Lambda))
 	}
 	if p.KL != "" {
 		parts = append(parts, p.KL)
@@ -171,7 +151,7 @@ func (p Point) TrainArgs(g Grid, runDir string) []string {
 	args = append(args, g.TrainArgs...)
 	args = append(args, "--seed", strconv.Itoa(p.Seed))
 	if !math.IsNaN(p.Lambda) {
-		args = append(args, "--set", "lambda="+FormatLambda(p.Lambda))
+		args = append(args, "--set", "lambda="+pompc.FormatLambda(p.Lambda))
 	}
 	if p.KL != "" {
 		args = append(args, "--set", "prior_kl="+p.KL)
@@ -180,6 +160,65 @@ func (p Point) TrainArgs(g Grid, runDir string) []string {
 		args = append(args, "--set", "prior="+p.Prior)
 	}
 	return args
+}
+
+// Jobs are the grid's points as sweep jobs under dir: each point's run directory, its
+// configuration (the preset, the point's axes, TrainArgs' --set and --steps applied) and its
+// `pompc train` flags.
+func (g Grid) Jobs(dir string) ([]Job, error) {
+	pts, err := g.Points()
+	if err != nil {
+		return nil, err
+	}
+	jobs := make([]Job, len(pts))
+	for i, p := range pts {
+		runDir := filepath.Join(dir, p.Name())
+		cfg, err := p.ConfigIn(g)
+		if err != nil {
+			return nil, err
+		}
+		jobs[i] = Job{Point: p, Name: p.Name(), Dir: runDir, Config: cfg, Args: p.TrainArgs(g, runDir)}
+	}
+	return jobs, nil
+}
+
+// ConfigIn is the point's configuration in g: Config with the grid's TrainArgs applied where
+// they set the configuration (--steps, --size, --seed and --set key=value; other flags only
+// steer the child process).
+func (p Point) ConfigIn(g Grid) (pompc.Config, error) {
+	cfg, err := p.Config()
+	if err != nil {
+		return cfg, err
+	}
+	args := g.TrainArgs
+	for i := 0; i < len(args); i++ {
+		key, val, inline := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !strings.HasPrefix(args[i], "-") {
+			continue
+		}
+		if key != "set" && key != "steps" && key != "size" && key != "seed" {
+			continue
+		}
+		if !inline {
+			if i+1 >= len(args) {
+				return cfg, fmt.Errorf("sweep: train flag %s has no value", args[i])
+			}
+			i++
+			val = args[i]
+		}
+		if key == "set" {
+			k, v, ok := strings.Cut(val, "=")
+			if !ok {
+				return cfg, fmt.Errorf("sweep: --set %q is not key=value", val)
+			}
+			key, val = k, v
+		}
+		if err := cfg.Set(key, val); err != nil {
+			return cfg, fmt.Errorf("sweep: %s: %w", p.Name(), err)
+		}
+	}
+	cfg.Seed = int64(p.Seed)
+	return cfg, cfg.Validate()
 }
 
 // Points expands the grid in a fixed order (task, preset, lambda, KL, prior, seed), checking each
@@ -248,7 +287,7 @@ const GridFile = "sweep.json"
 // SaveGrid writes the grid to dir/sweep.json. A directory that already holds a different grid is
 // an error: a sweep is resumed with the grid it was started with.
 func SaveGrid(dir string, g Grid) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := rundir.Ensure(dir); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(g, "", "  ")
@@ -262,7 +301,7 @@ func SaveGrid(dir string, g Grid) error {
 		}
 		return nil
 	}
-	return os.WriteFile(path, append(data, '\n'), 0o644)
+	return rundir.WriteFile(path, append(data, '\n'), 0o644)
 }
 
 // LoadGrid reads dir/sweep.json.

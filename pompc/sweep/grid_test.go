@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/stretchr/testify/require"
 )
 
@@ -42,9 +43,9 @@ func TestGridPoints(t *testing.T) {
 	require.ErrorContains(t, err, "sideways")
 	_, err = Grid{}.Points()
 	require.ErrorContains(t, err, "no tasks")
-	_, err = ParseLambda("-1")
+	_, err = pompc.ParseLambda("-1")
 	require.Error(t, err)
-	l, err := ParseLambda("inf")
+	l, err := pompc.ParseLambda("inf")
 	require.NoError(t, err)
 	require.True(t, math.IsInf(l, 1))
 }
@@ -77,10 +78,10 @@ func TestSummarizeAndTables(t *testing.T) {
 	}
 	p := Point{Task: "t", Preset: "pompc", Lambda: 9}
 	runs := []Run{
-		{Point: p, Status: RunStatus{State: StateDone, WallSeconds: 10}, Metrics: ev(0, 10)},
-		{Point: p, Status: RunStatus{State: StateDone, WallSeconds: 20}, Metrics: ev(0, 20)},
-		{Point: p, Status: RunStatus{State: StateDone, WallSeconds: 30}, Metrics: ev(0, 30)},
-		{Point: p, Status: RunStatus{State: StateFailed}},
+		{Point: p, Status: rundir.Status{State: rundir.StateDone, WallSeconds: 10}, Metrics: ev(0, 10)},
+		{Point: p, Status: rundir.Status{State: rundir.StateDone, WallSeconds: 20}, Metrics: ev(0, 20)},
+		{Point: p, Status: rundir.Status{State: rundir.StateDone, WallSeconds: 30}, Metrics: ev(0, 30)},
+		{Point: p, Status: rundir.Status{State: rundir.StateFailed}},
 		{Point: Point{Task: "t", Preset: "tdmpc2", Lambda: math.NaN()}},
 	}
 	rows := Summarize(runs)

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 )
 
 // Level is the confidence level of every interval in tables and figures.
@@ -20,7 +20,7 @@ const Level = 0.95
 type Run struct {
 	Point
 	Dir    string
-	Status RunStatus
+	Status rundir.Status
 	// Metrics are the run's series by key (nil if it has no metrics file yet).
 	Metrics map[string][]pompc.Record
 }
@@ -38,10 +38,10 @@ func Load(dir string) (Grid, []Run, error) {
 	runs := make([]Run, 0, len(pts))
 	for _, p := range pts {
 		r := Run{Point: p, Dir: filepath.Join(dir, p.Name())}
-		if r.Status, err = ReadStatus(r.Dir); err != nil {
+		if r.Status, err = rundir.ReadStatus(r.Dir); err != nil {
 			return g, nil, err
 		}
-		if _, serr := os.Stat(filepath.Join(r.Dir, pompc.MetricsFile)); serr == nil {
+		if rundir.Exists(r.Dir, rundir.MetricsFile) {
 			if r.Metrics, err = pompc.ReadRunMetrics(r.Dir); err != nil {
 				return g, nil, err
 			}
@@ -83,13 +83,13 @@ func Summarize(runs []Run) []Row {
 			rows = append(rows, Row{Task: r.Task, Variant: r.Variant(), Point: r.Point})
 		}
 		switch r.Status.State {
-		case StateDone:
+		case rundir.StateDone:
 			rows[i].Seeds++
 			ev := r.Metrics[pompc.KeyEvalReturn]
 			finals[k] = append(finals[k], Final(ev))
 			aucs[k] = append(aucs[k], AUC(ev))
 			walls[k] = append(walls[k], r.Status.WallSeconds)
-		case StateFailed:
+		case rundir.StateFailed:
 			rows[i].Failed++
 		default:
 			rows[i].Pending++
@@ -105,10 +105,10 @@ func Summarize(runs []Run) []Row {
 
 func lambdaCell(p Point) string {
 	if !math.IsNaN(p.Lambda) {
-		return FormatLambda(p.Lambda)
+		return pompc.FormatLambda(p.Lambda)
 	}
 	if cfg, err := p.Config(); err == nil {
-		return FormatLambda(cfg.Lambda)
+		return pompc.FormatLambda(cfg.Lambda)
 	}
 	return ""
 }
@@ -173,15 +173,7 @@ func WriteMarkdown(w io.Writer, rows []Row) error {
 // WriteTables writes dir/results.csv and dir/results.md.
 func WriteTables(dir string, rows []Row) error {
 	for name, write := range map[string]func(io.Writer, []Row) error{"results.csv": WriteCSV, "results.md": WriteMarkdown} {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		if err := write(f, rows); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
+		if err := rundir.WriteWith(filepath.Join(dir, name), 0o644, func(w io.Writer) error { return write(w, rows) }); err != nil {
 			return err
 		}
 	}

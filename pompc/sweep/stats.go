@@ -1,9 +1,10 @@
 package sweep
 
 import (
-	"gonum.org/v1/gonum/stat/distuv"
 	"math"
 	"sort"
+
+	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/pompc/pompc/pompc"
 )

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +17,7 @@ import (
 func TestTrainResumeBackendPrecedence(t *testing.T) {
 	t.Setenv("GOMLX_BACKEND", "")
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"backend": "nosuch:x"}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, rundir.ConfigFile), []byte(`{"backend": "nosuch:x"}`), 0o644))
 	ctx := context.Background()
 	err := runTrain(ctx, []string{"--run-dir", dir, "--resume", "--quiet"})
 	require.Error(t, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/stretchr/testify/require"
 )
 
@@ -53,7 +54,7 @@ func TestSIGKILLDuringSavesResumesExactly(t *testing.T) {
 	kills := 0
 	for attempt := 0; attempt < 12 && kills < 4; attempt++ {
 		extra := []string{}
-		if _, err := os.Stat(filepath.Join(dir, "checkpoint.bin")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, rundir.CheckpointFile)); err == nil {
 			extra = append(extra, "--resume")
 		}
 		cmd := pompcCmd(t, args(dir, extra...)...)
@@ -72,7 +73,7 @@ func TestSIGKILLDuringSavesResumesExactly(t *testing.T) {
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		<-done
 		kills++
-		if _, err := os.Stat(filepath.Join(dir, "checkpoint.bin")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, rundir.CheckpointFile)); err == nil {
 			_, _, err := pompc.LoadConfig(dir)
 			require.NoError(t, err, "after kill %d the checkpoint must be valid", kills)
 		}
@@ -81,20 +82,20 @@ func TestSIGKILLDuringSavesResumesExactly(t *testing.T) {
 	require.GreaterOrEqual(t, kills, 2, "the runs finished too fast to be killed")
 	// Finish the run.
 	extra := []string{}
-	if _, err := os.Stat(filepath.Join(dir, "checkpoint.bin")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, rundir.CheckpointFile)); err == nil {
 		extra = append(extra, "--resume")
 	}
 	out, err = pompcCmd(t, args(dir, extra...)...).CombinedOutput()
 	require.NoError(t, err, string(out))
 
-	want, err := pompc.ReadMetrics(filepath.Join(ref, "metrics.jsonl"))
+	want, err := pompc.ReadMetrics(filepath.Join(ref, rundir.MetricsFile))
 	require.NoError(t, err)
-	got, err := pompc.ReadMetrics(filepath.Join(dir, "metrics.jsonl"))
+	got, err := pompc.ReadMetrics(filepath.Join(dir, rundir.MetricsFile))
 	require.NoError(t, err)
 	require.Equal(t, want, got, "metrics after %d kills", kills)
-	a, err := os.ReadFile(filepath.Join(ref, "checkpoint.bin"))
+	a, err := os.ReadFile(filepath.Join(ref, rundir.CheckpointFile))
 	require.NoError(t, err)
-	b, err := os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
+	b, err := os.ReadFile(filepath.Join(dir, rundir.CheckpointFile))
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(a, b), "final checkpoints differ after %d kills", kills)
 }
@@ -103,7 +104,7 @@ func TestSIGKILLDuringSavesResumesExactly(t *testing.T) {
 // clear error naming the holder's pid.
 func TestSecondProcessIsLockedOut(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
-	lock, err := pompc.LockRunDir(dir)
+	lock, err := rundir.Acquire(dir)
 	require.NoError(t, err)
 	defer lock.Unlock()
 	out, err := pompcCmd(t, append([]string{"train", "--run-dir", dir}, tinyArgs...)...).CombinedOutput()

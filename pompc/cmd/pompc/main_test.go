@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/stretchr/testify/require"
 )
 
@@ -20,7 +21,7 @@ func TestTrainWritesRunDirAndResumes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	args := append([]string{"--task", "cartpole-balance", "--run-dir", dir, "--set", "lambda=3", "--prior_kl", "forward"}, tinyArgs...)
 	require.NoError(t, runTrain(context.Background(), args))
-	for _, f := range []string{"config.json", "metrics.jsonl", "checkpoint.bin", "curve.png"} {
+	for _, f := range []string{rundir.ConfigFile, rundir.MetricsFile, rundir.CheckpointFile, "curve.png"} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err, f)
 		require.Greater(t, st.Size(), int64(0), f)
@@ -30,7 +31,7 @@ func TestTrainWritesRunDirAndResumes(t *testing.T) {
 	require.Equal(t, "cartpole-balance", task)
 	require.Equal(t, 3.0, cfg.Lambda)
 	require.Equal(t, pompc.KLForward, cfg.PriorKL)
-	m, err := pompc.ReadMetrics(filepath.Join(dir, "metrics.jsonl"))
+	m, err := pompc.ReadMetrics(filepath.Join(dir, rundir.MetricsFile))
 	require.NoError(t, err)
 	require.NotEmpty(t, m["loss/world_model"])
 	require.NotEmpty(t, m[pompc.KeyEvalReturn], "a final evaluation is recorded")
@@ -41,7 +42,7 @@ func TestTrainWritesRunDirAndResumes(t *testing.T) {
 	// ... and continues with it, up to the new --steps.
 	resumed := append(append([]string{}, args...), "--resume", "--steps", "45")
 	require.NoError(t, runTrain(context.Background(), resumed))
-	m2, err := pompc.ReadMetrics(filepath.Join(dir, "metrics.jsonl"))
+	m2, err := pompc.ReadMetrics(filepath.Join(dir, rundir.MetricsFile))
 	require.NoError(t, err)
 	require.Greater(t, len(m2["loss/world_model"]), len(m["loss/world_model"]))
 

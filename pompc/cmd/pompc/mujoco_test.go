@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/stretchr/testify/require"
 )
 
@@ -20,14 +21,14 @@ func TestTrainMuJoCoTasks(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "run")
 			args := append([]string{"--task", task, "--run-dir", dir}, tinyArgs...)
 			require.NoError(t, runTrain(context.Background(), args))
-			m, err := pompc.ReadMetrics(filepath.Join(dir, "metrics.jsonl"))
+			m, err := pompc.ReadMetrics(filepath.Join(dir, rundir.MetricsFile))
 			require.NoError(t, err)
 			require.NotEmpty(t, m["loss/world_model"])
 			require.NotEmpty(t, m[pompc.KeyEvalReturn])
 			// 40 steps end inside the first 500-step episode: the resume restores the env state.
 			resumed := append(append([]string{}, args...), "--resume", "--steps", "50")
 			require.NoError(t, runTrain(context.Background(), resumed))
-			m2, err := pompc.ReadMetrics(filepath.Join(dir, "metrics.jsonl"))
+			m2, err := pompc.ReadMetrics(filepath.Join(dir, rundir.MetricsFile))
 			require.NoError(t, err)
 			require.Greater(t, len(m2["loss/world_model"]), len(m["loss/world_model"]))
 			require.NoError(t, runEval(context.Background(), []string{"--run", dir, "--episodes", "1"}))

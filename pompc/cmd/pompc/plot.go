@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/components"
-	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/sweep"
 	"github.com/pompc/pompc/widgets"
 )
@@ -103,14 +103,14 @@ func loadRuns(dir string) ([]sweep.Run, error) {
 		_, runs, err := sweep.Load(dir)
 		return runs, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, pompc.MetricsFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, rundir.MetricsFile)); err == nil {
 		r, err := widgets.RunFromDir(dir)
 		if err != nil {
 			return nil, err
 		}
 		return []sweep.Run{r}, nil
 	}
-	return nil, fmt.Errorf("plot: %s is neither a sweep directory (%s) nor a run directory (%s)", dir, sweep.GridFile, pompc.MetricsFile)
+	return nil, fmt.Errorf("plot: %s is neither a sweep directory (%s) nor a run directory (%s)", dir, sweep.GridFile, rundir.MetricsFile)
 }
 
 func saveFiguresHTML(path string, figs []widgets.NamedFigure, title string, cdn bool) error {

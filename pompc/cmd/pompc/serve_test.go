@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/session"
 	"github.com/stretchr/testify/require"
 )
@@ -38,7 +39,7 @@ func TestServeAndTrainShareRunDirs(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- runServe(sctx, []string{"--run-dir", dir, "--idle", "1m"}) }()
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(filepath.Join(dir, session.ServerFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, rundir.ServerFile)); err == nil {
 			break
 		}
 		require.True(t, time.Now().Before(deadline), "pompc serve did not write server.json")

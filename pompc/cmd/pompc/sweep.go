@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/pompc/pompc/envs"
+	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/sweep"
 	"github.com/pompc/pompc/widgets"
 )
@@ -158,7 +159,7 @@ func writeSweepOutputs(dir string, style widgets.Style, reference, noFigures boo
 func gridFromFlags(tasks, presets, lambdas, kls, priors, seeds string) (sweep.Grid, error) {
 	g := sweep.Grid{Tasks: splitList(tasks), Presets: splitList(presets), KLs: splitList(kls), Priors: splitList(priors)}
 	for _, s := range splitList(lambdas) {
-		l, err := sweep.ParseLambda(s)
+		l, err := pompc.ParseLambda(s)
 		if err != nil {
 			return g, err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/sweep"
 	"github.com/stretchr/testify/require"
 )
@@ -25,7 +26,7 @@ func countDone(t *testing.T, dir string) int {
 	n := 0
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if st, err := sweep.ReadStatus(filepath.Join(dir, e.Name())); err == nil && st.State == sweep.StateDone {
+		if st, err := rundir.ReadStatus(filepath.Join(dir, e.Name())); err == nil && st.State == rundir.StateDone {
 			n++
 		}
 	}
@@ -48,7 +49,7 @@ func TestSweepKilledAndResumed(t *testing.T) {
 	deadline := time.After(3 * time.Minute)
 	killed := false
 	// Meanwhile another process (this one) follows a run's metrics as the child writes them.
-	reader, err := pompc.OpenMetrics(filepath.Join(dir, "cartpole-balance_pompc_lam1_s0", pompc.MetricsFile))
+	reader, err := pompc.OpenMetrics(filepath.Join(dir, "cartpole-balance_pompc_lam1_s0", rundir.MetricsFile))
 	require.NoError(t, err)
 	defer reader.Close()
 	live := 0
@@ -160,9 +161,9 @@ func TestSweepReportsBrokenRunAndGoesOn(t *testing.T) {
 	require.Equal(t, "nosuch-task_tdmpc2_s0", sum.Failed[0].Name)
 	require.Contains(t, sum.Failed[0].Err, "unknown task")
 	require.Contains(t, log.String(), "FAILED nosuch-task_tdmpc2_s0")
-	st, err := sweep.ReadStatus(filepath.Join(dir, "nosuch-task_tdmpc2_s0"))
+	st, err := rundir.ReadStatus(filepath.Join(dir, "nosuch-task_tdmpc2_s0"))
 	require.NoError(t, err)
-	require.Equal(t, sweep.StateFailed, st.State)
+	require.Equal(t, rundir.StateFailed, st.State)
 	_, runs, err := sweep.Load(dir)
 	require.NoError(t, err)
 	rows := sweep.Summarize(runs)

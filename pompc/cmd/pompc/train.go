@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	_ "github.com/pompc/pompc/envs/all" // registers every task of this build
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/widgets"
 )
 
@@ -42,19 +42,6 @@ func runTrain(ctx context.Context, args []string) error {
 	if *runDir == "" {
 		*runDir = filepath.Join("runs", fmt.Sprintf("%s-%s-%s-s%d", *task, cfg.Preset, cfg.Size.Name, cfg.Seed))
 	}
-	lock, err := pompc.LockRunDir(*runDir)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	if lock.TookOverFrom > 0 {
-		fmt.Printf("took over the lock of %s from process %d, which is gone\n", *runDir, lock.TookOverFrom)
-	}
-	if !*resume {
-		if _, err := os.Stat(filepath.Join(*runDir, "checkpoint.bin")); err == nil {
-			return fmt.Errorf("run directory %s already holds a run: pass --resume to continue it or --run-dir for a new one", *runDir)
-		}
-	}
 	warnNoSIMD()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -67,41 +54,24 @@ func runTrain(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *resume && cfg.Backend == "" {
-		// A resumed run keeps the backend recorded in its config unless --backend says otherwise.
-		// (config.json is written beside the checkpoint and is small; the checkpoint holds the replay buffer.)
-		var saved pompc.Config
-		if data, err := os.ReadFile(filepath.Join(*runDir, "config.json")); err == nil && json.Unmarshal(data, &saved) == nil {
-			cfg.Backend = saved.Backend
-		}
-	}
-	backendSpec := pompc.ChooseBackend("", cfg.Backend)
-	backend, err := pompc.NewBackend(backendSpec)
-	if err != nil {
-		return err
-	}
-	tr, err := pompc.NewTrainer(backend, cfg, *task)
-	if err != nil {
-		return err
-	}
-	defer tr.Close()
+	mode := pompc.ResumeNever
 	if *resume {
-		if err := tr.Load(*runDir); err != nil {
-			return err
-		}
-		fmt.Printf("resumed %s at step %d\n", *runDir, tr.StepCount())
+		mode = pompc.ResumeRequired
 	}
-	metricsPath := filepath.Join(*runDir, "metrics.jsonl")
-	// Records written after the checkpoint are written again by the resumed run: keep one copy.
-	if err := pompc.TruncateMetrics(metricsPath, tr.StepCount()); err != nil {
-		return err
-	}
-	sink, err := pompc.NewJSONLSink(metricsPath)
+	run, err := pompc.OpenRun(pompc.RunOptions{Dir: *runDir, Task: *task, Config: &cfg, Resume: mode,
+		Backend: cfg.Backend, Logf: func(format string, a ...any) { fmt.Printf(format+"\n", a...) }})
 	if err != nil {
+		switch {
+		case errors.Is(err, pompc.ErrRunExists):
+			return fmt.Errorf("%w: pass --resume to continue it or --run-dir for a new one", err)
+		case errors.Is(err, pompc.ErrNoCheckpoint):
+			return fmt.Errorf("%w (run `pompc train --run-dir %s` without --resume)", err, *runDir)
+		}
 		return err
 	}
-	defer sink.Close()
-	tr.Subscribe(sink)
+	defer run.Close()
+	tr, backendSpec := run.Trainer, run.BackendSpec
+	metricsPath := rundir.Path(*runDir, rundir.MetricsFile)
 
 	spec := tr.Spec()
 	total := int64(cfg.Steps)
@@ -140,14 +110,7 @@ func runTrain(ctx context.Context, args []string) error {
 			return nil
 		}}),
 	}
-	if *saveEvery > 0 {
-		hooks = append(hooks, pompc.Every(*saveEvery, pompc.Hook{Name: "checkpoint", Fn: func(t *pompc.Trainer, ev pompc.Event) error {
-			if ev != pompc.EventEnvStep {
-				return nil
-			}
-			return t.Save(*runDir)
-		}}))
-	}
+	hooks = append(hooks, run.CheckpointHooks(*saveEvery)...)
 	start := time.Now()
 	runErr := tr.Run(ctx, int(max(remaining, 0)), hooks...)
 	bar.clear()
@@ -160,7 +123,7 @@ func runTrain(ctx context.Context, args []string) error {
 			runErr = err
 		}
 	}
-	if err := tr.Save(*runDir); err != nil {
+	if err := run.Save(); err != nil {
 		return errors.Join(runErr, err)
 	}
 	if runErr != nil {
@@ -169,13 +132,13 @@ func runTrain(ctx context.Context, args []string) error {
 	if ctx.Err() != nil {
 		fmt.Printf("interrupted at step %d; checkpoint saved, continue with --resume --run-dir %s\n", tr.StepCount(), *runDir)
 	}
-	fig := filepath.Join(*runDir, "curve.png")
+	fig := rundir.Path(*runDir, rundir.CurveFile)
 	title := fmt.Sprintf("%s, %s (lambda %v), %s", *task, strings.ToUpper(cfg.Preset), cfg.Lambda, cfg.Size.Name)
 	if err := widgets.SaveCurve(metricsPath, title, fig); err != nil {
 		fmt.Fprintf(os.Stderr, "pompc: no learning-curve figure: %v\n", err)
 	}
 	fmt.Printf("done: %d steps in %s; final eval return %.1f\n", tr.StepCount(), time.Since(start).Round(time.Second), tr.LastEval())
-	fmt.Printf("run directory %s: config.json, metrics.jsonl, checkpoint.bin, curve.png\n", *runDir)
+	fmt.Printf("run directory %s: %s, %s, %s, %s\n", *runDir, rundir.ConfigFile, rundir.MetricsFile, rundir.CheckpointFile, rundir.CurveFile)
 	return nil
 }
 

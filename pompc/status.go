@@ -1,14 +1,12 @@
-package session
+package pompc
 
 import (
 	"encoding/json"
-	"math"
 	"time"
-
-	"github.com/pompc/pompc/pompc"
 )
 
-// Status describes a run as its server sees it.
+// Status describes a run as its owner sees it: the trainer's state, the training in progress
+// and, for a run owned by a session server, the server's (package session fills it).
 type Status struct {
 	// Dir is the run directory (absolute).
 	Dir string
@@ -17,7 +15,7 @@ type Status struct {
 	ObsDim    int
 	ActionDim int
 	// Config is the current configuration (λ and friends as changed so far).
-	Config pompc.Config
+	Config Config
 
 	// Step is the number of agent steps taken; Episodes the number of episodes started;
 	// Updates the number of agent updates; SeedSteps the length of the random-action phase.
@@ -48,8 +46,8 @@ type Status struct {
 	// Lambda, Prior, PriorKL and Reanalyze repeat the fields of Config that can change between
 	// updates.
 	Lambda    float64
-	Prior     pompc.PriorKind
-	PriorKL   pompc.KLDir
+	Prior     PriorKind
+	PriorKL   KLDir
 	Reanalyze bool
 
 	// LastEpisodeReturn is the return of the latest finished training episode; LastEval the
@@ -83,50 +81,11 @@ type Status struct {
 	Resumed bool
 }
 
-// jf is a float64 that survives JSON: NaN and ±Inf are written as strings.
-type jf float64
-
-// MarshalJSON writes NaN and ±Inf as "nan", "inf" and "-inf".
-func (f jf) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	switch {
-	case math.IsNaN(v):
-		return []byte(`"nan"`), nil
-	case math.IsInf(v, 1):
-		return []byte(`"inf"`), nil
-	case math.IsInf(v, -1):
-		return []byte(`"-inf"`), nil
-	}
-	return json.Marshal(v)
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (f *jf) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		switch s {
-		case "inf":
-			*f = jf(math.Inf(1))
-		case "-inf":
-			*f = jf(math.Inf(-1))
-		default:
-			*f = jf(math.NaN())
-		}
-		return nil
-	}
-	var v float64
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*f = jf(v)
-	return nil
-}
-
 // statusJSON is Status on the wire.
 type statusJSON struct {
 	Dir, Task               string
 	ObsDim, ActionDim       int
-	Config                  pompc.Config
+	Config                  Config
 	Step, Episodes, Updates int64
 	SeedSteps               int64
 	BufferSize              int
@@ -136,14 +95,14 @@ type statusJSON struct {
 	JobStarted, FirstUpdate time.Time
 	JobError                string
 	Stopped                 bool
-	Lambda                  jf
-	Prior                   pompc.PriorKind
-	PriorKL                 pompc.KLDir
+	Lambda                  JSONFloat
+	Prior                   PriorKind
+	PriorKL                 KLDir
 	Reanalyze               bool
-	LastEpisodeReturn       jf
-	LastEval                jf
-	LastUpdate              map[string]jf
-	StepsPerSec             jf
+	LastEpisodeReturn       JSONFloat
+	LastEval                JSONFloat
+	LastUpdate              map[string]JSONFloat
+	StepsPerSec             JSONFloat
 	SavedStep               int64
 	Saved, Started          time.Time
 	PID                     int
@@ -160,15 +119,15 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		Step: s.Step, Episodes: s.Episodes, Updates: s.Updates, SeedSteps: s.SeedSteps,
 		BufferSize: s.BufferSize, Training: s.Training, TargetStep: s.TargetStep,
 		Background: s.Background, JobStarted: s.JobStarted, FirstUpdate: s.FirstUpdate, JobError: s.JobError, Stopped: s.Stopped,
-		Lambda: jf(s.Lambda), Prior: s.Prior, PriorKL: s.PriorKL, Reanalyze: s.Reanalyze,
-		LastEpisodeReturn: jf(s.LastEpisodeReturn), LastEval: jf(s.LastEval), StepsPerSec: jf(s.StepsPerSec),
+		Lambda: JSONFloat(s.Lambda), Prior: s.Prior, PriorKL: s.PriorKL, Reanalyze: s.Reanalyze,
+		LastEpisodeReturn: JSONFloat(s.LastEpisodeReturn), LastEval: JSONFloat(s.LastEval), StepsPerSec: JSONFloat(s.StepsPerSec),
 		SavedStep: s.SavedStep, Saved: s.Saved, Started: s.Started, PID: s.PID,
 		UptimeNS: int64(s.Uptime), IdleTimeoutNS: int64(s.IdleTimeout), Backend: s.Backend, Version: s.Version,
 		Resumed: s.Resumed, Executable: s.Executable}
 	if s.LastUpdate != nil {
-		w.LastUpdate = make(map[string]jf, len(s.LastUpdate))
+		w.LastUpdate = make(map[string]JSONFloat, len(s.LastUpdate))
 		for k, v := range s.LastUpdate {
-			w.LastUpdate[k] = jf(v)
+			w.LastUpdate[k] = JSONFloat(v)
 		}
 	}
 	return json.Marshal(w)

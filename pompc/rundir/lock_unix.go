@@ -1,6 +1,6 @@
 //go:build unix
 
-package pompc
+package rundir
 
 import (
 	"errors"
@@ -12,32 +12,29 @@ import (
 	"syscall"
 )
 
-// LockFile is the name of the lock file inside a run directory.
-const LockFile = "run.lock"
-
-// RunLock is an exclusive lock on a run directory, held by one process. It is an advisory
+// Lock is an exclusive lock on a run directory, held by one process. It is an advisory
 // flock on dir/run.lock, which the kernel releases when the holder dies, so a lock left by a
 // killed process is taken over without manual cleanup; the file records the holder's pid.
-type RunLock struct {
+type Lock struct {
 	f    *os.File
 	path string
 	// TookOverFrom is the pid of a dead process whose lock file was found (0 if none).
 	TookOverFrom int
 }
 
-// ErrLocked is wrapped by LockRunDir when another live process holds the run directory.
+// ErrLocked is wrapped by Acquire when another live process holds the run directory.
 var ErrLocked = errors.New("run directory is locked")
 
-// LockRunDir creates dir if needed and locks it for this process. If another process holds it,
+// Acquire creates dir if needed and locks it for this process. If another process holds it,
 // the error wraps ErrLocked and names the holder's pid.
-func LockRunDir(dir string) (*RunLock, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("pompc: run directory %s: %w", dir, err)
+func Acquire(dir string) (*Lock, error) {
+	if err := Ensure(dir); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dir, LockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("pompc: run directory %s is not writable: %w", dir, err)
+		return nil, fmt.Errorf("rundir: run directory %s is not writable: %w", dir, err)
 	}
 	prev := readPid(f)
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
@@ -47,11 +44,11 @@ func LockRunDir(dir string) (*RunLock, error) {
 			if prev > 0 {
 				holder = "process " + strconv.Itoa(prev)
 			}
-			return nil, fmt.Errorf("pompc: %w: %s is in use by %s (lock %s)", ErrLocked, dir, holder, path)
+			return nil, fmt.Errorf("rundir: %w: %s is in use by %s (lock %s)", ErrLocked, dir, holder, path)
 		}
-		return nil, fmt.Errorf("pompc: locking %s: %w", path, err)
+		return nil, fmt.Errorf("rundir: locking %s: %w", path, err)
 	}
-	l := &RunLock{f: f, path: path}
+	l := &Lock{f: f, path: path}
 	if prev > 0 && prev != os.Getpid() {
 		l.TookOverFrom = prev // its flock is gone, so the process is dead (or exited uncleanly)
 	}
@@ -73,7 +70,7 @@ func readPid(f *os.File) int {
 }
 
 // Unlock releases the lock and removes the lock file. Safe to call twice.
-func (l *RunLock) Unlock() error {
+func (l *Lock) Unlock() error {
 	if l == nil || l.f == nil {
 		return nil
 	}

@@ -1,0 +1,65 @@
+package rundir
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Launch states of a run, as the sweep engine records them in status.json.
+const (
+	StateRunning = "running" // a launcher is training it (or was, if its process died)
+	StateDone    = "done"    // it reached its target step
+	StateFailed  = "failed"  // its last launch ended with an error (a sweep retries it)
+	StateStopped = "stopped" // the sweep was interrupted; the run resumes from its checkpoint
+)
+
+// Status is status.json: how the latest launch of a run ended, written by whoever launched it
+// (the sweep engine, for the `pompc sweep` command and notebook sweeps alike). A run never
+// launched has none (State "").
+type Status struct {
+	State string `json:"state"`
+	// Step is the agent step the run had reached when the record was written; TargetStep the
+	// step the launch trained to.
+	Step       int64 `json:"step"`
+	TargetStep int64 `json:"target_step"`
+	// WallSeconds sums the wall time of every launch that ended (a launch killed together with
+	// its sweep is not counted); Attempts counts the launches.
+	WallSeconds float64 `json:"wall_s"`
+	Attempts    int     `json:"attempts"`
+	// Launcher names what ran it ("process", "session").
+	Launcher string `json:"launcher,omitempty"`
+	// Error is why the last launch failed (for a child process, the end of its output).
+	Error string `json:"error,omitempty"`
+	// Updated is when the record was written.
+	Updated time.Time `json:"updated"`
+}
+
+// ReadStatus reads dir's status.json; a run never launched gives the zero Status and no error.
+// A damaged file is an error naming it.
+func ReadStatus(dir string) (Status, error) {
+	var st Status
+	data, err := os.ReadFile(Path(dir, StatusFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("rundir: reading %s: %w", Path(dir, StatusFile), err)
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("rundir: %s is damaged (%v): delete it to launch the run again", Path(dir, StatusFile), err)
+	}
+	return st, nil
+}
+
+// WriteStatus writes st as dir's status.json (atomically), stamping Updated.
+func WriteStatus(dir string, st Status) error {
+	st.Updated = time.Now().UTC()
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFile(Path(dir, StatusFile), append(data, '\n'), 0o644)
+}

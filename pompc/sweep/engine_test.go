@@ -1,0 +1,158 @@
+package sweep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeLauncher "trains" a job by reporting its steps; a job named in fail fails once, a job
+// named in block waits for ctx.
+type fakeLauncher struct {
+	mu       sync.Mutex
+	launched []string
+	threads  []int
+	fail     map[string]bool
+	block    map[string]bool
+	running  atomic.Int32
+	peak     atomic.Int32
+	// onBlock is called by a blocking launch with the number of launches in flight.
+	onBlock func(running int32)
+}
+
+func (f *fakeLauncher) Name() string { return "fake" }
+
+func (f *fakeLauncher) Launch(ctx context.Context, j Job, threads int, progress func(pompc.Status)) error {
+	n := f.running.Add(1)
+	defer f.running.Add(-1)
+	for p := f.peak.Load(); n > p && !f.peak.CompareAndSwap(p, n); p = f.peak.Load() {
+	}
+	f.mu.Lock()
+	f.launched = append(f.launched, j.Name)
+	f.threads = append(f.threads, threads)
+	fail := f.fail[j.Name]
+	delete(f.fail, j.Name)
+	f.mu.Unlock()
+	if f.block[j.Name] {
+		f.onBlock(n)
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	progress(pompc.Status{Step: j.Steps() / 2})
+	if fail {
+		return errors.New("boom")
+	}
+	progress(pompc.Status{Step: j.Steps()})
+	return nil
+}
+
+func fakeJobs(t *testing.T, n int) []Job {
+	root := t.TempDir()
+	var jobs []Job
+	for i := 0; i < n; i++ {
+		cfg := pompc.POMPC()
+		cfg.Steps = 100 * (i + 1)
+		jobs = append(jobs, Job{Name: fmt.Sprintf("j%d", i), Dir: fmt.Sprintf("%s/j%d", root, i), Config: cfg})
+	}
+	return jobs
+}
+
+// TestEngineRecordsSkipsAndRetries: every launch ends in a status record; a second sweep skips
+// the done jobs and retries the failed one; Parallel bounds the jobs in flight, each with
+// Threads(Parallel) cores.
+func TestEngineRecordsSkipsAndRetries(t *testing.T) {
+	jobs := fakeJobs(t, 5)
+	l := &fakeLauncher{fail: map[string]bool{"j3": true}}
+	var updates []Update
+	var mu sync.Mutex
+	eng := Engine{Launcher: l, Parallel: 2, OnUpdate: func(u Update) { mu.Lock(); updates = append(updates, u); mu.Unlock() }}
+	sum, err := eng.Run(context.Background(), jobs)
+	require.NoError(t, err)
+	require.Equal(t, 5, sum.Total)
+	require.Equal(t, 4, sum.Done)
+	require.Len(t, sum.Failed, 1)
+	require.Equal(t, "j3", sum.Failed[0].Name)
+	require.LessOrEqual(t, l.peak.Load(), int32(2))
+	for _, th := range l.threads {
+		require.Equal(t, Threads(2), th)
+	}
+	for i, j := range jobs {
+		st, err := rundir.ReadStatus(j.Dir)
+		require.NoError(t, err)
+		require.Equal(t, 1, st.Attempts)
+		require.Equal(t, "fake", st.Launcher)
+		if i == 3 {
+			require.Equal(t, rundir.StateFailed, st.State)
+			require.Equal(t, "boom", st.Error)
+			require.Equal(t, j.Steps()/2, st.Step)
+		} else {
+			require.Equal(t, rundir.StateDone, st.State)
+			require.Equal(t, j.Steps(), st.Step)
+		}
+	}
+	mu.Lock()
+	last := map[int]Update{}
+	for _, u := range updates {
+		last[u.Job] = u
+	}
+	mu.Unlock()
+	require.Equal(t, rundir.StateFailed, last[3].State)
+	require.EqualError(t, last[3].Err, "boom")
+
+	l.launched = nil
+	sum, err = eng.Run(context.Background(), jobs)
+	require.NoError(t, err)
+	require.Equal(t, 4, sum.Skipped)
+	require.Equal(t, 1, sum.Done)
+	require.Equal(t, []string{"j3"}, l.launched, "only the failed job runs again")
+	st, err := rundir.ReadStatus(jobs[3].Dir)
+	require.NoError(t, err)
+	require.Equal(t, rundir.StateDone, st.State)
+	require.Equal(t, 2, st.Attempts)
+
+	// A longer target makes a done job run again.
+	jobs[0].Config.Steps *= 2
+	l.launched = nil
+	_, err = eng.Run(context.Background(), jobs)
+	require.NoError(t, err)
+	require.Equal(t, []string{"j0"}, l.launched)
+}
+
+// TestEngineStopAndBadJobs: a cancelled sweep records its runs in flight as stopped; bad job
+// lists are errors before anything runs.
+func TestEngineStopAndBadJobs(t *testing.T) {
+	jobs := fakeJobs(t, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &fakeLauncher{block: map[string]bool{"j0": true, "j1": true}, onBlock: func(n int32) {
+		if n == 2 {
+			cancel() // both runs in flight: interrupt the sweep
+		}
+	}}
+	eng := Engine{Launcher: l, Parallel: 2}
+	sum, err := eng.Run(ctx, jobs)
+	require.NoError(t, err)
+	require.Equal(t, 2, sum.Stopped)
+	for _, j := range jobs {
+		st, err := rundir.ReadStatus(j.Dir)
+		require.NoError(t, err)
+		require.Equal(t, rundir.StateStopped, st.State)
+	}
+
+	_, err = Engine{Launcher: l}.Run(context.Background(), []Job{jobs[0], jobs[0]})
+	require.ErrorContains(t, err, "used twice")
+	bad := jobs[1]
+	bad.Config.Steps = 0
+	_, err = Engine{Launcher: l}.Run(context.Background(), []Job{bad})
+	require.ErrorContains(t, err, "Config.Steps > 0")
+	_, err = Engine{}.Run(context.Background(), jobs)
+	require.ErrorContains(t, err, "no launcher")
+	require.Equal(t, max(1, Threads(1)), Threads(0))
+	require.Equal(t, 1, DefaultParallel(0))
+}
