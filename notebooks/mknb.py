@@ -16,9 +16,13 @@ SETUP_SHELL = """%env GOTOOLCHAIN go1.27.3
 !*go get github.com/janpfeifer/gonb@v0.11.5 gonum.org/v1/plot@v0.17.0 github.com/go-echarts/go-echarts/v2@v2.6.7"""
 
 
-# FIRST_CELL_HEAD opens each notebook's first cell: the widgets import and the error helper.
+# FIRST_CELL_HEAD opens each notebook's first cell: the widgets and sweep imports (the budgets
+# are sweep.Budgets) and the error helper.
 FIRST_CELL_HEAD = """
-import "github.com/pompc/pompc/widgets"
+import (
+	"github.com/pompc/pompc/pompc/sweep"
+	"github.com/pompc/pompc/widgets"
+)
 
 // must stops the cell with the error (GoNB shows it under the cell).
 func must(err error) {
@@ -65,8 +69,6 @@ one (100k steps with the preset's sizes). `--steps=N` makes the training cell tr
 instead of the budget's length.
 """),
     code(FIRST_CELL_HEAD + """
-import "github.com/pompc/pompc/pompc/sweep"
-
 var (
 	flagBudget = flag.String("budget", "tiny", "run length: tiny (CI smoke run) or full (a real run)")
 	flagSteps  = flag.Int("steps", 0, "agent steps of the training cell (0: the budget's)")
@@ -242,8 +244,6 @@ hours on a CPU). `--parallel=N` sets how many runs train at once (default: the n
 the runs share the cores evenly (`sweep.Threads`).
 """),
     code(FIRST_CELL_HEAD + """
-import "github.com/pompc/pompc/pompc/sweep"
-
 var (
 	flagBudget   = flag.String("budget", "tiny", "run length: tiny (CI smoke run) or full (the real experiment)")
 	flagParallel = flag.Int("parallel", 0, "runs training at once (0: the number of CPUs)")

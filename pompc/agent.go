@@ -14,11 +14,11 @@ import (
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
-// Update metric keys (alg §8), in the order the update graph outputs them.
-var updateMetricKeys = []string{
-	"loss/consistency", "loss/reward", "loss/value", "loss/value_kl", "loss/world_model",
-	"loss/pi", "loss/prior", "kl/policy_prior", "kl/prior_planner", "policy/entropy",
-	"policy/std", "scale/pi", "grad/world_model", "grad/pi", "grad/prior", "q/pi_mean", "q/td_target",
+// updateExec is the compiled update graph of one variant and the metric keys of its outputs
+// (recorded when the graph is built).
+type updateExec struct {
+	exec *model.Exec
+	keys *[]string
 }
 
 // variant is the discrete part of the update graph: changing lambda between finite values only
@@ -41,7 +41,8 @@ type Agent struct {
 	n              *nets
 
 	planExec    *model.Exec
-	updateExecs map[variant]*model.Exec
+	updateExecs map[variant]updateExec
+	lastKeys    []string // the metric keys of the latest update, in graph order
 	adamEnc     optimizer.Interface
 	adamCore    optimizer.Interface
 	adamPi      optimizer.Interface
@@ -68,7 +69,7 @@ func NewAgent(backend compute.Backend, cfg Config, obsDim, actDim int, gamma flo
 		return nil, fmt.Errorf("pompc: nil backend (use NewBackend)")
 	}
 	a := &Agent{cfg: cfg, obsDim: obsDim, actDim: actDim, gamma: gamma, backend: backend,
-		store: model.NewStore(), updateExecs: map[variant]*model.Exec{},
+		store: model.NewStore(), updateExecs: map[variant]updateExec{},
 		prevMean: make([]float32, cfg.Horizon*actDim)}
 	a.store.SetParam(model.ParamInitialSeed, cfg.Seed)
 	if err := a.store.SetRNGStateFromSeed(cfg.Seed); err != nil {
@@ -274,17 +275,26 @@ func (a *Agent) Update(b *Batch) (map[string]float64, error) {
 		return nil, err
 	}
 	v := a.variant()
-	exec, ok := a.updateExecs[v]
+	ue, ok := a.updateExecs[v]
 	if !ok {
-		var err error
-		exec, err = model.NewExec(a.backend, a.store, func(s *model.Scope, in []*Node) []*Node {
-			return a.updateGraph(v, in)
+		keys := new([]string)
+		exec, err := model.NewExec(a.backend, a.store, func(s *model.Scope, in []*Node) []*Node {
+			outs := a.updateGraph(v, in)
+			nodes := make([]*Node, len(outs))
+			*keys = (*keys)[:0]
+			for i, o := range outs {
+				nodes[i] = o.node
+				*keys = append(*keys, o.key)
+			}
+			return nodes
 		})
 		if err != nil {
 			return nil, fmt.Errorf("pompc: update graph: %w", err)
 		}
-		a.updateExecs[v] = exec
+		ue = updateExec{exec, keys}
+		a.updateExecs[v] = ue
 	}
+	exec := ue.exec
 	lambda := a.cfg.Lambda
 	if math.IsInf(lambda, 1) {
 		lambda = 0 // unused by the BMPC graph
@@ -303,24 +313,15 @@ func (a *Agent) Update(b *Batch) (map[string]float64, error) {
 		return nil, fmt.Errorf("pompc: update %d: %w", a.updates+1, err)
 	}
 	a.updates++
-	m := make(map[string]float64, len(updateMetricKeys))
-	for i, k := range updateMetricKeys {
+	keys := *ue.keys
+	a.lastKeys = keys
+	m := make(map[string]float64, len(keys))
+	for i, k := range keys {
 		x := float64(flat(outs[i])[0])
 		if math.IsNaN(x) {
 			return m, fmt.Errorf("pompc: update %d: %s is NaN (diverged)", a.updates, k)
 		}
 		m[k] = x
-	}
-	if !v.qk {
-		delete(m, "loss/value_kl")
-	}
-	if v.prior != PriorLearned {
-		delete(m, "loss/prior")
-		delete(m, "kl/prior_planner")
-		delete(m, "grad/prior")
-	}
-	if v.prior == PriorNone {
-		delete(m, "kl/policy_prior")
 	}
 	return m, nil
 }

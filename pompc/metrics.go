@@ -15,13 +15,33 @@ import (
 	"github.com/pompc/pompc/pompc/rundir"
 )
 
-// Metric keys streamed by the Trainer (alg §8). Update keys are in updateMetricKeys; planner
-// snapshots' keys are SnapshotKey's.
+// Metric keys streamed by the Trainer (alg §8); planner snapshots' keys are SnapshotKey's. Every
+// key the project reads or writes is one of these constants.
 const (
 	KeyEpisodeReturn = "episode/return"
 	KeyEpisodeLength = "episode/length"
 	KeyEvalReturn    = "eval/return"
 	KeyEvalReturnStd = "eval/return_std"
+	// The update's metrics (alg §8), in the order of UpdateKeys; a variant records only the
+	// terms it has (updateGraph).
+	KeyLossConsistency = "loss/consistency"
+	KeyLossReward      = "loss/reward"
+	KeyLossValue       = "loss/value"
+	KeyLossValueKL     = "loss/value_kl"
+	KeyLossWorldModel  = "loss/world_model"
+	KeyLossPi          = "loss/pi"
+	KeyLossPrior       = "loss/prior"
+	KeyKLPolicyPrior   = "kl/policy_prior"
+	KeyKLPriorPlanner  = "kl/prior_planner"
+	KeyPolicyEntropy   = "policy/entropy"
+	KeyPolicyStd       = "policy/std"
+	KeyScalePi         = "scale/pi"
+	KeyGradWorldModel  = "grad/world_model"
+	KeyGradPi          = "grad/pi"
+	KeyGradPrior       = "grad/prior"
+	KeyQPiMean         = "q/pi_mean"
+	KeyQTDTarget       = "q/td_target"
+
 	// The knobs a run may change while it trains, each recorded with its initial value at step
 	// 0 and again at every change (knobRecords): a figure labels a run by its knob history.
 	KeyLambda    = "config/lambda"
@@ -29,6 +49,9 @@ const (
 	KeyPriorKL   = "config/prior_kl"  // klDirs index: reverse 0, forward 1
 	KeyReanalyze = "config/reanalyze" // 0 off, 1 on
 )
+
+// LossKeys are the update's loss terms, in the order the live plots draw them.
+var LossKeys = []string{KeyLossConsistency, KeyLossReward, KeyLossValue, KeyLossValueKL, KeyLossPi, KeyLossPrior}
 
 // priorKinds and klDirs give the codes of the categorical knobs' records (KeyPrior, KeyPriorKL).
 var (

@@ -422,10 +422,8 @@ func (t *Trainer) update() error {
 	}
 	t.lastUpdate = m
 	recs := make([]Record, 0, len(m))
-	for _, k := range updateMetricKeys {
-		if v, ok := m[k]; ok {
-			recs = append(recs, Record{k, t.step, v})
-		}
+	for _, k := range t.agent.lastKeys { // the graph's order: the same in every run
+		recs = append(recs, Record{k, t.step, m[k]})
 	}
 	if err := t.emit(recs...); err != nil {
 		return err

@@ -19,8 +19,10 @@ func timeSlice(x *Node, from, to int) *Node { return SliceAxis(x, 0, AxisRange(f
 //  5. Polyak averaging of the target critics.
 //
 // Inputs: obs [H+1,B,O], action [H,B,A], reward [H,B], cont [H,B], planMean/planStd [H+1,B,A],
-// valid [H+1,B], lambda []. Outputs: the scalars of updateMetricKeys, in order.
-func (a *Agent) updateGraph(v variant, in []*Node) []*Node {
+// valid [H+1,B], lambda []. Outputs: the update's metrics by key (alg §8), only the terms variant
+// v has (no value_kl without Qk, no prior terms without the learned prior, no policy KL without
+// a prior), in a fixed order.
+func (a *Agent) updateGraph(v variant, in []*Node) []namedNode {
 	obs, action, reward, cont := in[0], in[1], in[2], in[3]
 	planMean, planStd, valid, lambda := in[4], in[5], in[6], in[7]
 	cfg, n := a.cfg, a.n
@@ -130,16 +132,31 @@ func (a *Agent) updateGraph(v variant, in []*Node) []*Node {
 		a.polyak(g, scopeQk, scopeTargetQk)
 	}
 
-	klPolicy := zero
+	out := []namedNode{{KeyLossConsistency, lCons}, {KeyLossReward, lRew}, {KeyLossValue, lQ}}
+	if v.qk {
+		out = append(out, namedNode{KeyLossValueKL, lQk})
+	}
+	out = append(out, namedNode{KeyLossWorldModel, lWM}, namedNode{KeyLossPi, lPi})
+	if v.prior == PriorLearned {
+		out = append(out, namedNode{KeyLossPrior, lPrior}, namedNode{KeyKLPriorPlanner, klPrior})
+	}
 	if v.prior != PriorNone {
-		klPolicy = maskedMean(kl, valid, 0, 1)
+		out = append(out, namedNode{KeyKLPolicyPrior, maskedMean(kl, valid, 0, 1)})
 	}
-	return []*Node{
-		lCons, lRew, lQ, lQk, lWM,
-		lPi, lPrior, klPolicy, klPrior, ReduceAllMean(entropy),
-		ReduceAllMean(Exp(piLogStd)), scale, wmNorm, piNorm, priorNorm,
-		ReduceAllMean(Squeeze(timeSlice(q, 0, 1), 0)), ReduceAllMean(y),
+	out = append(out, namedNode{KeyPolicyEntropy, ReduceAllMean(entropy)},
+		namedNode{KeyPolicyStd, ReduceAllMean(Exp(piLogStd))}, namedNode{KeyScalePi, scale},
+		namedNode{KeyGradWorldModel, wmNorm}, namedNode{KeyGradPi, piNorm})
+	if v.prior == PriorLearned {
+		out = append(out, namedNode{KeyGradPrior, priorNorm})
 	}
+	return append(out, namedNode{KeyQPiMean, ReduceAllMean(Squeeze(timeSlice(q, 0, 1), 0))},
+		namedNode{KeyQTDTarget, ReduceAllMean(y)})
+}
+
+// namedNode is one output of a graph with the metric key it is recorded under.
+type namedNode struct {
+	key  string
+	node *Node
 }
 
 // polyak sets every variable under target to (1 − τ)·target + τ·online (alg §4).

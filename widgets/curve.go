@@ -5,9 +5,13 @@ package widgets
 import (
 	"fmt"
 	"image/color"
+	"io"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -17,12 +21,6 @@ import (
 // palette colours the series of one run's figures (the live dashboard, the learning curve):
 // the Okabe-Ito colours of style.go in the order the series are drawn.
 var palette = []color.Color{OkabeBlue, OkabeVermillion, OkabeBluishGreen, OkabeReddishPurpl, OkabeOrange, OkabeSkyBlue}
-
-// Series is a named list of records to draw as one line.
-type Series struct {
-	Name    string
-	Records []pompc.Record
-}
 
 // LearningCurve draws return against environment steps for one run: the training episode
 // returns (thin, light) and the evaluation returns (thick, with markers) from metrics as read by
@@ -63,29 +61,6 @@ func LearningCurve(title string, metrics map[string][]pompc.Record) (*plot.Plot,
 	return p, nil
 }
 
-// Lines draws several series on one axis (e.g. the losses of one run).
-func Lines(title, ylabel string, series []Series) (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = "agent steps"
-	p.Y.Label.Text = ylabel
-	p.Add(plotter.NewGrid())
-	for i, s := range series {
-		if len(s.Records) == 0 {
-			continue
-		}
-		l, err := plotter.NewLine(xys(s.Records))
-		if err != nil {
-			return nil, err
-		}
-		l.Color = palette[i%len(palette)]
-		l.Width = vg.Points(1.5)
-		p.Add(l)
-		p.Legend.Add(s.Name, l)
-	}
-	return p, nil
-}
-
 func xys(recs []pompc.Record) plotter.XYs {
 	pts := make(plotter.XYs, len(recs))
 	for i, r := range recs {
@@ -95,7 +70,8 @@ func xys(recs []pompc.Record) plotter.XYs {
 	return pts
 }
 
-// SaveCurve reads a run's metrics file and writes its learning curve to out (.png, .svg, .pdf).
+// SaveCurve reads a run's metrics file and writes its learning curve to out (.png, .svg, .pdf),
+// atomically.
 func SaveCurve(metricsPath, title, out string) error {
 	m, err := pompc.ReadMetrics(metricsPath)
 	if err != nil {
@@ -105,5 +81,9 @@ func SaveCurve(metricsPath, title, out string) error {
 	if err != nil {
 		return err
 	}
-	return p.Save(6*vg.Inch, 3.5*vg.Inch, out)
+	wt, err := p.WriterTo(6*vg.Inch, 3.5*vg.Inch, strings.TrimPrefix(filepath.Ext(out), "."))
+	if err != nil {
+		return err
+	}
+	return rundir.WriteWith(out, 0o644, func(w io.Writer) error { _, err := wt.WriteTo(w); return err })
 }

@@ -67,7 +67,4 @@ func TestSaveCurveFormats(t *testing.T) {
 func TestLearningCurveNeedsData(t *testing.T) {
 	_, err := LearningCurve("x", map[string][]pompc.Record{})
 	require.Error(t, err)
-	p, err := Lines("losses", "loss", []Series{{Name: "a", Records: testMetrics()[pompc.KeyEpisodeReturn]}})
-	require.NoError(t, err)
-	require.NotNil(t, p)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/go-echarts/go-echarts/v2/components"
 	"github.com/go-echarts/go-echarts/v2/opts"
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/sweep"
 )
 
@@ -108,13 +109,13 @@ func WriteHTML(w io.Writer, cs []components.Charter, o HTMLOptions) error {
 	return err
 }
 
-// SaveHTML writes WriteHTML's page to path.
+// SaveHTML writes WriteHTML's page to path (atomically).
 func SaveHTML(path string, cs []components.Charter, o HTMLOptions) error {
 	var buf bytes.Buffer
 	if err := WriteHTML(&buf, cs, o); err != nil {
 		return err
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return rundir.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 func echartsBase(title, sub, xname, yname string, xaxis opts.XAxis) *charts.Line {
@@ -339,42 +340,28 @@ func EchartsActionDistributions(metrics map[string][]pompc.Record, o ActionOptio
 	if maxDims <= 0 {
 		maxDims = 12
 	}
-	var step int64 = -1
-	for _, r := range metrics["snapshot/plan/mean/0"] {
-		if (o.Step < 0 || r.Step <= o.Step) && r.Step > step {
-			step = r.Step
-		}
+	snap, err := snapshotAt(metrics, o.Step)
+	if err != nil {
+		return nil, err
 	}
-	if step < 0 {
-		return nil, errors.New("widgets: no planner snapshots (snapshot/plan/mean/0) in the metrics; set snapshot_every > 0")
-	}
-	at := func(key string) (float64, bool) {
-		for i := len(metrics[key]) - 1; i >= 0; i-- {
-			if metrics[key][i].Step == step {
-				return metrics[key][i].Val, true
-			}
-		}
-		return math.NaN(), false
-	}
+	step := snap.Step
 	var cats []string
-	for d := 0; d < maxDims; d++ {
-		if _, ok := at("snapshot/plan/mean/" + strconv.Itoa(d)); !ok {
-			break
-		}
+	for d := 0; d < min(len(snap.Plan.Mean), maxDims); d++ {
 		cats = append(cats, "dim "+strconv.Itoa(d))
 	}
 	title := figOr(o.Title, "action distributions at step "+figNumber(float64(step)))
 	l := echartsBase(title, "dots: mean, dotted: mean ± std", "action dimension", "action", opts.XAxis{Type: "category", Data: cats})
 	l.SetXAxis(cats)
-	for _, role := range []struct{ key, label, hex string }{
-		{"plan", "planner", "#000000"}, {"pi", "π_s", "#0072b2"}, {"prior", "π_p", "#d55e00"},
-	} {
+	for _, role := range snapshotRoles(snap) {
+		role := struct {
+			snapshotRole
+			hex string
+		}{role, hexOf(role.col)}
 		var mean, lo, hi []opts.LineData
 		any := false
 		for d := range cats {
-			m, ok1 := at(fmt.Sprintf("snapshot/%s/mean/%d", role.key, d))
-			s, ok2 := at(fmt.Sprintf("snapshot/%s/std/%d", role.key, d))
-			if !ok1 || !ok2 {
+			m, s, ok := role.at(d)
+			if !ok {
 				mean, lo, hi = append(mean, opts.LineData{Value: "-"}), append(lo, opts.LineData{Value: "-"}), append(hi, opts.LineData{Value: "-"})
 				continue
 			}

@@ -473,6 +473,51 @@ type ActionOptions struct {
 	MaxDims int
 }
 
+// snapshotAt is the planner snapshot drawn at step: the last one at or before it (step < 0: the
+// last one), decoded by pompc.DecodeSnapshots from the metrics.
+func snapshotAt(metrics map[string][]pompc.Record, step int64) (pompc.Snapshot, error) {
+	var recs []pompc.Record
+	for k, rs := range metrics {
+		if pompc.IsSnapshotKey(k) {
+			for _, r := range rs {
+				recs = append(recs, pompc.Record{Key: k, Step: r.Step, Val: r.Val}) // keyed by the map
+			}
+		}
+	}
+	var pick *pompc.Snapshot
+	snaps := pompc.DecodeSnapshots(recs)
+	for i := range snaps {
+		if (step < 0 || snaps[i].Step <= step) && len(snaps[i].Plan.Mean) > 0 {
+			pick = &snaps[i]
+		}
+	}
+	if pick == nil {
+		return pompc.Snapshot{}, errors.New("widgets: no planner snapshots in the metrics; set snapshot_every > 0")
+	}
+	return *pick, nil
+}
+
+// snapshotRole is one Gaussian of a snapshot with its label and fixed colour.
+type snapshotRole struct {
+	label string
+	col   figRGBA
+	g     pompc.Gaussian
+}
+
+// at is the mean and std of dimension d (ok false where the snapshot has none).
+func (r snapshotRole) at(d int) (mean, std float64, ok bool) {
+	if d >= len(r.g.Mean) || d >= len(r.g.Std) {
+		return 0, 0, false
+	}
+	return r.g.Mean[d], r.g.Std[d], true
+}
+
+// snapshotRoles are the planner (the reference), π_s and π_p of a snapshot, in their colours.
+func snapshotRoles(s pompc.Snapshot) []snapshotRole {
+	return []snapshotRole{{"planner", variantColors["planner"], s.Plan}, {"π_s", variantColors["π_s"], s.Pi},
+		{"π_p", variantColors["π_p"], s.Prior}}
+}
+
 // ActionDistributions compares, per action dimension, the Gaussians of the planner (MPPI q,
 // black), the policy π_s (blue) and the learned prior π_p (vermillion) at one planner snapshot
 // (the snapshot/{plan,pi,prior}/{mean,std}/<dim> records): a dot at the mean and a bar of ± one
@@ -482,31 +527,11 @@ func ActionDistributions(metrics map[string][]pompc.Record, opts ActionOptions) 
 	if maxDims <= 0 {
 		maxDims = 12
 	}
-	// Find the snapshot step.
-	var step int64 = -1
-	for _, r := range metrics["snapshot/plan/mean/0"] {
-		if (opts.Step < 0 || r.Step <= opts.Step) && r.Step > step {
-			step = r.Step
-		}
+	snap, err := snapshotAt(metrics, opts.Step)
+	if err != nil {
+		return nil, err
 	}
-	if step < 0 {
-		return nil, errors.New("widgets: no planner snapshots (snapshot/plan/mean/0) in the metrics; set snapshot_every > 0")
-	}
-	at := func(key string) (float64, bool) {
-		v, ok := math.NaN(), false
-		for _, r := range metrics[key] {
-			if r.Step == step {
-				v, ok = r.Val, true
-			}
-		}
-		return v, ok
-	}
-	dims := 0
-	for ; dims < maxDims; dims++ {
-		if _, ok := at("snapshot/plan/mean/" + strconv.Itoa(dims)); !ok {
-			break
-		}
-	}
+	step, dims := snap.Step, min(len(snap.Plan.Mean), maxDims)
 	title := opts.Title
 	if title == "" {
 		title = fmt.Sprintf("action distributions at step %s", figNumber(float64(step)))
@@ -518,17 +543,13 @@ func ActionDistributions(metrics map[string][]pompc.Record, opts ActionOptions) 
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.X.Min, p.X.Max = -0.5, float64(dims)-0.5
-	roles := []struct {
-		key, label string
-		col        figRGBA
-	}{{"plan", "planner", OkabeBlack}, {"pi", "π_s", OkabeBlue}, {"prior", "π_p", OkabeVermillion}}
+	roles := snapshotRoles(snap)
 	for k, role := range roles {
 		var xy plotter.XYs
 		var errs plotter.YErrors
 		for d := 0; d < dims; d++ {
-			m, ok1 := at(fmt.Sprintf("snapshot/%s/mean/%d", role.key, d))
-			s, ok2 := at(fmt.Sprintf("snapshot/%s/std/%d", role.key, d))
-			if !ok1 || !ok2 {
+			m, s, ok := role.at(d)
+			if !ok {
 				continue
 			}
 			xy = append(xy, plotter.XY{X: float64(d) + (float64(k)-1)*0.22, Y: m})

@@ -146,7 +146,7 @@ func SweepFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
 			add(kind, task, f, c)
 		}
 		// KL terms.
-		pp, ppl := curvesOf(trs, "kl/policy_prior"), curvesOf(trs, "kl/prior_planner")
+		pp, ppl := curvesOf(trs, pompc.KeyKLPolicyPrior), curvesOf(trs, pompc.KeyKLPriorPlanner)
 		if len(pp)+len(ppl) > 0 {
 			ko := CurveOptions{Style: o.Style, Title: task + ": KL terms", Smooth: max(o.Smooth, 5), Palette: pal}
 			f, err := KLCurves(pp, ppl, ko)

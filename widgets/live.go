@@ -28,25 +28,6 @@ type Source interface {
 	Next() ([]pompc.Record, error)
 }
 
-// Live plot panel keys (besides the per-update losses and the snapshots).
-const (
-	keyKLPolicyPrior = "kl/policy_prior"
-	keyKLPriorPlan   = "kl/prior_planner"
-	keyEntropy       = "policy/entropy"
-)
-
-// lossKeys are the per-update losses drawn one panel each, in this order.
-var lossKeys = []string{"loss/consistency", "loss/reward", "loss/value", "loss/value_kl", "loss/pi", "loss/prior"}
-
-// Colours of the three action distributions compared in the action panels, fixed so the same
-// role has the same colour in every figure: planner (the MPPI Gaussian q), π_s (the policy)
-// and π_p (the learned prior).
-var (
-	colPlanner = variantColors["planner"] // black: the planner is the reference
-	colPi      = variantColors["π_s"]
-	colPrior   = variantColors["π_p"]
-)
-
 // LiveOptions configures a LivePlot. The zero value is usable.
 type LiveOptions struct {
 	// Title is drawn above the panels (e.g. the run's name).
@@ -291,9 +272,9 @@ func (l *LivePlot) panelsLocked() []*plot.Plot {
 		ps = append(ps, p)
 	}
 	for _, k := range []struct{ key, title string }{
-		{keyKLPolicyPrior, "KL(π_s‖prior)"},
-		{keyKLPriorPlan, "KL(π_p‖planner)"},
-		{keyEntropy, "policy entropy"},
+		{pompc.KeyKLPolicyPrior, "KL(π_s‖prior)"},
+		{pompc.KeyKLPriorPlanner, "KL(π_p‖planner)"},
+		{pompc.KeyPolicyEntropy, "policy entropy"},
 	} {
 		if len(s[k.key]) > 0 {
 			p := newPanel(k.title, "")
@@ -301,7 +282,7 @@ func (l *LivePlot) panelsLocked() []*plot.Plot {
 			ps = append(ps, p)
 		}
 	}
-	for _, k := range lossKeys {
+	for _, k := range pompc.LossKeys {
 		if len(s[k]) > 0 {
 			p := newPanel(k, "")
 			addLine(p, "", palette[3], downsample(s[k], max))
@@ -313,18 +294,16 @@ func (l *LivePlot) panelsLocked() []*plot.Plot {
 		addSteps(p, palette[4], s[pompc.KeyLambda], l.lastStep)
 		ps = append(ps, p)
 	}
+	key := pompc.SnapshotKey
 	for d := 0; d < l.opts.MaxActionDims; d++ {
-		dim := strconv.Itoa(d)
-		if len(s["snapshot/plan/mean/"+dim]) == 0 && len(s["snapshot/pi/mean/"+dim]) == 0 {
+		if len(s[key(pompc.SnapPlan, pompc.SnapMean, d)]) == 0 && len(s[key(pompc.SnapPi, pompc.SnapMean, d)]) == 0 {
 			break
 		}
-		p := newPanel("action["+dim+"]: planner vs π_s, π_p", "mean ± std")
-		for _, r := range []struct {
-			name, label string
-			c           color.Color
-		}{{"plan", "planner", colPlanner}, {"pi", "π_s", colPi}, {"prior", "π_p", colPrior}} {
-			addBand(p, r.label, r.c, downsample(s["snapshot/"+r.name+"/mean/"+dim], max),
-				downsample(s["snapshot/"+r.name+"/std/"+dim], max))
+		p := newPanel("action["+strconv.Itoa(d)+"]: planner vs π_s, π_p", "mean ± std")
+		for i, r := range snapshotRoles(pompc.Snapshot{}) {
+			src := []string{pompc.SnapPlan, pompc.SnapPi, pompc.SnapPrior}[i]
+			addBand(p, r.label, r.col, downsample(s[key(src, pompc.SnapMean, d)], max),
+				downsample(s[key(src, pompc.SnapStd, d)], max))
 		}
 		ps = append(ps, p)
 	}

@@ -42,7 +42,7 @@ func trainingRecords(from, to int64) []pompc.Record {
 	var recs []pompc.Record
 	for s := from; s < to; s++ {
 		x := float64(s)
-		for _, k := range append([]string{keyKLPolicyPrior, keyKLPriorPlan, keyEntropy}, lossKeys...) {
+		for _, k := range append([]string{pompc.KeyKLPolicyPrior, pompc.KeyKLPriorPlanner, pompc.KeyPolicyEntropy}, pompc.LossKeys...) {
 			recs = append(recs, pompc.Record{Key: k, Step: s, Val: math.Sin(x/7) + 2})
 		}
 		if s%10 == 0 {
@@ -80,7 +80,7 @@ func TestLivePlotPanelsAndHTML(t *testing.T) {
 			t.Errorf("live plot lacks %q", want)
 		}
 	}
-	for _, k := range lossKeys {
+	for _, k := range pompc.LossKeys {
 		if !strings.Contains(h, k) {
 			t.Errorf("live plot lacks the %s panel", k)
 		}
@@ -145,7 +145,7 @@ func TestLivePlotRestart(t *testing.T) {
 	if err := l.Redraw(); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(l.Series(keyEntropy)); got != 50 || l.Step() != 50 {
+	if got := len(l.Series(pompc.KeyPolicyEntropy)); got != 50 || l.Step() != 50 {
 		t.Errorf("after a restart: %d entropy records up to step %d, want 50 up to 50", got, l.Step())
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 )
 
 // Trainable is a Run that trains: *session.Run satisfies it.
@@ -208,11 +209,10 @@ func SetParam(name, value string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("widgets: saving notebook parameters: %w", err)
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := rundir.WriteFile(p, b, 0o644); err != nil {
 		return fmt.Errorf("widgets: saving notebook parameters: %w", err)
 	}
-	return os.Rename(tmp, p)
+	return nil
 }
 
 // Param returns a notebook parameter recorded by SetParam in this kernel, or def if none was.

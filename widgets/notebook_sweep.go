@@ -180,10 +180,10 @@ type sweepView struct {
 var sweepPanels = []struct{ key, title string }{
 	{pompc.KeyEpisodeReturn, "episode return"},
 	{pompc.KeyEvalReturn, "eval return"},
-	{keyKLPolicyPrior, "KL(π_s‖prior)"},
-	{keyKLPriorPlan, "KL(π_p‖planner)"},
-	{keyEntropy, "policy entropy"},
-	{"loss/value", "loss/value"},
+	{pompc.KeyKLPolicyPrior, "KL(π_s‖prior)"},
+	{pompc.KeyKLPriorPlanner, "KL(π_p‖planner)"},
+	{pompc.KeyPolicyEntropy, "policy entropy"},
+	{pompc.KeyLossValue, pompc.KeyLossValue},
 }
 
 func (v *sweepView) draw() {

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"image/color"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/pompc/pompc/pompc/rundir"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -105,17 +105,9 @@ type Figure struct {
 
 // Save writes the figure to path, choosing the format by extension: .pdf, .svg, .png (at
 // Style.DPI), .eps, .jpg/.jpeg, .tif/.tiff.
+// The file is written atomically (rundir.WriteWith): a reader never sees half a figure.
 func (f *Figure) Save(path string) error {
-	out, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("widgets: %w", err)
-	}
-	if err := f.Write(out, filepath.Ext(path)); err != nil {
-		out.Close()
-		os.Remove(path)
-		return err
-	}
-	return out.Close()
+	return rundir.WriteWith(path, 0o644, func(w io.Writer) error { return f.Write(w, filepath.Ext(path)) })
 }
 
 // Write renders the figure in format (an extension such as ".pdf" or "png") to w.
@@ -251,10 +243,10 @@ func (p *Palette) Color(variant string) color.RGBA {
 }
 
 // Hex returns the colour of variant as "#rrggbb" (for echarts).
-func (p *Palette) Hex(variant string) string {
-	c := p.Color(variant)
-	return fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B)
-}
+func (p *Palette) Hex(variant string) string { return hexOf(p.Color(variant)) }
+
+// hexOf writes a colour as "#rrggbb".
+func hexOf(c color.RGBA) string { return fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B) }
 
 func figAlpha(c color.RGBA, a uint8) color.NRGBA {
 	return color.NRGBA{R: c.R, G: c.G, B: c.B, A: a}

@@ -87,8 +87,8 @@ func runTrain(ctx context.Context, args []string) error {
 			bar.clear()
 			line := fmt.Sprintf("episode %4d  step %7d  return %8.2f", t.Episodes(), t.StepCount(), t.LastEpisodeReturn())
 			if m := t.LastUpdate(); m != nil {
-				line += fmt.Sprintf("  loss/pi %7.3f  loss/world_model %7.3f", m["loss/pi"], m["loss/world_model"])
-				if kl, ok := m["kl/policy_prior"]; ok {
+				line += fmt.Sprintf("  loss/pi %7.3f  loss/world_model %7.3f", m[pompc.KeyLossPi], m[pompc.KeyLossWorldModel])
+				if kl, ok := m[pompc.KeyKLPolicyPrior]; ok {
 					line += fmt.Sprintf("  kl/policy_prior %6.3f", kl)
 				}
 			}
