@@ -79,3 +79,20 @@ func (f *JSONFloat) UnmarshalJSON(b []byte) error {
 	*f = JSONFloat(v)
 	return nil
 }
+
+// LambdaHistory formats a run's λ records (KeyLambda: the initial value at step 0, then one per
+// change) as the labels of figures and tables write it: "1" for a run that kept λ = 1,
+// "1→9@5000" for one changed to 9 at agent step 5000; "" without records. A record that repeats
+// the current value is not a change.
+func LambdaHistory(recs []Record) string {
+	var b strings.Builder
+	for i, r := range recs {
+		switch {
+		case i == 0:
+			b.WriteString(FormatLambda(r.Val))
+		case !sameValue(r.Val, recs[i-1].Val):
+			fmt.Fprintf(&b, "→%s@%d", FormatLambda(r.Val), r.Step)
+		}
+	}
+	return b.String()
+}

@@ -549,12 +549,12 @@ func TestDeadClientStopsBlockingTrain(t *testing.T) {
 	require.ErrorContains(t, err, "no word from the server")
 	require.Less(t, time.Since(start), 10*time.Second)
 	// Before any answer, too.
-	require.NoError(t, syscall.Kill(st.PID, syscall.SIGSTOP))
+	stopProcess(t, st.PID)
 	err = r.Wait(context.Background(), nil)
 	require.NoError(t, syscall.Kill(st.PID, syscall.SIGCONT))
 	require.ErrorContains(t, err, "did not answer for 300ms")
 	// And the calls that wait for the trainer (an evaluation, a save...).
-	require.NoError(t, syscall.Kill(st.PID, syscall.SIGSTOP))
+	stopProcess(t, st.PID)
 	_, err = r.Evaluate(1)
 	require.NoError(t, syscall.Kill(st.PID, syscall.SIGCONT))
 	require.ErrorContains(t, err, "evaluate of "+r.Dir()+": no word from the server")
@@ -584,4 +584,23 @@ func runMetrics(t *testing.T, dir string) map[string][]pompc.Record {
 	m, err := pompc.ReadMetrics(rundir.Path(dir, rundir.MetricsFile))
 	require.NoError(t, err)
 	return m
+}
+
+// stopProcess sends SIGSTOP to pid and waits until the kernel reports it stopped (the signal is
+// delivered asynchronously: a process still running could answer one more request).
+func stopProcess(t *testing.T, pid int) {
+	t.Helper()
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	stat := fmt.Sprintf("/proc/%d/stat", pid)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			return // no procfs: nothing to wait on
+		}
+		// The state follows the parenthesized command name: "pid (comm) T ...".
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't') {
+			return
+		}
+	}
+	t.Fatalf("process %d did not stop", pid)
 }

@@ -112,13 +112,22 @@ func (p Point) Config() (pompc.Config, error) {
 // legend entry, e.g. "pompc λ=1", "bmpc", "pompc λ=9 kl=forward prior=planner".
 func (p Point) Variant() string {
 	if p.Preset == "tdmpc2" {
-		return "tdmpc2"
+		return "tdmpc2" // λ = 0 by definition
 	}
-	s := p.Preset
+	lam := ""
 	if !math.IsNaN(p.Lambda) {
-		s += " λ=" + pompc.FormatLambda(p.Lambda)
+		lam = pompc.FormatLambda(p.Lambda)
 	} else if p.Preset == "pompc" {
-		s += " λ=1"
+		lam = "1"
+	}
+	return p.variantWith(lam)
+}
+
+// variantWith is Variant with lam as the λ part ("" for none).
+func (p Point) variantWith(lam string) string {
+	s := p.Preset
+	if lam != "" {
+		s += " λ=" + lam
 	}
 	if p.KL != "" {
 		s += " kl=" + p.KL

@@ -108,3 +108,22 @@ func TestSummarizeAndTables(t *testing.T) {
 	require.Contains(t, mdBuf.String(), "| t | tdmpc2 | 0 (1 pending) | – | – | – |")
 	require.NoError(t, WriteTables(t.TempDir(), rows))
 }
+
+// TestRunVariantByLambdaHistory: a run whose λ changed is labelled by its λ history, one whose
+// λ did not by its point.
+func TestRunVariantByLambdaHistory(t *testing.T) {
+	p := Point{Task: "cartpole-balance", Preset: "pompc", Lambda: 9, KL: "forward", Seed: 1}
+	kept := Run{Point: p, Metrics: map[string][]pompc.Record{pompc.KeyLambda: {{Key: pompc.KeyLambda, Val: 9}}}}
+	if got := kept.Variant(); got != "pompc λ=9 kl=forward" {
+		t.Errorf("kept λ: %q", got)
+	}
+	changed := Run{Point: p, Metrics: map[string][]pompc.Record{pompc.KeyLambda: {
+		{Key: pompc.KeyLambda, Step: 0, Val: 1}, {Key: pompc.KeyLambda, Step: 300, Val: 1},
+		{Key: pompc.KeyLambda, Step: 5000, Val: 9}, {Key: pompc.KeyLambda, Step: 7000, Val: math.Inf(1)}}}}
+	if got := changed.Variant(); got != "pompc λ=1→9@5000→inf@7000 kl=forward" {
+		t.Errorf("changed λ: %q", got)
+	}
+	if got := (Run{Point: Point{Preset: "tdmpc2"}}).Variant(); got != "tdmpc2" {
+		t.Errorf("tdmpc2: %q", got)
+	}
+}

@@ -25,6 +25,17 @@ type Run struct {
 	Metrics map[string][]pompc.Record
 }
 
+// Variant names the run's variant as Point.Variant does, except that a run whose λ changed
+// while it trained (its config/lambda records: the initial value, then every change) is named by
+// its λ history, e.g. "pompc λ=1→9@5000", not by its final λ; it is then a variant of its own.
+func (r Run) Variant() string {
+	h := pompc.LambdaHistory(r.Metrics[pompc.KeyLambda])
+	if !strings.Contains(h, "→") {
+		return r.Point.Variant()
+	}
+	return r.Point.variantWith(h)
+}
+
 // Load reads a sweep directory: its grid and, for every point, its status and metrics.
 func Load(dir string) (Grid, []Run, error) {
 	g, err := LoadGrid(dir)
