@@ -33,7 +33,7 @@ func TestTrainWritesRunDirAndResumes(t *testing.T) {
 	require.Equal(t, pompc.KLForward, cfg.PriorKL)
 	m, err := pompc.ReadMetrics(filepath.Join(dir, rundir.MetricsFile))
 	require.NoError(t, err)
-	require.NotEmpty(t, m["loss/world_model"])
+	require.NotEmpty(t, m[pompc.KeyLossWorldModel])
 	require.NotEmpty(t, m[pompc.KeyEvalReturn], "a final evaluation is recorded")
 
 	// A second train into the same directory refuses without --resume ...
@@ -45,6 +45,20 @@ func TestTrainWritesRunDirAndResumes(t *testing.T) {
 	m2, err := pompc.ReadMetrics(filepath.Join(dir, rundir.MetricsFile))
 	require.NoError(t, err)
 	require.Greater(t, len(m2["loss/world_model"]), len(m["loss/world_model"]))
+
+	// A swingup run resumes from its directory alone: the checkpoint's task and its own target
+	// (no --task, no --steps), and is then finished.
+	swing := filepath.Join(t.TempDir(), "swing")
+	sargs := append([]string{"--task", "cartpole-swingup", "--run-dir", swing}, tinyArgs...)
+	require.NoError(t, runTrain(context.Background(), append(append([]string{}, sargs...), "--steps", "25")))
+	require.NoError(t, runTrain(context.Background(), []string{"--run-dir", swing, "--resume", "--quiet"}))
+	_, task, err = pompc.LoadConfig(swing)
+	require.NoError(t, err)
+	require.Equal(t, "cartpole-swingup", task)
+	ms, err := pompc.ReadMetrics(filepath.Join(swing, rundir.MetricsFile))
+	require.NoError(t, err)
+	require.Equal(t, int64(25), ms[pompc.KeyLossWorldModel][len(ms[pompc.KeyLossWorldModel])-1].Step,
+		"the run's own target (25 steps) is kept")
 
 	require.NoError(t, runEval(context.Background(), []string{"--run", dir, "--episodes", "1"}))
 }

@@ -54,11 +54,16 @@ func runTrain(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	mode := pompc.ResumeNever
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	mode, runTask := pompc.ResumeNever, *task
 	if *resume {
 		mode = pompc.ResumeRequired
+		if !set["task"] && rundir.HasCheckpoint(*runDir) {
+			runTask = "" // the checkpoint's task
+		}
 	}
-	run, err := pompc.OpenRun(pompc.RunOptions{Dir: *runDir, Task: *task, Config: &cfg, Resume: mode,
+	run, err := pompc.OpenRun(pompc.RunOptions{Dir: *runDir, Task: runTask, Config: &cfg, Resume: mode,
 		Backend: cfg.Backend, Logf: func(format string, a ...any) { fmt.Printf(format+"\n", a...) }})
 	if err != nil {
 		switch {
@@ -74,10 +79,14 @@ func runTrain(ctx context.Context, args []string) error {
 	metricsPath := rundir.Path(*runDir, rundir.MetricsFile)
 
 	spec := tr.Spec()
-	total := int64(cfg.Steps)
+	total := int64(cfg.Steps) // --steps; a resumed run without it trains to its own target
+	if run.Resumed && !set["steps"] {
+		total = int64(tr.Config().Steps)
+	}
 	remaining := total - tr.StepCount()
-	fmt.Printf("training %s on %s (obs %d, act %d): size %s, lambda %v, prior %s/%s, %d steps, seed phase %d, backend %s\n",
-		cfg.Preset, *task, spec.ObsDim, spec.ActionDim, cfg.Size.Name, cfg.Lambda, cfg.Prior, cfg.PriorKL,
+	rc := tr.Config()
+	fmt.Printf("training %s on %s (obs %d, act %d): size %s, lambda %s, prior %s/%s, %d steps, seed phase %d, backend %s\n",
+		rc.Preset, tr.Task(), spec.ObsDim, spec.ActionDim, rc.Size.Name, pompc.FormatLambda(rc.Lambda), rc.Prior, rc.PriorKL,
 		total, tr.SeedSteps(), backendSpec)
 	fmt.Printf("run directory: %s\n", *runDir)
 
@@ -115,11 +124,12 @@ func runTrain(ctx context.Context, args []string) error {
 	runErr := tr.Run(ctx, int(max(remaining, 0)), hooks...)
 	bar.clear()
 	finished := runErr == nil && ctx.Err() == nil && tr.StepCount() >= total && remaining > 0
-	scheduled := cfg.EvalEvery > 0 && total%int64(cfg.EvalEvery) == 0
-	if finished && cfg.EvalEpisodes > 0 && !scheduled {
+	rc = tr.Config()
+	scheduled := rc.EvalEvery > 0 && total%int64(rc.EvalEvery) == 0
+	if finished && rc.EvalEpisodes > 0 && !scheduled {
 		// A final evaluation, unless the schedule just ran one; before the save, so that a crash
 		// after the save never duplicates it.
-		if _, err := tr.Evaluate(cfg.EvalEpisodes); err != nil {
+		if _, err := tr.Evaluate(rc.EvalEpisodes); err != nil {
 			runErr = err
 		}
 	}
@@ -133,7 +143,7 @@ func runTrain(ctx context.Context, args []string) error {
 		fmt.Printf("interrupted at step %d; checkpoint saved, continue with --resume --run-dir %s\n", tr.StepCount(), *runDir)
 	}
 	fig := rundir.Path(*runDir, rundir.CurveFile)
-	title := fmt.Sprintf("%s, %s (lambda %v), %s", *task, strings.ToUpper(cfg.Preset), cfg.Lambda, cfg.Size.Name)
+	title := fmt.Sprintf("%s, %s (lambda %s), %s", tr.Task(), strings.ToUpper(rc.Preset), pompc.FormatLambda(rc.Lambda), rc.Size.Name)
 	if err := widgets.SaveCurve(metricsPath, title, fig); err != nil {
 		fmt.Fprintf(os.Stderr, "pompc: no learning-curve figure: %v\n", err)
 	}
