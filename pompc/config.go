@@ -163,6 +163,9 @@ type Config struct {
 	Steps int `json:"steps"`
 	// SeedSteps is the number of random-action steps; 0 means max(1000, 5 * episode length).
 	SeedSteps int `json:"seed_steps"`
+	// UTDRatio is the number of updates per agent step after the seed phase (tdmpc2-jax's
+	// utd_ratio; alg §6 has 1); 0 means 1. The seed phase's burst stays SeedSteps updates.
+	UTDRatio int `json:"utd_ratio"`
 	// BufferSize is the replay capacity in transitions.
 	BufferSize int `json:"buffer_size"`
 	// EvalEvery is the number of agent steps between evaluations (0 disables).
@@ -302,6 +305,9 @@ func (c Config) DiscountFor(episodeLen int) float64 {
 	return math.Min(math.Max((frac-1)/frac, 0.95), 0.995)
 }
 
+// UpdatesPerStep is UTDRatio with its default: the updates of one agent step after the seed phase.
+func (c Config) UpdatesPerStep() int { return max(c.UTDRatio, 1) }
+
 // SeedStepsFor is the seed phase length: max(1000, 5 * episode length) unless set (alg §6).
 func (c Config) SeedStepsFor(episodeLen int) int {
 	if c.SeedSteps > 0 {
@@ -412,8 +418,8 @@ func (c Config) Validate() error {
 	if c.Reanalyze && (c.ReanalyzeEvery <= 0 || c.ReanalyzeSeqs <= 0 || c.ReanalyzeSeqs > c.BatchSize) {
 		bad("reanalysis needs reanalyze_every > 0 and 0 < reanalyze_seqs <= batch_size, got %d and %d", c.ReanalyzeEvery, c.ReanalyzeSeqs)
 	}
-	if c.Steps < 0 || c.SeedSteps < 0 || c.EvalEvery < 0 || c.EvalEpisodes < 0 || c.SnapshotEvery < 0 {
-		bad("steps, seed_steps, eval_every, eval_episodes and snapshot_every must be >= 0")
+	if c.Steps < 0 || c.SeedSteps < 0 || c.EvalEvery < 0 || c.EvalEpisodes < 0 || c.SnapshotEvery < 0 || c.UTDRatio < 0 {
+		bad("steps, seed_steps, eval_every, eval_episodes, snapshot_every and utd_ratio must be >= 0")
 	}
 	if c.BufferSize <= 0 {
 		bad("buffer_size must be > 0, got %d", c.BufferSize)

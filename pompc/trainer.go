@@ -368,7 +368,8 @@ func (t *Trainer) Step() error {
 		}
 	}
 
-	// Updates: none during the seed phase, seedSteps at its end, then one per step (UTD 1).
+	// Updates: none during the seed phase, seedSteps at its end, then UpdatesPerStep per step
+	// (UTD 1 in alg §6).
 	switch {
 	case t.step == t.seedSteps:
 		t.pending = int(t.seedSteps)
@@ -376,7 +377,7 @@ func (t *Trainer) Step() error {
 			return err
 		}
 	case t.step > t.seedSteps:
-		t.pending = 1
+		t.pending = t.agent.Config().UpdatesPerStep()
 	}
 	return t.finishStep()
 }

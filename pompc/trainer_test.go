@@ -255,3 +255,20 @@ func TestRecordJSONInf(t *testing.T) {
 	require.Equal(t, 12.5, m[KeyEpisodeReturn][0].Val)
 	require.Len(t, m, 2)
 }
+
+// TestUTDRatio: after the seed phase's burst of SeedSteps updates, each agent step runs
+// utd_ratio updates (each with its own batch), and a negative ratio is a clear error.
+func TestUTDRatio(t *testing.T) {
+	cfg := fastConfig()
+	cfg.UTDRatio = 3
+	tr := newTestTrainer(t, cfg, "cartpole-balance")
+	sink := &MemorySink{}
+	tr.Subscribe(sink)
+	require.NoError(t, tr.Run(context.Background(), 30))
+	require.Equal(t, int64(20+3*10), tr.Agent().Updates())
+	require.Len(t, sink.Series(KeyLossPi), 20+3*10, "one record of each metric per update")
+	cfg.UTDRatio = -1
+	require.ErrorContains(t, cfg.Validate(), "utd_ratio must be >= 0")
+	cfg.UTDRatio = 0
+	require.Equal(t, 1, cfg.UpdatesPerStep(), "0 means the algorithm's 1")
+}
