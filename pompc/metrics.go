@@ -65,21 +65,6 @@ func (p PriorKind) Code() float64 { return float64(slices.Index(priorKinds, p)) 
 // Code is the value of d in a KeyPriorKL record.
 func (d KLDir) Code() float64 { return float64(slices.Index(klDirs, d)) }
 
-// PriorFromCode reads a KeyPrior record's value.
-func PriorFromCode(v float64) (PriorKind, error) { return fromCode(priorKinds, v, KeyPrior) }
-
-// KLDirFromCode reads a KeyPriorKL record's value.
-func KLDirFromCode(v float64) (KLDir, error) { return fromCode(klDirs, v, KeyPriorKL) }
-
-func fromCode[T any](values []T, v float64, key string) (T, error) {
-	i := int(v)
-	if float64(i) != v || i < 0 || i >= len(values) {
-		var zero T
-		return zero, fmt.Errorf("pompc: %v is not a code of %s (0..%d)", v, key, len(values)-1)
-	}
-	return values[i], nil
-}
-
 // knobRecords are the records of cfg's knobs at step, in a fixed order.
 func knobRecords(step int64, cfg Config) []Record {
 	reanalyze := 0.0

@@ -41,6 +41,17 @@ func newTestTrainer(t *testing.T, cfg Config, task string) *Trainer {
 	return tr
 }
 
+// trainWithSink trains a new trainer of cfg on task for steps agent steps, recording every
+// metric in the returned sink.
+func trainWithSink(t *testing.T, cfg Config, task string, steps int) (*Trainer, *MemorySink) {
+	t.Helper()
+	tr := newTestTrainer(t, cfg, task)
+	sink := &MemorySink{}
+	tr.Subscribe(sink)
+	require.NoError(t, tr.Run(context.Background(), steps))
+	return tr, sink
+}
+
 func TestTrainerDeterministicUnderSeed(t *testing.T) {
 	run := func() ([]Record, *Trainer) {
 		tr := newTestTrainer(t, fastConfig(), "cartpole-swingup")
@@ -109,10 +120,7 @@ func TestTrainerSchedule(t *testing.T) {
 func TestTrainerEpisodesAndEval(t *testing.T) {
 	cfg := fastConfig()
 	cfg.SeedSteps = 600
-	tr := newTestTrainer(t, cfg, "cartpole-balance")
-	sink := &MemorySink{}
-	tr.Subscribe(sink)
-	require.NoError(t, tr.Run(context.Background(), 501))
+	tr, sink := trainWithSink(t, cfg, "cartpole-balance", 501)
 	eps := sink.Series(KeyEpisodeReturn)
 	require.Len(t, eps, 1, "one 500-step episode")
 	require.Equal(t, int64(500), eps[0].Step)
@@ -261,10 +269,7 @@ func TestRecordJSONInf(t *testing.T) {
 func TestUTDRatio(t *testing.T) {
 	cfg := fastConfig()
 	cfg.UTDRatio = 3
-	tr := newTestTrainer(t, cfg, "cartpole-balance")
-	sink := &MemorySink{}
-	tr.Subscribe(sink)
-	require.NoError(t, tr.Run(context.Background(), 30))
+	tr, sink := trainWithSink(t, cfg, "cartpole-balance", 30)
 	require.Equal(t, int64(20+3*10), tr.Agent().Updates())
 	require.Len(t, sink.Series(KeyLossPi), 20+3*10, "one record of each metric per update")
 	cfg.UTDRatio = -1
