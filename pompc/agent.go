@@ -50,6 +50,11 @@ type Agent struct {
 
 	prevMean []float32 // [H, A] warm start of the single-env planner
 	updates  int64
+
+	// slot, when not nil, makes this agent run k of a population (population.go): its planner
+	// and update calls are batched with the other runs' into the population's graphs, and its
+	// store holds its state only after a sync (Population.sync).
+	slot *popSlot
 }
 
 // NewAgent builds an agent for observations of obsDim and actions of actDim, with discount
@@ -76,22 +81,44 @@ func NewAgent(backend compute.Backend, cfg Config, obsDim, actDim int, gamma flo
 		return nil, err
 	}
 	a.n = &nets{cfg: cfg, obsDim: obsDim, actDim: actDim, store: a.store}
-	lr := cfg.LR
-	a.adamEnc = optimizer.Adam().LearningRate(lr * cfg.EncLRScale).Epsilon(1e-8).Done()
-	a.adamCore = optimizer.Adam().LearningRate(lr).Epsilon(1e-8).Done()
-	a.adamPi = optimizer.Adam().LearningRate(lr).Epsilon(1e-5).Done()
-	a.adamPrior = optimizer.Adam().LearningRate(lr).Epsilon(1e-5).Done()
+	a.newOptimizers()
 	if err := a.initVariables(); err != nil {
 		return nil, err
 	}
-	var err error
-	a.planExec, err = model.NewExec(backend, a.store, func(s *model.Scope, in []*Node) []*Node {
-		return a.n.planGraph(in[0], in[1], in[2], a.gamma)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pompc: planner graph: %w", err)
+	if err := a.newPlanExec(); err != nil {
+		return nil, err
 	}
 	return a, nil
+}
+
+// newOptimizers makes the four Adams of the update (alg §4: lr 3e-4, encoder ×EncLRScale).
+func (a *Agent) newOptimizers() {
+	lr := a.cfg.LR
+	a.adamEnc = optimizer.Adam().LearningRate(lr * a.cfg.EncLRScale).Epsilon(1e-8).Done()
+	a.adamCore = optimizer.Adam().LearningRate(lr).Epsilon(1e-8).Done()
+	a.adamPi = optimizer.Adam().LearningRate(lr).Epsilon(1e-5).Done()
+	a.adamPrior = optimizer.Adam().LearningRate(lr).Epsilon(1e-5).Done()
+}
+
+// newPlanExec makes the planner's executable. A population's (nets.pop > 0) takes a fourth
+// input, active [K] bool: the runs that asked for this call; the others' RNG states are left
+// as they were, so a run's random stream depends only on its own calls.
+func (a *Agent) newPlanExec() error {
+	var err error
+	a.planExec, err = model.NewExec(a.backend, a.store, func(s *model.Scope, in []*Node) []*Node {
+		if a.n.pop == 0 {
+			return a.n.planGraph(in[0], in[1], in[2], a.gamma)
+		}
+		v := a.store.GetVariable(popRNGPath)
+		before := v.NodeValue(in[0].Graph())
+		out := a.n.planGraph(in[0], in[1], in[2], a.gamma)
+		v.SetNodeValue(Where(in[3], v.NodeValue(in[0].Graph()), before))
+		return out
+	})
+	if err != nil {
+		return fmt.Errorf("pompc: planner graph: %w", err)
+	}
+	return nil
 }
 
 // initVariables creates every variable in a fixed order, initializes it from the seed, and sets
@@ -214,8 +241,12 @@ func (a *Agent) Act(obs []float32, fresh, eval bool) (PlanResult, error) {
 	return r, nil
 }
 
-// plan runs the planner graph for n observations.
+// plan runs the planner graph for n observations (batched with the other runs' calls in a
+// population).
 func (a *Agent) plan(obs, prevMean, fresh []float32, n int) ([]*tensors.Tensor, error) {
+	if a.slot != nil {
+		return a.slot.plan(obs, prevMean, fresh, n)
+	}
 	outs, err := a.planExec.Call(
 		tensors.FromFlatDataAndDimensions(obs, n, a.obsDim),
 		tensors.FromFlatDataAndDimensions(prevMean, n, a.cfg.Horizon, a.actDim),
@@ -274,25 +305,18 @@ func (a *Agent) Update(b *Batch) (map[string]float64, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
-	v := a.variant()
-	ue, ok := a.updateExecs[v]
-	if !ok {
-		keys := new([]string)
-		exec, err := model.NewExec(a.backend, a.store, func(s *model.Scope, in []*Node) []*Node {
-			outs := a.updateGraph(v, in)
-			nodes := make([]*Node, len(outs))
-			*keys = (*keys)[:0]
-			for i, o := range outs {
-				nodes[i] = o.node
-				*keys = append(*keys, o.key)
-			}
-			return nodes
-		})
+	if a.slot != nil {
+		m, keys, err := a.slot.update(b, a.variant(), a.cfg.Lambda)
 		if err != nil {
-			return nil, fmt.Errorf("pompc: update graph: %w", err)
+			return nil, fmt.Errorf("pompc: update %d: %w", a.updates+1, err)
 		}
-		ue = updateExec{exec, keys}
-		a.updateExecs[v] = ue
+		a.updates++
+		a.lastKeys = keys
+		return m, checkNaN(m, keys, a.updates)
+	}
+	ue, err := a.updateExec(a.variant())
+	if err != nil {
+		return nil, err
 	}
 	exec := ue.exec
 	lambda := a.cfg.Lambda
@@ -317,13 +341,44 @@ func (a *Agent) Update(b *Batch) (map[string]float64, error) {
 	a.lastKeys = keys
 	m := make(map[string]float64, len(keys))
 	for i, k := range keys {
-		x := float64(flat(outs[i])[0])
-		if math.IsNaN(x) {
-			return m, fmt.Errorf("pompc: update %d: %s is NaN (diverged)", a.updates, k)
-		}
-		m[k] = x
+		m[k] = float64(flat(outs[i])[0])
 	}
-	return m, nil
+	return m, checkNaN(m, keys, a.updates)
+}
+
+// checkNaN reports the first metric of update u that is NaN (the run diverged).
+func checkNaN(m map[string]float64, keys []string, u int64) error {
+	for _, k := range keys {
+		if math.IsNaN(m[k]) {
+			return fmt.Errorf("pompc: update %d: %s is NaN (diverged)", u, k)
+		}
+	}
+	return nil
+}
+
+// updateExec returns the compiled update graph of variant v (built on first use).
+func (a *Agent) updateExec(v variant) (updateExec, error) {
+	ue, ok := a.updateExecs[v]
+	if ok {
+		return ue, nil
+	}
+	keys := new([]string)
+	exec, err := model.NewExec(a.backend, a.store, func(s *model.Scope, in []*Node) []*Node {
+		outs := a.updateGraph(v, in)
+		nodes := make([]*Node, len(outs))
+		*keys = (*keys)[:0]
+		for i, o := range outs {
+			nodes[i] = o.node
+			*keys = append(*keys, o.key)
+		}
+		return nodes
+	})
+	if err != nil {
+		return ue, fmt.Errorf("pompc: update graph: %w", err)
+	}
+	ue = updateExec{exec, keys}
+	a.updateExecs[v] = ue
+	return ue, nil
 }
 
 // trainable lists the trainable variables under path used by graph g, in Store order (the
@@ -340,21 +395,47 @@ func trainable(store *model.Store, path string, g *Graph) []*model.Variable {
 
 // clippedGrads differentiates loss w.r.t. vars and rescales the gradients to a global norm of at
 // most maxNorm: g ← g · min(1, maxNorm/‖g‖) (torch's clip_grad_norm_). Returns the pre-clip norm.
-func clippedGrads(loss *Node, vars []*model.Variable, maxNorm float64) ([]*Node, *Node) {
+// In a population of pop runs, loss is [K] and every variable [K, ...]: the gradient of Σ_k L_k
+// with respect to run k's parameters is ∂L_k/∂θ_k (runs share no parameter), and each run is
+// clipped by its own norm ‖g_k‖ ([K]).
+func clippedGrads(loss *Node, vars []*model.Variable, maxNorm float64, pop int) ([]*Node, *Node) {
 	g := loss.Graph()
 	nodes := make([]*Node, len(vars))
 	for i, v := range vars {
 		nodes[i] = v.NodeValue(g)
 	}
-	grads := Gradient(loss, nodes...)
-	sq := ScalarZero(g, dt)
+	if pop == 0 {
+		grads := Gradient(loss, nodes...)
+		sq := ScalarZero(g, dt)
+		for _, gr := range grads {
+			sq = Add(sq, ReduceAllSum(Square(gr)))
+		}
+		norm := Sqrt(sq)
+		coef := Min(ScalarOne(g, dt), Div(Scalar(g, dt, maxNorm), AddScalar(norm, 1e-6)))
+		for i := range grads {
+			grads[i] = Mul(grads[i], coef)
+		}
+		return grads, norm
+	}
+	grads := Gradient(ReduceAllSum(loss), nodes...)
+	var sq *Node
 	for _, gr := range grads {
-		sq = Add(sq, ReduceAllSum(Square(gr)))
+		s := ReduceSum(Square(gr), iotaInts(gr.Rank())[1:]...) // [K]
+		if sq == nil {
+			sq = s
+		} else {
+			sq = Add(sq, s)
+		}
 	}
 	norm := Sqrt(sq)
-	coef := Min(ScalarOne(g, dt), Div(Scalar(g, dt, maxNorm), AddScalar(norm, 1e-6)))
-	for i := range grads {
-		grads[i] = Mul(grads[i], coef)
+	coef := Min(OnesLike(norm), Div(Scalar(g, dt, maxNorm), AddScalar(norm, 1e-6)))
+	for i, gr := range grads {
+		dims := make([]int, gr.Rank())
+		for j := range dims {
+			dims[j] = 1
+		}
+		dims[0] = pop
+		grads[i] = Mul(gr, Reshape(coef, dims...))
 	}
 	return grads, norm
 }

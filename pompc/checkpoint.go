@@ -163,6 +163,11 @@ func init() { _ = gob.NewEncoder(io.Discard).Encode(&savedTrainer{}) }
 // running scales and graph RNG; counters; host RNG; replay buffer with the stored planner
 // Gaussians) to dir atomically. On resume a new episode starts (episode boundary rule).
 func (t *Trainer) Save(dir string) error {
+	if sl := t.agent.slot; sl != nil {
+		if err := sl.p.sync(sl.k); err != nil { // the population holds the run's current state
+			return err
+		}
+	}
 	if err := rundir.Ensure(dir); err != nil {
 		return fmt.Errorf("pompc: save: %w", err)
 	}

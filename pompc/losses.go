@@ -7,10 +7,13 @@ import (
 
 // One graph function per loss of alg §4. Time-major shapes throughout: H steps, B sequences.
 // Per-step losses are aggregated as TD-MPC2 does: (1/T) Σ_t ρ^t · mean over the batch.
+// In a population every input has a leading run axis K (the time axis comes second) and every
+// loss is [K], one per run: the axes are addressed from the end.
 
+// checkRank panics unless x has the given rank, or one more (a population's run axis).
 func checkRank(name string, x *Node, rank int) {
-	if x.Rank() != rank {
-		exceptions.Panicf("%s: want rank %d, got shape %s", name, rank, x.Shape())
+	if x.Rank() != rank && x.Rank() != rank+1 {
+		exceptions.Panicf("%s: want rank %d (or %d with a run axis), got shape %s", name, rank, rank+1, x.Shape())
 	}
 }
 
@@ -18,7 +21,7 @@ func checkRank(name string, x *Node, rank int) {
 // zPred and zTarget are [H, B, L]; zTarget must already be detached.
 func ConsistencyLoss(zPred, zTarget *Node, rho float64) *Node {
 	checkRank("ConsistencyLoss", zPred, 3)
-	perStep := ReduceMean(Square(Sub(zPred, zTarget)), 1, 2) // [H]
+	perStep := ReduceMean(Square(Sub(zPred, zTarget)), -2, -1) // [H]
 	return rhoMean(perStep, rho)
 }
 
@@ -27,17 +30,18 @@ func ConsistencyLoss(zPred, zTarget *Node, rho float64) *Node {
 func RewardLoss(logits, reward *Node, cfg Config) *Node {
 	checkRank("RewardLoss", logits, 3)
 	ce := SoftCE(logits, reward, cfg.NumBins, cfg.VMin, cfg.VMax) // [H, B]
-	return rhoMean(ReduceMean(ce, 1), cfg.Rho)
+	return rhoMean(ReduceMean(ce, -1), cfg.Rho)
 }
 
 // ValueLoss is L_Q = (1/(H·E)) Σ_e Σ_t ρ^t · mean_b CE(Q_e(z_t, a_t), twohot(symlog y_t)) for a
 // critic ensemble (used for both Q and Qk, alg §4). logits [E, H, B, bins], target [H, B].
 func ValueLoss(logits, target *Node, cfg Config) *Node {
 	checkRank("ValueLoss", logits, 4)
-	e := logits.Shape().Dimensions[0]
-	tgt := BroadcastToDims(ExpandAxes(target, 0), logits.Shape().Dimensions[:3]...)
+	d := logits.Shape().Dimensions
+	e := d[len(d)-4]
+	tgt := BroadcastToDims(ExpandAxes(target, -3), d[:len(d)-1]...)
 	ce := SoftCE(logits, tgt, cfg.NumBins, cfg.VMin, cfg.VMax) // [E, H, B]
-	perStep := ReduceSum(ReduceMean(ce, 2), 0)                 // [H], summed over heads
+	perStep := ReduceSum(ReduceMean(ce, -1), -2)               // [H], summed over heads
 	return DivScalar(rhoMean(perStep, cfg.Rho), float64(e))
 }
 
@@ -60,7 +64,7 @@ func PriorLoss(priorMean, priorLogStd, planMean, planStd, valid *Node, dir KLDir
 	} else {
 		kl = GaussianKL(priorMean, ps, planMean, planStd)
 	}
-	return rhoMean(maskedMean(kl, valid, 1), rho), kl
+	return rhoMean(maskedMean(kl, valid, -1), rho), kl
 }
 
 // PolicyLossTerms are the per-(t, b) pieces of the policy loss, all [T, B].
@@ -77,7 +81,8 @@ type PolicyLossTerms struct {
 //	λ = 0:      L_π = −Q(z_t, a)/S − β·H(pi_s)          (TD-MPC2)
 //	λ = +∞:     L_π = KL(pi_s || prior)/S_KL − β·H(pi_s)  (BMPC)
 //
-// lambda is a graph scalar (finite), lambdaInf selects the BMPC form, scale is S (or S_KL).
+// lambda is a graph scalar (finite), lambdaInf selects the BMPC form, scale is S (or S_KL); in a
+// population both are [K, 1, 1], a value per run.
 func PolicyLoss(t PolicyLossTerms, lambda *Node, lambdaInf bool, scale *Node, beta, rho float64) *Node {
 	checkRank("PolicyLoss", t.Q, 2)
 	var perSample *Node
@@ -87,5 +92,5 @@ func PolicyLoss(t PolicyLossTerms, lambda *Node, lambdaInf bool, scale *Node, be
 		perSample = Div(Add(Neg(t.Q), Mul(lambda, masked(t.KL, t.Valid))), scale)
 	}
 	perSample = Sub(perSample, MulScalar(t.Entropy, beta))
-	return rhoMean(ReduceMean(perSample, 1), rho)
+	return rhoMean(ReduceMean(perSample, -1), rho)
 }

@@ -124,10 +124,15 @@ func rhoWeights(g *Graph, dt dtypes.DType, rho float64, n int) *Node {
 	return ConvertDType(Const(g, w), dt)
 }
 
-// rhoMean is TD-MPC2's time aggregation (1/T) Σ_t ρ^t x_t of per-step losses x [T].
+// rhoMean is TD-MPC2's time aggregation (1/T) Σ_t ρ^t x_t of per-step losses x [T], or of
+// x [K, T] per run (a population) giving [K].
 func rhoMean(x *Node, rho float64) *Node {
-	n := x.Shape().Dimensions[0]
-	return DivScalar(ReduceAllSum(Mul(x, rhoWeights(x.Graph(), x.DType(), rho, n))), float64(n))
+	n := x.Shape().Dimensions[x.Rank()-1]
+	w := rhoWeights(x.Graph(), x.DType(), rho, n)
+	if x.Rank() == 1 {
+		return DivScalar(ReduceAllSum(Mul(x, w)), float64(n))
+	}
+	return DivScalar(ReduceSum(Mul(x, ExpandAxes(w, 0)), -1), float64(n))
 }
 
 // masked is x where mask > 0 and 0 elsewhere (a Where, so ±Inf or NaN under the mask vanish).
@@ -163,18 +168,41 @@ func sortedAt(x *Node, ranks []int) []*Node {
 	return out
 }
 
+// percentileRanges is percentileRange per run for x [K, ...]: the P95 − P5 of each run's
+// values, [K] (the same pairwise-rank selection, batched over runs).
+func percentileRanges(x *Node, k int) *Node {
+	x = StopGradient(Reshape(x, k, -1))
+	n := x.Shape().Dimensions[1]
+	g := x.Graph()
+	xi := ExpandAxes(x, -1) // [K, n, 1]
+	xj := ExpandAxes(x, -2) // [K, 1, n]
+	idx := Iota(g, shapes.Make(dtypes.Int32, n), 0)
+	before := ExpandAxes(LessThan(ExpandAxes(idx, 0), ExpandAxes(idx, 1)), 0) // [1, n, n]: j < i
+	rank := ReduceSum(ConvertDType(Or(LessThan(xj, xi), And(Equal(xj, xi), before)), dtypes.Int32), -1)
+	at := func(r int) *Node {
+		return ReduceSum(Mul(ConvertDType(Equal(rank, Const(g, int32(r))), x.DType()), x), -1)
+	}
+	l5, h5, f5 := percentilePos(0.05, n)
+	l95, h95, f95 := percentilePos(0.95, n)
+	p5 := Add(MulScalar(at(l5), 1-f5), MulScalar(at(h5), f5))
+	p95 := Add(MulScalar(at(l95), 1-f95), MulScalar(at(h95), f95))
+	return Sub(p95, p5)
+}
+
+// percentilePos is where the p-th percentile of n sorted values lies with linear
+// interpolation: between ranks lo and hi, at fraction f.
+func percentilePos(p float64, n int) (lo, hi int, f float64) {
+	pos := p * float64(n-1)
+	lo = int(math.Floor(pos))
+	return lo, min(lo+1, n-1), pos - float64(lo)
+}
+
 // percentileRange is P95(x) − P5(x) with linear interpolation, as TD-MPC2's RunningScale.
 func percentileRange(x *Node) *Node {
 	x = StopGradient(Reshape(x, -1))
 	n := x.Shape().Dimensions[0]
-	pct := func(p float64) (int, int, float64) {
-		pos := p * float64(n-1)
-		lo := int(math.Floor(pos))
-		hi := min(lo+1, n-1)
-		return lo, hi, pos - float64(lo)
-	}
-	l5, h5, f5 := pct(0.05)
-	l95, h95, f95 := pct(0.95)
+	l5, h5, f5 := percentilePos(0.05, n)
+	l95, h95, f95 := percentilePos(0.95, n)
 	v := sortedAt(x, []int{l5, h5, l95, h95})
 	p5 := Add(MulScalar(v[0], 1-f5), MulScalar(v[1], f5))
 	p95 := Add(MulScalar(v[2], 1-f95), MulScalar(v[3], f95))

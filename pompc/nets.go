@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/ml/nn"
+	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // Variable scopes of the networks (alg §2). The world model's trainable variables live under
@@ -46,6 +47,96 @@ type nets struct {
 	// autodiff keeps plain GoMLX autodiff in the update too (withGrad is then the identity): the
 	// reference the training forms are tested against.
 	autodiff bool
+	// pop is the number of runs of a population (population.go) built over this store: every
+	// variable then has a leading run axis of that size ([K, ...] stacks of the runs' variables),
+	// every network input and output a leading run axis, and every random draw comes from the
+	// run's own RNG state (popRNGPath), with the shape a single run would draw. 0 is an ordinary
+	// single-run graph, with no run axis.
+	pop int
+}
+
+// popRNGPath is the population store's variable holding one RNG state per run, [K, 3] uint64:
+// run k's slice is what /#rngState holds in its own store.
+const popRNGPath = "/#popRNG"
+
+// runDims prepends the run axis to dims in a population (dims unchanged otherwise).
+func (n *nets) runDims(dims ...int) []int {
+	if n.pop > 0 {
+		return append([]int{n.pop}, dims...)
+	}
+	return dims
+}
+
+// perRun is the shape of x as one run sees it: without the leading run axis in a population.
+func (n *nets) perRun(x *Node) shapes.Shape {
+	d := x.Shape().Dimensions
+	if n.pop > 0 {
+		d = d[1:]
+	}
+	return shapes.Make(x.DType(), d...)
+}
+
+// runDraw draws one value per run in a population: draw(state) is called with run k's RNG
+// state [3] for every k, and the values are stacked along kAxis (the states written back).
+func (n *nets) runDraw(g *Graph, kAxis int, draw func(state *Node) (newState, values *Node)) *Node {
+	v := n.store.GetVariable(popRNGPath)
+	if v == nil {
+		exceptions.Panicf("population store has no %s", popRNGPath)
+	}
+	st := v.NodeValue(g)
+	states, vals := make([]*Node, n.pop), make([]*Node, n.pop)
+	for k := range n.pop {
+		states[k], vals[k] = draw(Squeeze(SliceAxis(st, 0, AxisElem(k)), 0))
+	}
+	v.SetNodeValue(Stack(states, 0))
+	return Stack(vals, kAxis)
+}
+
+// randomNormal draws N(0, 1) values of the given per-run shape from the store's RNG; in a
+// population, every run draws that shape from its own state and the draws are stacked along
+// kAxis (so run k sees exactly the values it would draw alone).
+func (n *nets) randomNormal(g *Graph, shape shapes.Shape, kAxis int) *Node {
+	if n.pop == 0 {
+		return n.store.RandomNormal(g, shape)
+	}
+	return n.runDraw(g, kAxis, func(s *Node) (*Node, *Node) { return RandomNormal(s, shape) })
+}
+
+// randomUniform is randomNormal for U[0, 1) values.
+func (n *nets) randomUniform(g *Graph, shape shapes.Shape, kAxis int) *Node {
+	if n.pop == 0 {
+		return n.store.RandomUniform(g, shape)
+	}
+	return n.runDraw(g, kAxis, func(s *Node) (*Node, *Node) { return RandomUniform(s, shape) })
+}
+
+// randomIntN is randomNormal for integers uniform in [0, m), int32 scalars (stacked [K]).
+func (n *nets) randomIntN(g *Graph, m int32) *Node {
+	shape := shapes.Make(dtypes.Int32)
+	if n.pop == 0 {
+		return n.store.RandomIntN(g, m, shape)
+	}
+	return n.runDraw(g, 0, func(s *Node) (*Node, *Node) { return RandomIntN(s, m, shape) })
+}
+
+// dropout is layers.DropoutStatic (zero with probability rate, scale the rest by 1/(1 − rate),
+// only in training graphs). In a population h is [K·..., ...] with the run axis leading (or
+// merged into the leading axis, run-major) and every run draws its own mask of the shape it
+// would draw alone.
+func (n *nets) dropout(s *model.Scope, h *Node, rate float64) *Node {
+	if n.pop == 0 || rate <= 0 {
+		return layers.DropoutStatic(s, h, rate)
+	}
+	g := h.Graph()
+	if !s.IsTraining(g) {
+		return h
+	}
+	dims := h.Shape().Dimensions
+	per := append([]int{dims[0] / n.pop}, dims[1:]...)
+	rnd := Reshape(n.randomUniform(g, shapes.Make(dt, per...), 0), dims...)
+	r := Scalar(g, dt, rate)
+	out := Where(LessOrEqual(rnd, BroadcastToDims(r, dims...)), ZerosLike(h), h)
+	return Div(out, OneMinus(r))
 }
 
 // withGrad returns the nets in their training forms (same store and variables).
@@ -74,19 +165,40 @@ func rowsOf(x *Node) ([]int, int) {
 }
 
 // denseVars returns layers.Dense's variables under s: <s>/dense/weights [in, out] and
-// <s>/dense/biases [out].
-func denseVars(s *model.Scope, g *Graph, in, out int) (w, b *Node) {
+// <s>/dense/biases [out]; in a population [K, in, out] and the biases as [K, 1, out] (the
+// ensemble forms' layout, one member per run).
+func (n *nets) denseVars(s *model.Scope, g *Graph, in, out int) (w, b *Node) {
 	ds := s.In("dense")
-	return ds.VariableWithShape("weights", shapes.Make(dt, in, out)).NodeValue(g),
-		ds.VariableWithShape("biases", shapes.Make(dt, out)).NodeValue(g)
+	w = ds.VariableWithShape("weights", shapes.Make(dt, n.runDims(in, out)...)).NodeValue(g)
+	b = ds.VariableWithShape("biases", shapes.Make(dt, n.runDims(out)...)).NodeValue(g)
+	if n.pop > 0 {
+		b = Reshape(b, n.pop, 1, out)
+	}
+	return w, b
 }
 
 // lnVars returns norm.LayerNorm's variables under s: <s>/layer_normalization/gain and /offset
-// [f] (initialized to 1 and 0).
-func lnVars(s *model.Scope, g *Graph, f int) (gain, offset *Node) {
+// [f] (initialized to 1 and 0); in a population [K, f], returned as [K, 1, f].
+func (n *nets) lnVars(s *model.Scope, g *Graph, f int) (gain, offset *Node) {
 	ls := s.In("layer_normalization")
-	return ls.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, f)).NodeValue(g),
-		ls.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, f)).NodeValue(g)
+	gain = ls.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, n.runDims(f)...)).NodeValue(g)
+	offset = ls.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, n.runDims(f)...)).NodeValue(g)
+	if n.pop > 0 {
+		gain, offset = Reshape(gain, n.pop, 1, f), Reshape(offset, n.pop, 1, f)
+	}
+	return gain, offset
+}
+
+// onRuns applies f, a map of per-run rows [K, R, in] → [K, R, out], to x [K, ..., in].
+func (n *nets) onRuns(x *Node, out int, f func(*Node) *Node) *Node {
+	dims := x.Shape().Dimensions
+	lead := dims[1 : len(dims)-1]
+	rows := 1
+	for _, d := range lead {
+		rows *= d
+	}
+	y := f(Reshape(x, n.pop, rows, dims[len(dims)-1]))
+	return Reshape(y, append(append([]int{n.pop}, lead...), out)...)
 }
 
 // onRows applies f, a map of rows [R, in] → [R, out], to x [..., in] flattened to rows.
@@ -99,10 +211,20 @@ func onRows(x *Node, out int, f func(*Node) *Node) *Node {
 // dense is layers.Dense's x·W + b over the last axis, on the same variables (denseVars). The
 // training form is denseTrain.
 func (n *nets) dense(s *model.Scope, x *Node, out int) *Node {
+	if n.pop > 0 {
+		// One batched product for all runs: x [K, R, in]·W [K, in, out] + b [K, 1, out].
+		w, b := n.denseVars(s, x.Graph(), x.Shape().Dimensions[x.Rank()-1], out)
+		return n.onRuns(x, out, func(x3 *Node) *Node {
+			if n.grad {
+				return denseTrain(x3, w, b)
+			}
+			return Add(matmul(x3, w), b)
+		})
+	}
 	if !n.grad {
 		return layers.Dense(s, x, true, out)
 	}
-	w, b := denseVars(s, x.Graph(), x.Shape().Dimensions[x.Rank()-1], out)
+	w, b := n.denseVars(s, x.Graph(), x.Shape().Dimensions[x.Rank()-1], out)
 	return onRows(x, out, func(x2 *Node) *Node { return denseTrain(x2, w, b) })
 }
 
@@ -123,15 +245,31 @@ func (n *nets) scope(path string) *model.Scope {
 
 // normedLinear is TD-MPC2's NormedLinear: Linear → (Dropout) → LayerNorm → act.
 func (n *nets) normedLinear(s *model.Scope, x *Node, out int, dropout float64, act func(*Node) *Node) *Node {
+	var drop func(*Node) *Node
+	if dropout > 0 {
+		drop = func(h *Node) *Node { return n.dropout(s.At("dropout"), h, dropout) }
+	}
+	if n.pop > 0 {
+		// Per-run weights as an ensemble of K members (the ensemble forms of gradops.go).
+		g := x.Graph()
+		w, b := n.denseVars(s.At("linear"), g, x.Shape().Dimensions[x.Rank()-1], out)
+		gain, offset := n.lnVars(s.At("ln"), g, out)
+		return act(n.onRuns(x, out, func(x3 *Node) *Node {
+			if n.grad {
+				return normedLinearTrain(x3, w, b, gain, offset, drop)
+			}
+			h := Add(matmul(x3, w), b)
+			if drop != nil {
+				h = drop(h)
+			}
+			return Add(Mul(nn.LayerNorm(h, []int{-1}, 1e-5, nil, nil, nil), gain), offset)
+		}))
+	}
 	if n.grad {
 		g := x.Graph()
 		in := x.Shape().Dimensions[x.Rank()-1]
-		w, b := denseVars(s.At("linear"), g, in, out)
-		gain, offset := lnVars(s.At("ln"), g, out)
-		var drop func(*Node) *Node
-		if dropout > 0 {
-			drop = func(h *Node) *Node { return layers.DropoutStatic(s.At("dropout"), h, dropout) }
-		}
+		w, b := n.denseVars(s.At("linear"), g, in, out)
+		gain, offset := n.lnVars(s.At("ln"), g, out)
 		return act(onRows(x, out, func(x2 *Node) *Node { return normedLinearTrain(x2, w, b, gain, offset, drop) }))
 	}
 	x = layers.Dense(s.At("linear"), x, true, out)
@@ -198,7 +336,7 @@ func (n *nets) Policy(path string, z *Node) (mean, logStd *Node) {
 // to [-1, 1]. It returns the clipped action, the unclipped sample, and the distribution.
 func (n *nets) SamplePolicy(path string, z *Node) (a, raw, mean, logStd *Node) {
 	mean, logStd = n.Policy(path, z)
-	eps := n.store.RandomNormal(z.Graph(), mean.Shape())
+	eps := n.randomNormal(z.Graph(), n.perRun(mean), 0)
 	raw = Add(mean, Mul(Exp(logStd), eps))
 	return ClipScalar(raw, -1, 1), raw, mean, logStd
 }
@@ -216,18 +354,36 @@ func (n *nets) ensembleLinear(s *model.Scope, x *Node, out int, heads *Node) *No
 }
 
 // ensembleLinearVars returns ensembleLinear's variables (weights [E, in, out], biases
-// [E, 1, out]), gathered to the given heads.
+// [E, 1, out]), gathered to the given heads. In a population the variables are [K, E, ...] and
+// are returned with runs and members merged run-major ([K·E, ...], or [K·k, ...] gathered to
+// each run's heads [K, k]).
 func (n *nets) ensembleLinearVars(s *model.Scope, x *Node, out int, heads *Node) (w, b *Node) {
 	e := n.cfg.Size.QHeads
 	in := x.Shape().Dimensions[2]
 	g := x.Graph()
-	w = s.VariableWithShape("weights", shapes.Make(dt, e, in, out)).NodeValue(g)
-	b = s.VariableWithShape("biases", shapes.Make(dt, e, 1, out)).NodeValue(g)
-	if heads != nil {
-		idx := ExpandAxes(heads, -1)
-		w, b = Gather(w, idx), Gather(b, idx)
+	w = s.VariableWithShape("weights", shapes.Make(dt, n.runDims(e, in, out)...)).NodeValue(g)
+	b = s.VariableWithShape("biases", shapes.Make(dt, n.runDims(e, 1, out)...)).NodeValue(g)
+	return n.members(w, heads), n.members(b, heads)
+}
+
+// members selects the ensemble members of v [E, ...] (or [K, E, ...] in a population, merged
+// to [K·E, ...]) given by heads ([k] int32, or [K, k] per run); nil heads keep all members.
+func (n *nets) members(v, heads *Node) *Node {
+	if n.pop > 0 {
+		d := v.Shape().Dimensions
+		v = Reshape(v, append([]int{d[0] * d[1]}, d[2:]...)...)
+		if heads == nil {
+			return v
+		}
+		// Run k's member h sits at k·E + h of the merged axis.
+		k := heads.Shape().Dimensions[1]
+		base := MulScalar(Iota(heads.Graph(), shapes.Make(dtypes.Int32, n.pop, k), 0), float64(d[1]))
+		return Gather(v, ExpandAxes(Reshape(Add(heads, base), n.pop*k), -1))
 	}
-	return w, b
+	if heads == nil {
+		return v
+	}
+	return Gather(v, ExpandAxes(heads, -1))
 }
 
 // ensembleLayerNorm normalizes the last axis of x [E, N, F] with a gain and offset per member.
@@ -239,35 +395,41 @@ func (n *nets) ensembleLayerNorm(s *model.Scope, x *Node, heads *Node) *Node {
 	return Add(Mul(nn.LayerNorm(x, []int{-1}, 1e-5, nil, nil, nil), gain), offset)
 }
 
-// ensembleLNVars returns ensembleLayerNorm's gain and offset [E, 1, F], gathered to the heads.
+// ensembleLNVars returns ensembleLayerNorm's gain and offset [E, 1, F], gathered to the heads
+// (merged with the run axis in a population, as ensembleLinearVars).
 func (n *nets) ensembleLNVars(s *model.Scope, g *Graph, f int, heads *Node) (gain, offset *Node) {
 	e := n.cfg.Size.QHeads
-	gain = s.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, e, 1, f)).NodeValue(g)
-	offset = s.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, e, 1, f)).NodeValue(g)
-	if heads != nil {
-		idx := ExpandAxes(heads, -1)
-		gain, offset = Gather(gain, idx), Gather(offset, idx)
-	}
-	return gain, offset
+	gain = s.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, n.runDims(e, 1, f)...)).NodeValue(g)
+	offset = s.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, n.runDims(e, 1, f)...)).NodeValue(g)
+	return n.members(gain, heads), n.members(offset, heads)
 }
 
 // QEnsemble evaluates a critic ensemble (path scopeQ, scopeQk or their targets) on (z, a)
 // [..., L], [..., A]. It returns logits [k, ..., NumBins], k = QHeads or len(heads). Dropout on
-// the first hidden layer is active only in training graphs.
+// the first hidden layer is active only in training graphs. In a population z and a are
+// [K, ..., ·], heads [K, k], and the logits [K, k, ..., NumBins]: runs and members are merged
+// into one ensemble axis of K·k members.
 func (n *nets) QEnsemble(path string, z, a *Node, heads *Node) *Node {
 	x := Concatenate([]*Node{z, a}, -1)
 	lead, rows := rowsOf(x)
 	k := n.cfg.Size.QHeads
 	if heads != nil {
-		k = heads.Shape().Dimensions[0]
+		k = heads.Shape().Dimensions[heads.Rank()-1]
 	}
-	x = BroadcastToDims(ExpandAxes(Reshape(x, rows, -1), 0), k, rows, x.Shape().Dimensions[x.Rank()-1])
+	f := x.Shape().Dimensions[x.Rank()-1]
+	if n.pop > 0 {
+		lead = lead[1:]
+		rows /= n.pop
+		x = Reshape(BroadcastToDims(ExpandAxes(Reshape(x, n.pop, rows, f), 1), n.pop, k, rows, f), n.pop*k, rows, f)
+	} else {
+		x = BroadcastToDims(ExpandAxes(Reshape(x, rows, -1), 0), k, rows, f)
+	}
 	s := n.scope(path)
 	for i := 0; i < 2; i++ {
 		hs := s.At("h%d", i)
 		var drop func(*Node) *Node
 		if i == 0 && n.cfg.Dropout > 0 {
-			drop = func(h *Node) *Node { return layers.DropoutStatic(hs.At("dropout"), h, n.cfg.Dropout) }
+			drop = func(h *Node) *Node { return n.dropout(hs.At("dropout"), h, n.cfg.Dropout) }
 		}
 		if n.grad {
 			w, b := n.ensembleLinearVars(hs.At("linear"), x, n.cfg.Size.MLPDim, heads)
@@ -282,17 +444,18 @@ func (n *nets) QEnsemble(path string, z, a *Node, heads *Node) *Node {
 		x = n.mish(n.ensembleLayerNorm(hs.At("ln"), x, heads))
 	}
 	x = n.ensembleLinear(s.At("out").WithInitializer(initializer.Zero).At("linear"), x, n.cfg.NumBins, heads)
-	return Reshape(x, append(append([]int{k}, lead...), n.cfg.NumBins)...)
+	return Reshape(x, append(append(n.runDims(k), lead...), n.cfg.NumBins)...)
 }
 
 // randomHeadPair draws two distinct critic heads uniformly (TD-MPC2 draws 2 of the ensemble for
-// every target and value estimate). Returns int32 indices [2].
+// every target and value estimate). Returns int32 indices [2] ([K, 2] in a population: a pair
+// per run).
 func (n *nets) randomHeadPair(g *Graph) *Node {
 	e := n.cfg.Size.QHeads
-	i1 := n.store.RandomIntN(g, int32(e), shapes.Make(dtypes.Int32))
-	i2 := n.store.RandomIntN(g, int32(e-1), shapes.Make(dtypes.Int32))
+	i1 := n.randomIntN(g, int32(e))
+	i2 := n.randomIntN(g, int32(e-1))
 	i2 = Where(GreaterOrEqual(i2, i1), AddScalar(i2, 1), i2)
-	return Stack([]*Node{i1, i2}, 0)
+	return Stack([]*Node{i1, i2}, -1)
 }
 
 // QValue is the scalar value of two random heads of a critic: "min" (TD targets) or "avg"
@@ -309,11 +472,12 @@ func (n *nets) qValueHeads(path string, z, a, heads *Node, reduce string) *Node 
 		heads = nil
 	}
 	logits := n.QEnsemble(path, z, a, heads)
-	v := TwoHotInv(logits, n.cfg.NumBins, n.cfg.VMin, n.cfg.VMax) // [2, ...]
+	v := TwoHotInv(logits, n.cfg.NumBins, n.cfg.VMin, n.cfg.VMax) // [2, ...] ([K, 2, ...])
+	axis := min(n.pop, 1)
 	if reduce == "min" {
-		return ReduceMin(v, 0)
+		return ReduceMin(v, axis)
 	}
-	return ReduceMean(v, 0)
+	return ReduceMean(v, axis)
 }
 
 // RewardValue is the decoded scalar reward R(z, a) [...].
@@ -345,9 +509,10 @@ func (n *nets) buildAll(g *Graph) *Node {
 }
 
 // scaleVar is a running scale S (TD-MPC2's RunningScale), a non-trainable scalar starting at 1.
+// In a population it is [K], a scale per run.
 func (n *nets) scaleVar(name string) *model.Variable {
 	return n.store.Scope(scopeScale).WithInitializer(initializer.One).
-		VariableWithShape(name, shapes.Make(dt)).SetTrainable(false)
+		VariableWithShape(name, shapes.Make(dt, n.runDims()...)).SetTrainable(false)
 }
 
 // updateScale moves S towards the 5-95 percentile range of x: S ← lerp(S, max(P95 − P5, 1), τ),
@@ -356,7 +521,12 @@ func (n *nets) updateScale(name string, x *Node) *Node {
 	v := n.scaleVar(name)
 	g := x.Graph()
 	old := v.NodeValue(g)
-	target := Max(percentileRange(x), ScalarOne(g, dt))
+	var target *Node
+	if n.pop > 0 {
+		target = Max(percentileRanges(x, n.pop), OnesLike(old)) // x [K, ...]: a range per run
+	} else {
+		target = Max(percentileRange(x), ScalarOne(g, dt))
+	}
 	s := Add(MulScalar(old, 1-n.cfg.Tau), MulScalar(target, n.cfg.Tau))
 	v.SetNodeValue(s)
 	return s

@@ -25,6 +25,7 @@ const (
 
 // estimateValue is the MPPI trajectory value of alg §3 for z [N, S, L] and actions [H, N, S, A]:
 // G = Σ_t γ^t R(z_t, a_t) + γ^H · avg of 2 random heads of Q(z_H, a ~ pi_s(z_H)). Returns [N, S].
+// In a population N is [K, N] (every axis is addressed from the end).
 //
 // The samples are cut into planSplit chunks that are rolled out independently: the pure-Go
 // backend runs each elementwise op (Mish, LayerNorm, bias adds) on one core and parallelises
@@ -35,9 +36,10 @@ const (
 func (n *nets) estimateValue(z, actions *Node, gamma float64) *Node {
 	g := z.Graph()
 	dims := z.Shape().Dimensions
-	eps := n.store.RandomNormal(g, shapes.Make(dt, dims[0], dims[1], n.actDim))
+	epsDims := append(append([]int{}, dims[:len(dims)-1]...), n.actDim)
+	eps := n.randomNormal(g, shapes.Make(dt, epsDims[min(n.pop, 1):]...), 0)
 	heads := n.randomHeadPair(g)
-	k, s := planSplit, dims[1]
+	k, s := planSplit, dims[len(dims)-2]
 	if k <= 1 || s%k != 0 || s < planSplitMin {
 		return n.estimateValueChunk(z, actions, eps, heads, gamma)
 	}
@@ -45,9 +47,9 @@ func (n *nets) estimateValue(z, actions *Node, gamma float64) *Node {
 	parts := make([]*Node, k)
 	for i := range parts {
 		r := AxisRange(i*c, (i+1)*c)
-		parts[i] = n.estimateValueChunk(SliceAxis(z, 1, r), SliceAxis(actions, 2, r), SliceAxis(eps, 1, r), heads, gamma)
+		parts[i] = n.estimateValueChunk(SliceAxis(z, -2, r), SliceAxis(actions, -2, r), SliceAxis(eps, -2, r), heads, gamma)
 	}
-	return Concatenate(parts, 1)
+	return Concatenate(parts, -1)
 }
 
 // planSplit is the number of independent sample chunks of a planner call; calls with fewer
@@ -82,36 +84,45 @@ func (n *nets) estimateValueChunk(z, actions, eps, heads *Node, gamma float64) *
 
 // eliteMask marks the K highest values of v [N, S] without sorting: the rank of sample i is the
 // number of samples with a larger value, ties broken by index (gomlx.md: TopK is slow on the Go
-// backend, and this gives the same elites). Returns a float mask [N, S].
+// backend, and this gives the same elites). Returns a float mask [N, S]. Any leading axes
+// ([K, N, S] in a population) are kept.
 func eliteMask(v *Node, k int) *Node {
 	g := v.Graph()
-	s := v.Shape().Dimensions[1]
-	vi := ExpandAxes(v, 2) // [N, S, 1]
-	vj := ExpandAxes(v, 1) // [N, 1, S]
+	s := v.Shape().Dimensions[v.Rank()-1]
+	vi := ExpandAxes(v, -1) // [N, S, 1]
+	vj := ExpandAxes(v, -2) // [N, 1, S]
 	idx := Iota(g, shapes.Make(dtypes.Int32, s), 0)
-	jBeforeI := ExpandAxes(LessThan(ExpandAxes(idx, 0), ExpandAxes(idx, 1)), 0) // [1, S(i), S(j)]
+	jBeforeI := LessThan(ExpandAxes(idx, 0), ExpandAxes(idx, 1)) // [S(i), S(j)]
+	for jBeforeI.Rank() < vi.Rank() {
+		jBeforeI = ExpandAxes(jBeforeI, 0) // [1, S(i), S(j)]
+	}
 	better := Or(GreaterThan(vj, vi), And(Equal(vj, vi), jBeforeI))
-	rank := ReduceSum(ConvertDType(better, dtypes.Int32), 2) // [N, S]
+	rank := ReduceSum(ConvertDType(better, dtypes.Int32), -1) // [N, S]
 	return ConvertDType(LessThan(rank, Const(g, int32(k))), v.DType())
 }
 
 // planGraph is one full MPPI call (alg §3) for N observations, all iterations in one graph.
 // obs [N, O]; prevMean [N, H, A]; fresh [N] is 1 where the episode just started (no warm start).
+// In a population every input and output has a leading run axis K ([K, N, O], ...): each run
+// plans with its own networks and random streams, all in the same operations.
 func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
 	cfg := n.cfg
 	g := obs.Graph()
-	nObs := obs.Shape().Dimensions[0]
+	lead := obs.Shape().Dimensions[:obs.Rank()-1] // [N], or [K, N]
+	nb := len(lead)
 	h, a := cfg.Horizon, n.actDim
 	s, p := cfg.NumSamples, cfg.NumPiTrajs
 	iters := cfg.PlanIterations(a)
+	with := func(tail ...int) []int { return append(append([]int{}, lead...), tail...) }
+	nRun := lead[nb-1] // observations per run
 
 	z0 := n.Encode(obs) // [N, L], encoded once
-	latent := z0.Shape().Dimensions[1]
+	latent := z0.Shape().Dimensions[nb]
 
 	// Policy proposals: roll pi_s out for P trajectories, once per call.
 	var piActions *Node // [H, N, P, A]
 	if p > 0 {
-		zp := BroadcastToDims(ExpandAxes(z0, 1), nObs, p, latent)
+		zp := BroadcastToDims(ExpandAxes(z0, -2), with(p, latent)...)
 		steps := make([]*Node, h)
 		for t := 0; t < h; t++ {
 			steps[t], _, _, _ = n.SamplePolicy(scopePi, zp)
@@ -124,20 +135,22 @@ func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
 
 	// Warm start: previous mean shifted by one step, unless the episode is fresh.
 	shifted := Concatenate([]*Node{
-		SliceAxis(prevMean, 1, AxisRange(1, h)),
-		Zeros(g, shapes.Make(dt, nObs, 1, a)),
-	}, 1)
-	keep := OneMinus(ExpandAxes(fresh, 1, 2))
-	mean := TransposeAllAxes(Mul(shifted, keep), 1, 0, 2) // [H, N, A]
+		SliceAxis(prevMean, -2, AxisRange(1, h)),
+		Zeros(g, shapes.Make(dt, with(1, a)...)),
+	}, -2)
+	keep := OneMinus(ExpandAxes(fresh, -2, -1))
+	// [N, H, A] → [H, N, A]: the horizon axis first.
+	toFront := append([]int{nb}, append(iotaInts(nb), nb+1)...)
+	mean := TransposeAllAxes(Mul(shifted, keep), toFront...)
 	std := Add(ZerosLike(mean), Scalar(g, dt, cfg.MaxStd))
 
-	z := BroadcastToDims(ExpandAxes(z0, 1), nObs, s, latent)
+	z := BroadcastToDims(ExpandAxes(z0, -2), with(s, latent)...)
 	var actions, score, mask, value *Node
 	for it := 0; it < iters; it++ {
-		eps := n.store.RandomNormal(g, shapes.Make(dt, h, nObs, s-p, a))
-		sampled := ClipScalar(Add(ExpandAxes(mean, 2), Mul(ExpandAxes(std, 2), eps)), -1, 1)
+		eps := n.randomNormal(g, shapes.Make(dt, h, nRun, s-p, a), 1)
+		sampled := ClipScalar(Add(ExpandAxes(mean, -2), Mul(ExpandAxes(std, -2), eps)), -1, 1)
 		if piActions != nil {
-			actions = Concatenate([]*Node{piActions, sampled}, 2) // [H, N, S, A]
+			actions = Concatenate([]*Node{piActions, sampled}, -2) // [H, N, S, A]
 		} else {
 			actions = sampled
 		}
@@ -145,42 +158,56 @@ func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
 		value = Where(IsNaN(value), ZerosLike(value), value) // nan_to_num, as TD-MPC2
 		mask = eliteMask(value, cfg.NumElites)
 		// MPPI weights over elites: w_i ∝ exp(T·(v_i − max v)).
-		maxV := ReduceAndKeep(value, ReduceMax, 1)
+		maxV := ReduceAndKeep(value, ReduceMax, -1)
 		score = Mul(mask, Exp(MulScalar(Sub(value, maxV), cfg.Temperature)))
-		score = Div(score, AddScalar(ReduceAndKeep(score, ReduceSum, 1), 1e-9)) // [N, S]
-		w := ExpandAxes(ExpandAxes(score, 0), -1)                               // [1, N, S, 1]
-		mean = ReduceSum(Mul(w, actions), 2)                                    // [H, N, A]
-		dev := Sub(actions, ExpandAxes(mean, 2))
-		std = ClipScalar(Sqrt(ReduceSum(Mul(w, Square(dev)), 2)), cfg.MinStd, cfg.MaxStd)
+		score = Div(score, AddScalar(ReduceAndKeep(score, ReduceSum, -1), 1e-9)) // [N, S]
+		w := ExpandAxes(ExpandAxes(score, 0), -1)                                // [1, N, S, 1]
+		mean = ReduceSum(Mul(w, actions), -2)                                    // [H, N, A]
+		dev := Sub(actions, ExpandAxes(mean, -2))
+		std = ClipScalar(Sqrt(ReduceSum(Mul(w, Square(dev)), -2)), cfg.MinStd, cfg.MaxStd)
 	}
 
 	// Pick one elite with probability score (Gumbel-max), act with its first action.
-	u := ClipScalar(n.store.RandomUniform(g, score.Shape()), 1e-6, 1-1e-6)
+	u := ClipScalar(n.randomUniform(g, shapes.Make(dt, nRun, s), 0), 1e-6, 1-1e-6)
 	gumbel := Neg(Log(Neg(Log(u))))
 	logits := Where(GreaterThan(mask, ZerosLike(mask)), Add(Log(AddScalar(score, 1e-12)), gumbel),
 		AddScalar(ZerosLike(score), -math.MaxFloat32))
-	choice := OneHot(ArgMax(logits, 1, dtypes.Int32), s, dt) // [N, S]
-	first := Squeeze(SliceAxis(actions, 0, AxisElem(0)), 0)  // [N, S, A]
-	act := ReduceSum(Mul(ExpandAxes(choice, -1), first), 1)  // [N, A]
+	choice := OneHot(ArgMax(logits, -1, dtypes.Int32), s, dt) // [N, S]
+	first := Squeeze(SliceAxis(actions, 0, AxisElem(0)), 0)    // [N, S, A]
+	act := ReduceSum(Mul(ExpandAxes(choice, -1), first), -2)   // [N, A]
 	mean0 := Squeeze(SliceAxis(mean, 0, AxisElem(0)), 0)
 	std0 := Squeeze(SliceAxis(std, 0, AxisElem(0)), 0)
-	noise := n.store.RandomNormal(g, act.Shape())
+	noise := n.randomNormal(g, shapes.Make(dt, nRun, a), 0)
 	noisy := ClipScalar(Add(act, Mul(std0, noise)), -1, 1)
 
 	piMean, piLogStd := n.Policy(scopePi, z0)
 	prMean, prLogStd := n.Policy(scopePrior, z0)
-	best := ReduceMax(Where(GreaterThan(mask, ZerosLike(mask)), value, AddScalar(ZerosLike(value), -math.MaxFloat32)), 1)
+	best := ReduceMax(Where(GreaterThan(mask, ZerosLike(mask)), value, AddScalar(ZerosLike(value), -math.MaxFloat32)), -1)
 
+	// [H, N, A] → [N, H, A]
+	toBack := append(append(iotaInts(nb), 0), nb+1)
+	for i := range nb {
+		toBack[i] = i + 1
+	}
 	out := make([]*Node, numPlanOutputs)
 	out[planOutAction] = noisy
 	out[planOutActionClean] = ClipScalar(act, -1, 1)
 	out[planOutMean0] = mean0
 	out[planOutStd0] = std0
-	out[planOutMean] = TransposeAllAxes(mean, 1, 0, 2)
+	out[planOutMean] = TransposeAllAxes(mean, toBack...)
 	out[planOutPiMean] = piMean
 	out[planOutPiStd] = Exp(piLogStd)
 	out[planOutPriorMean] = prMean
 	out[planOutPriorStd] = Exp(prLogStd)
 	out[planOutValue] = best
+	return out
+}
+
+// iotaInts is [0, 1, ..., n−1].
+func iotaInts(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
 	return out
 }

@@ -1,0 +1,691 @@
+package pompc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// A population trains K runs as one batched computation (issue 15). Every run stays an ordinary
+// Trainer with its own env, replay buffer, host RNG, hooks, sinks and run directory; what the
+// runs share is the compiled graphs. The population's core agent holds every run's variables
+// stacked on a leading run axis ([K, ...]: parameters, targets, Adam moments, running scales)
+// and one RNG state per run, and its planner and update graphs compute all K runs in the same
+// operations (nets.pop): one batched matmul per layer instead of K small ones, one call into the
+// backend instead of K.
+//
+// The runs step in lockstep, one goroutine each; a run's planner or update call blocks until
+// every live run has made its call, then one batched call serves them all. Each run samples its
+// own batch and sees exactly the random numbers it would draw alone, so a run's trajectory in a
+// population equals its trajectory alone up to the float rounding of the batched kernels
+// (population_test.go). A run's own store holds its state after a sync, which every Save does:
+// its checkpoint is an ordinary checkpoint, and the run can continue alone from it (or join
+// another population).
+//
+// What the runs of one population must share: the task, every graph-shaping config field
+// (size, planner, batch, losses, optimizers), the update variant (λ = 0, finite or +Inf; prior
+// kind and KL direction; critic set) and the Adam step count. Seeds and finite λ differ freely,
+// and λ may move between finite values during training. A sweep whose points differ in the
+// variant trains one population per variant (the structural split: those choose which loss
+// terms exist in the graph).
+
+// popSlot is run k's handle on its population.
+type popSlot struct {
+	p *popEngine
+	k int
+}
+
+// popCall is one run's pending planner or update call.
+type popCall struct {
+	update bool
+	// planner inputs
+	obs, prevMean, fresh []float32
+	n                    int
+	// update inputs
+	batch  *Batch
+	v      variant
+	lambda float64
+
+	done  bool
+	outs  []*tensors.Tensor // planner outputs, run k's slices
+	m     map[string]float64
+	keys  []string
+	err   error
+	dummy bool
+}
+
+// popEngine is the batched core of a population and the barrier that batches the runs' calls.
+type popEngine struct {
+	core    *Agent
+	members []*Agent
+	k       int
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	live    []bool
+	pending []*popCall
+}
+
+// sharedConfig is the part of a config that shapes the graphs: the fields every run of a
+// population must share (the per-run ones zeroed).
+func sharedConfig(c Config) Config {
+	c.Lambda, c.Seed, c.Preset, c.Backend = 0, 0, "", ""
+	c.Steps, c.EvalEvery, c.EvalEpisodes, c.SnapshotEvery, c.BufferSize = 0, 0, 0, 0, 0
+	c.Reanalyze, c.ReanalyzeEvery = false, 0
+	return c
+}
+
+// newPopEngine stacks the members' variables into one population store on backend and builds
+// the batched agent over it.
+func newPopEngine(backend compute.Backend, members []*Agent) (*popEngine, error) {
+	if len(members) == 0 {
+		return nil, errors.New("pompc: a population needs at least one run")
+	}
+	a0 := members[0]
+	for i, a := range members {
+		if a.slot != nil {
+			return nil, fmt.Errorf("pompc: run %d already belongs to a population", i)
+		}
+		if a.obsDim != a0.obsDim || a.actDim != a0.actDim || a.gamma != a0.gamma {
+			return nil, fmt.Errorf("pompc: run %d has obs/act dims %d/%d and discount %v, run 0 %d/%d and %v: a population's runs share the task",
+				i, a.obsDim, a.actDim, a.gamma, a0.obsDim, a0.actDim, a0.gamma)
+		}
+		if d := configDiff(sharedConfig(a0.cfg), sharedConfig(a.cfg)); d != "" {
+			return nil, fmt.Errorf("pompc: run %d differs from run 0 in %s: a population's runs share every graph-shaping field", i, d)
+		}
+		if a.variant() != a0.variant() {
+			return nil, fmt.Errorf("pompc: run %d has update variant %+v, run 0 %+v (λ = 0, finite or +Inf, prior, KL direction and critic set choose the update graph): train one population per variant",
+				i, a.variant(), a0.variant())
+		}
+	}
+	k := len(members)
+	store := model.NewStore()
+	if err := stackStores(store, members); err != nil {
+		return nil, err
+	}
+	core := &Agent{cfg: a0.cfg, obsDim: a0.obsDim, actDim: a0.actDim, gamma: a0.gamma, backend: backend,
+		store: store, updateExecs: map[variant]updateExec{}}
+	core.n = &nets{cfg: a0.cfg, obsDim: a0.obsDim, actDim: a0.actDim, store: store, pop: k}
+	core.newOptimizers()
+	if err := core.newPlanExec(); err != nil {
+		return nil, err
+	}
+	e := &popEngine{core: core, members: members, k: k, live: make([]bool, k), pending: make([]*popCall, k)}
+	e.cond = sync.NewCond(&e.mu)
+	for i, a := range members {
+		a.slot = &popSlot{p: e, k: i}
+		e.live[i] = true
+	}
+	return e, nil
+}
+
+// configDiff names the first field in which a and b differ ("" when equal).
+func configDiff(a, b Config) string {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			return fmt.Sprintf("%s (%v vs %v)", va.Type().Field(i).Name, vb.Field(i).Interface(), va.Field(i).Interface())
+		}
+	}
+	return ""
+}
+
+// sharedVar reports whether a variable is one value for the whole population rather than one
+// per run: the optimizers' step counters and learning rates (scalars that every run advances
+// together). The running scales, the only other scalars, are per run.
+func sharedVar(path string, rank int) bool {
+	return rank == 0 && !strings.HasPrefix(path, scopeScale+"/")
+}
+
+// stackStores creates in store every variable of the members' stores, stacked on a leading run
+// axis; the RNG states go to popRNGPath; shared scalars must be equal in every run.
+func stackStores(store *model.Store, members []*Agent) error {
+	k := len(members)
+	per := make([]map[string]savedVar, k)
+	for i, a := range members {
+		vars, err := saveVars(a.store)
+		if err != nil {
+			return err
+		}
+		per[i] = make(map[string]savedVar, len(vars))
+		for _, sv := range vars {
+			per[i][sv.Path] = sv
+		}
+	}
+	first, err := saveVars(members[0].store)
+	if err != nil {
+		return err
+	}
+	for _, sv0 := range first {
+		path := sv0.Path
+		svs := make([]savedVar, k)
+		for i := range members {
+			sv, ok := per[i][path]
+			if !ok || !reflect.DeepEqual(sv.Dims, sv0.Dims) {
+				return fmt.Errorf("pompc: run %d has no variable %s of shape %v like run 0 (runs must be at the same stage of training to join)", i, path, sv0.Dims)
+			}
+			svs[i] = sv
+		}
+		if sharedVar(path, len(sv0.Dims)) {
+			for i := range svs {
+				if !reflect.DeepEqual(svs[i].tensorData(), sv0.tensorData()) {
+					return fmt.Errorf("pompc: %s is %v in run %d and %v in run 0: runs at different optimizer steps cannot train as one population",
+						path, svs[i].tensorData(), i, sv0.tensorData())
+				}
+			}
+			if err := createVar(store, sv0); err != nil {
+				return err
+			}
+			continue
+		}
+		stacked := stackSaved(svs)
+		if path == "/"+model.RNGStateVariableName {
+			stacked.Path = popRNGPath
+		}
+		if err := createVar(store, stacked); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func createVar(store *model.Store, sv savedVar) error {
+	v, err := store.CreateVariable(sv.Path, sv.tensor())
+	if err != nil {
+		return fmt.Errorf("pompc: population variable %s: %w", sv.Path, err)
+	}
+	v.SetTrainable(sv.Trainable)
+	return nil
+}
+
+// tensorData is the flat data of a saved variable, whatever its dtype.
+func (sv savedVar) tensorData() any {
+	switch {
+	case sv.F32 != nil:
+		return sv.F32
+	case sv.F64 != nil:
+		return sv.F64
+	case sv.I64 != nil:
+		return sv.I64
+	case sv.I32 != nil:
+		return sv.I32
+	case sv.U64 != nil:
+		return sv.U64
+	default:
+		return sv.U32
+	}
+}
+
+// stackSaved stacks equal-shaped saved variables on a new leading axis.
+func stackSaved(svs []savedVar) savedVar {
+	out := savedVar{Path: svs[0].Path, Trainable: svs[0].Trainable, Dims: append([]int{len(svs)}, svs[0].Dims...)}
+	for _, sv := range svs {
+		out.F32 = appendNonNil(out.F32, sv.F32)
+		out.F64 = appendNonNil(out.F64, sv.F64)
+		out.I64 = appendNonNil(out.I64, sv.I64)
+		out.I32 = appendNonNil(out.I32, sv.I32)
+		out.U64 = appendNonNil(out.U64, sv.U64)
+		out.U32 = appendNonNil(out.U32, sv.U32)
+	}
+	return out
+}
+
+func appendNonNil[T any](dst, src []T) []T {
+	if src == nil {
+		return dst
+	}
+	return append(dst, src...)
+}
+
+// unstack returns run k's slice of a stacked saved variable.
+func (sv savedVar) unstack(k, n int) savedVar {
+	out := savedVar{Path: sv.Path, Trainable: sv.Trainable, Dims: sv.Dims[1:]}
+	size := 1
+	for _, d := range out.Dims {
+		size *= d
+	}
+	lo, hi := k*size, (k+1)*size
+	switch {
+	case sv.F32 != nil:
+		out.F32 = append([]float32(nil), sv.F32[lo:hi]...)
+	case sv.F64 != nil:
+		out.F64 = append([]float64(nil), sv.F64[lo:hi]...)
+	case sv.I64 != nil:
+		out.I64 = append([]int64(nil), sv.I64[lo:hi]...)
+	case sv.I32 != nil:
+		out.I32 = append([]int32(nil), sv.I32[lo:hi]...)
+	case sv.U64 != nil:
+		out.U64 = append([]uint64(nil), sv.U64[lo:hi]...)
+	default:
+		out.U32 = append([]uint32(nil), sv.U32[lo:hi]...)
+	}
+	_ = n
+	return out
+}
+
+// sync copies the given runs' slices of the population store into their own stores, so that
+// their stores (checkpoints, a run leaving the population) hold their current state.
+func (e *popEngine) sync(ks ...int) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.syncLocked(ks...)
+}
+
+func (e *popEngine) syncLocked(ks ...int) error {
+	vars, err := saveVars(e.core.store)
+	if err != nil {
+		return err
+	}
+	for _, k := range ks {
+		own := make([]savedVar, 0, len(vars))
+		for _, sv := range vars {
+			switch {
+			case sharedVar(sv.Path, len(sv.Dims)):
+				own = append(own, sv)
+			case sv.Path == popRNGPath:
+				r := sv.unstack(k, e.k)
+				r.Path = "/" + model.RNGStateVariableName
+				own = append(own, r)
+			default:
+				own = append(own, sv.unstack(k, e.k))
+			}
+		}
+		if err := loadVars(e.members[k].store, own); err != nil {
+			return fmt.Errorf("pompc: population run %d: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// leave takes run k out of the population for good: its store gets its state, its calls go to
+// its own graphs again, and the population's slot k computes nothing anyone reads.
+func (e *popEngine) leave(k int) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.live[k] {
+		return nil
+	}
+	err := e.syncLocked(k)
+	e.members[k].slot = nil
+	e.live[k] = false
+	e.tryRunLocked()
+	return err
+}
+
+// plan is run k's planner call: it waits for the batch and returns run k's outputs.
+func (s *popSlot) plan(obs, prevMean, fresh []float32, n int) ([]*tensors.Tensor, error) {
+	c := s.p.submit(s.k, &popCall{obs: obs, prevMean: prevMean, fresh: fresh, n: n})
+	return c.outs, c.err
+}
+
+// update is run k's update call.
+func (s *popSlot) update(b *Batch, v variant, lambda float64) (map[string]float64, []string, error) {
+	c := s.p.submit(s.k, &popCall{update: true, batch: b, v: v, lambda: lambda})
+	return c.m, c.keys, c.err
+}
+
+// submit queues run k's call and blocks until a batched call has answered it.
+func (e *popEngine) submit(k int, c *popCall) *popCall {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.live[k] {
+		c.err = fmt.Errorf("pompc: run %d has left its population", k)
+		return c
+	}
+	e.pending[k] = c
+	e.tryRunLocked()
+	for !c.done {
+		e.cond.Wait()
+	}
+	return c
+}
+
+// tryRunLocked serves the pending calls once every live run has one: planner calls first (one
+// batched call per observation count, the runs not in it untouched), then, when every live run
+// waits on an update, one batched update.
+func (e *popEngine) tryRunLocked() {
+	for {
+		waiting, updates := 0, 0
+		alive := 0
+		for k, c := range e.pending {
+			if !e.live[k] {
+				continue
+			}
+			alive++
+			if c != nil {
+				waiting++
+				if c.update {
+					updates++
+				}
+			}
+		}
+		if alive == 0 || waiting < alive {
+			return
+		}
+		if updates < waiting {
+			n := -1
+			for k, c := range e.pending {
+				if e.live[k] && c != nil && !c.update && n < 0 {
+					n = c.n
+				}
+			}
+			e.runPlanLocked(n)
+		} else {
+			e.runUpdateLocked()
+		}
+		e.cond.Broadcast()
+	}
+}
+
+// answer marks run k's pending call done.
+func (e *popEngine) answer(k int) {
+	e.pending[k].done = true
+	e.pending[k] = nil
+}
+
+// runPlanLocked serves every pending planner call for n observations in one batched call.
+func (e *popEngine) runPlanLocked(n int) {
+	a := e.core
+	h, o, act := a.cfg.Horizon, a.obsDim, a.actDim
+	obs := make([]float32, e.k*n*o)
+	prev := make([]float32, e.k*n*h*act)
+	fresh := make([]float32, e.k*n)
+	active := make([]bool, e.k)
+	var in []int
+	for k, c := range e.pending {
+		if !e.live[k] || c == nil || c.update || c.n != n {
+			for i := range n {
+				fresh[k*n+i] = 1
+			}
+			continue
+		}
+		active[k] = true
+		in = append(in, k)
+		copy(obs[k*n*o:], c.obs)
+		copy(prev[k*n*h*act:], c.prevMean)
+		copy(fresh[k*n:], c.fresh)
+	}
+	outs, err := callExec(a.planExec,
+		tensors.FromFlatDataAndDimensions(obs, e.k, n, o),
+		tensors.FromFlatDataAndDimensions(prev, e.k, n, h, act),
+		tensors.FromFlatDataAndDimensions(fresh, e.k, n),
+		tensors.FromFlatDataAndDimensions(active, e.k))
+	for _, k := range in {
+		c := e.pending[k]
+		if err != nil {
+			c.err = fmt.Errorf("pompc: population planner: %w", err)
+		} else {
+			c.outs = make([]*tensors.Tensor, len(outs))
+			for i, t := range outs {
+				c.outs[i] = runSlice(t, k)
+			}
+		}
+		e.answer(k)
+	}
+}
+
+// runUpdateLocked serves the pending update calls (one per live run) in one batched update. A
+// run whose variant no longer matches the population's gets an error (and the population's
+// slot for it computes on an inert batch).
+func (e *popEngine) runUpdateLocked() {
+	a := e.core
+	var b0 *Batch
+	var v variant
+	for k, c := range e.pending {
+		if e.live[k] && c != nil {
+			b0, v = c.batch, c.v // the first live run's variant is the population's
+			break
+		}
+	}
+	h, bs, o, act := b0.H, b0.B, b0.ObsDim, b0.ActDim
+	sizes := []int{(h + 1) * bs * o, h * bs * act, h * bs, h * bs, (h + 1) * bs * act, (h + 1) * bs * act, (h + 1) * bs}
+	bufs := make([][]float32, len(sizes))
+	for i, s := range sizes {
+		bufs[i] = make([]float32, e.k*s)
+	}
+	lambdas := make([]float32, e.k)
+	var in []int
+	for k := range e.k {
+		c := e.pending[k]
+		ok := e.live[k] && c != nil && c.v == v && c.batch.B == bs && c.batch.H == h
+		if !ok {
+			// Inert: zero observations and actions, every planner entry masked (std 1).
+			for i := range (h + 1) * bs * act {
+				bufs[5][k*sizes[5]+i] = 1
+			}
+			if e.live[k] && c != nil {
+				c.err = fmt.Errorf("pompc: this run's update variant %+v (or batch shape) differs from its population's %+v: leave the population to train it alone", c.v, v)
+				e.answer(k)
+			}
+			continue
+		}
+		in = append(in, k)
+		b := c.batch
+		for i, src := range [][]float32{b.Obs, b.Action, b.Reward, b.Cont, b.PlanMean, b.PlanStd, b.Valid} {
+			copy(bufs[i][k*sizes[i]:], src)
+		}
+		if !math.IsInf(c.lambda, 1) {
+			lambdas[k] = float32(c.lambda)
+		}
+	}
+	ue, err := a.updateExec(v)
+	var outs []*tensors.Tensor
+	if err == nil {
+		outs, err = callExec(ue.exec,
+			tensors.FromFlatDataAndDimensions(bufs[0], e.k, h+1, bs, o),
+			tensors.FromFlatDataAndDimensions(bufs[1], e.k, h, bs, act),
+			tensors.FromFlatDataAndDimensions(bufs[2], e.k, h, bs),
+			tensors.FromFlatDataAndDimensions(bufs[3], e.k, h, bs),
+			tensors.FromFlatDataAndDimensions(bufs[4], e.k, h+1, bs, act),
+			tensors.FromFlatDataAndDimensions(bufs[5], e.k, h+1, bs, act),
+			tensors.FromFlatDataAndDimensions(bufs[6], e.k, h+1, bs),
+			tensors.FromFlatDataAndDimensions(lambdas, e.k))
+	}
+	var vals [][]float32
+	if err == nil {
+		vals = make([][]float32, len(outs))
+		for i, t := range outs {
+			vals[i] = flat(t)
+		}
+	}
+	for _, k := range in {
+		c := e.pending[k]
+		if err != nil {
+			c.err = fmt.Errorf("pompc: population update: %w", err)
+		} else {
+			keys := *ue.keys
+			c.keys = keys
+			c.m = make(map[string]float64, len(keys))
+			for i, key := range keys {
+				c.m[key] = float64(vals[i][k])
+			}
+		}
+		e.answer(k)
+	}
+}
+
+// callExec runs an executable, turning a graph-building panic into an error.
+func callExec(exec *model.Exec, args ...any) (outs []*tensors.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return exec.Call(args...)
+}
+
+// runSlice is run k's slice [k] of a float32 tensor [K, ...].
+func runSlice(t *tensors.Tensor, k int) *tensors.Tensor {
+	d := t.Shape().Dimensions[1:]
+	size := 1
+	for _, x := range d {
+		size *= x
+	}
+	if t.DType() != dtypes.Float32 {
+		panic(fmt.Sprintf("pompc: population output of dtype %s", t.DType()))
+	}
+	all := flat(t)
+	return tensors.FromFlatDataAndDimensions(append([]float32(nil), all[k*size:(k+1)*size]...), d...)
+}
+
+// Population trains K runs (Trainers) as one batched computation: see the top of this file.
+type Population struct {
+	trainers []*Trainer
+	eng      *popEngine
+	failed   []error
+}
+
+// NewPopulation joins trainers (made with NewTrainer, resumed with Load or fresh) into one
+// population computed on backend. The trainers keep their envs, buffers, sinks and state; they
+// must share the task and the graph-shaping config (see the top of this file).
+func NewPopulation(backend compute.Backend, trainers []*Trainer) (*Population, error) {
+	members := make([]*Agent, len(trainers))
+	for i, t := range trainers {
+		if t.task != trainers[0].task {
+			return nil, fmt.Errorf("pompc: run %d trains %s, run 0 %s: a population's runs share the task", i, t.task, trainers[0].task)
+		}
+		if t.seedSteps != trainers[0].seedSteps || t.cfg.UpdatesPerStep() != trainers[0].cfg.UpdatesPerStep() {
+			return nil, fmt.Errorf("pompc: run %d has a different seed phase or UTD ratio: a population's runs update in lockstep", i)
+		}
+		if t.step != trainers[0].step || t.pending != trainers[0].pending {
+			return nil, fmt.Errorf("pompc: run %d is at step %d, run 0 at step %d: a population's runs step in lockstep", i, t.step, trainers[0].step)
+		}
+		members[i] = t.agent
+	}
+	eng, err := newPopEngine(backend, members)
+	if err != nil {
+		return nil, err
+	}
+	return &Population{trainers: trainers, eng: eng, failed: make([]error, len(trainers))}, nil
+}
+
+// Trainers returns the population's runs, in order.
+func (p *Population) Trainers() []*Trainer { return p.trainers }
+
+// Size is the number of runs.
+func (p *Population) Size() int { return len(p.trainers) }
+
+// Err is the error that ended run k (nil while it trains).
+func (p *Population) Err(k int) error { return p.failed[k] }
+
+// Live is the number of runs still training together.
+func (p *Population) Live() int {
+	n := 0
+	for _, err := range p.failed {
+		if err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Sync makes every live run's own store hold its current state (Save does it for its run).
+func (p *Population) Sync() error {
+	var ks []int
+	for k, err := range p.failed {
+		if err == nil {
+			ks = append(ks, k)
+		}
+	}
+	return p.eng.sync(ks...)
+}
+
+// Leave takes run k out of the population: from then on its trainer computes alone, from its
+// current state.
+func (p *Population) Leave(k int) error { return p.eng.leave(k) }
+
+// Step takes one lockstep environment step of every live run (each with its updates and
+// evaluation, its hooks set by Run). A run whose step fails leaves the population with its
+// state at the failure (Err(k) tells); the others go on. It returns the failures of this step.
+func (p *Population) Step() error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(p.trainers))
+	for k, t := range p.trainers {
+		if p.failed[k] != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := t.Step(); err != nil {
+				errs[k] = fmt.Errorf("run %d: %w", k, err)
+				p.failed[k] = errs[k]
+				_ = p.eng.leave(k) // releases the others' batches that wait for this run
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Run takes n lockstep steps (or until ctx is done), with hooks(k) the hooks of run k (nil for
+// none), firing every run's start and end events as Trainer.Run does. A failed run leaves the
+// population and the others go on; the error joins the failures.
+func (p *Population) Run(ctx context.Context, n int, hooks func(k int) []Hook) error {
+	var errs []error
+	for k, t := range p.trainers {
+		var hs []Hook
+		if hooks != nil {
+			hs = hooks(k)
+		}
+		t.hooks = hs
+		t.started, t.stepsAtRun = time.Now(), t.step
+		if p.failed[k] == nil {
+			if err := t.fire(EventStart); err != nil {
+				p.fail(k, err)
+				errs = append(errs, err)
+			}
+		}
+	}
+	for i := 0; i < n && ctx.Err() == nil && p.Live() > 0; i++ {
+		if err := p.Step(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for k, t := range p.trainers {
+		if p.failed[k] == nil {
+			if err := t.fire(EventEnd); err != nil {
+				p.fail(k, err)
+				errs = append(errs, err)
+			}
+		}
+		t.hooks = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Population) fail(k int, err error) {
+	p.failed[k] = fmt.Errorf("run %d: %w", k, err)
+	_ = p.eng.leave(k)
+}
+
+// Close takes every run out of the population (their own stores get their state); the
+// trainers stay open (their owners close them).
+func (p *Population) Close() error {
+	var errs []error
+	for k := range p.trainers {
+		errs = append(errs, p.eng.leave(k))
+	}
+	return errors.Join(errs...)
+}
+
+// StepsPerSecond is the agent steps per second summed over the live runs in the current Run.
+func (p *Population) StepsPerSecond() float64 {
+	s := 0.0
+	for k, t := range p.trainers {
+		if p.failed[k] == nil {
+			s += t.StepsPerSecond()
+		}
+	}
+	return s
+}

@@ -1,0 +1,142 @@
+package pompc
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/stretchr/testify/require"
+)
+
+// popTrain trains a population of the given configs for steps lockstep steps and returns its
+// trainers (closed at cleanup) and their sinks.
+func popTrain(t *testing.T, cfgs []Config, steps int) ([]*Trainer, []*MemorySink, *Population) {
+	t.Helper()
+	trs := make([]*Trainer, len(cfgs))
+	sinks := make([]*MemorySink, len(cfgs))
+	for i, c := range cfgs {
+		trs[i] = newTestTrainer(t, c, "cartpole-swingup")
+		sinks[i] = &MemorySink{}
+		trs[i].Subscribe(sinks[i])
+	}
+	p, err := NewPopulation(thBackend(t), trs)
+	require.NoError(t, err)
+	require.NoError(t, p.Run(context.Background(), steps, nil))
+	require.NoError(t, p.Sync())
+	return trs, sinks, p
+}
+
+func popConfig(seed int64, lambda float64) Config {
+	c := fastConfig()
+	c.Seed, c.Lambda = seed, lambda
+	return c
+}
+
+// A population of one runs the batched graphs (run axis of size 1) and must reproduce the
+// ordinary trainer: every metric record and every variable.
+func TestPopulationOfOneEqualsTrainer(t *testing.T) {
+	cfg := popConfig(3, 1)
+	alone, aloneSink := trainWithSink(t, cfg, "cartpole-swingup", 45)
+	trs, sinks, _ := popTrain(t, []Config{cfg}, 45)
+	requireSameRecords(t, aloneSink.Records(), sinks[0].Records(), 0)
+	require.Empty(t, thParamsDiff(t, thParams(t, alone.Agent()), thParams(t, trs[0].Agent())),
+		"a population of one must hold the same variables as the run trained alone")
+}
+
+// requireSameRecords compares two metric streams: keys and steps exactly, values bit for bit
+// (rtol 0) or to a relative tolerance.
+func requireSameRecords(t *testing.T, want, got []Record, rtol float64) {
+	t.Helper()
+	require.Equal(t, len(want), len(got), "record counts")
+	for i := range want {
+		w, g := want[i], got[i]
+		require.Equal(t, w.Key, g.Key, "record %d", i)
+		require.Equal(t, w.Step, g.Step, "record %d (%s)", i, w.Key)
+		if rtol == 0 {
+			require.True(t, w.Val == g.Val || (math.IsNaN(w.Val) && math.IsNaN(g.Val)),
+				"record %d (%s @ %d): %v alone, %v in the population", i, w.Key, w.Step, w.Val, g.Val)
+		} else {
+			require.InDelta(t, w.Val, g.Val, rtol*math.Max(1, math.Abs(w.Val)), "record %d (%s @ %d)", i, w.Key, w.Step)
+		}
+	}
+}
+
+// Each run of a population of three (different seeds and λ) matches the same run trained alone
+// on its first update (losses, gradient norms: float32 rounding of the batched kernels), its
+// random streams exactly (the seed-phase data and the first planner calls), and changing one
+// run's λ changes no other run's parameters.
+func TestPopulationRunsMatchAloneAndAreIndependent(t *testing.T) {
+	cfgs := []Config{popConfig(1, 0.1), popConfig(2, 1), popConfig(3, 9)}
+	// seed phase (20 steps) + its burst of 20 updates happen at step 20: stop right after.
+	const steps = 20
+	trs, sinks, _ := popTrain(t, cfgs, steps)
+	for i, c := range cfgs {
+		_, aloneSink := trainWithSink(t, c, "cartpole-swingup", steps)
+		want, got := aloneSink.Records(), sinks[i].Records()
+		require.Equal(t, len(want), len(got))
+		// The first update's records: bit-identical inputs, batched kernels.
+		requireSameRecords(t, firstUpdate(want), firstUpdate(got), 2e-5)
+	}
+	// Independence: run 1's λ changed, runs 0 and 2 unchanged bit for bit.
+	cfgs2 := []Config{cfgs[0], popConfig(2, 5), cfgs[2]}
+	trs2, _, _ := popTrain(t, cfgs2, steps)
+	for _, k := range []int{0, 2} {
+		require.Empty(t, thParamsDiff(t, thParams(t, trs[k].Agent()), thParams(t, trs2[k].Agent())),
+			"run %d must not depend on run 1's λ", k)
+	}
+	require.NotEmpty(t, thParamsDiff(t, thParams(t, trs[1].Agent()), thParams(t, trs2[1].Agent())))
+	// And on run 1's seed.
+	cfgs3 := []Config{cfgs[0], popConfig(7, 1), cfgs[2]}
+	trs3, _, _ := popTrain(t, cfgs3, steps)
+	for _, k := range []int{0, 2} {
+		require.Empty(t, thParamsDiff(t, thParams(t, trs[k].Agent()), thParams(t, trs3[k].Agent())),
+			"run %d must not depend on run 1's seed", k)
+	}
+}
+
+// firstUpdate returns the records of a run's first update (those between the knob records and
+// the second update's first loss).
+func firstUpdate(recs []Record) []Record {
+	var out []Record
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if !isUpdateKey(r.Key) {
+			continue
+		}
+		if seen[r.Key] {
+			break
+		}
+		seen[r.Key] = true
+		out = append(out, r)
+	}
+	return out
+}
+
+func isUpdateKey(k string) bool {
+	for _, u := range allUpdateKeys {
+		if u == k {
+			return true
+		}
+	}
+	return false
+}
+
+var allUpdateKeys = []string{KeyLossConsistency, KeyLossReward, KeyLossValue, KeyLossValueKL,
+	KeyLossWorldModel, KeyLossPi, KeyLossPrior, KeyKLPriorPlanner, KeyKLPolicyPrior, KeyPolicyEntropy,
+	KeyPolicyStd, KeyScalePi, KeyGradWorldModel, KeyGradPi, KeyGradPrior, KeyQPiMean, KeyQTDTarget}
+
+// A population refuses runs that cannot share its graphs, with an error that says why.
+func TestPopulationRefusesMismatchedRuns(t *testing.T) {
+	a := newTestTrainer(t, popConfig(1, 1), "cartpole-swingup")
+	c := popConfig(2, 1)
+	c.Horizon = 4
+	b := newTestTrainer(t, c, "cartpole-swingup")
+	_, err := NewPopulation(thBackend(t), []*Trainer{a, b})
+	require.ErrorContains(t, err, "Horizon")
+	d := newTestTrainer(t, popConfig(2, math.Inf(1)), "cartpole-swingup")
+	_, err = NewPopulation(thBackend(t), []*Trainer{a, d})
+	require.ErrorContains(t, err, "variant")
+}
+
+var _ = tensors.FromScalar[float32]
