@@ -173,8 +173,8 @@ func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
 	logits := Where(GreaterThan(mask, ZerosLike(mask)), Add(Log(AddScalar(score, 1e-12)), gumbel),
 		AddScalar(ZerosLike(score), -math.MaxFloat32))
 	choice := OneHot(ArgMax(logits, -1, dtypes.Int32), s, dt) // [N, S]
-	first := Squeeze(SliceAxis(actions, 0, AxisElem(0)), 0)    // [N, S, A]
-	act := ReduceSum(Mul(ExpandAxes(choice, -1), first), -2)   // [N, A]
+	first := Squeeze(SliceAxis(actions, 0, AxisElem(0)), 0)   // [N, S, A]
+	act := ReduceSum(Mul(ExpandAxes(choice, -1), first), -2)  // [N, A]
 	mean0 := Squeeze(SliceAxis(mean, 0, AxisElem(0)), 0)
 	std0 := Squeeze(SliceAxis(std, 0, AxisElem(0)), 0)
 	noise := n.randomNormal(g, shapes.Make(dt, nRun, a), 0)
