@@ -10,6 +10,29 @@ import (
 
 // Stateless graph math shared by the networks, losses and planner (TD-MPC2's common/math.py).
 
+// like broadcasts x to the shape of ref explicitly (x unchanged when the shapes agree). The
+// pure-Go backend runs a binary op whose operands differ in shape in a non-leading axis
+// (implicit broadcasting of an axis of size 1 between others) through a generic per-element
+// index iterator, many times slower than its vectorized same-shape kernels. Its compiler also
+// folds a same-rank BroadcastToDims back into the binary op, so the size-1 axes are dropped
+// first and the broadcast expands them from the lower rank (kept, materialized). The values are
+// the same.
+func like(x, ref *Node) *Node {
+	if x.Shape().Equal(ref.Shape()) {
+		return x
+	}
+	xd, rd := x.Shape().Dimensions, ref.Shape().Dimensions
+	var kept, expanded []int
+	for i, d := range xd {
+		if d == 1 && rd[i] != 1 {
+			expanded = append(expanded, i)
+		} else {
+			kept = append(kept, d)
+		}
+	}
+	return ExpandAndBroadcast(Reshape(x, kept...), rd, expanded)
+}
+
 // halfLog2PiE is ½·log(2πe), the per-dimension entropy of a unit Gaussian.
 var halfLog2PiE = 0.5 * math.Log(2*math.Pi*math.E)
 

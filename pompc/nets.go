@@ -218,7 +218,8 @@ func (n *nets) dense(s *model.Scope, x *Node, out int) *Node {
 			if n.grad {
 				return denseTrain(x3, w, b)
 			}
-			return Add(matmul(x3, w), b)
+			h := matmul(x3, w)
+			return Add(h, like(b, h))
 		})
 	}
 	if !n.grad {
@@ -258,11 +259,12 @@ func (n *nets) normedLinear(s *model.Scope, x *Node, out int, dropout float64, a
 			if n.grad {
 				return normedLinearTrain(x3, w, b, gain, offset, drop)
 			}
-			h := Add(matmul(x3, w), b)
+			h := matmul(x3, w)
+			h = Add(h, like(b, h))
 			if drop != nil {
 				h = drop(h)
 			}
-			return Add(Mul(nn.LayerNorm(h, []int{-1}, 1e-5, nil, nil, nil), gain), offset)
+			return Add(Mul(nn.LayerNorm(h, []int{-1}, 1e-5, nil, nil, nil), like(gain, h)), like(offset, h))
 		}))
 	}
 	if n.grad {
@@ -350,7 +352,8 @@ func (n *nets) ensembleLinear(s *model.Scope, x *Node, out int, heads *Node) *No
 	if n.grad {
 		return denseTrain(x, w, b)
 	}
-	return Add(Einsum("eni,eio->eno", x, w), b)
+	h := Einsum("eni,eio->eno", x, w)
+	return Add(h, like(b, h))
 }
 
 // ensembleLinearVars returns ensembleLinear's variables (weights [E, in, out], biases
@@ -392,7 +395,7 @@ func (n *nets) ensembleLayerNorm(s *model.Scope, x *Node, heads *Node) *Node {
 	// (x − mean)/sqrt(var + 1e-5) by the backend's fused LayerNorm (no gain/offset: those are per
 	// member here), then the member's gain and offset; faster than the same normalisation
 	// written with primitive ops (README "Training forms").
-	return Add(Mul(nn.LayerNorm(x, []int{-1}, 1e-5, nil, nil, nil), gain), offset)
+	return Add(Mul(nn.LayerNorm(x, []int{-1}, 1e-5, nil, nil, nil), like(gain, x)), like(offset, x))
 }
 
 // ensembleLNVars returns ensembleLayerNorm's gain and offset [E, 1, F], gathered to the heads

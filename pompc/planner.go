@@ -89,13 +89,15 @@ func (n *nets) estimateValueChunk(z, actions, eps, heads *Node, gamma float64) *
 func eliteMask(v *Node, k int) *Node {
 	g := v.Graph()
 	s := v.Shape().Dimensions[v.Rank()-1]
-	vi := ExpandAxes(v, -1) // [N, S, 1]
-	vj := ExpandAxes(v, -2) // [N, 1, S]
+	grid := append(append([]int{}, v.Shape().Dimensions...), s)
+	vi := BroadcastToDims(ExpandAxes(v, -1), grid...) // [N, S, S]: v_i
+	vj := BroadcastToDims(ExpandAxes(v, -2), grid...) // [N, S, S]: v_j
 	idx := Iota(g, shapes.Make(dtypes.Int32, s), 0)
 	jBeforeI := LessThan(ExpandAxes(idx, 0), ExpandAxes(idx, 1)) // [S(i), S(j)]
 	for jBeforeI.Rank() < vi.Rank() {
 		jBeforeI = ExpandAxes(jBeforeI, 0) // [1, S(i), S(j)]
 	}
+	jBeforeI = BroadcastToDims(jBeforeI, grid...)
 	better := Or(GreaterThan(vj, vi), And(Equal(vj, vi), jBeforeI))
 	rank := ReduceSum(ConvertDType(better, dtypes.Int32), -1) // [N, S]
 	return ConvertDType(LessThan(rank, Const(g, int32(k))), v.DType())
@@ -148,7 +150,7 @@ func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
 	var actions, score, mask, value *Node
 	for it := 0; it < iters; it++ {
 		eps := n.randomNormal(g, shapes.Make(dt, h, nRun, s-p, a), 1)
-		sampled := ClipScalar(Add(ExpandAxes(mean, -2), Mul(ExpandAxes(std, -2), eps)), -1, 1)
+		sampled := ClipScalar(Add(like(ExpandAxes(mean, -2), eps), Mul(like(ExpandAxes(std, -2), eps), eps)), -1, 1)
 		if piActions != nil {
 			actions = Concatenate([]*Node{piActions, sampled}, -2) // [H, N, S, A]
 		} else {
@@ -159,11 +161,11 @@ func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
 		mask = eliteMask(value, cfg.NumElites)
 		// MPPI weights over elites: w_i ∝ exp(T·(v_i − max v)).
 		maxV := ReduceAndKeep(value, ReduceMax, -1)
-		score = Mul(mask, Exp(MulScalar(Sub(value, maxV), cfg.Temperature)))
-		score = Div(score, AddScalar(ReduceAndKeep(score, ReduceSum, -1), 1e-9)) // [N, S]
-		w := ExpandAxes(ExpandAxes(score, 0), -1)                                // [1, N, S, 1]
-		mean = ReduceSum(Mul(w, actions), -2)                                    // [H, N, A]
-		dev := Sub(actions, ExpandAxes(mean, -2))
+		score = Mul(mask, Exp(MulScalar(Sub(value, like(maxV, value)), cfg.Temperature)))
+		score = Div(score, like(AddScalar(ReduceAndKeep(score, ReduceSum, -1), 1e-9), score)) // [N, S]
+		w := like(ExpandAxes(ExpandAxes(score, 0), -1), actions)                               // [H, N, S, A]
+		mean = ReduceSum(Mul(w, actions), -2)                                                  // [H, N, A]
+		dev := Sub(actions, like(ExpandAxes(mean, -2), actions))
 		std = ClipScalar(Sqrt(ReduceSum(Mul(w, Square(dev)), -2)), cfg.MinStd, cfg.MaxStd)
 	}
 

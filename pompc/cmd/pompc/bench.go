@@ -47,6 +47,12 @@ type benchRow struct {
 	SampleMS   float64 `json:"replay_sample_median_ms"`
 	EnvSPS     float64 `json:"env_steps_per_s,omitempty"`
 	AgentSPS   float64 `json:"agent_steps_per_s,omitempty"`
+	// Population is the number of runs trained as one population for the end-to-end rate (1: a
+	// single run); AgentSPS is then their summed rate, PerRunSPS the rate of each, and SingleSPS
+	// the rate of one run trained alone, measured in the same invocation.
+	Population int     `json:"population,omitempty"`
+	PerRunSPS  float64 `json:"agent_steps_per_s_per_run,omitempty"`
+	SingleSPS  float64 `json:"single_run_agent_steps_per_s,omitempty"`
 	PeakHeapMB float64 `json:"peak_heap_mb"`
 	PeakRSSMB  float64 `json:"peak_rss_mb,omitempty"`
 	GPUMemMB   float64 `json:"gpu_mem_mb,omitempty"`
@@ -77,6 +83,7 @@ var benchTasks = map[string][]string{
 type benchOpts struct {
 	warmup, iters, e2eSteps int
 	envSeconds              float64
+	population              int
 }
 
 func runBench(ctx context.Context, args []string) error { return runBenchTo(ctx, args, os.Stdout) }
@@ -94,6 +101,7 @@ func runBenchTo(ctx context.Context, args []string, out io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON (one object per row) instead of a table")
 	progress := fs.Bool("progress", true, "print a line on stderr as each row finishes")
 	backendSpec := fs.String("backend", "", backendUsage)
+	population := fs.Int("population", 1, "train N runs of each row's configuration as one population for the end-to-end rate (their λ spread over the ablation's 0.1, 1, 9 for the pompc preset; seeds 1..N) and report the summed and per-run agent steps/s beside a single run's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -102,6 +110,12 @@ func runBenchTo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if *iters <= 0 || *warmup < 0 || *e2e < 0 || *envSecs < 0 {
 		return fmt.Errorf("bench: need --iters > 0 and --warmup, --e2e-steps, --env-seconds >= 0")
+	}
+	if *population < 1 {
+		return fmt.Errorf("bench: --population must be >= 1, got %d", *population)
+	}
+	if *population > 1 && *e2e == 0 {
+		return fmt.Errorf("bench: --population measures the end-to-end rate: give --e2e-steps > 0")
 	}
 	type job struct {
 		size     pompc.Size
@@ -130,7 +144,7 @@ func runBenchTo(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	warnNoSIMD()
-	opts := benchOpts{warmup: *warmup, iters: *iters, e2eSteps: *e2e, envSeconds: *envSecs}
+	opts := benchOpts{warmup: *warmup, iters: *iters, e2eSteps: *e2e, envSeconds: *envSecs, population: *population}
 	var rows []benchRow
 	for _, j := range jobs {
 		if ctx.Err() != nil {
@@ -256,6 +270,13 @@ func benchOne(ctx context.Context, backend compute.Backend, cfg pompc.Config, ob
 		if row.AgentSPS, err = agentRate(ctx, backend, cfg, task, o.e2eSteps); err != nil {
 			return row, err
 		}
+	}
+	if o.population > 1 {
+		row.Population, row.SingleSPS = o.population, row.AgentSPS
+		if row.AgentSPS, err = populationRate(ctx, backend, cfg, task, o.e2eSteps, o.population); err != nil {
+			return row, err
+		}
+		row.PerRunSPS = row.AgentSPS / float64(o.population)
 	}
 	row.PeakHeapMB, row.PeakRSSMB = mem.stop()
 	row.GPUMemMB = gpuMemMB(cfg.Backend)
@@ -415,6 +436,59 @@ func agentRate(ctx context.Context, backend compute.Backend, cfg pompc.Config, t
 	return float64(n) / time.Since(t0).Seconds(), nil
 }
 
+// ablationLambdas are the finite λ of the paper's sweep, spread over a benchmark population.
+var ablationLambdas = []float64{0.1, 1, 9}
+
+// populationRate is agentRate for k runs of cfg trained as one population (seeds 1..k; for a
+// finite λ > 0, λ cycling through ablationLambdas): agent steps per second summed over the runs.
+func populationRate(ctx context.Context, backend compute.Backend, cfg pompc.Config, task string, n, k int) (float64, error) {
+	cfg.SeedSteps = cfg.Horizon + 3
+	cfg.EvalEvery, cfg.SnapshotEvery = 0, 0
+	cfg.Steps = cfg.SeedSteps + n + 2
+	trs := make([]*pompc.Trainer, k)
+	defer func() {
+		for _, t := range trs {
+			if t != nil {
+				t.Close()
+			}
+		}
+	}()
+	for i := range trs {
+		c := cfg
+		c.Seed = int64(i + 1)
+		if c.Lambda > 0 && !c.LambdaInf() {
+			c.Lambda = ablationLambdas[i%len(ablationLambdas)]
+		}
+		var err error
+		if trs[i], err = pompc.NewTrainer(backend, c, task); err != nil {
+			return 0, err
+		}
+	}
+	pop, err := pompc.NewPopulation(backend, trs)
+	if err != nil {
+		return 0, err
+	}
+	defer pop.Close()
+	for trs[0].StepCount() <= trs[0].SeedSteps() {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if err := pop.Step(); err != nil {
+			return 0, err
+		}
+	}
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if err := pop.Step(); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n*k) / time.Since(t0).Seconds(), nil
+}
+
 func msSince(t time.Time) float64 { return float64(time.Since(t).Nanoseconds()) / 1e6 }
 
 // quantiles returns the median and the 90th percentile (nearest rank).
@@ -435,6 +509,22 @@ func printBench(w io.Writer, rows []benchRow, backend string) {
 	fmt.Fprintf(w, "pompc bench: backend %s, %d cores, %s; medians and p90 of timed calls after warm-up\n",
 		backend, runtime.NumCPU(), runtime.Version())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	pop := false
+	for _, r := range rows {
+		pop = pop || r.Population > 1
+	}
+	if pop {
+		fmt.Fprintln(tw, "size\tobs/act\tsamples x iters\tbatch\tplan ms (med/p90)\tupdate ms (med/p90)\tagent steps/s (1 run)\truns\tagent steps/s (sum)\tper run\tspeed-up\theap MB\tRSS MB\t")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%d/%d\t%d x %d\t%d\t%s / %s\t%s / %s\t%s\t%d\t%s\t%s\t%.1fx\t%.0f\t%.0f\t\n",
+				r.Size, r.ObsDim, r.ActDim, r.Samples, r.Iterations, r.Batch,
+				fmtMS(r.PlanMedMS), fmtMS(r.PlanP90MS), fmtMS(r.UpdMedMS), fmtMS(r.UpdP90MS),
+				fmtRate(r.SingleSPS), r.Population, fmtRate(r.AgentSPS), fmtRate(r.PerRunSPS), r.AgentSPS/r.SingleSPS, r.PeakHeapMB, r.PeakRSSMB)
+		}
+		tw.Flush()
+		fmt.Fprintln(w, "runs: one population (one batched planner and update graph for all runs); speed-up: summed agent steps/s over one run's, same invocation")
+		return
+	}
 	fmt.Fprintln(tw, "size\tobs/act\tsamples x iters\tbatch\tplan ms (med/p90)\tupdate ms (med/p90)\tsample ms\tenv steps/s\tagent steps/s\tref plan/update ms\tratio plan/update\theap MB\tRSS MB\t")
 	refs := map[string]bool{}
 	for _, r := range rows {
