@@ -163,8 +163,8 @@ func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
 		maxV := ReduceAndKeep(value, ReduceMax, -1)
 		score = Mul(mask, Exp(MulScalar(Sub(value, like(maxV, value)), cfg.Temperature)))
 		score = Div(score, like(AddScalar(ReduceAndKeep(score, ReduceSum, -1), 1e-9), score)) // [N, S]
-		w := like(ExpandAxes(ExpandAxes(score, 0), -1), actions)                               // [H, N, S, A]
-		mean = ReduceSum(Mul(w, actions), -2)                                                  // [H, N, A]
+		w := like(ExpandAxes(ExpandAxes(score, 0), -1), actions)                              // [H, N, S, A]
+		mean = ReduceSum(Mul(w, actions), -2)                                                 // [H, N, A]
 		dev := Sub(actions, like(ExpandAxes(mean, -2), actions))
 		std = ClipScalar(Sqrt(ReduceSum(Mul(w, Square(dev)), -2)), cfg.MinStd, cfg.MaxStd)
 	}
