@@ -150,3 +150,44 @@ func TestPopulationRefusesMismatchedRuns(t *testing.T) {
 }
 
 var _ = tensors.FromScalar[float32]
+
+// A population checkpoints through its runs' ordinary checkpoints (each Save syncs the run's
+// slice of the population) and resumes exactly: runs saved mid-training, loaded into new
+// trainers and joined again finish with the same records and variables, bit for bit, as the
+// population that never stopped; and a saved run continues alone from its checkpoint.
+func TestPopulationResumesExactly(t *testing.T) {
+	cfgs := []Config{popConfig(1, 0.1), popConfig(2, 9)}
+	const first, total = 27, 40
+	full, fullSinks, _ := popTrain(t, cfgs, total)
+
+	dirs := []string{t.TempDir(), t.TempDir()}
+	trs, sinks, p := popTrain(t, cfgs, first)
+	for k, tr := range trs {
+		require.NoError(t, tr.Save(dirs[k]))
+	}
+	require.NoError(t, p.Close())
+	// "Killed": fresh trainers from the checkpoints, joined into a new population.
+	res := make([]*Trainer, len(cfgs))
+	resSinks := make([]*MemorySink, len(cfgs))
+	for k, c := range cfgs {
+		res[k] = newTestTrainer(t, c, "cartpole-swingup")
+		require.NoError(t, res[k].Load(dirs[k]))
+		resSinks[k] = &MemorySink{}
+		res[k].Subscribe(resSinks[k])
+	}
+	p2, err := NewPopulation(thBackend(t), res)
+	require.NoError(t, err)
+	require.NoError(t, p2.Run(context.Background(), total-first, nil))
+	require.NoError(t, p2.Sync())
+	for k := range cfgs {
+		got := append(append([]Record{}, sinks[k].Records()...), resSinks[k].Records()...)
+		requireSameRecords(t, fullSinks[k].Records(), got, 0)
+		require.Empty(t, thParamsDiff(t, thParams(t, full[k].Agent()), thParams(t, res[k].Agent())))
+	}
+	// Run 1 leaves and trains alone from its checkpoint: its planner and updates run its own
+	// graphs on the state the population left.
+	alone := newTestTrainer(t, cfgs[1], "cartpole-swingup")
+	require.NoError(t, alone.Load(dirs[1]))
+	require.NoError(t, alone.Run(context.Background(), 3))
+	require.Equal(t, int64(first+3), alone.StepCount())
+}
