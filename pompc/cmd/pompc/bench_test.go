@@ -94,3 +94,28 @@ func TestQuantilesAndSMI(t *testing.T) {
 	assert.Equal(t, 1536.0, parseSMIMemory("123, 1024\n77, 5\n123, 512\nbad line\n", 123))
 	assert.Equal(t, 0.0, parseSMIMemory("", 1))
 }
+
+// --population N: the JSON row carries the population size, the summed agent rate, the per-run
+// rate (sum/N) and the single run's rate; the table prints the population columns; bad values
+// are refused.
+func TestBenchPopulation(t *testing.T) {
+	t.Setenv("GOMLX_BACKEND", "")
+	ctx := context.Background()
+	args := []string{"--sizes", "tiny", "--dims", "5/1", "--iters", "1", "--warmup", "1", "--e2e-steps", "2", "--env-seconds", "0", "--full-planner=false", "--progress=false", "--population", "3"}
+	var out bytes.Buffer
+	require.NoError(t, runBenchTo(ctx, append(args, "--json"), &out))
+	var rows []benchRow
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rows), out.String())
+	require.Len(t, rows, 1)
+	r := rows[0]
+	assert.Equal(t, 3, r.Population)
+	assert.Greater(t, r.AgentSPS, 0.0)
+	assert.Greater(t, r.SingleSPS, 0.0)
+	assert.InDelta(t, r.AgentSPS/3, r.PerRunSPS, 1e-9)
+	assert.Contains(t, out.String(), `"population": 3`)
+	out.Reset()
+	require.NoError(t, runBenchTo(ctx, args, &out))
+	assert.Contains(t, out.String(), "agent steps/s (sum)")
+	assert.Contains(t, out.String(), "speed-up")
+	require.ErrorContains(t, runBenchTo(ctx, []string{"--population", "0"}, &out), "--population")
+}
