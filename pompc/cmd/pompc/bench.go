@@ -416,11 +416,17 @@ func agentRate(ctx context.Context, backend compute.Backend, cfg pompc.Config, t
 		return 0, err
 	}
 	defer tr.Close()
-	for tr.StepCount() <= tr.SeedSteps() {
+	return stepRate(ctx, tr.Step, func() bool { return tr.StepCount() > tr.SeedSteps() }, n, 1)
+}
+
+// stepRate takes steps until warm (past the seed phase and its burst, compilation included),
+// then times n more and returns runs·n agent steps per second.
+func stepRate(ctx context.Context, step func() error, warm func() bool, n, runs int) (float64, error) {
+	for !warm() {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		if err := tr.Step(); err != nil {
+		if err := step(); err != nil {
 			return 0, err
 		}
 	}
@@ -429,11 +435,11 @@ func agentRate(ctx context.Context, backend compute.Backend, cfg pompc.Config, t
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		if err := tr.Step(); err != nil {
+		if err := step(); err != nil {
 			return 0, err
 		}
 	}
-	return float64(n) / time.Since(t0).Seconds(), nil
+	return float64(n*runs) / time.Since(t0).Seconds(), nil
 }
 
 // ablationLambdas are the finite λ of the paper's sweep, spread over a benchmark population.
@@ -469,24 +475,7 @@ func populationRate(ctx context.Context, backend compute.Backend, cfg pompc.Conf
 		return 0, err
 	}
 	defer pop.Close()
-	for trs[0].StepCount() <= trs[0].SeedSteps() {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		if err := pop.Step(); err != nil {
-			return 0, err
-		}
-	}
-	t0 := time.Now()
-	for i := 0; i < n; i++ {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		if err := pop.Step(); err != nil {
-			return 0, err
-		}
-	}
-	return float64(n*k) / time.Since(t0).Seconds(), nil
+	return stepRate(ctx, pop.Step, func() bool { return trs[0].StepCount() > trs[0].SeedSteps() }, n, k)
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Nanoseconds()) / 1e6 }
