@@ -193,11 +193,7 @@ func (a *Agent) setConfig(c Config) error {
 	return nil
 }
 
-func (a *Agent) variant() variant {
-	c := a.cfg
-	return variant{lambdaZero: c.Lambda == 0, lambdaInf: c.LambdaInf(), prior: c.Prior,
-		priorKL: c.PriorKL, qk: c.UsesQk()}
-}
+func (a *Agent) variant() variant { return a.cfg.variant() }
 
 // PlanResult is the outcome of one planner call for one observation.
 type PlanResult struct {

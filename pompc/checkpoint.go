@@ -245,6 +245,15 @@ func readCheckpoint(dir string) (*savedTrainer, error) {
 	return &st, nil
 }
 
+// CheckpointStep is the agent step at which a run directory's checkpoint was saved.
+func CheckpointStep(dir string) (int64, error) {
+	st, err := readCheckpoint(dir)
+	if err != nil {
+		return 0, err
+	}
+	return st.Step, nil
+}
+
 // LoadConfig reads the Config stored in a run directory's checkpoint.
 func LoadConfig(dir string) (Config, string, error) {
 	st, err := readCheckpoint(dir)

@@ -2,6 +2,7 @@ package pompc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -83,6 +84,31 @@ func sharedConfig(c Config) Config {
 	c.Steps, c.EvalEvery, c.EvalEpisodes, c.SnapshotEvery, c.BufferSize = 0, 0, 0, 0, 0
 	c.Reanalyze, c.ReanalyzeEvery = false, 0
 	return c
+}
+
+// PopulationKey is equal for two runs exactly when they can train in one population: the same
+// task, the same graph-shaping configuration and update variant, the same seed phase and UTD
+// ratio, and the same step target (populations step in lockstep). Sweeps group their points by
+// it.
+func PopulationKey(task string, c Config) string {
+	sc := sharedConfig(c)
+	v := c.variant()
+	b, err := json.Marshal(struct {
+		Task    string
+		Config  Config
+		Variant string
+		Steps   int
+	}{task, sc, fmt.Sprintf("%+v", v), c.Steps})
+	if err != nil {
+		return fmt.Sprintf("%s %+v %+v %d", task, sc, v, c.Steps) // not reached: Config marshals
+	}
+	return string(b)
+}
+
+// variant is the update variant a config selects (Agent.variant).
+func (c Config) variant() variant {
+	return variant{lambdaZero: c.Lambda == 0, lambdaInf: c.LambdaInf(), prior: c.Prior,
+		priorKL: c.PriorKL, qk: c.UsesQk()}
 }
 
 // newPopEngine stacks the members' variables into one population store on backend and builds

@@ -42,6 +42,18 @@ type Launcher interface {
 	Launch(ctx context.Context, job Job, threads int, progress func(pompc.Status)) error
 }
 
+// BatchLauncher is a Launcher that can also train several jobs together (one population:
+// pompc.NewPopulation). The engine groups the jobs by BatchKey and hands each group to
+// LaunchBatch; Parallel then counts groups, not runs.
+type BatchLauncher interface {
+	Launcher
+	// BatchKey is equal for jobs that may train together.
+	BatchKey(job Job) string
+	// LaunchBatch trains jobs together and returns one error per job (nil: it reached its
+	// target); progress(i, s) reports job i.
+	LaunchBatch(ctx context.Context, jobs []Job, threads int, progress func(i int, s pompc.Status)) []error
+}
+
 // Threads is the one core-allocation rule of every launcher: parallel runs share the machine's
 // cores evenly, each with at least one.
 func Threads(parallel int) int { return max(1, runtime.NumCPU()/max(parallel, 1)) }
@@ -150,46 +162,72 @@ func (e Engine) Run(ctx context.Context, jobs []Job) (Summary, error) {
 	}
 	var bookErr []error
 	count := sum.Skipped
-	next := make(chan int)
+	// Work items: one job each, or one group of jobs for a batch launcher.
+	items := make([][]int, 0, len(todo))
+	bl, batched := e.Launcher.(BatchLauncher)
+	if batched {
+		index := map[string]int{}
+		for _, i := range todo {
+			key := bl.BatchKey(jobs[i])
+			if k, ok := index[key]; ok {
+				items[k] = append(items[k], i)
+				continue
+			}
+			index[key] = len(items)
+			items = append(items, []int{i})
+		}
+		if e.Parallel <= 0 {
+			parallel = DefaultParallel(len(items))
+			threads = Threads(parallel)
+		}
+	} else {
+		for _, i := range todo {
+			items = append(items, []int{i})
+		}
+	}
+	next := make(chan []int)
 	var wg sync.WaitGroup
 	for w := 0; w < parallel; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				st, runErr, err := e.launch(ctx, i, jobs[i], threads, &mu, update, logf)
+			for item := range next {
+				results := e.launchItem(ctx, item, jobs, threads, &mu, update, logf)
 				mu.Lock()
-				count++
-				n := count
-				switch {
-				case err != nil:
-					bookErr = append(bookErr, err)
-				case st.State == rundir.StateFailed:
-					sum.Failed = append(sum.Failed, Failure{Name: jobs[i].Name, Err: runErr.Error()})
-					logf("[%d/%d] FAILED %s: %v", n, sum.Total, jobs[i].Name, runErr)
-				case st.State == rundir.StateDone:
-					sum.Done++
-					logf("[%d/%d] done %s (%.1fs)", n, sum.Total, jobs[i].Name, st.WallSeconds)
-				default:
-					sum.Stopped++
-					logf("[%d/%d] stopped %s (resume the sweep to continue it)", n, sum.Total, jobs[i].Name)
+				for n, i := range item {
+					res := results[n]
+					count++
+					c := count
+					switch {
+					case res.err != nil:
+						bookErr = append(bookErr, res.err)
+					case res.st.State == rundir.StateFailed:
+						sum.Failed = append(sum.Failed, Failure{Name: jobs[i].Name, Err: res.runErr.Error()})
+						logf("[%d/%d] FAILED %s: %v", c, sum.Total, jobs[i].Name, res.runErr)
+					case res.st.State == rundir.StateDone:
+						sum.Done++
+						logf("[%d/%d] done %s (%.1fs)", c, sum.Total, jobs[i].Name, res.st.WallSeconds)
+					default:
+						sum.Stopped++
+						logf("[%d/%d] stopped %s (resume the sweep to continue it)", c, sum.Total, jobs[i].Name)
+					}
 				}
 				mu.Unlock()
 			}
 		}()
 	}
-	for _, i := range todo {
+	for _, item := range items {
 		if ctx.Err() != nil {
 			mu.Lock()
-			sum.Stopped++
+			sum.Stopped += len(item)
 			mu.Unlock()
 			continue
 		}
 		select {
-		case next <- i:
+		case next <- item:
 		case <-ctx.Done():
 			mu.Lock()
-			sum.Stopped++
+			sum.Stopped += len(item)
 			mu.Unlock()
 		}
 	}
@@ -200,22 +238,86 @@ func (e Engine) Run(ctx context.Context, jobs []Job) (Summary, error) {
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// launch runs one job through the launcher and writes its status record: running while it
-// trains, then done, failed or stopped.
-func (e Engine) launch(ctx context.Context, i int, j Job, threads int, mu *sync.Mutex,
-	update func(Update), logf func(string, ...any)) (rundir.Status, error, error) {
-	if err := rundir.Ensure(j.Dir); err != nil {
-		return rundir.Status{}, nil, err
+// result is how one job's launch ended: its status record, the run's error, and an error of
+// the bookkeeping itself (status file).
+type result struct {
+	st     rundir.Status
+	runErr error
+	err    error
+}
+
+// running is a job being launched: its status record and its progress.
+type running struct {
+	st       rundir.Status
+	prevWall float64
+	mu       sync.Mutex
+	last     pompc.Status
+	err      error
+}
+
+// launchItem runs one work item (one job, or a batch) through the launcher and writes each
+// job's status record: running while it trains, then done, failed or stopped.
+func (e Engine) launchItem(ctx context.Context, item []int, jobs []Job, threads int, mu *sync.Mutex,
+	update func(Update), logf func(string, ...any)) []result {
+	rs := make([]*running, len(item))
+	for n, i := range item {
+		rs[n] = e.begin(i, jobs[i], mu, update, logf)
+	}
+	start := time.Now()
+	progress := func(n int, s pompc.Status) {
+		r := rs[n]
+		r.mu.Lock()
+		r.last = s
+		r.mu.Unlock()
+		update(Update{Job: item[n], State: rundir.StateRunning, Step: s.Step, Status: s, Wall: seconds(r.prevWall) + time.Since(start)})
+	}
+	runErrs := make([]error, len(item))
+	var batch []Job
+	var pos []int
+	for n, i := range item {
+		if rs[n].err == nil {
+			batch = append(batch, jobs[i])
+			pos = append(pos, n)
+		}
+	}
+	switch {
+	case len(batch) == 0:
+	case len(item) == 1:
+		runErrs[pos[0]] = e.Launcher.Launch(ctx, batch[0], threads, func(s pompc.Status) { progress(pos[0], s) })
+	default:
+		errs := e.Launcher.(BatchLauncher).LaunchBatch(ctx, batch, threads, func(b int, s pompc.Status) { progress(pos[b], s) })
+		for b, n := range pos {
+			runErrs[n] = errs[b]
+		}
+	}
+	out := make([]result, len(item))
+	for n, i := range item {
+		if rs[n].err != nil {
+			out[n] = result{st: rs[n].st, err: rs[n].err}
+			continue
+		}
+		out[n] = e.end(ctx, i, jobs[i], rs[n], start, runErrs[n], update)
+	}
+	return out
+}
+
+// begin writes a job's running status record.
+func (e Engine) begin(i int, j Job, mu *sync.Mutex, update func(Update), logf func(string, ...any)) *running {
+	r := &running{}
+	if r.err = rundir.Ensure(j.Dir); r.err != nil {
+		return r
 	}
 	st, err := rundir.ReadStatus(j.Dir)
 	if err != nil {
-		return st, nil, err
+		r.st, r.err = st, err
+		return r
 	}
-	prevWall := st.WallSeconds
+	r.prevWall = st.WallSeconds
 	st.State, st.TargetStep, st.Launcher, st.Error = rundir.StateRunning, j.Steps(), e.Launcher.Name(), ""
 	st.Attempts++
-	if err := rundir.WriteStatus(j.Dir, st); err != nil {
-		return st, nil, err
+	r.st = st
+	if r.err = rundir.WriteStatus(j.Dir, st); r.err != nil {
+		return r
 	}
 	mu.Lock()
 	if rundir.HasCheckpoint(j.Dir) {
@@ -224,21 +326,19 @@ func (e Engine) launch(ctx context.Context, i int, j Job, threads int, mu *sync.
 		logf("starting %s", j.Name)
 	}
 	mu.Unlock()
-	start := time.Now()
-	var stepMu sync.Mutex
-	var last pompc.Status
-	last.Step = st.Step
-	update(Update{Job: i, State: rundir.StateRunning, Step: st.Step, Wall: seconds(prevWall)})
-	runErr := e.Launcher.Launch(ctx, j, threads, func(s pompc.Status) {
-		stepMu.Lock()
-		last = s
-		stepMu.Unlock()
-		update(Update{Job: i, State: rundir.StateRunning, Step: s.Step, Status: s, Wall: seconds(prevWall) + time.Since(start)})
-	})
-	stepMu.Lock()
-	st.Step = last.Step
-	stepMu.Unlock()
-	st.WallSeconds = prevWall + time.Since(start).Seconds()
+	r.last.Step = st.Step
+	update(Update{Job: i, State: rundir.StateRunning, Step: st.Step, Wall: seconds(r.prevWall)})
+	return r
+}
+
+// end writes a job's final status record after its launch returned runErr.
+func (e Engine) end(ctx context.Context, i int, j Job, r *running, start time.Time, runErr error, update func(Update)) result {
+	st := r.st
+	r.mu.Lock()
+	st.Step = r.last.Step
+	last := r.last
+	r.mu.Unlock()
+	st.WallSeconds = r.prevWall + time.Since(start).Seconds()
 	switch {
 	case runErr != nil && ctx.Err() == nil:
 		st.State, st.Error = rundir.StateFailed, runErr.Error()
@@ -249,12 +349,12 @@ func (e Engine) launch(ctx context.Context, i int, j Job, threads int, mu *sync.
 		st.Step = max(st.Step, j.Steps())
 	}
 	if err := rundir.WriteStatus(j.Dir, st); err != nil {
-		return st, runErr, err
+		return result{st: st, runErr: runErr, err: err}
 	}
 	u := Update{Job: i, State: st.State, Step: st.Step, Status: last, Wall: seconds(st.WallSeconds)}
 	if st.State == rundir.StateFailed {
 		u.Err = runErr
 	}
 	update(u)
-	return st, runErr, nil
+	return result{st: st, runErr: runErr}
 }

@@ -156,3 +156,63 @@ func TestEngineStopAndBadJobs(t *testing.T) {
 	require.Equal(t, max(1, Threads(1)), Threads(0))
 	require.Equal(t, 1, DefaultParallel(0))
 }
+
+// fakeBatchLauncher trains groups of jobs together, keyed by λ; a job named in fail fails.
+type fakeBatchLauncher struct {
+	fakeLauncher
+	batches [][]string
+}
+
+func (f *fakeBatchLauncher) BatchKey(j Job) string { return pompc.FormatLambda(j.Config.Lambda) }
+
+func (f *fakeBatchLauncher) LaunchBatch(ctx context.Context, jobs []Job, threads int, progress func(int, pompc.Status)) []error {
+	var names []string
+	errs := make([]error, len(jobs))
+	for i, j := range jobs {
+		names = append(names, j.Name)
+		if f.fail[j.Name] {
+			errs[i] = errors.New("boom")
+			continue
+		}
+		progress(i, pompc.Status{Step: j.Steps()})
+	}
+	f.mu.Lock()
+	f.batches = append(f.batches, names)
+	f.mu.Unlock()
+	return errs
+}
+
+// A batch launcher gets the jobs grouped by its key, each group once; every job of a batch gets
+// its own status record (one failing job does not fail the others), and a second sweep skips
+// the done jobs and retries only the failed one, alone.
+func TestEngineBatches(t *testing.T) {
+	jobs := fakeJobs(t, 6)
+	for i := range jobs {
+		jobs[i].Config.Lambda = []float64{1, 9}[i%2]
+		jobs[i].Config.Steps = 100
+	}
+	l := &fakeBatchLauncher{fakeLauncher: fakeLauncher{fail: map[string]bool{"j3": true}}}
+	sum, err := Engine{Launcher: l}.Run(context.Background(), jobs)
+	require.NoError(t, err)
+	require.Equal(t, 5, sum.Done)
+	require.Len(t, sum.Failed, 1)
+	require.Equal(t, "j3", sum.Failed[0].Name)
+	require.ElementsMatch(t, [][]string{{"j0", "j2", "j4"}, {"j1", "j3", "j5"}}, l.batches)
+	for i, j := range jobs {
+		st, err := rundir.ReadStatus(j.Dir)
+		require.NoError(t, err)
+		want := rundir.StateDone
+		if i == 3 {
+			want = rundir.StateFailed
+		}
+		require.Equal(t, want, st.State, j.Name)
+		require.Equal(t, "fake", st.Launcher)
+	}
+	l.fail, l.batches = nil, nil
+	sum, err = Engine{Launcher: l}.Run(context.Background(), jobs)
+	require.NoError(t, err)
+	require.Equal(t, 5, sum.Skipped)
+	require.Equal(t, 1, sum.Done)
+	require.Empty(t, l.batches, "a group of one goes through Launch")
+	require.Equal(t, []string{"j3"}, l.launched)
+}

@@ -3,11 +3,13 @@ package sweep
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +31,9 @@ type Runner struct {
 	Jobs int
 	// Log receives one line per started, finished, skipped or failed run (nil: discarded).
 	Log io.Writer
+	// Batched trains the points that can share graphs as populations, one `pompc population`
+	// process each (PopulationLauncher); false: one `pompc train` process per point.
+	Batched bool
 }
 
 // Run runs every point of g under dir that is not done yet (Engine with a ProcessLauncher):
@@ -37,8 +42,8 @@ type Runner struct {
 // they checkpoint and stop) and returns after they exit. The sweep directory is locked for the
 // duration.
 func (r Runner) Run(ctx context.Context, dir string, g Grid) (Summary, error) {
-	if r.Jobs < 1 {
-		return Summary{}, fmt.Errorf("sweep: jobs must be >= 1, got %d", r.Jobs)
+	if r.Jobs < 0 {
+		return Summary{}, fmt.Errorf("sweep: jobs must be >= 0 (0: one per CPU, at most one per run or population), got %d", r.Jobs)
 	}
 	if r.Exe == "" {
 		return Summary{}, errors.New("sweep: no pompc executable")
@@ -55,7 +60,11 @@ func (r Runner) Run(ctx context.Context, dir string, g Grid) (Summary, error) {
 		return Summary{}, fmt.Errorf("sweep: %w", err)
 	}
 	defer lock.Unlock()
-	return Engine{Launcher: ProcessLauncher{Exe: r.Exe, Env: r.Env}, Parallel: r.Jobs, Log: r.Log}.Run(ctx, jobs)
+	var l Launcher = ProcessLauncher{Exe: r.Exe, Env: r.Env}
+	if r.Batched {
+		l = PopulationLauncher{Exe: r.Exe, Env: r.Env}
+	}
+	return Engine{Launcher: l, Parallel: r.Jobs, Log: r.Log}.Run(ctx, jobs)
 }
 
 // ProcessLauncher launches a job as a child `pompc train` process (the CLI's sweeps), its
@@ -73,29 +82,48 @@ func (ProcessLauncher) Name() string { return "process" }
 // Launch runs `Exe train` with the job's flags (and --resume when the run has a checkpoint). The
 // child's progress is not followed: progress is called once, at its end, with the target step.
 func (l ProcessLauncher) Launch(ctx context.Context, j Job, threads int, progress func(pompc.Status)) error {
-	env := l.Env
+	args := j.Args
+	if rundir.HasCheckpoint(j.Dir) {
+		args = append(slices.Clone(args), "--resume")
+	}
+	if err := runLogged(ctx, l.Exe, l.Env, threads, args, []string{j.Dir}); err != nil {
+		return err
+	}
+	progress(finalStatus(j))
+	return nil
+}
+
+// finalStatus is the status a finished job reports.
+func finalStatus(j Job) pompc.Status {
+	return pompc.Status{Dir: j.Dir, Task: j.Point.Task, Config: j.Config, Step: j.Steps(), Lambda: j.Config.Lambda,
+		Prior: j.Config.Prior, PriorKL: j.Config.PriorKL, Reanalyze: j.Config.Reanalyze}
+}
+
+// runLogged runs exe with args (GOMAXPROCS = threads unless env sets it), appending its output
+// to the train.log of every run directory in dirs; Ctrl-C reaches it as an interrupt (it saves
+// and stops). A failure carries the last lines of its output.
+func runLogged(ctx context.Context, exe string, env []string, threads int, args, dirs []string) error {
 	if env == nil {
 		env = os.Environ()
 	}
 	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") }) {
 		env = append(slices.Clone(env), "GOMAXPROCS="+strconv.Itoa(threads))
 	}
-	args := j.Args
-	if rundir.HasCheckpoint(j.Dir) {
-		args = append(slices.Clone(args), "--resume")
-	}
-	logFile, err := os.OpenFile(rundir.Path(j.Dir, rundir.TrainLogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	fmt.Fprintf(logFile, "### %s %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
 	tail := &tailBuffer{max: 2000}
-	cmd := exec.CommandContext(ctx, l.Exe, args...)
+	outs := []io.Writer{tail}
+	for _, d := range dirs {
+		logFile, err := os.OpenFile(rundir.Path(d, rundir.TrainLogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer logFile.Close()
+		fmt.Fprintf(logFile, "### %s %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
+		outs = append(outs, logFile)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = env
-	cmd.Stdout = io.MultiWriter(logFile, tail)
+	cmd.Stdout = io.MultiWriter(outs...)
 	cmd.Stderr = cmd.Stdout
-	// Interrupt (not kill) on cancel, so the child saves its checkpoint.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = time.Minute
 	if err := runChild(cmd); err != nil {
@@ -104,12 +132,86 @@ func (l ProcessLauncher) Launch(ctx context.Context, j Job, threads int, progres
 		}
 		return fmt.Errorf("%v: %s", err, lastLines(strings.TrimSpace(tail.String()), 3))
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
+	return ctx.Err()
+}
+
+// PopulationLauncher trains the jobs that can share graphs as one population in one child
+// process (`pompc population FILE`, FILE listing each job's train arguments): the sweep engine's
+// batched launcher. Each job is still an ordinary run directory; the child's output goes to
+// every job's train.log. A job is done when its checkpoint reached its target.
+type PopulationLauncher struct {
+	// Exe is the pompc executable.
+	Exe string
+	// Env is the children's environment (nil: this process's).
+	Env []string
+}
+
+// Name implements Launcher.
+func (PopulationLauncher) Name() string { return "population" }
+
+// BatchKey implements BatchLauncher: pompc.PopulationKey of the job's task and configuration.
+func (PopulationLauncher) BatchKey(j Job) string { return pompc.PopulationKey(j.Point.Task, j.Config) }
+
+// Launch implements Launcher: a population of one.
+func (l PopulationLauncher) Launch(ctx context.Context, j Job, threads int, progress func(pompc.Status)) error {
+	return l.LaunchBatch(ctx, []Job{j}, threads, func(_ int, s pompc.Status) { progress(s) })[0]
+}
+
+// LaunchBatch implements BatchLauncher.
+func (l PopulationLauncher) LaunchBatch(ctx context.Context, jobs []Job, threads int, progress func(int, pompc.Status)) []error {
+	errs := make([]error, len(jobs))
+	fail := func(err error) []error {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
 	}
-	progress(pompc.Status{Dir: j.Dir, Task: j.Point.Task, Config: j.Config, Step: j.Steps(), Lambda: j.Config.Lambda,
-		Prior: j.Config.Prior, PriorKL: j.Config.PriorKL, Reanalyze: j.Config.Reanalyze})
-	return nil
+	file := struct {
+		Runs [][]string `json:"runs"`
+	}{}
+	dirs := make([]string, len(jobs))
+	for i, j := range jobs {
+		args := j.Args
+		if len(args) > 0 && args[0] == "train" {
+			args = args[1:] // the train arguments, without the command
+		}
+		if rundir.HasCheckpoint(j.Dir) {
+			args = append(slices.Clone(args), "--resume")
+		}
+		file.Runs = append(file.Runs, args)
+		dirs[i] = j.Dir
+	}
+	tmp, err := os.MkdirTemp("", "pompc-population-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(tmp)
+	path := filepath.Join(tmp, "population.json")
+	data, err := json.Marshal(file)
+	if err != nil {
+		return fail(err)
+	}
+	if err := rundir.WriteFile(path, data, 0o644); err != nil {
+		return fail(err)
+	}
+	childErr := runLogged(ctx, l.Exe, l.Env, threads, []string{"population", path}, dirs)
+	if ctx.Err() != nil {
+		return fail(ctx.Err())
+	}
+	for i, j := range jobs {
+		step, err := pompc.CheckpointStep(j.Dir)
+		switch {
+		case err == nil && step >= j.Steps():
+			progress(i, finalStatus(j))
+		case childErr != nil:
+			errs[i] = childErr
+		case err != nil:
+			errs[i] = err
+		default:
+			errs[i] = fmt.Errorf("stopped at step %d of %d", step, j.Steps())
+		}
+	}
+	return errs
 }
 
 func lastLines(s string, n int) string {

@@ -4,6 +4,7 @@
 //	pompc eval --run DIR  evaluate a saved run without exploration noise
 //	pompc bench [flags]   time one planner call and one update per size and obs/action dims
 //	pompc sweep [flags]   train a grid of runs in parallel (resumable); writes a table and figures
+//	pompc population FILE train the runs FILE lists as populations (one batched graph per population)
 //	pompc plot DIR -o F   export the figures of a run or sweep directory (PDF, SVG, PNG, HTML)
 //	pompc serve --run-dir DIR  serve a run to notebook clients (package session)
 //
@@ -39,6 +40,8 @@ func main() {
 		err = runBench(ctx, os.Args[2:])
 	case "sweep":
 		err = runSweep(ctx, os.Args[2:])
+	case "population":
+		err = runPopulation(ctx, os.Args[2:])
 	case "plot":
 		err = runPlot(ctx, os.Args[2:])
 	case "serve":
@@ -74,6 +77,7 @@ commands:
   eval    evaluate a saved run: pompc eval --run runs/NAME
   bench   time planner calls and updates: pompc bench --sizes tiny,1M --dims 5/1,67/21
   sweep   run a grid (tasks x presets x lambdas x KL x prior x seeds) in parallel, resumably
+  population FILE  train the runs FILE lists ({"runs": [[train args...], ...]}) as populations
   plot    export figures of a run or sweep directory: pompc plot DIR -o fig.pdf
   serve   serve a run directory to notebook clients (package session): pompc serve --run-dir DIR
 

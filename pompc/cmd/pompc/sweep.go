@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,7 +29,8 @@ func runSweep(ctx context.Context, args []string) error {
 	kls := fs.String("kl", "", "comma-separated prior KL directions (forward, reverse); empty: each preset's own")
 	priors := fs.String("priors", "", "comma-separated prior kinds (learned, planner); empty: each preset's own")
 	seeds := fs.String("seeds", "0,1,2", "comma-separated seeds, or a count N for 0..N-1 written as N:")
-	jobs := fs.Int("jobs", runtime.NumCPU(), "runs at once (each gets NumCPU/jobs threads)")
+	jobs := fs.Int("jobs", 0, "runs (or populations, with --batched) at once, each with NumCPU/jobs threads; 0: one per CPU, at most one per run or population")
+	batched := fs.Bool("batched", true, "train the points that can share graphs (same task, size, planner and update variant: λ = 0, finite or inf) as populations, one batched graph and one process each; false: one `pompc train` process per point")
 	size := fs.String("size", "tiny", "network size preset of every run")
 	steps := fs.Int("steps", 0, "agent steps per run (0: the preset's)")
 	var sets setFlags
@@ -90,8 +90,12 @@ func runSweep(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("sweep %s: %d runs, %d at once\n", *dir, len(pts), *jobs)
-	sum, err := sweep.Runner{Exe: exe, Jobs: *jobs, Log: os.Stdout}.Run(ctx, *dir, g)
+	if *batched {
+		fmt.Printf("sweep %s: %d runs, as populations (--batched)\n", *dir, len(pts))
+	} else {
+		fmt.Printf("sweep %s: %d runs, one process each\n", *dir, len(pts))
+	}
+	sum, err := sweep.Runner{Exe: exe, Jobs: *jobs, Log: os.Stdout, Batched: *batched}.Run(ctx, *dir, g)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,13 +34,28 @@ func countDone(t *testing.T, dir string) int {
 	return n
 }
 
-// TestSweepKilledAndResumed runs a 2 lambdas x 2 seeds sweep as a subprocess, SIGKILLs it as soon
-// as its first run is done (its children die with it), resumes it with the same command, and
-// checks that finished runs were skipped and the tables and figures cover all four runs.
+// TestSweepKilledAndResumed runs a 2 lambdas x 2 seeds sweep as a subprocess, SIGKILLs it, resumes
+// it with the same command, and checks that finished runs were skipped, killed ones continued,
+// and the tables and figures cover all four runs. With one process per run (--batched=false) the
+// kill comes as soon as the first run is done (its children die with it); batched, the four
+// runs are one population (they share λ-finite PO-MPC's graphs) and the kill comes once a run
+// has checkpointed past the seed phase. Both modes write the same tables and figures.
 func TestSweepKilledAndResumed(t *testing.T) {
+	t.Run("process", func(t *testing.T) {
+		sweepKilledAndResumed(t, false, func(dir string) bool { return countDone(t, dir) >= 1 })
+	})
+	t.Run("batched", func(t *testing.T) {
+		sweepKilledAndResumed(t, true, func(dir string) bool {
+			step, err := pompc.CheckpointStep(filepath.Join(dir, "cartpole-balance_pompc_lam1_s0"))
+			return err == nil && step >= 30
+		})
+	})
+}
+
+func sweepKilledAndResumed(t *testing.T, batched bool, killNow func(dir string) bool) {
 	dir := filepath.Join(t.TempDir(), "sweep")
 	args := append([]string{"sweep", "--dir", dir, "--tasks", "cartpole-balance", "--presets", "pompc",
-		"--lambdas", "1,9", "--seeds", "0,1", "--jobs", "2", "--steps", "60"}, sweepTrainArgs...)
+		"--lambdas", "1,9", "--seeds", "0,1", "--jobs", "2", "--steps", "60", fmt.Sprintf("--batched=%v", batched)}, sweepTrainArgs...)
 	cmd := pompcCmd(t, args...)
 	var first bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &first, &first
@@ -66,7 +82,7 @@ func TestSweepKilledAndResumed(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("no run finished in time:\n%s", first.String())
 		case <-time.After(100 * time.Millisecond):
-			if countDone(t, dir) >= 1 {
+			if killNow(dir) {
 				require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 				<-done
 				killed = true
@@ -81,16 +97,24 @@ func TestSweepKilledAndResumed(t *testing.T) {
 	// Resume: the same command (an existing sweep.json must match the flags).
 	out, err := pompcCmd(t, args...).CombinedOutput()
 	require.NoError(t, err, string(out))
-	require.Contains(t, string(out), "already done, skipped")
+	if doneAtKill > 0 {
+		require.Contains(t, string(out), "already done, skipped")
+	}
 	require.Contains(t, string(out), "all 4 runs done")
 	require.Equal(t, 4, countDone(t, dir))
 	resumed := false
 	for _, name := range []string{"lam1_s0", "lam1_s1", "lam9_s0", "lam9_s1"} {
 		log, err := os.ReadFile(filepath.Join(dir, "cartpole-balance_pompc_"+name, "train.log"))
 		require.NoError(t, err)
-		resumed = resumed || strings.Contains(string(log), "--resume")
+		resumed = resumed || strings.Contains(string(log), "--resume") || strings.Contains(string(log), "resumed ")
 	}
 	t.Logf("a killed run continued from its checkpoint: %v", resumed)
+	if batched {
+		require.True(t, resumed, "the killed population must continue from its runs' checkpoints")
+		st, err := rundir.ReadStatus(filepath.Join(dir, "cartpole-balance_pompc_lam9_s1"))
+		require.NoError(t, err)
+		require.Equal(t, "population", st.Launcher)
+	}
 
 	// Results table: one row per lambda, two seeds each, with a final return and an interval.
 	f, err := os.Open(filepath.Join(dir, "results.csv"))

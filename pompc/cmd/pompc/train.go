@@ -19,7 +19,26 @@ import (
 	"github.com/pompc/pompc/widgets"
 )
 
-func runTrain(ctx context.Context, args []string) error {
+// trainRun is one run of `pompc train`: its flags, its run directory once opened, and its
+// schedule. `pompc train` drives one alone; `pompc population` drives several in lockstep as one
+// population (population.go), with the same directories, lines and checkpoints.
+type trainRun struct {
+	task, dir  string
+	resume     bool
+	saveEvery  int
+	quiet      bool
+	cpuProfile string
+	cfg        pompc.Config
+	set        map[string]bool // flags given on the command line
+
+	run       *pompc.Run
+	total     int64 // the step the run trains to
+	remaining int64
+	prefix    string // line prefix ("" alone; the run's directory in a population)
+}
+
+// parseTrain parses `pompc train`'s flags.
+func parseTrain(args []string) (*trainRun, error) {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	task := fs.String("task", "cartpole-balance", "task name (see envs)")
 	runDir := fs.String("run-dir", "", "run directory (default runs/<task>-<preset>-<size>-s<seed>)")
@@ -28,23 +47,38 @@ func runTrain(ctx context.Context, args []string) error {
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	cf := newConfigFlags(fs, "pompc", "tiny")
-	// --backend is the config field "backend" (so --set backend=... is the same): see backendUsage.
 	if f := fs.Lookup("backend"); f != nil {
 		f.Usage = backendUsage
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("train: unexpected arguments %q", fs.Args())
 	}
 	cfg, err := cf.build()
 	if err != nil {
+		return nil, err
+	}
+	r := &trainRun{task: *task, dir: *runDir, resume: *resume, saveEvery: *saveEvery, quiet: *quiet,
+		cpuProfile: *cpuProfile, cfg: cfg, set: map[string]bool{}}
+	fs.Visit(func(f *flag.Flag) { r.set[f.Name] = true })
+	if r.dir == "" {
+		r.dir = filepath.Join("runs", fmt.Sprintf("%s-%s-%s-s%d", r.task, cfg.Preset, cfg.Size.Name, cfg.Seed))
+	}
+	return r, nil
+}
+
+// runTrain is `pompc train`: one run, with a progress bar, episode and evaluation lines,
+// checkpoints, and the learning-curve figure at the end.
+func runTrain(ctx context.Context, args []string) error {
+	r, err := parseTrain(args)
+	if err != nil {
 		return err
 	}
-	if *runDir == "" {
-		*runDir = filepath.Join("runs", fmt.Sprintf("%s-%s-%s-s%d", *task, cfg.Preset, cfg.Size.Name, cfg.Seed))
-	}
 	warnNoSIMD()
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	if r.cpuProfile != "" {
+		f, err := os.Create(r.cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -54,47 +88,70 @@ func runTrain(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	mode, runTask := pompc.ResumeNever, *task
-	if *resume {
+	if err := r.open(); err != nil {
+		return err
+	}
+	defer r.run.Close()
+	tr := r.run.Trainer
+	bar := newProgress(os.Stderr, r.total, r.quiet)
+	hooks := append(r.hooks(bar.clear), pompc.Periodic(time.Second, pompc.Hook{Name: "progress", Fn: func(t *pompc.Trainer, ev pompc.Event) error {
+		if ev == pompc.EventEnvStep {
+			bar.update(t.StepCount(), t.StepsPerSecond())
+		}
+		return nil
+	}}))
+	start := time.Now()
+	runErr := tr.Run(ctx, int(max(r.remaining, 0)), hooks...)
+	bar.clear()
+	return r.finish(ctx, runErr, start)
+}
+
+// open opens (or resumes) the run directory and prints the run's first lines.
+func (r *trainRun) open() error {
+	mode, runTask := pompc.ResumeNever, r.task
+	if r.resume {
 		mode = pompc.ResumeRequired
-		if !set["task"] && rundir.HasCheckpoint(*runDir) {
+		if !r.set["task"] && rundir.HasCheckpoint(r.dir) {
 			runTask = "" // the checkpoint's task
 		}
 	}
-	run, err := pompc.OpenRun(pompc.RunOptions{Dir: *runDir, Task: runTask, Config: &cfg, Resume: mode,
-		Backend: cfg.Backend, Logf: func(format string, a ...any) { fmt.Printf(format+"\n", a...) }})
+	run, err := pompc.OpenRun(pompc.RunOptions{Dir: r.dir, Task: runTask, Config: &r.cfg, Resume: mode,
+		Backend: r.cfg.Backend, Logf: func(format string, a ...any) { fmt.Printf(r.prefix+format+"\n", a...) }})
 	if err != nil {
 		switch {
 		case errors.Is(err, pompc.ErrRunExists):
 			return fmt.Errorf("%w: pass --resume to continue it or --run-dir for a new one", err)
 		case errors.Is(err, pompc.ErrNoCheckpoint):
-			return fmt.Errorf("%w (run `pompc train --run-dir %s` without --resume)", err, *runDir)
+			return fmt.Errorf("%w (run `pompc train --run-dir %s` without --resume)", err, r.dir)
 		}
 		return err
 	}
-	defer run.Close()
-	tr, backendSpec := run.Trainer, run.BackendSpec
-	metricsPath := rundir.Path(*runDir, rundir.MetricsFile)
-
+	r.run = run
+	tr := run.Trainer
 	spec := tr.Spec()
-	total := int64(cfg.Steps) // --steps; a resumed run without it trains to its own target
-	if run.Resumed && !set["steps"] {
-		total = int64(tr.Config().Steps)
+	r.total = int64(r.cfg.Steps) // --steps; a resumed run without it trains to its own target
+	if run.Resumed && !r.set["steps"] {
+		r.total = int64(tr.Config().Steps)
 	}
-	remaining := total - tr.StepCount()
+	r.remaining = r.total - tr.StepCount()
 	rc := tr.Config()
-	fmt.Printf("training %s on %s (obs %d, act %d): size %s, lambda %s, prior %s/%s, %d steps, seed phase %d, backend %s\n",
-		rc.Preset, tr.Task(), spec.ObsDim, spec.ActionDim, rc.Size.Name, pompc.FormatLambda(rc.Lambda), rc.Prior, rc.PriorKL,
-		total, tr.SeedSteps(), backendSpec)
-	fmt.Printf("run directory: %s\n", *runDir)
+	fmt.Printf("%straining %s on %s (obs %d, act %d): size %s, lambda %s, prior %s/%s, %d steps, seed phase %d, backend %s\n",
+		r.prefix, rc.Preset, tr.Task(), spec.ObsDim, spec.ActionDim, rc.Size.Name, pompc.FormatLambda(rc.Lambda), rc.Prior, rc.PriorKL,
+		r.total, tr.SeedSteps(), run.BackendSpec)
+	fmt.Printf("%srun directory: %s\n", r.prefix, r.dir)
+	return nil
+}
 
-	bar := newProgress(os.Stderr, total, *quiet)
+// hooks are the run's episode and evaluation lines (clear, when not nil, first clears a
+// progress bar) and its checkpoints.
+func (r *trainRun) hooks(clear func()) []pompc.Hook {
+	if clear == nil {
+		clear = func() {}
+	}
 	hooks := []pompc.Hook{
 		pompc.On(pompc.EventEpisodeEnd, "episode-line", func(t *pompc.Trainer) error {
-			bar.clear()
-			line := fmt.Sprintf("episode %4d  step %7d  return %8.2f", t.Episodes(), t.StepCount(), t.LastEpisodeReturn())
+			clear()
+			line := fmt.Sprintf("%sepisode %4d  step %7d  return %8.2f", r.prefix, t.Episodes(), t.StepCount(), t.LastEpisodeReturn())
 			if m := t.LastUpdate(); m != nil {
 				line += fmt.Sprintf("  loss/pi %7.3f  loss/world_model %7.3f", m[pompc.KeyLossPi], m[pompc.KeyLossWorldModel])
 				if kl, ok := m[pompc.KeyKLPolicyPrior]; ok {
@@ -108,52 +165,47 @@ func runTrain(ctx context.Context, args []string) error {
 			return nil
 		}),
 		pompc.On(pompc.EventEval, "eval-line", func(t *pompc.Trainer) error {
-			bar.clear()
-			fmt.Printf("eval      step %7d  return %8.2f (%d episodes, no noise)\n", t.StepCount(), t.LastEval(), t.Config().EvalEpisodes)
+			clear()
+			fmt.Printf("%seval      step %7d  return %8.2f (%d episodes, no noise)\n", r.prefix, t.StepCount(), t.LastEval(), t.Config().EvalEpisodes)
 			return nil
 		}),
-		pompc.Periodic(time.Second, pompc.Hook{Name: "progress", Fn: func(t *pompc.Trainer, ev pompc.Event) error {
-			if ev == pompc.EventEnvStep {
-				bar.update(t.StepCount(), t.StepsPerSecond())
-			}
-			return nil
-		}}),
 	}
-	hooks = append(hooks, run.CheckpointHooks(*saveEvery)...)
-	start := time.Now()
-	runErr := tr.Run(ctx, int(max(remaining, 0)), hooks...)
-	bar.clear()
-	finished := runErr == nil && ctx.Err() == nil && tr.StepCount() >= total && remaining > 0
-	rc = tr.Config()
-	scheduled := rc.EvalEvery > 0 && total%int64(rc.EvalEvery) == 0
+	return append(hooks, r.run.CheckpointHooks(r.saveEvery)...)
+}
+
+// finish ends a run after its training loop returned runErr: the final evaluation when the
+// schedule did not end on one, the last checkpoint, the learning-curve figure and the last
+// lines.
+func (r *trainRun) finish(ctx context.Context, runErr error, start time.Time) error {
+	tr := r.run.Trainer
+	finished := runErr == nil && ctx.Err() == nil && tr.StepCount() >= r.total && r.remaining > 0
+	rc := tr.Config()
+	scheduled := rc.EvalEvery > 0 && r.total%int64(rc.EvalEvery) == 0
 	if finished && rc.EvalEpisodes > 0 && !scheduled {
-		// A final evaluation, unless the schedule just ran one; before the save, so that a crash
-		// after the save never duplicates it.
 		if _, err := tr.Evaluate(rc.EvalEpisodes); err != nil {
 			runErr = err
 		}
 	}
-	if err := run.Save(); err != nil {
+	if err := r.run.Save(); err != nil {
 		return errors.Join(runErr, err)
 	}
 	if runErr != nil {
 		return runErr
 	}
 	if ctx.Err() != nil {
-		fmt.Printf("interrupted at step %d; checkpoint saved, continue with --resume --run-dir %s\n", tr.StepCount(), *runDir)
+		fmt.Printf("%sinterrupted at step %d; checkpoint saved, continue with --resume --run-dir %s\n", r.prefix, tr.StepCount(), r.dir)
 	}
-	fig := rundir.Path(*runDir, rundir.CurveFile)
+	metricsPath := rundir.Path(r.dir, rundir.MetricsFile)
+	fig := rundir.Path(r.dir, rundir.CurveFile)
 	title := fmt.Sprintf("%s, %s (lambda %s), %s", tr.Task(), strings.ToUpper(rc.Preset), pompc.FormatLambda(rc.Lambda), rc.Size.Name)
 	if err := widgets.SaveCurve(metricsPath, title, fig); err != nil {
 		fmt.Fprintf(os.Stderr, "pompc: no learning-curve figure: %v\n", err)
 	}
-	fmt.Printf("done: %d steps in %s; final eval return %.1f\n", tr.StepCount(), time.Since(start).Round(time.Second), tr.LastEval())
-	fmt.Printf("run directory %s: %s, %s, %s, %s\n", *runDir, rundir.ConfigFile, rundir.MetricsFile, rundir.CheckpointFile, rundir.CurveFile)
+	fmt.Printf("%sdone: %d steps in %s; final eval return %.1f\n", r.prefix, tr.StepCount(), time.Since(start).Round(time.Second), tr.LastEval())
+	fmt.Printf("%srun directory %s: %s, %s, %s, %s\n", r.prefix, r.dir, rundir.ConfigFile, rundir.MetricsFile, rundir.CheckpointFile, rundir.CurveFile)
 	return nil
 }
 
-// progress is a one-line progress bar on a terminal (redrawn in place), or a line every 10%
-// when the output is not a terminal.
 type progress struct {
 	w          io.Writer
 	total      int64
