@@ -22,10 +22,14 @@ func like(x, ref *Node) *Node {
 		return x
 	}
 	xd, rd := x.Shape().Dimensions, ref.Shape().Dimensions
+	lead := len(rd) - len(xd) // x's axes are the last ones of ref's (NumPy alignment)
 	var kept, expanded []int
+	for i := range lead {
+		expanded = append(expanded, i)
+	}
 	for i, d := range xd {
-		if d == 1 && rd[i] != 1 {
-			expanded = append(expanded, i)
+		if d == 1 && rd[lead+i] != 1 {
+			expanded = append(expanded, lead+i)
 		} else {
 			kept = append(kept, d)
 		}

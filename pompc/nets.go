@@ -264,7 +264,7 @@ func (n *nets) normedLinear(s *model.Scope, x *Node, out int, dropout float64, a
 			if drop != nil {
 				h = drop(h)
 			}
-			return Add(Mul(nn.LayerNorm(h, []int{-1}, 1e-5, nil, nil, nil), like(gain, h)), like(offset, h))
+			return n.runLayerNorm(h, gain, offset)
 		}))
 	}
 	if n.grad {
@@ -279,6 +279,19 @@ func (n *nets) normedLinear(s *model.Scope, x *Node, out int, dropout float64, a
 		x = layers.DropoutStatic(s.At("dropout"), x, dropout)
 	}
 	return act(norm.LayerNorm(s.At("ln"), x, -1).Epsilon(1e-5).Done())
+}
+
+// runLayerNorm is LayerNorm over the last axis of h [K, R, F] with run k's gain and offset
+// ([K, 1, F]): the backend's fused kernel once per run, the very operation a run alone uses
+// (norm.LayerNorm with its gain and offset), so a run rounds in a population exactly as alone.
+// A per-run gain applied after one fused normalization of all runs would round differently.
+func (n *nets) runLayerNorm(h, gain, offset *Node) *Node {
+	parts := make([]*Node, n.pop)
+	for k := range n.pop {
+		at := func(x *Node) *Node { return Squeeze(SliceAxis(x, 0, AxisElem(k)), 0) }
+		parts[k] = nn.LayerNorm(at(h), []int{-1}, 1e-5, at(gain), at(offset), nil)
+	}
+	return Stack(parts, 0)
 }
 
 // mlp is TD-MPC2's mlp: NormedLinear hidden layers, then a plain Linear (or a NormedLinear with

@@ -27,9 +27,9 @@ import (
 //
 // The runs step in lockstep, one goroutine each; a run's planner or update call blocks until
 // every live run has made its call, then one batched call serves them all. Each run samples its
-// own batch and sees exactly the random numbers it would draw alone, so a run's trajectory in a
-// population equals its trajectory alone up to the float rounding of the batched kernels
-// (population_test.go). A run's own store holds its state after a sync, which every Save does:
+// own batch and sees exactly the random numbers it would draw alone: a population of one equals
+// the run alone bit for bit, and a run of a larger population equals it up to the float
+// rounding of the batched products (population_test.go). A run's own store holds its state after a sync, which every Save does:
 // its checkpoint is an ordinary checkpoint, and the run can continue alone from it (or join
 // another population).
 //

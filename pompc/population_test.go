@@ -33,25 +33,17 @@ func popConfig(seed int64, lambda float64) Config {
 	return c
 }
 
-// A population of one runs the batched graphs (run axis of size 1) and reproduces the ordinary
-// trainer: the same records (keys, steps, order) through the seed phase, its burst of updates
-// and planner steps after it; the first update's world-model losses bit for bit (computed
-// before any parameter moves, by the same kernels) and its other terms to float32 rounding
-// (the single run's inference layers use the backend's fused LayerNorm with gain and offset,
-// which rounds differently from the per-run gain applied after it).
-func TestPopulationOfOneMatchesTrainer(t *testing.T) {
+// A population of one runs the batched graphs (run axis of size 1: batched matmuls, per-run RNG
+// streams drawn from the population's state, the barrier, the sync back to the run's store) and
+// equals the ordinary trainer bit for bit: every metric record of 45 steps (seed phase, its
+// burst of updates, planner steps with reanalysis and snapshots) and every variable.
+func TestPopulationOfOneEqualsTrainer(t *testing.T) {
 	cfg := popConfig(3, 1)
-	_, aloneSink := trainWithSink(t, cfg, "cartpole-swingup", 30)
-	_, sinks, _ := popTrain(t, []Config{cfg}, 30)
-	want, got := aloneSink.Records(), sinks[0].Records()
-	require.Equal(t, len(want), len(got))
-	for i := range want {
-		require.Equal(t, want[i].Key, got[i].Key)
-		require.Equal(t, want[i].Step, got[i].Step)
-	}
-	w1, g1 := firstUpdate(want), firstUpdate(got)
-	requireSameRecords(t, w1[:5], g1[:5], 0) // consistency, reward, value, value_kl, world_model
-	requireSameRecords(t, w1, g1, 2e-5)
+	alone, aloneSink := trainWithSink(t, cfg, "cartpole-swingup", 45)
+	trs, sinks, _ := popTrain(t, []Config{cfg}, 45)
+	requireSameRecords(t, aloneSink.Records(), sinks[0].Records(), 0)
+	require.Empty(t, thParamsDiff(t, thParams(t, alone.Agent()), thParams(t, trs[0].Agent())),
+		"a population of one must hold the same variables as the run trained alone")
 }
 
 // requireSameRecords compares two metric streams: keys and steps exactly, values bit for bit
@@ -73,9 +65,9 @@ func requireSameRecords(t *testing.T, want, got []Record, rtol float64) {
 }
 
 // Each run of a population of three (different seeds and λ) matches the same run trained alone
-// on its first update (losses, gradient norms: float32 rounding of the batched kernels), its
-// random streams exactly (the seed-phase data and the first planner calls), and changing one
-// run's λ changes no other run's parameters.
+// on its first update to float32 rounding (the training forms run as batched products over
+// three runs, which the backend blocks differently from one run's), and changing one run's λ or
+// seed changes no other run's parameters, bit for bit.
 func TestPopulationRunsMatchAloneAndAreIndependent(t *testing.T) {
 	cfgs := []Config{popConfig(1, 0.1), popConfig(2, 1), popConfig(3, 9)}
 	// seed phase (20 steps) + its burst of 20 updates happen at step 20: stop right after.
