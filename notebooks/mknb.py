@@ -225,28 +225,39 @@ ablations = [
     md("""
 # PO-MPC ablations: λ, the prior, and the KL direction
 
-This notebook trains, on the pure-Go `cartpole-balance` task and for several seeds:
+This notebook trains, on a pure-Go task (`--task`, default `cartpole-swingup`: a task where
+the variants can differ) and for several seeds:
 
 * **the λ ablation**: TD-MPC2 (λ = 0), PO-MPC at λ ∈ {0.1, 1, 9}, and BMPC (λ = ∞);
 * **the prior ablation** at λ = 1: the learned intermediate prior π_p against the planner's own
   Gaussian as the prior, and π_p fitted with forward KL(q‖π_p) against reverse KL(π_p‖q).
 
-The ablations are sweep grids (`pompc/sweep`), run by the same sweep engine as `pompc sweep`,
-here with a launcher that gives every run its own session server (`pompc/session`), a few at
-a time, so a cell can be interrupted and re-run: finished runs are kept (each run directory's
-`status.json` says so), unfinished ones resume from their checkpoints. The live figure compares the variants (mean ± std over seeds)
-while they train. The last cell exports the paper figures as PDF, SVG and PNG under
+The ablations are sweep grids (`pompc/sweep`), run by the same sweep engine as `pompc sweep`.
+By default (`--batched=true`) the runs that can share graphs train as one **population**
+(`pompc.NewPopulation`): one batched planner and update graph for all their seeds and λ, in
+one background process (`session.PopulationLauncher`). The update variant is structural, so
+the λ ablation is three populations (TD-MPC2, PO-MPC at every finite λ, BMPC) and the prior
+ablation three more. `--batched=false` gives every run its own session server instead. Either
+way every run is an ordinary run directory, so a cell can be interrupted and re-run: finished
+runs are kept (each run directory's `status.json` says so), unfinished ones resume from their
+checkpoints. The live figure compares the variants (mean ± std over seeds) while they train.
+The last cell exports the paper figures as PDF, SVG and PNG under
 `out/ablations-<budget>/figures/`.
 
 Parameters (first cell): `--budget=tiny` is CI's smoke run (seconds per run, a shrunken planner
 and batch, one evaluation episode); `--budget=full` is the real experiment (100k steps per run,
-hours on a CPU). `--parallel=N` sets how many runs train at once (default: the number of CPUs);
-the runs share the cores evenly (`sweep.Threads`).
+3 seeds, 21 runs: roughly 12 to 15 hours on a 2-core CPU, an estimate from the measured ~49
+agent steps/s summed over a population plus the evaluations, not a timed run; README
+"Populations"). `--parallel=N` sets how many populations (or runs) train
+at once (default: one per CPU, at most one per population); they share the cores evenly
+(`sweep.Threads`).
 """),
     code(FIRST_CELL_HEAD + """
 var (
 	flagBudget   = flag.String("budget", "tiny", "run length: tiny (CI smoke run) or full (the real experiment)")
-	flagParallel = flag.Int("parallel", 0, "runs training at once (0: the number of CPUs)")
+	flagTask     = flag.String("task", "cartpole-swingup", "the task of every run (a pure-Go task, or a MuJoCo one in a -tags mujoco build)")
+	flagParallel = flag.Int("parallel", 0, "populations (or runs) training at once (0: one per CPU)")
+	flagBatched  = flag.Bool("batched", true, "train the runs that share graphs as one population each; false: one session server per run")
 )
 
 %% --budget=tiny
@@ -254,8 +265,10 @@ var (
 b, err := sweep.BudgetByName(*flagBudget)
 must(err)
 must(widgets.SetParam("budget", b.Name))
+must(widgets.SetParam("task", *flagTask))
 must(widgets.SetParam("parallel", strconv.Itoa(*flagParallel)))
-fmt.Printf("budget %q: %d seeds × %d agent steps per run\\n", b.Name, b.Seeds, b.Steps)
+must(widgets.SetParam("batched", strconv.FormatBool(*flagBatched)))
+fmt.Printf("budget %q on %s: %d seeds × %d agent steps per run\\n", b.Name, *flagTask, b.Seeds, b.Steps)
 """),
     code("""
 import (
@@ -265,7 +278,8 @@ import (
 	"github.com/pompc/pompc/widgets"
 )
 
-const task = "cartpole-balance"
+// task is the task of every run (the first cell's --task).
+var task = widgets.Param("task", "cartpole-swingup")
 
 // The ablations as sweep grids (an empty axis keeps the preset's value; tdmpc2 has no λ axis).
 // λ: TD-MPC2 (λ = 0), PO-MPC at λ ∈ {0.1, 1, 9}, BMPC (λ = ∞).
@@ -321,8 +335,19 @@ func finished(grids []sweep.Grid) []sweep.Run {
 	return sweepOf(grids, widgets.SweepOptions{Parallel: parallel(), Hide: true})
 }
 
+// launcher trains the runs that share graphs as one population each (session.PopulationLauncher),
+// or, with --batched=false, every run on its own session server (session.Launcher).
+func launcher() sweep.Launcher {
+	if widgets.Param("batched", "true") == "false" {
+		return session.Launcher{}
+	}
+	l, err := session.PopulationLauncher(0)
+	must(err)
+	return l
+}
+
 func sweepOf(grids []sweep.Grid, opts widgets.SweepOptions) []sweep.Run {
-	rs, err := widgets.Sweep(context.Background(), jobs(grids), session.Launcher{}, opts)
+	rs, err := widgets.Sweep(context.Background(), jobs(grids), launcher(), opts)
 	must(err)
 	return rs
 }
@@ -348,8 +373,8 @@ func report(prefix string, rs []sweep.Run) {
     md("""
 ## The λ ablation
 
-Five variants × seeds, trained in the background a few at a time. The figure redraws about
-every second: episode and evaluation return, the two KL terms, the policy entropy and the value
+Five variants × seeds, trained in the background as three populations. The figure redraws
+about every second: episode and evaluation return, the two KL terms, the policy entropy and the value
 loss, each as the mean ± std over the seeds that have data.
 """),
     code("""

@@ -411,7 +411,7 @@ func TestAblationsHeadless(t *testing.T) {
 	for _, name := range []string{"lambda-learning", "lambda-lambda", "lambda-lambda-auc", "lambda-kl", "lambda-actions",
 		"prior-kl-learning", "prior-kl-kl"} {
 		for _, ext := range []string{"pdf", "svg", "png"} {
-			paths = append(paths, filepath.Join(figDir, name+"-cartpole-balance."+ext))
+			paths = append(paths, filepath.Join(figDir, name+"-cartpole-swingup."+ext))
 		}
 	}
 	checkFigureFiles(t, paths...)

@@ -715,3 +715,61 @@ func (p *Population) StepsPerSecond() float64 {
 	}
 	return s
 }
+
+// TrainTogether trains opened runs to their target steps: the runs that can share graphs (the
+// same PopulationKey, current step and target) as one population each (on backend), one
+// population after another; a group that cannot form a population (not expected: the key says
+// it can) trains one run after another. hooks(i), when not nil, are run i's hooks (its
+// checkpoints among them). It returns one error per run: nil when the run reached its target or
+// ctx stopped it. logf, when not nil, gets a line per population.
+func TrainTogether(ctx context.Context, backend compute.Backend, runs []*Run, targets []int64, hooks func(i int) []Hook,
+	logf func(format string, args ...any)) []error {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	hooksOf := func(i int) []Hook {
+		if hooks == nil {
+			return nil
+		}
+		return hooks(i)
+	}
+	errs := make([]error, len(runs))
+	var order []string
+	groups := map[string][]int{}
+	for i, r := range runs {
+		tr := r.Trainer
+		key := fmt.Sprintf("%d %d %s", tr.StepCount(), targets[i], PopulationKey(tr.Task(), tr.Config()))
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], i)
+	}
+	for _, key := range order {
+		idx := groups[key]
+		remaining := int(max(targets[idx[0]]-runs[idx[0]].Trainer.StepCount(), 0))
+		if ctx.Err() != nil || remaining == 0 {
+			continue
+		}
+		trs := make([]*Trainer, len(idx))
+		for n, i := range idx {
+			trs[n] = runs[i].Trainer
+		}
+		pop, err := NewPopulation(backend, trs)
+		if err != nil {
+			logf("these %d runs cannot train as one population (%v): training them one by one", len(idx), err)
+			for _, i := range idx {
+				if ctx.Err() == nil {
+					errs[i] = runs[i].Trainer.Run(ctx, remaining, hooksOf(i)...)
+				}
+			}
+			continue
+		}
+		logf("population of %d runs (%s, %s): %d steps to go", len(idx), trs[0].Task(), trs[0].Config().Preset, remaining)
+		_ = pop.Run(ctx, remaining, func(k int) []Hook { return hooksOf(idx[k]) }) // failures: pop.Err
+		closeErr := pop.Close()
+		for n, i := range idx {
+			errs[i] = errors.Join(pop.Err(n), closeErr)
+		}
+	}
+	return errs
+}

@@ -22,6 +22,11 @@ const envOptions = "POMPC_SESSION_OPTIONS"
 const exitLocked = 3
 
 func init() {
+	if file := os.Getenv(EnvPopulation); file != "" {
+		// This process is a notebook sweep's population child (PopulationLauncher): train the
+		// runs the file lists and exit before main runs.
+		os.Exit(populationMain(file))
+	}
 	dir := os.Getenv(EnvServe)
 	if dir == "" {
 		return
@@ -238,7 +243,7 @@ func serverEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "GONB_") || k == EnvServe || k == envOptions {
+		if strings.HasPrefix(k, "GONB_") || k == EnvServe || k == envOptions || k == EnvPopulation {
 			continue
 		}
 		env = append(env, kv)

@@ -62,7 +62,7 @@ func (r Runner) Run(ctx context.Context, dir string, g Grid) (Summary, error) {
 	defer lock.Unlock()
 	var l Launcher = ProcessLauncher{Exe: r.Exe, Env: r.Env}
 	if r.Batched {
-		l = PopulationLauncher{Exe: r.Exe, Env: r.Env}
+		l = PopulationLauncher{Exe: r.Exe, Args: []string{"population"}, Env: r.Env}
 	}
 	return Engine{Launcher: l, Parallel: r.Jobs, Log: r.Log}.Run(ctx, jobs)
 }
@@ -136,14 +136,36 @@ func runLogged(ctx context.Context, exe string, env []string, threads int, args,
 }
 
 // PopulationLauncher trains the jobs that can share graphs as one population in one child
-// process (`pompc population FILE`, FILE listing each job's train arguments): the sweep engine's
-// batched launcher. Each job is still an ordinary run directory; the child's output goes to
-// every job's train.log. A job is done when its checkpoint reached its target.
+// process: the sweep engine's batched launcher. The child reads a PopulationFile: the CLI's is
+// `pompc population FILE` (Args ["population"], the file's path appended), a notebook's is its
+// own cell binary with session.EnvPopulation=FILE in its environment (EnvFile). Each job is
+// still an ordinary run directory; the child's output goes to every job's train.log. A job is
+// done when its checkpoint reached its target.
 type PopulationLauncher struct {
-	// Exe is the pompc executable.
+	// Exe is the program started as the child (the pompc executable, or the cell binary).
 	Exe string
+	// Args are the child's arguments; the file's path is appended unless EnvFile is set.
+	Args []string
+	// EnvFile, when set, names the environment variable that passes the file's path.
+	EnvFile string
 	// Env is the children's environment (nil: this process's).
 	Env []string
+}
+
+// PopulationFile lists the runs of one population child.
+type PopulationFile struct {
+	Runs []PopulationRun `json:"runs"`
+}
+
+// PopulationRun is one run of a population child: its `pompc train` arguments (what the CLI
+// child reads, --resume included when it has a checkpoint) and the same run as a directory,
+// task, configuration and target step (what a notebook's child reads).
+type PopulationRun struct {
+	Args   []string     `json:"args"`
+	Dir    string       `json:"dir"`
+	Task   string       `json:"task"`
+	Config pompc.Config `json:"config"`
+	Steps  int64        `json:"steps"`
 }
 
 // Name implements Launcher.
@@ -166,9 +188,7 @@ func (l PopulationLauncher) LaunchBatch(ctx context.Context, jobs []Job, threads
 		}
 		return errs
 	}
-	file := struct {
-		Runs [][]string `json:"runs"`
-	}{}
+	var file PopulationFile
 	dirs := make([]string, len(jobs))
 	for i, j := range jobs {
 		args := j.Args
@@ -178,7 +198,7 @@ func (l PopulationLauncher) LaunchBatch(ctx context.Context, jobs []Job, threads
 		if rundir.HasCheckpoint(j.Dir) {
 			args = append(slices.Clone(args), "--resume")
 		}
-		file.Runs = append(file.Runs, args)
+		file.Runs = append(file.Runs, PopulationRun{Args: args, Dir: j.Dir, Task: j.Point.Task, Config: j.Config, Steps: j.Steps()})
 		dirs[i] = j.Dir
 	}
 	tmp, err := os.MkdirTemp("", "pompc-population-")
@@ -194,7 +214,16 @@ func (l PopulationLauncher) LaunchBatch(ctx context.Context, jobs []Job, threads
 	if err := rundir.WriteFile(path, data, 0o644); err != nil {
 		return fail(err)
 	}
-	childErr := runLogged(ctx, l.Exe, l.Env, threads, []string{"population", path}, dirs)
+	args, env := slices.Clone(l.Args), l.Env
+	if l.EnvFile != "" {
+		if env == nil {
+			env = os.Environ()
+		}
+		env = append(slices.Clone(env), l.EnvFile+"="+path)
+	} else {
+		args = append(args, path)
+	}
+	childErr := runLogged(ctx, l.Exe, env, threads, args, dirs)
 	if ctx.Err() != nil {
 		return fail(ctx.Err())
 	}

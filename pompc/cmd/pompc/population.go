@@ -10,13 +10,8 @@ import (
 	"time"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/sweep"
 )
-
-// PopulationFile is what `pompc population FILE` reads: the `pompc train` arguments of each run.
-type PopulationFile struct {
-	// Runs are the train arguments of each run (each with its own --run-dir).
-	Runs [][]string `json:"runs"`
-}
 
 // runPopulation is `pompc population FILE`: the runs FILE lists, each as `pompc train` would
 // train it (same flags, run directories, lines, checkpoints and figures), trained as
@@ -27,7 +22,7 @@ type PopulationFile struct {
 func runPopulation(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("population", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: pompc population FILE   (FILE: {\"runs\": [[train args...], ...]})")
+		fmt.Fprintln(fs.Output(), "usage: pompc population FILE   (FILE: {\"runs\": [{\"args\": [train args...]}, ...]}, sweep.PopulationFile)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -41,7 +36,7 @@ func runPopulation(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("population: %w", err)
 	}
-	var pf PopulationFile
+	var pf sweep.PopulationFile
 	if err := json.Unmarshal(data, &pf); err != nil {
 		return fmt.Errorf("population: %s: %w", fs.Arg(0), err)
 	}
@@ -52,8 +47,8 @@ func runPopulation(ctx context.Context, args []string) error {
 	var failed []error
 	var runs []*trainRun
 	seen := map[string]bool{}
-	for i, a := range pf.Runs {
-		r, err := parseTrain(a)
+	for i, pr := range pf.Runs {
+		r, err := parseTrain(pr.Args)
 		if err == nil && seen[r.dir] {
 			err = fmt.Errorf("run directory %s listed twice", r.dir)
 		}
@@ -70,65 +65,27 @@ func runPopulation(ctx context.Context, args []string) error {
 		defer r.run.Close()
 		runs = append(runs, r)
 	}
-	// Groups of runs that can share graphs, in the order of their first run.
-	var order []string
-	groups := map[string][]*trainRun{}
-	for _, r := range runs {
-		tr := r.run.Trainer
-		key := fmt.Sprintf("%d %d %s", tr.StepCount(), r.total, pompc.PopulationKey(tr.Task(), tr.Config()))
-		if _, ok := groups[key]; !ok {
-			order = append(order, key)
+	if len(runs) > 0 {
+		backend, err := pompc.NewBackend(runs[0].run.BackendSpec)
+		if err != nil {
+			return err
 		}
-		groups[key] = append(groups[key], r)
-	}
-	for _, key := range order {
-		if ctx.Err() != nil {
-			break
+		opened := make([]*pompc.Run, len(runs))
+		targets := make([]int64, len(runs))
+		for i, r := range runs {
+			opened[i], targets[i] = r.run, r.total
 		}
-		failed = append(failed, trainGroup(ctx, groups[key])...)
+		start := time.Now()
+		errs := pompc.TrainTogether(ctx, backend, opened, targets, func(i int) []pompc.Hook { return runs[i].hooks(nil) },
+			func(format string, a ...any) { fmt.Printf(format+"\n", a...) })
+		for i, r := range runs {
+			if err := r.finish(ctx, errs[i], start); err != nil {
+				failed = append(failed, fmt.Errorf("%s: %w", r.dir, err))
+			}
+		}
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("population: %d of %d runs failed: %w", len(failed), len(pf.Runs), errors.Join(failed...))
 	}
 	return nil
-}
-
-// trainGroup trains runs that share their graphs and step as one population and finishes each
-// as `pompc train` does. It returns the runs' failures.
-func trainGroup(ctx context.Context, runs []*trainRun) []error {
-	trs := make([]*pompc.Trainer, len(runs))
-	for i, r := range runs {
-		trs[i] = r.run.Trainer
-	}
-	backend, err := pompc.NewBackend(runs[0].run.BackendSpec)
-	var pop *pompc.Population
-	if err == nil {
-		pop, err = pompc.NewPopulation(backend, trs)
-	}
-	start := time.Now()
-	var failed []error
-	if err != nil {
-		// Not expected (the group key says they fit): train them one after another instead.
-		fmt.Fprintf(os.Stderr, "pompc: these runs cannot train as one population (%v); training them one by one\n", err)
-		for _, r := range runs {
-			runErr := r.run.Trainer.Run(ctx, int(max(r.remaining, 0)), r.hooks(nil)...)
-			if err := r.finish(ctx, runErr, start); err != nil {
-				failed = append(failed, fmt.Errorf("%s: %w", r.dir, err))
-			}
-		}
-		return failed
-	}
-	fmt.Printf("population of %d runs (%s, %s): %d steps to go\n", len(runs), trs[0].Task(),
-		trs[0].Config().Preset, runs[0].remaining)
-	runErr := pop.Run(ctx, int(max(runs[0].remaining, 0)), func(k int) []pompc.Hook { return runs[k].hooks(nil) })
-	closeErr := pop.Close()
-	if runErr != nil {
-		fmt.Fprintf(os.Stderr, "pompc: %v\n", runErr)
-	}
-	for k, r := range runs {
-		if err := r.finish(ctx, errors.Join(pop.Err(k), closeErr), start); err != nil {
-			failed = append(failed, fmt.Errorf("%s: %w", r.dir, err))
-		}
-	}
-	return failed
 }
