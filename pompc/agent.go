@@ -210,31 +210,67 @@ type PlanResult struct {
 // Act plans for one observation with MPPI (alg §3). fresh marks the first step of an episode (no
 // warm start); eval drops the exploration noise. The warm-start mean is kept between calls.
 func (a *Agent) Act(obs []float32, fresh, eval bool) (PlanResult, error) {
-	if len(obs) != a.obsDim {
-		return PlanResult{}, fmt.Errorf("pompc: observation has size %d, want %d", len(obs), a.obsDim)
-	}
-	if err := checkFinite("observation", obs); err != nil {
-		return PlanResult{}, err
-	}
-	f := float32(0)
-	if fresh {
-		f = 1
-	}
-	outs, err := a.plan(obs, a.prevMean, []float32{f}, 1)
+	rs, err := a.ActN([][]float32{obs}, [][]float32{a.prevMean}, []bool{fresh}, eval)
 	if err != nil {
 		return PlanResult{}, err
 	}
-	a.prevMean = flat(outs[planOutMean])
-	r := PlanResult{Mean: flat(outs[planOutMean0]), Std: flat(outs[planOutStd0]),
-		PiMean: flat(outs[planOutPiMean]), PiStd: flat(outs[planOutPiStd]),
-		PriorMean: flat(outs[planOutPriorMean]), PriorStd: flat(outs[planOutPriorStd]),
-		Value: float64(flat(outs[planOutValue])[0])}
-	if eval {
-		r.Action = flat(outs[planOutActionClean])
-	} else {
-		r.Action = flat(outs[planOutAction])
+	return rs[0], nil
+}
+
+// ActN plans for several observations in one planner call (the environments of a run, alg §3):
+// observation i with its own warm start prevMean[i] ([H, A], updated in place with the new
+// mean) and fresh flag; eval drops the exploration noise.
+func (a *Agent) ActN(obs, prevMean [][]float32, fresh []bool, eval bool) ([]PlanResult, error) {
+	n := len(obs)
+	if len(prevMean) != n || len(fresh) != n || n == 0 {
+		return nil, fmt.Errorf("pompc: ActN needs as many warm starts and fresh flags as observations (>= 1), got %d, %d, %d",
+			n, len(prevMean), len(fresh))
 	}
-	return r, nil
+	ha := a.cfg.Horizon * a.actDim
+	flatObs := make([]float32, 0, n*a.obsDim)
+	flatPrev := make([]float32, 0, n*ha)
+	flags := make([]float32, n)
+	for i, o := range obs {
+		if len(o) != a.obsDim {
+			return nil, fmt.Errorf("pompc: observation has size %d, want %d", len(o), a.obsDim)
+		}
+		if err := checkFinite("observation", o); err != nil {
+			return nil, err
+		}
+		if len(prevMean[i]) != ha {
+			return nil, fmt.Errorf("pompc: warm start has size %d, want %d", len(prevMean[i]), ha)
+		}
+		flatObs = append(flatObs, o...)
+		flatPrev = append(flatPrev, prevMean[i]...)
+		if fresh[i] {
+			flags[i] = 1
+		}
+	}
+	outs, err := a.plan(flatObs, flatPrev, flags, n)
+	if err != nil {
+		return nil, err
+	}
+	all := make([][]float32, len(outs))
+	for i, t := range outs {
+		all[i] = flat(t)
+	}
+	at := func(out, i, size int) []float32 { return all[out][i*size : (i+1)*size] }
+	act := a.actDim
+	rs := make([]PlanResult, n)
+	for i := range rs {
+		copy(prevMean[i], at(planOutMean, i, ha))
+		r := PlanResult{Mean: at(planOutMean0, i, act), Std: at(planOutStd0, i, act),
+			PiMean: at(planOutPiMean, i, act), PiStd: at(planOutPiStd, i, act),
+			PriorMean: at(planOutPriorMean, i, act), PriorStd: at(planOutPriorStd, i, act),
+			Value: float64(at(planOutValue, i, 1)[0])}
+		if eval {
+			r.Action = at(planOutActionClean, i, act)
+		} else {
+			r.Action = at(planOutAction, i, act)
+		}
+		rs[i] = r
+	}
+	return rs, nil
 }
 
 // plan runs the planner graph for n observations (batched with the other runs' calls in a

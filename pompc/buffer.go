@@ -23,16 +23,28 @@ type Buffer struct {
 	episode  []int64   // [C] episode id, −1 when empty
 	pos      []int32   // [C] index of the step within its episode
 
-	next    int   // ring write position
-	size    int   // filled slots
-	written int64 // total steps ever added
+	// The slots are split into lanes, one ring per environment of a run (Config.NumEnvs): lane
+	// k holds slots [k·laneCap, (k+1)·laneCap), so an environment's consecutive steps stay
+	// consecutive in its ring. One lane is the whole buffer.
+	laneCap  int
+	laneNext []int // ring write position of each lane
+	laneSize []int // filled slots of each lane
+	written  int64 // total steps ever added
 }
 
 // NewBuffer returns an empty buffer of capacity steps.
 func NewBuffer(capacity, obsDim, actDim int) (*Buffer, error) {
-	if capacity <= 0 || obsDim <= 0 || actDim <= 0 {
-		return nil, fmt.Errorf("pompc: buffer needs positive capacity and dims, got %d, %d, %d", capacity, obsDim, actDim)
+	return NewBufferLanes(capacity, 1, obsDim, actDim)
+}
+
+// NewBufferLanes makes a buffer of capacity steps in lanes rings of capacity/lanes steps each
+// (one per environment; AddTo writes to one).
+func NewBufferLanes(capacity, lanes, obsDim, actDim int) (*Buffer, error) {
+	if capacity <= 0 || obsDim <= 0 || actDim <= 0 || lanes <= 0 || capacity < lanes {
+		return nil, fmt.Errorf("pompc: buffer needs positive capacity, lanes and dims (capacity >= lanes), got %d, %d, %d, %d",
+			capacity, lanes, obsDim, actDim)
 	}
+	capacity -= capacity % lanes
 	b := &Buffer{
 		capacity: capacity, obsDim: obsDim, actDim: actDim,
 		obs: make([]float32, capacity*obsDim), action: make([]float32, capacity*actDim),
@@ -43,6 +55,7 @@ func NewBuffer(capacity, obsDim, actDim int) (*Buffer, error) {
 	for i := range b.episode {
 		b.episode[i] = -1
 	}
+	b.laneCap, b.laneNext, b.laneSize = capacity/lanes, make([]int, lanes), make([]int, lanes)
 	return b, nil
 }
 
@@ -59,15 +72,21 @@ type Step struct {
 	PlanStd  []float32
 }
 
-// Add appends one step, overwriting the oldest when full.
-func (b *Buffer) Add(s Step) error {
+// Add appends one step to lane 0, overwriting its oldest when full.
+func (b *Buffer) Add(s Step) error { return b.AddTo(0, s) }
+
+// AddTo appends one step to a lane (an environment's ring), overwriting its oldest when full.
+func (b *Buffer) AddTo(lane int, s Step) error {
+	if lane < 0 || lane >= len(b.laneNext) {
+		return fmt.Errorf("pompc: buffer: lane %d of %d", lane, len(b.laneNext))
+	}
 	if len(s.Obs) != b.obsDim {
 		return fmt.Errorf("pompc: buffer: observation has size %d, want %d", len(s.Obs), b.obsDim)
 	}
 	if s.Action != nil && len(s.Action) != b.actDim {
 		return fmt.Errorf("pompc: buffer: action has size %d, want %d", len(s.Action), b.actDim)
 	}
-	i := b.next
+	i := lane*b.laneCap + b.laneNext[lane]
 	copy(b.obs[i*b.obsDim:(i+1)*b.obsDim], s.Obs)
 	act := b.action[i*b.actDim : (i+1)*b.actDim]
 	if s.Action != nil {
@@ -91,39 +110,58 @@ func (b *Buffer) Add(s Step) error {
 	}
 	b.episode[i] = s.Episode
 	b.pos[i] = int32(s.Pos)
-	b.next = (b.next + 1) % b.capacity
-	b.size = min(b.size+1, b.capacity)
+	b.laneNext[lane] = (b.laneNext[lane] + 1) % b.laneCap
+	b.laneSize[lane] = min(b.laneSize[lane]+1, b.laneCap)
 	b.written++
 	return nil
 }
 
 // Len is the number of stored steps.
-func (b *Buffer) Len() int { return b.size }
+func (b *Buffer) Len() int {
+	n := 0
+	for _, s := range b.laneSize {
+		n += s
+	}
+	return n
+}
 
-// seqOK reports whether a sequence of h+1 steps of one episode starts at slot i.
-func (b *Buffer) seqOK(i, h int) bool {
-	if b.episode[i] < 0 {
+// Lanes is the number of lanes (environments).
+func (b *Buffer) Lanes() int { return len(b.laneNext) }
+
+// Slot is the buffer slot t steps after slot start in start's lane (its ring).
+func (b *Buffer) Slot(start, t int) int {
+	base := start / b.laneCap * b.laneCap
+	return base + (start-base+t)%b.laneCap
+}
+
+// seqOK reports whether a sequence of h+1 steps of one episode starts at slot i of lane k's
+// ring (i local to the lane).
+func (b *Buffer) seqOK(k, i, h int) bool {
+	c, size, next, base := b.laneCap, b.laneSize[k], b.laneNext[k], k*b.laneCap
+	if b.episode[base+i] < 0 {
 		return false
 	}
-	j := (i + h) % b.capacity
+	j := base + (i+h)%c
 	// The newest step must not be inside the sequence's wrap-around (ring order).
-	if b.size < b.capacity && i+h >= b.size {
+	if size < c && i+h >= size {
 		return false
 	}
-	if b.size == b.capacity {
-		// distance from the oldest slot (b.next) must leave room for h more steps
-		if (i-b.next+b.capacity)%b.capacity+h >= b.capacity {
+	if size == c {
+		// distance from the oldest slot (next) must leave room for h more steps
+		if (i-next+c)%c+h >= c {
 			return false
 		}
 	}
-	return b.episode[j] == b.episode[i] && int(b.pos[j]) == int(b.pos[i])+h
+	return b.episode[j] == b.episode[base+i] && int(b.pos[j]) == int(b.pos[base+i])+h
 }
 
 // CanSample reports whether at least one sequence of length h+1 exists.
 func (b *Buffer) CanSample(h int) bool {
-	for i := 0; i < b.size; i++ {
-		if b.seqOK(i, h) {
-			return true
+	for k, size := range b.laneSize {
+		for i := 0; i < size; i++ {
+			if b.seqOK(k, i, h) {
+				return true
+			}
 		}
 	}
 	return false
@@ -143,7 +181,8 @@ type Batch struct {
 
 // Sample draws B sequences of H+1 steps uniformly over valid start slots with rng.
 func (b *Buffer) Sample(rng *rand.Rand, batch, h int) (*Batch, error) {
-	if b.size == 0 {
+	total := b.Len()
+	if total == 0 {
 		return nil, fmt.Errorf("pompc: buffer is empty")
 	}
 	o, a := b.obsDim, b.actDim
@@ -157,15 +196,21 @@ func (b *Buffer) Sample(rng *rand.Rand, batch, h int) (*Batch, error) {
 		// H, so this is O(1) per sequence; the O(size) scan runs only when draws keep failing.
 		start := -1
 		for try := 0; start < 0; try++ {
-			if i := rng.IntN(b.size); b.seqOK(i, h) {
-				start = i
+			// A draw over all stored steps, then its lane: uniform over the stored steps.
+			lane, i := 0, rng.IntN(total)
+			for i >= b.laneSize[lane] {
+				i -= b.laneSize[lane]
+				lane++
+			}
+			if b.seqOK(lane, i, h) {
+				start = lane*b.laneCap + i
 			} else if try == 1000 && !b.CanSample(h) {
-				return nil, fmt.Errorf("pompc: buffer has no sequence of %d steps yet (%d steps stored)", h+1, b.size)
+				return nil, fmt.Errorf("pompc: buffer has no sequence of %d steps yet (%d steps stored)", h+1, total)
 			}
 		}
 		out.Slots[k] = start
 		for t := 0; t <= h; t++ {
-			i := (start + t) % b.capacity
+			i := b.Slot(start, t)
 			copy(out.Obs[(t*batch+k)*o:(t*batch+k+1)*o], b.obs[i*o:(i+1)*o])
 			copy(out.PlanMean[(t*batch+k)*a:(t*batch+k+1)*a], b.planMean[i*a:(i+1)*a])
 			copy(out.PlanStd[(t*batch+k)*a:(t*batch+k+1)*a], b.planStd[i*a:(i+1)*a])

@@ -44,11 +44,26 @@ type savedVar struct {
 
 type savedBuffer struct {
 	Capacity, ObsDim, ActDim, Next, Size int
+	// LaneNext and LaneSize are every lane's ring state when there are several (NumEnvs > 1;
+	// nil for one lane, whose state is Next and Size).
+	LaneNext, LaneSize []int
 	Written                              int64
 	Obs, Action, Reward, Cont            []float32
 	PlanMean, PlanStd, Valid             []float32
 	Episode                              []int64
 	Pos                                  []int32
+}
+
+// savedEnv is the episode in progress of one of a run's further environments (NumEnvs > 1; the
+// first env's is in savedTrainer's own fields).
+type savedEnv struct {
+	EnvState []byte // nil at an episode boundary (or an env that cannot snapshot)
+	Obs      []float32
+	EpPos    int
+	EpReturn float64
+	Fresh    bool
+	Episode  int64
+	PrevMean []float32
 }
 
 type savedTrainer struct {
@@ -80,6 +95,10 @@ type savedTrainer struct {
 	Vars       []savedVar
 	Buffer     savedBuffer
 	ConfigJSON []byte
+	// Envs are the run's environments after the first (nil with one env), and FirstEpisode
+	// the first env's episode id then (with one env it is Episode).
+	Envs         []savedEnv
+	FirstEpisode int64
 }
 
 func saveVars(store *model.Store) ([]savedVar, error) {
@@ -183,19 +202,29 @@ func (t *Trainer) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	envState, err := t.envSnapshot()
-	if err != nil {
-		return fmt.Errorf("pompc: save: %w", err)
+	saved := make([]savedEnv, len(t.envs))
+	for k, e := range t.envs {
+		state, err := e.snapshot()
+		if err != nil {
+			return fmt.Errorf("pompc: save: %w", err)
+		}
+		saved[k] = savedEnv{EnvState: state, Obs: e.ts.Obs, EpPos: e.epPos, EpReturn: e.epReturn, Fresh: e.fresh,
+			Episode: e.episode, PrevMean: e.prevMean}
 	}
+	e0 := saved[0]
 	b := t.buf
-	st := savedTrainer{EnvState: envState, Obs: t.ts.Obs, EpPos: t.epPos, EpReturn: t.epReturn,
-		Fresh: t.fresh, LastEpRet: t.lastEpRet, LastEval: t.lastEval, Task: t.task, ObsDim: t.spec.ObsDim, ActDim: t.spec.ActionDim, Step: t.step,
+	st := savedTrainer{EnvState: e0.EnvState, Obs: e0.Obs, EpPos: e0.EpPos, EpReturn: e0.EpReturn,
+		Fresh: e0.Fresh, LastEpRet: t.lastEpRet, LastEval: t.lastEval, Task: t.task, ObsDim: t.spec.ObsDim, ActDim: t.spec.ActionDim, Step: t.step,
 		Episode: t.episode, PlanCalls: t.planCalls, EvalEps: t.evalEpisodes, Updates: t.agent.updates,
-		PrevMean: t.agent.prevMean, RNG: rngState, Vars: vars, ConfigJSON: cfgJSON,
+		PrevMean: e0.PrevMean, RNG: rngState, Vars: vars, ConfigJSON: cfgJSON,
 		Pending: t.pending, Emitted: t.emitted, HasEmitted: t.emitted >= 0,
-		Buffer: savedBuffer{Capacity: b.capacity, ObsDim: b.obsDim, ActDim: b.actDim, Next: b.next,
-			Size: b.size, Written: b.written, Obs: b.obs, Action: b.action, Reward: b.reward, Cont: b.cont,
+		Buffer: savedBuffer{Capacity: b.capacity, ObsDim: b.obsDim, ActDim: b.actDim, Next: b.laneNext[0],
+			Size: b.laneSize[0], Written: b.written, Obs: b.obs, Action: b.action, Reward: b.reward, Cont: b.cont,
 			PlanMean: b.planMean, PlanStd: b.planStd, Valid: b.valid, Episode: b.episode, Pos: b.pos}}
+	if len(t.envs) > 1 {
+		st.Envs, st.FirstEpisode = saved[1:], e0.Episode
+		st.Buffer.LaneNext, st.Buffer.LaneSize = b.laneNext, b.laneSize
+	}
 	var payload bytes.Buffer
 	if err := gob.NewEncoder(&payload).Encode(&st); err != nil {
 		return fmt.Errorf("pompc: save: %w", err)
@@ -292,40 +321,74 @@ func (t *Trainer) Load(dir string) error {
 		return err
 	}
 	sb := st.Buffer
-	t.buf = &Buffer{capacity: sb.Capacity, obsDim: sb.ObsDim, actDim: sb.ActDim, next: sb.Next, size: sb.Size,
+	laneNext, laneSize := sb.LaneNext, sb.LaneSize
+	if laneNext == nil {
+		laneNext, laneSize = []int{sb.Next}, []int{sb.Size}
+	}
+	if len(laneNext) != t.cfg.Envs() || len(laneSize) != len(laneNext) {
+		return fmt.Errorf("pompc: load: the checkpoint's replay buffer has %d lanes, this run has %d environments (num_envs)", len(laneNext), t.cfg.Envs())
+	}
+	t.buf = &Buffer{capacity: sb.Capacity, obsDim: sb.ObsDim, actDim: sb.ActDim, laneCap: sb.Capacity / len(laneNext),
+		laneNext: laneNext, laneSize: laneSize,
 		written: sb.Written, obs: sb.Obs, action: sb.Action, reward: sb.Reward, cont: sb.Cont,
 		planMean: sb.PlanMean, planStd: sb.PlanStd, valid: sb.Valid, episode: sb.Episode, pos: sb.Pos}
 	t.step, t.episode, t.planCalls, t.evalEpisodes = st.Step, st.Episode, st.PlanCalls, st.EvalEps
 	t.agent.updates = st.Updates
-	t.agent.prevMean = st.PrevMean
 	t.lastEpRet, t.lastEval = st.LastEpRet, st.LastEval
 	t.pending, t.emitted = st.Pending, st.Emitted
 	if !st.HasEmitted {
 		t.emitted = -1
 	}
-	t.needReset = true
-	if st.EnvState != nil {
-		snap, ok := t.env.(envs.Snapshotter)
-		if !ok {
-			return fmt.Errorf("pompc: load: the checkpoint holds an episode in progress but env %s cannot restore it", t.task)
+	if len(st.Envs) != len(t.envs)-1 {
+		return fmt.Errorf("pompc: load: the checkpoint holds %d environments, this run has %d (num_envs)", len(st.Envs)+1, len(t.envs))
+	}
+	first := savedEnv{EnvState: st.EnvState, Obs: st.Obs, EpPos: st.EpPos, EpReturn: st.EpReturn, Fresh: st.Fresh,
+		Episode: st.Episode, PrevMean: st.PrevMean}
+	if len(st.Envs) > 0 {
+		first.Episode = st.FirstEpisode
+	}
+	for k, e := range t.envs {
+		se := first
+		if k > 0 {
+			se = st.Envs[k-1]
 		}
-		if err := snap.Restore(st.EnvState); err != nil {
-			return fmt.Errorf("pompc: load: %w", err)
+		if err := e.restore(se, t.task); err != nil {
+			return err
 		}
-		t.ts = envs.TimeStep{Type: envs.Mid, Discount: 1, Obs: st.Obs}
-		t.epPos, t.epReturn, t.fresh = st.EpPos, st.EpReturn, st.Fresh
-		t.needReset = false
 	}
 	return nil
 }
 
-// envSnapshot returns the env's in-episode state, or nil at an episode boundary or when the env
+// restore sets the env to a saved episode in progress (or marks it for a new episode when the
+// checkpoint sits at an episode boundary) and restores its warm start.
+func (e *envSlot) restore(se savedEnv, task string) error {
+	if len(se.PrevMean) == len(e.prevMean) {
+		copy(e.prevMean, se.PrevMean)
+	}
+	e.needReset = true
+	if se.EnvState == nil {
+		return nil
+	}
+	snap, ok := e.env.(envs.Snapshotter)
+	if !ok {
+		return fmt.Errorf("pompc: load: the checkpoint holds an episode in progress but env %s cannot restore it", task)
+	}
+	if err := snap.Restore(se.EnvState); err != nil {
+		return fmt.Errorf("pompc: load: %w", err)
+	}
+	e.ts = envs.TimeStep{Type: envs.Mid, Discount: 1, Obs: se.Obs}
+	e.epPos, e.epReturn, e.fresh, e.episode = se.EpPos, se.EpReturn, se.Fresh, se.Episode
+	e.needReset = false
+	return nil
+}
+
+// snapshot returns the env's in-episode state, or nil at an episode boundary or when the env
 // cannot snapshot (the documented boundary rule: such a run resumes with a new episode).
-func (t *Trainer) envSnapshot() ([]byte, error) {
-	if t.needReset {
+func (e *envSlot) snapshot() ([]byte, error) {
+	if e.needReset {
 		return nil, nil
 	}
-	snap, ok := t.env.(envs.Snapshotter)
+	snap, ok := e.env.(envs.Snapshotter)
 	if !ok {
 		return nil, nil
 	}

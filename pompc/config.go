@@ -166,6 +166,12 @@ type Config struct {
 	// UTDRatio is the number of updates per agent step after the seed phase (tdmpc2-jax's
 	// utd_ratio; alg §6 has 1); 0 means 1. The seed phase's burst stays SeedSteps updates.
 	UTDRatio int `json:"utd_ratio"`
+	// NumEnvs is the number of environments a run steps together (tdmpc2-jax's num_envs); 0
+	// means 1. One trainer step plans for all of them in one planner call, steps each once
+	// (NumEnvs agent steps, each env in its own goroutine) and then runs NumEnvs·UTD updates, so
+	// updates per agent step stay UTD. Every step count (Steps, SeedSteps, EvalEvery, save
+	// intervals) stays in agent steps summed over the envs; Steps must be a multiple of it.
+	NumEnvs int `json:"num_envs,omitempty"`
 	// BufferSize is the replay capacity in transitions.
 	BufferSize int `json:"buffer_size"`
 	// EvalEvery is the number of agent steps between evaluations (0 disables).
@@ -308,6 +314,9 @@ func (c Config) DiscountFor(episodeLen int) float64 {
 // UpdatesPerStep is UTDRatio with its default: the updates of one agent step after the seed phase.
 func (c Config) UpdatesPerStep() int { return max(c.UTDRatio, 1) }
 
+// Envs is NumEnvs with its default: the environments a run steps together.
+func (c Config) Envs() int { return max(c.NumEnvs, 1) }
+
 // SeedStepsFor is the seed phase length: max(1000, 5 * episode length) unless set (alg §6).
 func (c Config) SeedStepsFor(episodeLen int) int {
 	if c.SeedSteps > 0 {
@@ -417,6 +426,11 @@ func (c Config) Validate() error {
 	}
 	if c.Reanalyze && (c.ReanalyzeEvery <= 0 || c.ReanalyzeSeqs <= 0 || c.ReanalyzeSeqs > c.BatchSize) {
 		bad("reanalysis needs reanalyze_every > 0 and 0 < reanalyze_seqs <= batch_size, got %d and %d", c.ReanalyzeEvery, c.ReanalyzeSeqs)
+	}
+	if c.NumEnvs < 0 || c.NumEnvs > 4096 {
+		bad("num_envs must be in [0, 4096] (0 means 1), got %d", c.NumEnvs)
+	} else if e := c.Envs(); e > 1 && c.Steps%e != 0 {
+		bad("steps (%d) must be a multiple of num_envs (%d): every trainer step takes one agent step in each env", c.Steps, e)
 	}
 	if c.Steps < 0 || c.SeedSteps < 0 || c.EvalEvery < 0 || c.EvalEpisodes < 0 || c.SnapshotEvery < 0 || c.UTDRatio < 0 {
 		bad("steps, seed_steps, eval_every, eval_episodes, snapshot_every and utd_ratio must be >= 0")

@@ -654,7 +654,17 @@ func (p *Population) Step() error {
 	return errors.Join(errs...)
 }
 
-// Run takes n lockstep steps (or until ctx is done), with hooks(k) the hooks of run k (nil for
+// step is the agent step of the live runs (they step in lockstep).
+func (p *Population) step() int64 {
+	for k, err := range p.failed {
+		if err == nil {
+			return p.trainers[k].step
+		}
+	}
+	return 0
+}
+
+// Run takes n agent steps (n/NumEnvs lockstep steps; or until ctx is done), with hooks(k) the hooks of run k (nil for
 // none), firing every run's start and end events as Trainer.Run does. A failed run leaves the
 // population and the others go on; the error joins the failures.
 func (p *Population) Run(ctx context.Context, n int, hooks func(k int) []Hook) error {
@@ -673,7 +683,8 @@ func (p *Population) Run(ctx context.Context, n int, hooks func(k int) []Hook) e
 			}
 		}
 	}
-	for i := 0; i < n && ctx.Err() == nil && p.Live() > 0; i++ {
+	start := p.step()
+	for ctx.Err() == nil && p.Live() > 0 && p.step() < start+int64(n) {
 		if err := p.Step(); err != nil {
 			errs = append(errs, err)
 		}

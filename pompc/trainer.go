@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -44,11 +45,11 @@ type Hook struct {
 	Fn   func(t *Trainer, ev Event) error
 }
 
-// Every wraps h so that its EnvStep events fire only every n environment steps (other events
-// pass through).
+// Every wraps h so that its EnvStep events fire only every n agent steps (when a trainer step
+// passes a multiple of n; other events pass through).
 func Every(n int, h Hook) Hook {
 	return Hook{Name: h.Name, Fn: func(t *Trainer, ev Event) error {
-		if ev == EventEnvStep && (n <= 0 || t.step%int64(n) != 0) {
+		if ev == EventEnvStep && !t.Crossed(int64(n)) {
 			return nil
 		}
 		return h.Fn(t, ev)
@@ -85,7 +86,7 @@ func On(ev Event, name string, fn func(t *Trainer) error) Hook {
 type Trainer struct {
 	cfg       Config
 	task      string
-	env       envs.Env
+	envs      []*envSlot // the run's environments (Config.NumEnvs), each with its episode
 	evalEnv   envs.Env
 	spec      envs.Spec
 	agent     *Agent
@@ -95,13 +96,8 @@ type Trainer struct {
 	sinks     []Sink
 	seedSteps int64
 
-	step      int64 // agent steps taken
-	episode   int64 // episodes started
-	ts        envs.TimeStep
-	needReset bool
-	fresh     bool
-	epPos     int
-	epReturn  float64
+	step      int64 // agent steps taken (summed over the envs)
+	episode   int64 // episodes started (over all envs)
 	planCalls int64
 	hooks     []Hook
 
@@ -121,44 +117,71 @@ type Trainer struct {
 	stepsAtRun int64
 }
 
-// NewTrainer makes the task's training and evaluation envs (seeded from cfg.Seed), the agent
-// on backend, and an empty replay buffer.
-func NewTrainer(backend compute.Backend, cfg Config, task string) (*Trainer, error) {
+// envSlot is one training environment of a run and its episode in progress.
+type envSlot struct {
+	env       envs.Env
+	ts        envs.TimeStep
+	needReset bool
+	fresh     bool
+	episode   int64 // the id of its episode in progress (the run's episode count at its reset)
+	epPos     int
+	epReturn  float64
+	prevMean  []float32 // the planner's warm start [H, A]
+}
+
+// NewTrainer makes the task's training envs (Config.NumEnvs of them; env k seeded from
+// cfg.Seed + k·envSeedStride) and evaluation env, the agent on backend, and an empty replay
+// buffer (one lane per env).
+func NewTrainer(backend compute.Backend, cfg Config, task string) (_ *Trainer, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	env, err := envs.Make(task, envs.WithSeed(uint64(cfg.Seed)))
-	if err != nil {
+	t := &Trainer{cfg: cfg, task: task, lastEval: math.NaN()}
+	defer func() {
+		if err != nil {
+			t.Close()
+		}
+	}()
+	for k := range cfg.Envs() {
+		env, err := envs.Make(task, envs.WithSeed(uint64(cfg.Seed)+uint64(k)*envSeedStride))
+		if err != nil {
+			return nil, err
+		}
+		t.envs = append(t.envs, &envSlot{env: env, needReset: true, prevMean: make([]float32, cfg.Horizon*env.Spec().ActionDim)})
+	}
+	if t.evalEnv, err = envs.Make(task, envs.WithSeed(uint64(cfg.Seed)+1_000_003)); err != nil {
 		return nil, err
 	}
-	evalEnv, err := envs.Make(task, envs.WithSeed(uint64(cfg.Seed)+1_000_003))
-	if err != nil {
-		env.Close()
+	spec := t.envs[0].env.Spec()
+	if t.agent, err = NewAgent(backend, cfg, spec.ObsDim, spec.ActionDim, cfg.DiscountFor(spec.EpisodeLen)); err != nil {
 		return nil, err
 	}
-	spec := env.Spec()
-	agent, err := NewAgent(backend, cfg, spec.ObsDim, spec.ActionDim, cfg.DiscountFor(spec.EpisodeLen))
-	if err != nil {
-		env.Close()
-		evalEnv.Close()
+	// Room for every step and final observation of the run (each env's lane its share).
+	e := cfg.Envs()
+	capacity := min(cfg.BufferSize, max(cfg.Steps, 1)+cfg.Steps/max(spec.EpisodeLen, 1)+2)
+	if t.buf, err = NewBufferLanes(max(capacity+2*(e-1), e), e, spec.ObsDim, spec.ActionDim); err != nil {
 		return nil, err
 	}
-	buf, err := NewBuffer(min(cfg.BufferSize, max(cfg.Steps, 1)+cfg.Steps/max(spec.EpisodeLen, 1)+2), spec.ObsDim, spec.ActionDim)
-	if err != nil {
-		env.Close()
-		evalEnv.Close()
-		return nil, err
-	}
-	pcg := rand.NewPCG(uint64(cfg.Seed), 0x5eed)
-	return &Trainer{cfg: cfg, task: task, env: env, evalEnv: evalEnv, spec: spec, agent: agent, buf: buf,
-		rng: rand.New(pcg), pcg: pcg,
-		seedSteps: int64(cfg.SeedStepsFor(spec.EpisodeLen)), needReset: true,
-		lastEval: math.NaN()}, nil
+	t.pcg = rand.NewPCG(uint64(cfg.Seed), 0x5eed)
+	t.rng, t.spec = rand.New(t.pcg), spec
+	t.seedSteps = int64(cfg.SeedStepsFor(spec.EpisodeLen))
+	return t, nil
 }
+
+// envSeedStride separates the seeds of a run's environments (env k: Seed + k·stride; the
+// evaluation env has Seed + 1,000,003).
+const envSeedStride = 7_919
 
 // Close releases the environments.
 func (t *Trainer) Close() error {
-	return errors.Join(t.env.Close(), t.evalEnv.Close())
+	var errs []error
+	for _, e := range t.envs {
+		errs = append(errs, e.env.Close())
+	}
+	if t.evalEnv != nil {
+		errs = append(errs, t.evalEnv.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Agent returns the trained agent.
@@ -256,8 +279,9 @@ func (t *Trainer) fire(ev Event) error {
 	return nil
 }
 
-// Run takes n environment steps (with their updates and evaluations), calling hooks. It stops
-// early, without error, when ctx is done. Calling Run again continues where it stopped.
+// Run takes n agent steps (n/NumEnvs trainer steps; with their updates and evaluations), calling
+// hooks. It stops early, without error, when ctx is done. Calling Run again continues where it
+// stopped.
 func (t *Trainer) Run(ctx context.Context, n int, hooks ...Hook) error {
 	t.hooks = hooks
 	defer func() { t.hooks = nil }()
@@ -266,7 +290,7 @@ func (t *Trainer) Run(ctx context.Context, n int, hooks ...Hook) error {
 		return err
 	}
 	var runErr error
-	for i := 0; i < n; i++ {
+	for target := t.step + int64(n); t.step < target; {
 		if ctx.Err() != nil {
 			break
 		}
@@ -289,102 +313,158 @@ func (t *Trainer) StepsPerSecond() float64 {
 	return float64(t.step-t.stepsAtRun) / d
 }
 
-// Step takes one environment step with the planner (random actions in the seed phase), stores
-// the transition, and runs the updates due (alg §6). After loading a checkpoint saved during a
-// step's updates (the seed-phase burst), it first finishes that step.
+// Crossed reports whether the latest trainer step passed a multiple of n agent steps (with one
+// env: whether the step count is a multiple of n).
+func (t *Trainer) Crossed(n int64) bool {
+	if n <= 0 || t.step == 0 {
+		return false
+	}
+	return t.step/n != (t.step-int64(len(t.envs)))/n
+}
+
+// Step takes one environment step in every env with the planner (one planner call for all of
+// them; random actions in the seed phase), stores the transitions, and runs the updates due (alg
+// §6; NumEnvs·UTD after the seed phase). After loading a checkpoint saved during a step's
+// updates (the seed-phase burst), it first finishes that step.
 func (t *Trainer) Step() error {
 	if t.pending > 0 {
 		if err := t.finishStep(); err != nil {
 			return err
 		}
 	}
-	if t.needReset {
-		if rs, ok := t.env.(envs.Reseeder); ok {
+	for _, e := range t.envs {
+		if !e.needReset {
+			continue
+		}
+		if rs, ok := e.env.(envs.Reseeder); ok {
 			rs.Reseed(envs.EpisodeSeed(uint64(t.cfg.Seed), t.episode))
 		}
-		ts, err := t.env.Reset()
+		ts, err := e.env.Reset()
 		if err != nil {
 			return fmt.Errorf("pompc: reset %s: %w", t.task, err)
 		}
-		t.ts, t.needReset, t.fresh = ts, false, true
+		e.ts, e.needReset, e.fresh = ts, false, true
 		t.episode++
-		t.epPos, t.epReturn = 0, 0
+		e.episode, e.epPos, e.epReturn = t.episode, 0, 0
 	}
-	if t.step == 0 && t.episode == 1 && t.epPos == 0 {
+	if t.step == 0 && t.episode == int64(len(t.envs)) && t.envs[0].epPos == 0 {
 		// The first step of a run: the knobs' initial values, so that a run's metrics alone
 		// give its knob history (alg §8).
 		if err := t.emit(knobRecords(0, t.agent.Config())...); err != nil {
 			return err
 		}
 	}
-	var action, planMean, planStd []float32
+	n := len(t.envs)
+	actions := make([][]float32, n)
+	planMean, planStd := make([][]float32, n), make([][]float32, n)
 	if t.step < t.seedSteps {
-		action = make([]float32, t.spec.ActionDim)
-		for i := range action {
-			action[i] = float32(2*t.rng.Float64() - 1)
+		for k := range actions {
+			actions[k] = make([]float32, t.spec.ActionDim)
+			for i := range actions[k] {
+				actions[k][i] = float32(2*t.rng.Float64() - 1)
+			}
 		}
 	} else {
-		r, err := t.agent.Act(t.ts.Obs, t.fresh, false)
+		obs, prev, fresh := make([][]float32, n), make([][]float32, n), make([]bool, n)
+		for k, e := range t.envs {
+			obs[k], prev[k], fresh[k] = e.ts.Obs, e.prevMean, e.fresh
+		}
+		rs, err := t.agent.ActN(obs, prev, fresh, false)
 		if err != nil {
 			return fmt.Errorf("pompc: step %d: %w", t.step, err)
 		}
-		action, planMean, planStd = r.Action, r.Mean, r.Std
+		for k, r := range rs {
+			actions[k], planMean[k], planStd[k] = r.Action, r.Mean, r.Std
+		}
 		t.planCalls++
 		if t.cfg.SnapshotEvery > 0 && t.planCalls%int64(t.cfg.SnapshotEvery) == 0 {
-			if err := t.emit(snapshotOf(t.step, r).Records()...); err != nil {
+			if err := t.emit(snapshotOf(t.step, rs[0]).Records()...); err != nil {
 				return err
 			}
 		}
 	}
-	t.fresh = false
-	next, err := t.env.Step(action)
+	nexts, err := t.stepEnvs(actions)
 	if err != nil {
-		return fmt.Errorf("pompc: step %d of %s: %w", t.step, t.task, err)
-	}
-	cont := 1.0
-	if next.Type == envs.Last && next.Discount == 0 {
-		cont = 0
-	}
-	if err := t.buf.Add(Step{Episode: t.episode, Pos: t.epPos, Obs: t.ts.Obs, Action: action,
-		Reward: next.Reward, Cont: cont, PlanMean: planMean, PlanStd: planStd}); err != nil {
 		return err
 	}
-	t.epPos++
-	t.epReturn += next.Reward
-	t.ts = next
-	t.step++
-	if next.Type == envs.Last {
-		// The final observation: a sequence may end here but never start here.
-		if err := t.buf.Add(Step{Episode: t.episode, Pos: t.epPos, Obs: next.Obs}); err != nil {
+	prev := t.step
+	for k, e := range t.envs {
+		e.fresh = false
+		next := nexts[k]
+		cont := 1.0
+		if next.Type == envs.Last && next.Discount == 0 {
+			cont = 0
+		}
+		if err := t.buf.AddTo(k, Step{Episode: e.episode, Pos: e.epPos, Obs: e.ts.Obs, Action: actions[k],
+			Reward: next.Reward, Cont: cont, PlanMean: planMean[k], PlanStd: planStd[k]}); err != nil {
 			return err
 		}
-		t.needReset = true
-		t.lastEpRet = t.epReturn
-		if err := t.emit(Record{KeyEpisodeReturn, t.step, t.epReturn}, Record{KeyEpisodeLength, t.step, float64(t.epPos)}); err != nil {
-			return err
-		}
-		if err := t.fire(EventEpisodeEnd); err != nil {
-			return err
+		e.epPos++
+		e.epReturn += next.Reward
+		e.ts = next
+		t.step++
+		if next.Type == envs.Last {
+			// The final observation: a sequence may end here but never start here.
+			if err := t.buf.AddTo(k, Step{Episode: e.episode, Pos: e.epPos, Obs: next.Obs}); err != nil {
+				return err
+			}
+			e.needReset = true
+			t.lastEpRet = e.epReturn
+			if err := t.emit(Record{KeyEpisodeReturn, t.step, e.epReturn}, Record{KeyEpisodeLength, t.step, float64(e.epPos)}); err != nil {
+				return err
+			}
+			if err := t.fire(EventEpisodeEnd); err != nil {
+				return err
+			}
 		}
 	}
 
-	// Updates: none during the seed phase, seedSteps at its end, then UpdatesPerStep per step
-	// (UTD 1 in alg §6).
+	// Updates: none during the seed phase, seedSteps when it ends (the burst), then UTD per
+	// agent step (UTD 1 in alg §6): NumEnvs·UTD per trainer step.
 	switch {
-	case t.step == t.seedSteps:
+	case prev < t.seedSteps && t.step >= t.seedSteps:
 		t.pending = int(t.seedSteps)
 		if err := t.fire(EventSeedEnd); err != nil {
 			return err
 		}
 	case t.step > t.seedSteps:
-		t.pending = t.agent.Config().UpdatesPerStep()
+		t.pending = t.agent.Config().UpdatesPerStep() * n
 	}
 	return t.finishStep()
 }
 
+// stepEnvs steps every env with its action: with several envs, each in its own goroutine (they
+// share nothing; MuJoCo physics is what this parallelizes). Errors name the env.
+func (t *Trainer) stepEnvs(actions [][]float32) ([]envs.TimeStep, error) {
+	out := make([]envs.TimeStep, len(t.envs))
+	if len(t.envs) == 1 {
+		next, err := t.envs[0].env.Step(actions[0])
+		if err != nil {
+			return nil, fmt.Errorf("pompc: step %d of %s: %w", t.step, t.task, err)
+		}
+		out[0] = next
+		return out, nil
+	}
+	errs := make([]error, len(t.envs))
+	var wg sync.WaitGroup
+	for k, e := range t.envs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out[k], errs[k] = e.env.Step(actions[k]); errs[k] != nil {
+				errs[k] = fmt.Errorf("pompc: step %d of %s (env %d): %w", t.step, t.task, k, errs[k])
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
 // InBurst reports whether the trainer is inside the seed-phase update burst (between its
 // EventSeedEnd and the last of its updates).
-func (t *Trainer) InBurst() bool { return t.step == t.seedSteps && t.pending > 0 }
+func (t *Trainer) InBurst() bool {
+	return t.step >= t.seedSteps && t.step-int64(len(t.envs)) < t.seedSteps && t.pending > 0
+}
 
 // finishStep runs the updates the current step owes, the evaluation due, and the step's
 // EventEnvStep.
@@ -394,7 +474,7 @@ func (t *Trainer) finishStep() error {
 			return err
 		}
 	}
-	if t.cfg.EvalEvery > 0 && t.step%int64(t.cfg.EvalEvery) == 0 && t.cfg.EvalEpisodes > 0 {
+	if t.cfg.EvalEpisodes > 0 && t.Crossed(int64(t.cfg.EvalEvery)) {
 		if _, err := t.Evaluate(t.cfg.EvalEpisodes); err != nil {
 			return err
 		}
@@ -411,7 +491,7 @@ func (t *Trainer) update() error {
 	}
 	if cfg.Reanalyze && cfg.Prior != PriorNone && t.agent.Updates()%int64(cfg.ReanalyzeEvery) == 0 {
 		err := t.agent.Reanalyze(b, func(seq, step int, mean, std []float32) {
-			t.buf.SetPlan((b.Slots[seq]+step)%t.buf.capacity, mean, std)
+			t.buf.SetPlan(t.buf.Slot(b.Slots[seq], step), mean, std)
 		})
 		if err != nil {
 			return err

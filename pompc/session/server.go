@@ -400,7 +400,7 @@ func (s *server) runJob(j *job) {
 				s.mu.Unlock()
 			}
 		case pompc.EventEnvStep:
-			if s.saveN > 0 && t.StepCount()%int64(s.saveN) == 0 {
+			if s.saveN > 0 && t.Crossed(int64(s.saveN)) {
 				if err := s.save(); err != nil {
 					return err
 				}
