@@ -46,12 +46,12 @@ type savedBuffer struct {
 	Capacity, ObsDim, ActDim, Next, Size int
 	// LaneNext and LaneSize are every lane's ring state when there are several (NumEnvs > 1;
 	// nil for one lane, whose state is Next and Size).
-	LaneNext, LaneSize []int
-	Written                              int64
-	Obs, Action, Reward, Cont            []float32
-	PlanMean, PlanStd, Valid             []float32
-	Episode                              []int64
-	Pos                                  []int32
+	LaneNext, LaneSize        []int
+	Written                   int64
+	Obs, Action, Reward, Cont []float32
+	PlanMean, PlanStd, Valid  []float32
+	Episode                   []int64
+	Pos                       []int32
 }
 
 // savedEnv is the episode in progress of one of a run's further environments (NumEnvs > 1; the
