@@ -166,14 +166,7 @@ func (a *Agent) Updates() int64 { return a.updates }
 // SetLambda changes λ for the next update. Negative or NaN lambda is an error. Moving a
 // TD-MPC2 config (prior none) to λ > 0 also selects the learned prior pi_p, whose network always
 // exists (it has been untrained so far).
-func (a *Agent) SetLambda(lambda float64) error {
-	c := a.cfg
-	c.Lambda = lambda
-	if lambda != 0 && c.Prior == PriorNone {
-		c.Prior = PriorLearned
-	}
-	return a.setConfig(c)
-}
+func (a *Agent) SetLambda(lambda float64) error { return a.setConfig(a.cfg.WithLambda(lambda)) }
 
 // SetPrior changes the prior kind for the next update.
 func (a *Agent) SetPrior(p PriorKind) error { c := a.cfg; c.Prior = p; return a.setConfig(c) }

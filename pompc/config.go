@@ -314,6 +314,16 @@ func (c Config) DiscountFor(episodeLen int) float64 {
 // UpdatesPerStep is UTDRatio with its default: the updates of one agent step after the seed phase.
 func (c Config) UpdatesPerStep() int { return max(c.UTDRatio, 1) }
 
+// WithLambda is c with λ changed as Trainer.SetLambda changes it: moving a TD-MPC2 config (prior
+// none) to λ > 0 also selects the learned prior pi_p.
+func (c Config) WithLambda(lambda float64) Config {
+	c.Lambda = lambda
+	if lambda != 0 && c.Prior == PriorNone {
+		c.Prior = PriorLearned
+	}
+	return c
+}
+
 // Envs is NumEnvs with its default: the environments a run steps together.
 func (c Config) Envs() int { return max(c.NumEnvs, 1) }
 

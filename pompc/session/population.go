@@ -2,12 +2,19 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/sweep"
@@ -71,8 +78,11 @@ func TrainPopulationFile(ctx context.Context, file string, saveEvery int) error 
 	if err := json.Unmarshal(data, &pf); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
+	ctx, stopAll := context.WithCancel(ctx)
+	defer stopAll()
 	var errs []error
 	var runs []*pompc.Run
+	var members []*memberServer
 	var targets []int64
 	for _, pr := range pf.Runs {
 		cfg := pr.Config
@@ -83,7 +93,14 @@ func TrainPopulationFile(ctx context.Context, file string, saveEvery int) error 
 			continue
 		}
 		defer r.Close()
+		m, err := serveMember(r, stopAll)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", pr.Dir, err))
+			continue
+		}
+		defer m.Close()
 		runs = append(runs, r)
+		members = append(members, m)
 		targets = append(targets, pr.Steps)
 	}
 	if len(runs) == 0 {
@@ -94,12 +111,78 @@ func TrainPopulationFile(ctx context.Context, file string, saveEvery int) error 
 		return err
 	}
 	every := max(saveEvery, 0)
-	trainErrs := pompc.TrainTogether(ctx, backend, runs, targets, func(i int) []pompc.Hook { return runs[i].CheckpointHooks(every) },
-		func(format string, a ...any) { fmt.Printf(format+"\n", a...) })
+	trainErrs := pompc.TrainTogether(ctx, backend, runs, targets, func(i int) []pompc.Hook {
+		return append(runs[i].CheckpointHooks(every), members[i].Hook())
+	}, func(format string, a ...any) { fmt.Printf(format+"\n", a...) })
+	for _, m := range members {
+		m.Close() // no more knob changes: the runs save what they have
+	}
 	for i, r := range runs {
 		if err := errors.Join(trainErrs[i], r.Save()); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", r.Dir, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// memberServer serves one run of a population through the session protocol: Status and the
+// knobs (λ, prior, KL direction, reanalysis: applied between the population's steps, by Hook, in
+// the run's own goroutine); Stop stops the population (every run saves); Train, Wait, Evaluate
+// and Save are refused, the training being the population's. It writes the run directory's
+// server.json, so session.Open attaches to it as to any server, and a notebook's dashboard
+// steers one run of a population.
+type memberServer struct {
+	s      *server
+	hs     *http.Server
+	closed sync.Once
+}
+
+// serveMember starts the server of one opened run of a population; stopAll stops the
+// population.
+func serveMember(run *pompc.Run, stopAll func()) (*memberServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("session: listen: %w", err)
+	}
+	tok := make([]byte, 24)
+	if _, err := rand.Read(tok); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	logger := log.New(os.Stderr, fmt.Sprintf("session[%d] ", os.Getpid()), log.LstdFlags)
+	s := &server{dir: run.Dir, log: logger, token: hex.EncodeToString(tok), pid: os.Getpid(), start: time.Now(),
+		ops: make(chan op), quit: make(chan string, 4), done: make(chan struct{}), lastActive: time.Now(),
+		run: run, tr: run.Trainer, resumed: run.Resumed, backSp: run.BackendSpec, member: true, stopAll: stopAll}
+	s.refresh()
+	s.ready.Store(true)
+	m := &memberServer{s: s, hs: &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}}
+	go m.hs.Serve(ln)
+	info := serverInfo{PID: s.pid, Addr: ln.Addr().String(), Token: s.token, Started: s.start, Version: ProtocolVersion}
+	if err := writeServerFile(run.Dir, info); err != nil {
+		m.hs.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Hook runs the knob changes clients asked for, between two steps of the run, and refreshes
+// the status they read.
+func (m *memberServer) Hook() pompc.Hook {
+	return pompc.Hook{Name: "session/member", Fn: func(t *pompc.Trainer, ev pompc.Event) error {
+		if ev == pompc.EventEnvStep || ev == pompc.EventStart {
+			m.s.drainOps()
+			m.s.refresh()
+		}
+		return nil
+	}}
+}
+
+// Close stops serving (pending and later knob changes fail with "shutting down") and removes
+// server.json.
+func (m *memberServer) Close() {
+	m.closed.Do(func() {
+		close(m.s.done)
+		m.hs.Close()
+		removeServerFile(m.s.dir, m.s.pid)
+	})
 }

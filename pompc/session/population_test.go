@@ -2,8 +2,12 @@ package session
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/rundir"
@@ -60,5 +64,61 @@ func TestPopulationLauncherTrainsTheGridTogether(t *testing.T) {
 		child, here := runMetrics(t, j.Dir), runMetrics(t, runs[i].Dir)
 		require.NotEmpty(t, child[pompc.KeyLossPi])
 		require.Equal(t, here, child, "run %s: the child's population and this process's must agree", j.Name)
+	}
+}
+
+// A run of a population is steered like any session run: session.Open attaches to its member
+// server, SetLambda moves its λ (finite to finite) from the next update on, and only its own;
+// changes of the shared graph's structure and training it alone are refused with what to do;
+// Stop stops the population, every run saved.
+func TestPopulationMemberIsSteerable(t *testing.T) {
+	root := t.TempDir()
+	var pf sweep.PopulationFile
+	for i, lam := range []float64{1, 3} {
+		c := testConfig()
+		c.Lambda, c.Seed, c.Steps = lam, int64(i), 100_000
+		pf.Runs = append(pf.Runs, sweep.PopulationRun{Dir: filepath.Join(root, fmt.Sprintf("r%d", i)), Task: testTask, Config: c, Steps: int64(c.Steps)})
+	}
+	file := filepath.Join(root, "population.json")
+	data, err := json.Marshal(pf)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, data, 0o644))
+	done := make(chan error, 1)
+	go func() { done <- TrainPopulationFile(context.Background(), file, -1) }()
+
+	var run *Run
+	require.Eventually(t, func() bool {
+		if !rundir.Exists(pf.Runs[1].Dir, rundir.ServerFile) {
+			return false
+		}
+		run, err = Open(context.Background(), Options{Dir: pf.Runs[1].Dir})
+		return err == nil
+	}, time.Minute, 50*time.Millisecond)
+	defer run.Close()
+	require.NoError(t, run.SetLambda(9))
+	st, err := run.Status()
+	require.NoError(t, err)
+	require.Equal(t, 9.0, st.Lambda)
+	require.True(t, st.Training)
+	require.ErrorContains(t, run.SetLambda(0), "population")
+	require.ErrorContains(t, run.SetPriorKL(pompc.KLForward), "population")
+	require.ErrorContains(t, run.Start(10), "population")
+	require.NoError(t, run.Stop())
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(time.Minute):
+		t.Fatal("Stop did not stop the population")
+	}
+	for i, want := range [][]float64{{1}, {3, 9}} {
+		var lams []float64
+		for _, r := range runMetrics(t, pf.Runs[i].Dir)[pompc.KeyLambda] {
+			lams = append(lams, r.Val)
+		}
+		require.Equal(t, want, lams, "run %d's λ records", i)
+		step, err := pompc.CheckpointStep(pf.Runs[i].Dir)
+		require.NoError(t, err)
+		require.Greater(t, step, int64(0), "run %d saved when stopped", i)
+		require.False(t, rundir.Exists(pf.Runs[i].Dir, rundir.ServerFile), "server.json removed")
 	}
 }

@@ -106,6 +106,12 @@ type server struct {
 	resumed bool
 	dirty   bool // config changed since the last save
 
+	// member marks a server of one run of a population (serveMember): its trainer steps in the
+	// population's goroutines, which run the queued ops between steps; stopAll stops the
+	// population.
+	member  bool
+	stopAll func()
+
 	mu         sync.Mutex
 	st         pompc.Status // snapshot, refreshed by the trainer goroutine
 	job        *job         // training in progress
@@ -296,6 +302,9 @@ func (s *server) status() pompc.Status {
 		j = s.lastJob
 	} else {
 		st.Training, st.TargetStep, st.Background = true, j.target, j.background
+	}
+	if s.member {
+		st.Training, st.Background = true, true
 	}
 	if j != nil {
 		st.JobStarted, st.FirstUpdate, st.Stopped = j.started, j.firstUpd, j.stopped
@@ -538,7 +547,17 @@ func (s *server) hHello(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) hStatus(w http.ResponseWriter, r *http.Request) { writeJSON(w, s.status()) }
 
+// errMember is what a population member's server answers to the calls that would train its run
+// alone.
+const errMember = "this run trains as one run of a population (a batched sweep): its training is the population's; " +
+	"Status and the knobs (λ, prior, KL direction, reanalysis) work, Stop stops the population (every run saves), " +
+	"and the run can train alone once the population is done"
+
 func (s *server) hTrain(w http.ResponseWriter, r *http.Request) {
+	if s.member {
+		httpError(w, http.StatusConflict, errMember)
+		return
+	}
 	var req trainRequest
 	if !decode(w, r, &req) {
 		return
@@ -556,6 +575,10 @@ func (s *server) hTrain(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) hWait(w http.ResponseWriter, r *http.Request) {
+	if s.member {
+		httpError(w, http.StatusConflict, errMember)
+		return
+	}
 	s.mu.Lock()
 	j := s.job
 	if j == nil && s.lastJob != nil && s.lastJob.background && !s.lastJob.reported {
@@ -619,6 +642,11 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, j *job, attached
 }
 
 func (s *server) hStop(w http.ResponseWriter, r *http.Request) {
+	if s.member {
+		s.stopAll()
+		writeJSON(w, s.status())
+		return
+	}
 	s.mu.Lock()
 	j := s.job
 	s.mu.Unlock()
@@ -642,6 +670,27 @@ func (s *server) hSet(w http.ResponseWriter, r *http.Request) {
 	var req setRequest
 	if !decode(w, r, &req) {
 		return
+	}
+	if s.member {
+		// The population shares one update graph: a change of its structure (λ to or from 0 or
+		// +Inf, the prior kind, the KL direction) cannot apply to one run.
+		st := s.status()
+		next := st.Config
+		if req.Lambda != nil {
+			next = next.WithLambda(float64(*req.Lambda))
+		}
+		if req.Prior != nil {
+			next.Prior = *req.Prior
+		}
+		if req.PriorKL != nil {
+			next.PriorKL = *req.PriorKL
+		}
+		if pompc.PopulationKey(st.Task, next) != pompc.PopulationKey(st.Task, st.Config) {
+			httpError(w, http.StatusConflict, "this run trains in a population whose runs share their update graph: "+
+				"λ may move between finite values > 0, but λ = 0 or +Inf, another prior kind or KL direction change "+
+				"the graph; stop the population and train the run alone to change them")
+			return
+		}
 	}
 	var err error
 	derr := s.do(func() {
@@ -679,6 +728,10 @@ func (s *server) hSet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) hEvaluate(w http.ResponseWriter, r *http.Request) {
+	if s.member {
+		httpError(w, http.StatusConflict, errMember)
+		return
+	}
 	var req evalRequest
 	if !decode(w, r, &req) {
 		return
@@ -704,6 +757,10 @@ func (s *server) hEvaluate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) hSave(w http.ResponseWriter, r *http.Request) {
+	if s.member {
+		httpError(w, http.StatusConflict, errMember)
+		return
+	}
 	var err error
 	if derr := s.do(func() { err = s.save() }); derr != nil {
 		err = derr
