@@ -183,3 +183,19 @@ func TestPopulationResumesExactly(t *testing.T) {
 	require.NoError(t, alone.Run(context.Background(), 3))
 	require.Equal(t, int64(first+3), alone.StepCount())
 }
+
+// Planner calls that only some runs make (reanalysis, here on in one run and off in the other)
+// are served for those runs alone: a run's random streams and results do not depend on whether
+// its neighbour reanalyzes.
+func TestPopulationPartialPlannerCalls(t *testing.T) {
+	plain := popConfig(1, 1)
+	plain.Reanalyze = false
+	withRe, noRe := popConfig(2, 1), popConfig(2, 1)
+	noRe.Reanalyze = false
+	trsA, sinksA, _ := popTrain(t, []Config{plain, withRe}, 35)
+	trsB, sinksB, _ := popTrain(t, []Config{plain, noRe}, 35)
+	requireSameRecords(t, sinksA[0].Records(), sinksB[0].Records(), 0)
+	require.Empty(t, thParamsDiff(t, thParams(t, trsA[0].Agent()), thParams(t, trsB[0].Agent())))
+	require.NotEmpty(t, thParamsDiff(t, thParams(t, trsA[1].Agent()), thParams(t, trsB[1].Agent())),
+		"reanalysis changes the run that does it")
+}
