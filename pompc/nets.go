@@ -53,6 +53,9 @@ type nets struct {
 	// run's own RNG state (popRNGPath), with the shape a single run would draw. 0 is an ordinary
 	// single-run graph, with no run axis.
 	pop int
+	// drawOnly, when not nil, restricts a population's random draws to the runs it marks (the
+	// terms only some runs' variants have): the other runs get zeros and keep their RNG state.
+	drawOnly []bool
 }
 
 // popRNGPath is the population store's variable holding one RNG state per run, [K, 3] uint64:
@@ -87,6 +90,10 @@ func (n *nets) runDraw(g *Graph, kAxis int, draw func(state *Node) (newState, va
 	states, vals := make([]*Node, n.pop), make([]*Node, n.pop)
 	for k := range n.pop {
 		states[k], vals[k] = draw(Squeeze(SliceAxis(st, 0, AxisElem(k)), 0))
+		if n.drawOnly != nil && !n.drawOnly[k] {
+			// Not this run's draw: its state stays, its values are never used.
+			states[k], vals[k] = Squeeze(SliceAxis(st, 0, AxisElem(k)), 0), ZerosLike(vals[k])
+		}
 	}
 	v.SetNodeValue(Stack(states, 0))
 	return Stack(vals, kAxis)
@@ -529,6 +536,16 @@ func (n *nets) buildAll(g *Graph) *Node {
 func (n *nets) scaleVar(name string) *model.Variable {
 	return n.store.Scope(scopeScale).WithInitializer(initializer.One).
 		VariableWithShape(name, shapes.Make(dt, n.runDims()...)).SetTrainable(false)
+}
+
+// selectScale is updateScale for runs of which only some keep the new value: keep(new, old)
+// chooses per run, and the variable gets the choice. Returns it.
+func (n *nets) selectScale(name string, x *Node, keep func(nw, old *Node) *Node) *Node {
+	v := n.scaleVar(name)
+	old := v.NodeValue(x.Graph())
+	s := keep(n.updateScale(name, x), old)
+	v.SetNodeValue(s)
+	return s
 }
 
 // updateScale moves S towards the 5-95 percentile range of x: S ← lerp(S, max(P95 − P5, 1), τ),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -81,26 +82,26 @@ type popEngine struct {
 // population must share (the per-run ones zeroed).
 func sharedConfig(c Config) Config {
 	c.Lambda, c.Seed, c.Preset, c.Backend = 0, 0, "", ""
+	c.Prior, c.PriorKL, c.KLCritic = "", "", false // the update variant: mixed in one graph (updateGraphOf)
 	c.Steps, c.EvalEvery, c.EvalEpisodes, c.SnapshotEvery, c.BufferSize = 0, 0, 0, 0, 0
 	c.Reanalyze, c.ReanalyzeEvery = false, 0
 	return c
 }
 
 // PopulationKey is equal for two runs exactly when they can train in one population: the same
-// task, the same graph-shaping configuration and update variant, the same seed phase and UTD
-// ratio, and the same step target (populations step in lockstep). Sweeps group their points by
-// it.
+// task, the same graph-shaping configuration (size, planner, batch, losses, optimizers), the
+// same seed phase, UTD ratio and number of envs, and the same step target (populations step
+// in lockstep). Seeds, λ (0, finite or +Inf), the prior kind, the KL direction and the critic
+// set may differ: one graph holds them all. Sweeps group their points by it.
 func PopulationKey(task string, c Config) string {
 	sc := sharedConfig(c)
-	v := c.variant()
 	b, err := json.Marshal(struct {
-		Task    string
-		Config  Config
-		Variant string
-		Steps   int
-	}{task, sc, fmt.Sprintf("%+v", v), c.Steps})
+		Task   string
+		Config Config
+		Steps  int
+	}{task, sc, c.Steps})
 	if err != nil {
-		return fmt.Sprintf("%s %+v %+v %d", task, sc, v, c.Steps) // not reached: Config marshals
+		return fmt.Sprintf("%s %+v %d", task, sc, c.Steps) // not reached: Config marshals
 	}
 	return string(b)
 }
@@ -128,10 +129,6 @@ func newPopEngine(backend compute.Backend, members []*Agent) (*popEngine, error)
 		}
 		if d := configDiff(sharedConfig(a0.cfg), sharedConfig(a.cfg)); d != "" {
 			return nil, fmt.Errorf("pompc: run %d differs from run 0 in %s: a population's runs share every graph-shaping field", i, d)
-		}
-		if a.variant() != a0.variant() {
-			return nil, fmt.Errorf("pompc: run %d has update variant %+v, run 0 %+v (λ = 0, finite or +Inf, prior, KL direction and critic set choose the update graph): train one population per variant",
-				i, a.variant(), a0.variant())
 		}
 	}
 	k := len(members)
@@ -466,11 +463,20 @@ func (e *popEngine) runPlanLocked(n int) {
 func (e *popEngine) runUpdateLocked() {
 	a := e.core
 	var b0 *Batch
-	var v variant
 	for k, c := range e.pending {
 		if e.live[k] && c != nil {
-			b0, v = c.batch, c.v // the first live run's variant is the population's
+			b0 = c.batch
 			break
+		}
+	}
+	// Each run's variant: its own for the runs in this update; a left run's slot keeps the
+	// variant it had (it computes on an inert batch).
+	vs := make([]variant, e.k)
+	for k := range e.k {
+		if c := e.pending[k]; e.live[k] && c != nil {
+			vs[k] = c.v
+		} else {
+			vs[k] = e.members[k].variant()
 		}
 	}
 	h, bs, o, act := b0.H, b0.B, b0.ObsDim, b0.ActDim
@@ -483,14 +489,14 @@ func (e *popEngine) runUpdateLocked() {
 	var in []int
 	for k := range e.k {
 		c := e.pending[k]
-		ok := e.live[k] && c != nil && c.v == v && c.batch.B == bs && c.batch.H == h
+		ok := e.live[k] && c != nil && c.batch.B == bs && c.batch.H == h
 		if !ok {
 			// Inert: zero observations and actions, every planner entry masked (std 1).
 			for i := range (h + 1) * bs * act {
 				bufs[5][k*sizes[5]+i] = 1
 			}
 			if e.live[k] && c != nil {
-				c.err = fmt.Errorf("pompc: this run's update variant %+v (or batch shape) differs from its population's %+v: leave the population to train it alone", c.v, v)
+				c.err = fmt.Errorf("pompc: this run's batch shape (B %d, H %d) differs from its population's (B %d, H %d)", c.batch.B, c.batch.H, bs, h)
 				e.answer(k)
 			}
 			continue
@@ -504,7 +510,7 @@ func (e *popEngine) runUpdateLocked() {
 			lambdas[k] = float32(c.lambda)
 		}
 	}
-	ue, err := a.updateExec(v)
+	ue, err := a.popUpdateExec(vs)
 	var outs []*tensors.Tensor
 	if err == nil {
 		outs, err = callExec(ue.exec,
@@ -517,11 +523,10 @@ func (e *popEngine) runUpdateLocked() {
 			tensors.FromFlatDataAndDimensions(bufs[6], e.k, h+1, bs),
 			tensors.FromFlatDataAndDimensions(lambdas, e.k))
 	}
-	var vals [][]float32
+	vals := map[string][]float32{}
 	if err == nil {
-		vals = make([][]float32, len(outs))
 		for i, t := range outs {
-			vals[i] = flat(t)
+			vals[(*ue.keys)[i]] = flat(t)
 		}
 	}
 	for _, k := range in {
@@ -529,15 +534,51 @@ func (e *popEngine) runUpdateLocked() {
 		if err != nil {
 			c.err = fmt.Errorf("pompc: population update: %w", err)
 		} else {
-			keys := *ue.keys
-			c.keys = keys
-			c.m = make(map[string]float64, len(keys))
-			for i, key := range keys {
-				c.m[key] = float64(vals[i][k])
+			c.keys = updateKeys(vs[k]) // this run's own keys, in its own order
+			c.m = make(map[string]float64, len(c.keys))
+			for _, key := range c.keys {
+				c.m[key] = float64(vals[key][k])
 			}
 		}
 		e.answer(k)
 	}
+}
+
+// popUpdateExec is the population's update graph for the runs' variants vs: the one-variant
+// graph when they agree, else the graph of every term any run needs, each run keeping its own
+// (updateGraphOf), compiled once per assignment of variants to runs.
+func (a *Agent) popUpdateExec(vs []variant) (updateExec, error) {
+	uniform := true
+	for _, v := range vs {
+		uniform = uniform && v == vs[0]
+	}
+	if uniform {
+		return a.updateExec(vs[0])
+	}
+	key := fmt.Sprintf("%+v", vs)
+	if ue, ok := a.mixedExecs[key]; ok {
+		return ue, nil
+	}
+	keys := new([]string)
+	exec, err := model.NewExec(a.backend, a.store, func(s *model.Scope, in []*Node) []*Node {
+		outs := a.updateGraphOf(vs, in)
+		nodes := make([]*Node, len(outs))
+		*keys = (*keys)[:0]
+		for i, o := range outs {
+			nodes[i] = o.node
+			*keys = append(*keys, o.key)
+		}
+		return nodes
+	})
+	if err != nil {
+		return updateExec{}, fmt.Errorf("pompc: update graph: %w", err)
+	}
+	if a.mixedExecs == nil {
+		a.mixedExecs = map[string]updateExec{}
+	}
+	ue := updateExec{exec, keys}
+	a.mixedExecs[key] = ue
+	return ue, nil
 }
 
 // callExec runs an executable, turning a graph-building panic into an error.

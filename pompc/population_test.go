@@ -136,9 +136,11 @@ func TestPopulationRefusesMismatchedRuns(t *testing.T) {
 	b := newTestTrainer(t, c, "cartpole-swingup")
 	_, err := NewPopulation(thBackend(t), []*Trainer{a, b})
 	require.ErrorContains(t, err, "Horizon")
-	d := newTestTrainer(t, popConfig(2, math.Inf(1)), "cartpole-swingup")
+	e := popConfig(2, 1)
+	e.NumEnvs = 2
+	d := newTestTrainer(t, e, "cartpole-swingup")
 	_, err = NewPopulation(thBackend(t), []*Trainer{a, d})
-	require.ErrorContains(t, err, "variant")
+	require.ErrorContains(t, err, "NumEnvs")
 }
 
 var _ = tensors.FromScalar[float32]
@@ -198,4 +200,43 @@ func TestPopulationPartialPlannerCalls(t *testing.T) {
 	require.Empty(t, thParamsDiff(t, thParams(t, trsA[0].Agent()), thParams(t, trsB[0].Agent())))
 	require.NotEmpty(t, thParamsDiff(t, thParams(t, trsA[1].Agent()), thParams(t, trsB[1].Agent())),
 		"reanalysis changes the run that does it")
+}
+
+// fastOf is cfg with fastConfig's small sizes and schedule.
+func fastOf(cfg Config, seed int64) Config {
+	f := fastConfig()
+	cfg = cfg.WithSize(SizeTiny)
+	cfg.BatchSize, cfg.NumSamples, cfg.NumPiTrajs, cfg.NumElites, cfg.Iterations = f.BatchSize, f.NumSamples, f.NumPiTrajs, f.NumElites, f.Iterations
+	cfg.SeedSteps, cfg.Steps, cfg.EvalEvery, cfg.ReanalyzeEvery, cfg.ReanalyzeSeqs, cfg.SnapshotEvery = f.SeedSteps, f.Steps, f.EvalEvery, f.ReanalyzeEvery, f.ReanalyzeSeqs, f.SnapshotEvery
+	cfg.Seed = seed
+	return cfg
+}
+
+// The whole ablation in one graph: TD-MPC2, PO-MPC (learned prior, reverse KL), BMPC, PO-MPC
+// with the planner prior and with forward KL train as one population. Each run writes the
+// records of its own variant (keys, steps and order as alone) and matches itself trained alone
+// on its first update; the runs stay independent (another run's λ changes none of the others'
+// variables, bit for bit).
+func TestPopulationMixesVariants(t *testing.T) {
+	planner, fwd := fastOf(POMPC(), 4), fastOf(POMPC(), 5)
+	planner.Prior, fwd.PriorKL = PriorPlanner, KLForward
+	cfgs := []Config{fastOf(TDMPC2(), 1), fastOf(POMPC(), 2), fastOf(BMPC(), 3), planner, fwd}
+	const steps = 30
+	trs, sinks, _ := popTrain(t, cfgs, steps)
+	for i, c := range cfgs {
+		_, aloneSink := trainWithSink(t, c, "cartpole-swingup", steps)
+		want, got := aloneSink.Records(), sinks[i].Records()
+		require.Equal(t, len(want), len(got), "run %d", i)
+		for j := range want {
+			require.Equal(t, want[j].Key, got[j].Key, "run %d record %d", i, j)
+			require.Equal(t, want[j].Step, got[j].Step, "run %d record %d", i, j)
+		}
+		requireSameRecords(t, firstUpdate(want), firstUpdate(got), 2e-5)
+	}
+	c2 := append([]Config{}, cfgs...)
+	c2[1].Lambda = 9
+	trs2, _, _ := popTrain(t, c2, steps)
+	for _, k := range []int{0, 2, 3, 4} {
+		require.Empty(t, thParamsDiff(t, thParams(t, trs[k].Agent()), thParams(t, trs2[k].Agent())), "run %d", k)
+	}
 }

@@ -68,9 +68,9 @@ func TestPopulationLauncherTrainsTheGridTogether(t *testing.T) {
 }
 
 // A run of a population is steered like any session run: session.Open attaches to its member
-// server, SetLambda moves its λ (finite to finite) from the next update on, and only its own;
-// changes of the shared graph's structure and training it alone are refused with what to do;
-// Stop stops the population, every run saved.
+// server, SetLambda and SetPriorKL change its knobs from the next update on (also to λ = 0,
+// TD-MPC2's update: the population's graph follows), and only its own; training it alone is
+// refused with what to do; Stop stops the population, every run saved.
 func TestPopulationMemberIsSteerable(t *testing.T) {
 	root := t.TempDir()
 	var pf sweep.PopulationFile
@@ -100,9 +100,20 @@ func TestPopulationMemberIsSteerable(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 9.0, st.Lambda)
 	require.True(t, st.Training)
-	require.ErrorContains(t, run.SetLambda(0), "population")
-	require.ErrorContains(t, run.SetPriorKL(pompc.KLForward), "population")
+	require.NoError(t, run.SetPriorKL(pompc.KLForward))
 	require.ErrorContains(t, run.Start(10), "population")
+	require.Eventually(t, func() bool { // a few more updates with the new knobs
+		st, err := run.Status()
+		return err == nil && st.Updates > 40
+	}, time.Minute, 20*time.Millisecond)
+	require.NoError(t, run.SetLambda(0))
+	st, err = run.Status()
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { // and updates of TD-MPC2's form, in the mixed graph
+		s2, err := run.Status()
+		return err == nil && s2.Updates > st.Updates+5 && s2.LastUpdate != nil && s2.Lambda == 0
+	}, time.Minute, 20*time.Millisecond)
+	require.Equal(t, 0.0, mustStatus(t, run).Lambda)
 	require.NoError(t, run.Stop())
 	select {
 	case err := <-done:
@@ -110,7 +121,7 @@ func TestPopulationMemberIsSteerable(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("Stop did not stop the population")
 	}
-	for i, want := range [][]float64{{1}, {3, 9}} {
+	for i, want := range [][]float64{{1}, {3, 9, 0}} {
 		var lams []float64
 		for _, r := range runMetrics(t, pf.Runs[i].Dir)[pompc.KeyLambda] {
 			lams = append(lams, r.Val)
@@ -121,4 +132,11 @@ func TestPopulationMemberIsSteerable(t *testing.T) {
 		require.Greater(t, step, int64(0), "run %d saved when stopped", i)
 		require.False(t, rundir.Exists(pf.Runs[i].Dir, rundir.ServerFile), "server.json removed")
 	}
+}
+
+func mustStatus(t *testing.T, r *Run) pompc.Status {
+	t.Helper()
+	st, err := r.Status()
+	require.NoError(t, err)
+	return st
 }

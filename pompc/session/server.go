@@ -550,7 +550,7 @@ func (s *server) hStatus(w http.ResponseWriter, r *http.Request) { writeJSON(w, 
 // errMember is what a population member's server answers to the calls that would train its run
 // alone.
 const errMember = "this run trains as one run of a population (a batched sweep): its training is the population's; " +
-	"Status and the knobs (λ, prior, KL direction, reanalysis) work, Stop stops the population (every run saves), " +
+	"Status and the knobs (λ, prior, KL direction, reanalysis: from the next update on, the population's graph following) work, Stop stops the population (every run saves), " +
 	"and the run can train alone once the population is done"
 
 func (s *server) hTrain(w http.ResponseWriter, r *http.Request) {
@@ -670,27 +670,6 @@ func (s *server) hSet(w http.ResponseWriter, r *http.Request) {
 	var req setRequest
 	if !decode(w, r, &req) {
 		return
-	}
-	if s.member {
-		// The population shares one update graph: a change of its structure (λ to or from 0 or
-		// +Inf, the prior kind, the KL direction) cannot apply to one run.
-		st := s.status()
-		next := st.Config
-		if req.Lambda != nil {
-			next = next.WithLambda(float64(*req.Lambda))
-		}
-		if req.Prior != nil {
-			next.Prior = *req.Prior
-		}
-		if req.PriorKL != nil {
-			next.PriorKL = *req.PriorKL
-		}
-		if pompc.PopulationKey(st.Task, next) != pompc.PopulationKey(st.Task, st.Config) {
-			httpError(w, http.StatusConflict, "this run trains in a population whose runs share their update graph: "+
-				"λ may move between finite values > 0, but λ = 0 or +Inf, another prior kind or KL direction change "+
-				"the graph; stop the population and train the run alone to change them")
-			return
-		}
 	}
 	var err error
 	derr := s.do(func() {
