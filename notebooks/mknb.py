@@ -233,11 +233,13 @@ the variants can differ) and for several seeds:
   Gaussian as the prior, and π_p fitted with forward KL(q‖π_p) against reverse KL(π_p‖q).
 
 The ablations are sweep grids (`pompc/sweep`), run by the same sweep engine as `pompc sweep`.
-By default (`--batched=true`) the runs that can share graphs train as one **population**
-(`pompc.NewPopulation`): one batched planner and update graph for all their seeds and λ, in
-one background process (`session.PopulationLauncher`). The update variant is structural, so
-the λ ablation is three populations (TD-MPC2, PO-MPC at every finite λ, BMPC) and the prior
-ablation three more. `--batched=false` gives every run its own session server instead. Either
+By default (`--batched=true`) each ablation trains as one **population**
+(`pompc.NewPopulation`): one batched planner and update graph for all its variants and seeds
+(TD-MPC2, PO-MPC at every λ, BMPC, the prior and KL variants: each run keeps the terms of its
+own variant), in one background process (`session.PopulationLauncher`). While it trains,
+`session.Open` on one of its run directories attaches to that run: its λ and the other knobs
+can be changed from another kernel's dashboard. `--batched=false` gives every run its own
+session server instead. Either
 way every run is an ordinary run directory, so a cell can be interrupted and re-run: finished
 runs are kept (each run directory's `status.json` says so), unfinished ones resume from their
 checkpoints. The live figure compares the variants (mean ± std over seeds) while they train.
@@ -373,8 +375,8 @@ func report(prefix string, rs []sweep.Run) {
     md("""
 ## The λ ablation
 
-Five variants × seeds, trained in the background as three populations. The figure redraws
-about every second: episode and evaluation return, the two KL terms, the policy entropy and the value
+Five variants × seeds, trained in the background as one population. The figure redraws about
+every second: episode and evaluation return, the two KL terms, the policy entropy and the value
 loss, each as the mean ± std over the seeds that have data.
 """),
     code("""

@@ -34,12 +34,13 @@ import (
 // its checkpoint is an ordinary checkpoint, and the run can continue alone from it (or join
 // another population).
 //
-// What the runs of one population must share: the task, every graph-shaping config field
-// (size, planner, batch, losses, optimizers), the update variant (λ = 0, finite or +Inf; prior
-// kind and KL direction; critic set) and the Adam step count. Seeds and finite λ differ freely,
-// and λ may move between finite values during training. A sweep whose points differ in the
-// variant trains one population per variant (the structural split: those choose which loss
-// terms exist in the graph).
+// What the runs of one population must share: the task, every graph-shaping config field (size,
+// planner, batch, losses, optimizers), the seed phase, UTD ratio and number of envs, and the
+// Adam step count. Seeds, λ (0, finite or +Inf), the prior kind, the KL direction and the
+// critic set differ freely, also during training: the update graph of a population whose runs
+// differ in these computes every term any run needs and lets each run keep its own
+// (updateGraphOf), so a whole ablation (TD-MPC2, PO-MPC at several λ, BMPC, prior and KL
+// variants) is one population with one graph per assignment of variants to runs.
 
 // popSlot is run k's handle on its population.
 type popSlot struct {
