@@ -43,7 +43,7 @@ type Agent struct {
 	planExec    *model.Exec
 	updateExecs map[variant]updateExec
 	mixedExecs  map[string]updateExec // a population's graphs for runs of different variants
-	lastKeys    []string // the metric keys of the latest update, in graph order
+	lastKeys    []string              // the metric keys of the latest update, in graph order
 	adamEnc     optimizer.Interface
 	adamCore    optimizer.Interface
 	adamPi      optimizer.Interface
