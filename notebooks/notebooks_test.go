@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"image"
 	_ "image/png"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -539,14 +538,79 @@ func TestQuickstartBrowser(t *testing.T) {
 	_, err = os.Stat(filepath.Join(nodeModules(), "playwright-core", "package.json"))
 	need(t, "playwright-core (npm)", err)
 
+	lambdas := widgets.DefaultLambdas
+	start := 0
+	for i, l := range lambdas {
+		if l == 1 {
+			start = i
+		}
+	}
+	const presses = 2
+	want := lambdas[start+presses]
+	// Train to step 1000 (instead of 150) so the training cell still runs while the controls
+	// are used; the stop button ends it early.
+	const target = 1000
+	var (
+		res            browserResult
+		dir, serverLog string
+	)
+	for attempt := 1; ; attempt++ {
+		var driverLog string
+		res, err, dir, serverLog, driverLog = quickstartBrowserRun(t, target, presses, want)
+		// GoNB's comm bootstrap gives up when the kernel does not acknowledge within its own
+		// timeout, which a machine loaded by other test packages makes happen now and then;
+		// the widgets then never go live. That is GoNB's start-up, not what this test checks:
+		// one more try, in a fresh notebook server and directory.
+		if (err != nil || !res.OK) && attempt == 1 && strings.Contains(driverLog, "comm_open_ack not received") {
+			t.Logf("GoNB's comm did not connect (kernel too slow to acknowledge): trying once more")
+			continue
+		}
+		break
+	}
+	if err != nil || !res.OK {
+		t.Fatalf("browser run failed: %v; result %+v\nnotebook server:\n%s", err, res, lastLines(serverLog, 30))
+	}
+	if res.StatusLambda != pompc.FormatLambda(want) || res.Before.Lambda != "1" {
+		t.Errorf("status line λ went %q → %q, want 1 → %s", res.Before.Lambda, res.StatusLambda, pompc.FormatLambda(want))
+	}
+	if res.After.Redraw <= res.Before.Redraw {
+		t.Errorf("live plot did not redraw after the slider moved: redraw %d → %d", res.Before.Redraw, res.After.Redraw)
+	}
+	if res.StatusKL != "forward" || res.StoppedAt <= 0 || res.StoppedAt >= target {
+		t.Errorf("KL toggle → %q, stop button → stopped at step %d; want forward, and a step below %d", res.StatusKL, res.StoppedAt, target)
+	}
+	if len(res.ControlsAfter) == 0 || res.ControlsAfter[0]["controls"] != "live" || res.ControlsAfter[0]["lambda"] != pompc.FormatLambda(want) ||
+		res.ControlsAfter[0]["priorKl"] != "forward" || res.ControlsAfter[0]["stopped"] != "true" {
+		t.Errorf("final status line %+v: want live controls at λ = %s, KL forward, stopped", res.ControlsAfter, pompc.FormatLambda(want))
+	}
+	if res.Figures < 2 {
+		t.Errorf("%d figures in the page, want the live plot and the learning curve", res.Figures)
+	}
+	// The run itself (its server, through its metrics) switched to the new λ.
+	recs, err := pompc.ReadSeries(filepath.Join(dir, "out", "runs", "quickstart-cartpole-tiny"), pompc.KeyLambda)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range recs {
+		if r.Val == want {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the run's metrics record no λ = %v (records: %+v)", want, recs)
+	}
+}
+
+// quickstartBrowserRun runs the quickstart in a fresh notebook server and drives it in Chromium
+// (testdata/browser.js): it returns the driver's result and error, the notebook's directory, the
+// notebook server's log and the driver's log.
+func quickstartBrowserRun(t *testing.T, target, presses int, want float64) (browserResult, error, string, string, string) {
 	dir := t.TempDir()
 	src, err := os.ReadFile("quickstart.ipynb")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Train to step 1000 (instead of 150) so the training cell still runs while the controls
-	// are used; the stop button ends it early.
-	const target = 1000
 	if err := os.WriteFile(filepath.Join(dir, "quickstart.ipynb"), setArgs(t, src, fmt.Sprintf("--budget=tiny --steps=%d", target)), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -586,15 +650,6 @@ func TestQuickstartBrowser(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 
-	lambdas := widgets.DefaultLambdas
-	start := 0
-	for i, l := range lambdas {
-		if l == 1 {
-			start = i
-		}
-	}
-	const presses = 2
-	want := lambdas[start+presses]
 	out := t.TempDir()
 	driver, _ := filepath.Abs(filepath.Join("testdata", "browser.js"))
 	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute)
@@ -625,38 +680,5 @@ func TestQuickstartBrowser(t *testing.T) {
 			_ = json.Unmarshal([]byte(line), &res)
 		}
 	}
-	if err != nil || !res.OK {
-		t.Fatalf("browser run failed: %v; result %+v\nnotebook server:\n%s", err, res, lastLines(serverLog.String(), 30))
-	}
-	if res.StatusLambda != pompc.FormatLambda(want) || res.Before.Lambda != "1" {
-		t.Errorf("status line λ went %q → %q, want 1 → %s", res.Before.Lambda, res.StatusLambda, pompc.FormatLambda(want))
-	}
-	if res.After.Redraw <= res.Before.Redraw {
-		t.Errorf("live plot did not redraw after the slider moved: redraw %d → %d", res.Before.Redraw, res.After.Redraw)
-	}
-	if res.StatusKL != "forward" || res.StoppedAt <= 0 || res.StoppedAt >= target {
-		t.Errorf("KL toggle → %q, stop button → stopped at step %d; want forward, and a step below %d", res.StatusKL, res.StoppedAt, target)
-	}
-	if len(res.ControlsAfter) == 0 || res.ControlsAfter[0]["controls"] != "live" || res.ControlsAfter[0]["lambda"] != pompc.FormatLambda(want) ||
-		res.ControlsAfter[0]["priorKl"] != "forward" || res.ControlsAfter[0]["stopped"] != "true" {
-		t.Errorf("final status line %+v: want live controls at λ = %s, KL forward, stopped", res.ControlsAfter, pompc.FormatLambda(want))
-	}
-	if res.Figures < 2 {
-		t.Errorf("%d figures in the page, want the live plot and the learning curve", res.Figures)
-	}
-	// The run itself (its server, through its metrics) switched to the new λ.
-	recs, err := pompc.ReadSeries(filepath.Join(dir, "out", "runs", "quickstart-cartpole-tiny"), pompc.KeyLambda)
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, r := range recs {
-		if r.Val == want {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("the run's metrics record no λ = %v (records: %+v)", want, recs)
-	}
-	_, _ = io.Copy(io.Discard, &stdout)
+	return res, err, dir, serverLog.String(), stderr.String()
 }

@@ -36,7 +36,15 @@ async function main() {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
   page.setDefaultTimeout(timeout);
   page.on('console', (m) => { if (m.type() === 'error') log('console error:', m.text()); });
-  page.on('pageerror', (e) => log('page error:', e.message));
+  page.on('pageerror', (e) => {
+    log('page error:', e.message);
+    if (e.message.includes('comm_open_ack not received')) {
+      // GoNB's comm gave up at start-up: the widgets will never go live. Fail now (the Go test
+      // tries once more) instead of waiting out every timeout.
+      console.log(JSON.stringify({ ok: false, error: 'GoNB comm did not connect: ' + e.message }));
+      browser.close().finally(() => process.exit(3));
+    }
+  });
   try {
     await page.goto(url);
     await page.waitForFunction(() => window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel &&
