@@ -388,9 +388,20 @@ func (a *Agent) updateExec(v variant) (updateExec, error) {
 	if ok {
 		return ue, nil
 	}
+	ue, err := a.compileUpdate(func(in []*Node) []namedNode { return a.updateGraph(v, in) })
+	if err != nil {
+		return ue, err
+	}
+	a.updateExecs[v] = ue
+	return ue, nil
+}
+
+// compileUpdate makes the executable of an update graph built by build, recording its outputs'
+// metric keys when the graph is built.
+func (a *Agent) compileUpdate(build func(in []*Node) []namedNode) (updateExec, error) {
 	keys := new([]string)
 	exec, err := model.NewExec(a.backend, a.store, func(s *model.Scope, in []*Node) []*Node {
-		outs := a.updateGraph(v, in)
+		outs := build(in)
 		nodes := make([]*Node, len(outs))
 		*keys = (*keys)[:0]
 		for i, o := range outs {
@@ -400,11 +411,9 @@ func (a *Agent) updateExec(v variant) (updateExec, error) {
 		return nodes
 	})
 	if err != nil {
-		return ue, fmt.Errorf("pompc: update graph: %w", err)
+		return updateExec{}, fmt.Errorf("pompc: update graph: %w", err)
 	}
-	ue = updateExec{exec, keys}
-	a.updateExecs[v] = ue
-	return ue, nil
+	return updateExec{exec, keys}, nil
 }
 
 // trainable lists the trainable variables under path used by graph g, in Store order (the

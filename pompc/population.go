@@ -560,24 +560,13 @@ func (a *Agent) popUpdateExec(vs []variant) (updateExec, error) {
 	if ue, ok := a.mixedExecs[key]; ok {
 		return ue, nil
 	}
-	keys := new([]string)
-	exec, err := model.NewExec(a.backend, a.store, func(s *model.Scope, in []*Node) []*Node {
-		outs := a.updateGraphOf(vs, in)
-		nodes := make([]*Node, len(outs))
-		*keys = (*keys)[:0]
-		for i, o := range outs {
-			nodes[i] = o.node
-			*keys = append(*keys, o.key)
-		}
-		return nodes
-	})
+	ue, err := a.compileUpdate(func(in []*Node) []namedNode { return a.updateGraphOf(vs, in) })
 	if err != nil {
-		return updateExec{}, fmt.Errorf("pompc: update graph: %w", err)
+		return ue, err
 	}
 	if a.mixedExecs == nil {
 		a.mixedExecs = map[string]updateExec{}
 	}
-	ue := updateExec{exec, keys}
 	a.mixedExecs[key] = ue
 	return ue, nil
 }
