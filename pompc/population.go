@@ -458,9 +458,9 @@ func (e *popEngine) runPlanLocked(n int) {
 	}
 }
 
-// runUpdateLocked serves the pending update calls (one per live run) in one batched update. A
-// run whose variant no longer matches the population's gets an error (and the population's
-// slot for it computes on an inert batch).
+// runUpdateLocked serves the pending update calls (one per live run) in one batched update, each
+// run with its own variant (popUpdateExec). A run whose batch shape differs from the others'
+// gets an error (and the population's slot for it computes on an inert batch).
 func (e *popEngine) runUpdateLocked() {
 	a := e.core
 	var b0 *Batch
