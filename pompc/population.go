@@ -76,6 +76,7 @@ type popEngine struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	live    []bool
+	active  []bool // inside its Step: the runs a batch waits for
 	pending []*popCall
 }
 
@@ -144,7 +145,7 @@ func newPopEngine(backend compute.Backend, members []*Agent) (*popEngine, error)
 	if err := core.newPlanExec(); err != nil {
 		return nil, err
 	}
-	e := &popEngine{core: core, members: members, k: k, live: make([]bool, k), pending: make([]*popCall, k)}
+	e := &popEngine{core: core, members: members, k: k, live: make([]bool, k), active: make([]bool, k), pending: make([]*popCall, k)}
 	e.cond = sync.NewCond(&e.mu)
 	for i, a := range members {
 		a.slot = &popSlot{p: e, k: i}
@@ -374,15 +375,39 @@ func (e *popEngine) submit(k int, c *popCall) *popCall {
 	return c
 }
 
-// tryRunLocked serves the pending calls once every live run has one: planner calls first (one
-// batched call per observation count, the runs not in it untouched), then, when every live run
-// waits on an update, one batched update.
+// enter marks the given runs as inside a step: a batch waits for their calls.
+func (e *popEngine) enter(ks []int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, k := range ks {
+		e.active[k] = true
+	}
+}
+
+// exit marks run k's step as done: the calls the runs still in their steps make (an evaluation
+// only some runs have at this step, say) no longer wait for it.
+func (e *popEngine) exit(k int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.active[k] = false
+	e.tryRunLocked()
+}
+
+// tryRunLocked serves the pending calls once every live run inside its step has one: planner
+// calls first (one batched call per observation count, the runs not in it untouched), then,
+// when they all wait on an update, one batched update. Updates are the whole population's
+// (every run's Adam steps together): an update that some live run, done with its step, does
+// not join is an error (runs of a population share their seed phase and UTD ratio, so it does
+// not happen).
 func (e *popEngine) tryRunLocked() {
 	for {
-		waiting, updates := 0, 0
-		alive := 0
+		waiting, updates, alive, parked := 0, 0, 0, 0
 		for k, c := range e.pending {
-			if !e.live[k] {
+			switch {
+			case !e.live[k]:
+				continue
+			case !e.active[k]:
+				parked++
 				continue
 			}
 			alive++
@@ -396,15 +421,23 @@ func (e *popEngine) tryRunLocked() {
 		if alive == 0 || waiting < alive {
 			return
 		}
-		if updates < waiting {
+		switch {
+		case updates < waiting:
 			n := -1
 			for k, c := range e.pending {
-				if e.live[k] && c != nil && !c.update && n < 0 {
+				if e.live[k] && e.active[k] && c != nil && !c.update && n < 0 {
 					n = c.n
 				}
 			}
 			e.runPlanLocked(n)
-		} else {
+		case parked > 0:
+			for k, c := range e.pending {
+				if e.live[k] && c != nil {
+					c.err = errors.New("pompc: an update without every run of the population (runs of a population must share their seed phase and UTD ratio)")
+					e.answer(k)
+				}
+			}
+		default:
 			e.runUpdateLocked()
 		}
 		e.cond.Broadcast()
@@ -667,13 +700,19 @@ func (p *Population) Leave(k int) error { return p.eng.leave(k) }
 func (p *Population) Step() error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(p.trainers))
-	for k, t := range p.trainers {
-		if p.failed[k] != nil {
-			continue
+	var ks []int
+	for k := range p.trainers {
+		if p.failed[k] == nil {
+			ks = append(ks, k)
 		}
+	}
+	p.eng.enter(ks) // all of them before any call: a batch waits for every run in its step
+	for _, k := range ks {
+		t := p.trainers[k]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer p.eng.exit(k)
 			if err := t.Step(); err != nil {
 				errs[k] = fmt.Errorf("run %d: %w", k, err)
 				p.failed[k] = errs[k]

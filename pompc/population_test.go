@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/stretchr/testify/require"
@@ -238,5 +239,34 @@ func TestPopulationMixesVariants(t *testing.T) {
 	trs2, _, _ := popTrain(t, c2, steps)
 	for _, k := range []int{0, 2, 3, 4} {
 		require.Empty(t, thParamsDiff(t, thParams(t, trs[k].Agent()), thParams(t, trs2[k].Agent())), "run %d", k)
+	}
+}
+
+// Runs of a population may evaluate on different schedules: an evaluation (planner calls only
+// some runs make at a step) is served while the other runs are done with their step, and each
+// run evaluates where it would alone.
+func TestPopulationDifferentEvalSchedules(t *testing.T) {
+	a, b := popConfig(1, 1), popConfig(2, 9)
+	a.EvalEvery, a.EvalEpisodes = 10, 1
+	b.EvalEvery, b.EvalEpisodes = 15, 1
+	done := make(chan struct{})
+	var sinks []*MemorySink
+	go func() {
+		defer close(done)
+		_, sinks, _ = popTrain(t, []Config{a, b}, 30)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the population hung on an evaluation only one run makes")
+	}
+	for i, want := range [][]int64{{10, 20, 30}, {15, 30}} {
+		var got []int64
+		for _, r := range sinks[i].Records() {
+			if r.Key == KeyEvalReturn {
+				got = append(got, r.Step)
+			}
+		}
+		require.Equal(t, want, got, "run %d's evaluations", i)
 	}
 }
