@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -215,4 +217,19 @@ func TestEngineBatches(t *testing.T) {
 	require.Equal(t, 1, sum.Done)
 	require.Empty(t, l.batches, "a group of one goes through Launch")
 	require.Equal(t, []string{"j3"}, l.launched)
+}
+
+// A population child's output: "[DIR] ..." lines go to that run's log only, other lines to
+// every log, all lines to the tail; a line split across writes is routed whole.
+func TestLineRouter(t *testing.T) {
+	var a, b, tail strings.Builder
+	r := &lineRouter{runs: map[string]io.Writer{"runs/a": &a, "runs/b": &b}, all: []io.Writer{&tail}}
+	for _, chunk := range []string{"population of 2 runs\n[runs/a] eval 1", "0\n[runs/b] done\n[runs/c] x\n", "last"} {
+		_, err := r.Write([]byte(chunk))
+		require.NoError(t, err)
+	}
+	r.flush()
+	require.Equal(t, "population of 2 runs\n[runs/a] eval 10\n[runs/c] x\nlast\n", a.String())
+	require.Equal(t, "population of 2 runs\n[runs/b] done\n[runs/c] x\nlast\n", b.String())
+	require.Equal(t, "population of 2 runs\n[runs/a] eval 10\n[runs/b] done\n[runs/c] x\nlast\n", tail.String())
 }

@@ -110,7 +110,7 @@ func runLogged(ctx context.Context, exe string, env []string, threads int, args,
 		env = append(slices.Clone(env), "GOMAXPROCS="+strconv.Itoa(threads))
 	}
 	tail := &tailBuffer{max: 2000}
-	outs := []io.Writer{tail}
+	router := &lineRouter{runs: map[string]io.Writer{}, all: []io.Writer{tail}}
 	for _, d := range dirs {
 		logFile, err := os.OpenFile(rundir.Path(d, rundir.TrainLogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
@@ -118,11 +118,16 @@ func runLogged(ctx context.Context, exe string, env []string, threads int, args,
 		}
 		defer logFile.Close()
 		fmt.Fprintf(logFile, "### %s %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
-		outs = append(outs, logFile)
+		router.runs[d] = logFile
 	}
+	if len(dirs) == 1 {
+		router.all = append(router.all, router.runs[dirs[0]])
+		router.runs = nil
+	}
+	defer router.flush()
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = env
-	cmd.Stdout = io.MultiWriter(outs...)
+	cmd.Stdout = router
 	cmd.Stderr = cmd.Stdout
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = time.Minute
@@ -135,12 +140,66 @@ func runLogged(ctx context.Context, exe string, env []string, threads int, args,
 	return ctx.Err()
 }
 
+// lineRouter writes a child's output line by line: a line that starts with "[DIR] " (a
+// population child's lines about one run) goes to that run's log only, every other line to all
+// logs; every line also goes to all (the tail kept for errors). It is safe for one writer
+// (stdout and stderr share it through exec's one copying goroutine per pipe: guarded).
+type lineRouter struct {
+	mu   sync.Mutex
+	runs map[string]io.Writer
+	all  []io.Writer
+	part []byte
+}
+
+// Write implements io.Writer.
+func (r *lineRouter) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.part = append(r.part, p...)
+	for {
+		i := bytes.IndexByte(r.part, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		r.route(r.part[:i+1])
+		r.part = r.part[i+1:]
+	}
+}
+
+func (r *lineRouter) route(line []byte) {
+	for _, w := range r.all {
+		_, _ = w.Write(line)
+	}
+	if rest, ok := bytes.CutPrefix(line, []byte("[")); ok {
+		if dir, _, ok := bytes.Cut(rest, []byte("] ")); ok {
+			if w, ok := r.runs[string(dir)]; ok {
+				_, _ = w.Write(line)
+				return
+			}
+		}
+	}
+	for _, w := range r.runs {
+		_, _ = w.Write(line)
+	}
+}
+
+// flush writes what is left of an unterminated last line.
+func (r *lineRouter) flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.part) > 0 {
+		r.route(append(r.part, '\n'))
+		r.part = nil
+	}
+}
+
 // PopulationLauncher trains the jobs that can share graphs as one population in one child
 // process: the sweep engine's batched launcher. The child reads a PopulationFile: the CLI's is
 // `pompc population FILE` (Args ["population"], the file's path appended), a notebook's is its
 // own cell binary with session.EnvPopulation=FILE in its environment (EnvFile). Each job is
-// still an ordinary run directory; the child's output goes to every job's train.log. A job is
-// done when its checkpoint reached its target.
+// still an ordinary run directory; the child's lines about one run ("[DIR] ...") go to that
+// run's train.log, its other lines to every job's. A job is done when its checkpoint reached its
+// target.
 type PopulationLauncher struct {
 	// Exe is the program started as the child (the pompc executable, or the cell binary).
 	Exe string
