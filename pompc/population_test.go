@@ -270,3 +270,30 @@ func TestPopulationDifferentEvalSchedules(t *testing.T) {
 		require.Equal(t, want, got, "run %d's evaluations", i)
 	}
 }
+
+// The reverse of leaving: a run trained alone joins a population from its checkpoint and goes
+// on exactly as alone (a population of one, bit for bit), and runs trained alone to the same
+// step join one population.
+func TestPopulationJoinsRunsTrainedAlone(t *testing.T) {
+	cfg := popConfig(5, 1)
+	full, fullSink := trainWithSink(t, cfg, "cartpole-swingup", 40)
+	first, firstSink := trainWithSink(t, cfg, "cartpole-swingup", 30)
+	dir := t.TempDir()
+	require.NoError(t, first.Save(dir))
+	joined := newTestTrainer(t, cfg, "cartpole-swingup")
+	require.NoError(t, joined.Load(dir))
+	sink := &MemorySink{}
+	joined.Subscribe(sink)
+	p, err := NewPopulation(thBackend(t), []*Trainer{joined})
+	require.NoError(t, err)
+	require.NoError(t, p.Run(context.Background(), 10, nil))
+	require.NoError(t, p.Sync())
+	requireSameRecords(t, fullSink.Records(), append(firstSink.Records(), sink.Records()...), 0)
+	require.Empty(t, thParamsDiff(t, thParams(t, full.Agent()), thParams(t, joined.Agent())))
+
+	other, _ := trainWithSink(t, popConfig(6, 9), "cartpole-swingup", 30)
+	p2, err := NewPopulation(thBackend(t), []*Trainer{first, other})
+	require.NoError(t, err)
+	require.NoError(t, p2.Run(context.Background(), 5, nil))
+	require.Equal(t, int64(35), other.StepCount())
+}
