@@ -95,6 +95,10 @@ func TestPopulationMemberIsSteerable(t *testing.T) {
 		return err == nil
 	}, time.Minute, 50*time.Millisecond)
 	defer run.Close()
+	require.Eventually(t, func() bool { // past step 0 (whose knob records hold the initial values)
+		st, err := run.Status()
+		return err == nil && st.Step > 0
+	}, time.Minute, 20*time.Millisecond)
 	require.NoError(t, run.SetLambda(9))
 	st, err := run.Status()
 	require.NoError(t, err)
