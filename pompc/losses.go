@@ -52,6 +52,18 @@ func TDTarget(reward, cont, nextValue *Node, gamma float64) *Node {
 	return StopGradient(Add(reward, MulScalar(Mul(cont, nextValue), gamma)))
 }
 
+// SoftTDTarget is the target of the KL-regularized critic Qk (alg §4), its soft value:
+//
+//	yk_t = r_t + γ·c_t·[ min2 Qk⁻(z', a') − λ·v_t·(log pi_s(a'|z') − log prior(a'|z')) ],  a' ~ pi_s(z'),
+//
+// with nextQ = min2 Qk⁻(z', a'), the two log-densities of the same sampled a', λ a graph scalar
+// (or [K, 1, 1] per run) and v_t the mask of next states where the penalty applies. The result
+// is detached.
+func SoftTDTarget(reward, cont, nextQ, logPi, logPrior, lambda, valid *Node, gamma float64) *Node {
+	penalty := Mul(lambda, Mul(valid, Sub(logPi, logPrior)))
+	return TDTarget(reward, cont, Sub(nextQ, penalty), gamma)
+}
+
 // PriorLoss fits the intermediate prior pi_p to the stored planner Gaussians q_t over rollout
 // latents with a valid q_t (alg §4), as (1/T) Σ_t ρ^t · masked-mean_b KL:
 // forward: KL(q_t || pi_p(.|z_t)) (mass covering); reverse: KL(pi_p(.|z_t) || q_t) (mode seeking).

@@ -112,6 +112,7 @@ func TestPolicyLossLambdaInfIsBMPC(t *testing.T) {
 	assert.Equal(t, got, thPolicyLossRun(t, q2, kl, ent, valid, tt, b, 0, true, scaleKL, beta, rho))
 }
 
+// SoftTDTarget, the KL-regularized critic's target, against its equation written out here.
 func TestTDTargetKLRegularized(t *testing.T) {
 	const h, b, a, gamma = 3, 5, 2, 0.9
 	rng := rand.New(rand.NewPCG(4, 4))
@@ -129,9 +130,8 @@ func TestTDTargetKLRegularized(t *testing.T) {
 		outs := thRun(t, func(g *Graph, in []*Node) []*Node {
 			logPi := GaussianLogProb(in[4], in[5], in[6])
 			logPrior := GaussianLogProb(in[4], in[7], in[8])
-			penalty := Mul(Scalar(g, dt, lambda), Mul(in[3], Sub(logPi, logPrior)))
 			return []*Node{
-				TDTarget(in[0], in[1], Sub(in[2], penalty), gamma),
+				SoftTDTarget(in[0], in[1], in[2], logPi, logPrior, Scalar(g, dt, lambda), in[3], gamma),
 				TDTarget(in[0], in[1], in[2], gamma),
 			}
 		}, thT32(reward, h, b), thT32(cont, h, b), thT32(minQ, h, b), thT32(valid, h, b),

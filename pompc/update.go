@@ -149,10 +149,9 @@ func (a *Agent) updateGraphOf(vs []variant, in []*Node) []namedNode {
 				logPrior = sel(planner, logPlanner, logLearned)
 			}
 		}
-		penalty := Mul(lambda, Mul(timeSlice(valid, 1, h+1), Sub(logPi, logPrior)))
 		var vk *Node
 		only(qk, func() { vk = n.QValue(scopeTargetQk, nextZ, aNext, "min") })
-		yk = TDTarget(reward, cont, Sub(vk, penalty), a.gamma)
+		yk = SoftTDTarget(reward, cont, vk, logPi, logPrior, lambda, timeSlice(valid, 1, h+1), a.gamma)
 	}
 
 	// 2. World model.
