@@ -240,13 +240,9 @@ func (a *Agent) ActN(obs, prevMean [][]float32, fresh []bool, eval bool) ([]Plan
 			flags[i] = 1
 		}
 	}
-	outs, err := a.plan(flatObs, flatPrev, flags, n)
+	all, err := a.plan(flatObs, flatPrev, flags, n)
 	if err != nil {
 		return nil, err
-	}
-	all := make([][]float32, len(outs))
-	for i, t := range outs {
-		all[i] = flat(t)
 	}
 	at := func(out, i, size int) []float32 { return all[out][i*size : (i+1)*size] }
 	act := a.actDim
@@ -268,8 +264,8 @@ func (a *Agent) ActN(obs, prevMean [][]float32, fresh []bool, eval bool) ([]Plan
 }
 
 // plan runs the planner graph for n observations (batched with the other runs' calls in a
-// population).
-func (a *Agent) plan(obs, prevMean, fresh []float32, n int) ([]*tensors.Tensor, error) {
+// population) and returns its outputs' data (planOut* order).
+func (a *Agent) plan(obs, prevMean, fresh []float32, n int) ([][]float32, error) {
 	if a.slot != nil {
 		return a.slot.plan(obs, prevMean, fresh, n)
 	}
@@ -280,7 +276,11 @@ func (a *Agent) plan(obs, prevMean, fresh []float32, n int) ([]*tensors.Tensor, 
 	if err != nil {
 		return nil, fmt.Errorf("pompc: planner: %w", err)
 	}
-	return outs, nil
+	data := make([][]float32, len(outs))
+	for i, t := range outs {
+		data[i] = flat(t)
+	}
+	return data, nil
 }
 
 // Reanalyze re-plans (without warm start) the first ReanalyzeSeqs sequences of the batch at all
@@ -305,7 +305,7 @@ func (a *Agent) Reanalyze(b *Batch, write func(seq, t int, mean, std []float32))
 	if err != nil {
 		return fmt.Errorf("pompc: reanalysis: %w", err)
 	}
-	mean, std := flat(outs[planOutMean0]), flat(outs[planOutStd0])
+	mean, std := outs[planOutMean0], outs[planOutStd0]
 	for k := 0; k < r; k++ {
 		for t := 0; t < h1; t++ {
 			i := k*h1 + t

@@ -165,23 +165,23 @@ func TestPlannerWarmStartShiftsPreviousMean(t *testing.T) {
 	// Direct planner call, fresh = 0: starts from prev shifted by one step, last step zero.
 	outs, err := ag.plan(obs, prev, []float32{0}, 1)
 	require.NoError(t, err)
-	mean := flat(outs[planOutMean])
+	mean := outs[planOutMean]
 	want := []float64{0.4, 0.2, -0.5, 0.6, 0, 0}
 	thClose(t, want, toF64(mean), 0.03, 0, "warm-started mean")
-	thClose(t, want[:actDim], toF64(flat(outs[planOutMean0])), 0.03, 0, "mean_0")
-	thClose(t, []float64{0.05, 0.05}, toF64(flat(outs[planOutStd0])), 1e-6, 0, "std_0 clamped")
+	thClose(t, want[:actDim], toF64(outs[planOutMean0]), 0.03, 0, "mean_0")
+	thClose(t, []float64{0.05, 0.05}, toF64(outs[planOutStd0]), 1e-6, 0, "std_0 clamped")
 
 	// fresh = 1 ignores prevMean.
 	outs, err = ag.plan(obs, prev, []float32{1}, 1)
 	require.NoError(t, err)
-	thClose(t, make([]float64, h*actDim), toF64(flat(outs[planOutMean])), 0.03, 0, "fresh start")
+	thClose(t, make([]float64, h*actDim), toF64(outs[planOutMean]), 0.03, 0, "fresh start")
 
 	// Several observations at once: each row uses its own prevMean and fresh flag.
 	prev2 := append(append([]float32{}, prev...), prev...)
 	obs2 := append(append([]float32{}, obs...), obs...)
 	outs, err = ag.plan(obs2, prev2, []float32{0, 1}, 2)
 	require.NoError(t, err)
-	m2 := toF64(flat(outs[planOutMean]))
+	m2 := toF64(outs[planOutMean])
 	thClose(t, want, m2[:h*actDim], 0.03, 0, "row 0 warm")
 	thClose(t, make([]float64, h*actDim), m2[h*actDim:], 0.03, 0, "row 1 fresh")
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -59,12 +58,11 @@ type popCall struct {
 	v      variant
 	lambda float64
 
-	done  bool
-	outs  []*tensors.Tensor // planner outputs, run k's slices
-	m     map[string]float64
-	keys  []string
-	err   error
-	dummy bool
+	done bool
+	outs [][]float32 // planner outputs, run k's part of each
+	m    map[string]float64
+	keys []string
+	err  error
 }
 
 // popEngine is the batched core of a population and the barrier that batches the runs' calls.
@@ -273,7 +271,7 @@ func appendNonNil[T any](dst, src []T) []T {
 }
 
 // unstack returns run k's slice of a stacked saved variable.
-func (sv savedVar) unstack(k, n int) savedVar {
+func (sv savedVar) unstack(k int) savedVar {
 	out := savedVar{Path: sv.Path, Trainable: sv.Trainable, Dims: sv.Dims[1:]}
 	size := 1
 	for _, d := range out.Dims {
@@ -294,7 +292,6 @@ func (sv savedVar) unstack(k, n int) savedVar {
 	default:
 		out.U32 = append([]uint32(nil), sv.U32[lo:hi]...)
 	}
-	_ = n
 	return out
 }
 
@@ -318,11 +315,11 @@ func (e *popEngine) syncLocked(ks ...int) error {
 			case sharedVar(sv.Path, len(sv.Dims)):
 				own = append(own, sv)
 			case sv.Path == popRNGPath:
-				r := sv.unstack(k, e.k)
+				r := sv.unstack(k)
 				r.Path = "/" + model.RNGStateVariableName
 				own = append(own, r)
 			default:
-				own = append(own, sv.unstack(k, e.k))
+				own = append(own, sv.unstack(k))
 			}
 		}
 		if err := loadVars(e.members[k].store, own); err != nil {
@@ -348,7 +345,7 @@ func (e *popEngine) leave(k int) error {
 }
 
 // plan is run k's planner call: it waits for the batch and returns run k's outputs.
-func (s *popSlot) plan(obs, prevMean, fresh []float32, n int) ([]*tensors.Tensor, error) {
+func (s *popSlot) plan(obs, prevMean, fresh []float32, n int) ([][]float32, error) {
 	c := s.p.submit(s.k, &popCall{obs: obs, prevMean: prevMean, fresh: fresh, n: n})
 	return c.outs, c.err
 }
@@ -477,14 +474,19 @@ func (e *popEngine) runPlanLocked(n int) {
 		tensors.FromFlatDataAndDimensions(prev, e.k, n, h, act),
 		tensors.FromFlatDataAndDimensions(fresh, e.k, n),
 		tensors.FromFlatDataAndDimensions(active, e.k))
+	data := make([][]float32, len(outs)) // each output's data once, [K, ...] flattened
+	for i, t := range outs {
+		data[i] = flat(t)
+	}
 	for _, k := range in {
 		c := e.pending[k]
 		if err != nil {
 			c.err = fmt.Errorf("pompc: population planner: %w", err)
 		} else {
-			c.outs = make([]*tensors.Tensor, len(outs))
-			for i, t := range outs {
-				c.outs[i] = runSlice(t, k)
+			c.outs = make([][]float32, len(data))
+			for i, d := range data {
+				size := len(d) / e.k
+				c.outs[i] = d[k*size : (k+1)*size] // read-only: ActN and Reanalyze copy what they keep
 			}
 		}
 		e.answer(k)
@@ -612,20 +614,6 @@ func callExec(exec *model.Exec, args ...any) (outs []*tensors.Tensor, err error)
 		}
 	}()
 	return exec.Call(args...)
-}
-
-// runSlice is run k's slice [k] of a float32 tensor [K, ...].
-func runSlice(t *tensors.Tensor, k int) *tensors.Tensor {
-	d := t.Shape().Dimensions[1:]
-	size := 1
-	for _, x := range d {
-		size *= x
-	}
-	if t.DType() != dtypes.Float32 {
-		panic(fmt.Sprintf("pompc: population output of dtype %s", t.DType()))
-	}
-	all := flat(t)
-	return tensors.FromFlatDataAndDimensions(append([]float32(nil), all[k*size:(k+1)*size]...), d...)
 }
 
 // Population trains K runs (Trainers) as one batched computation: see the top of this file.

@@ -514,11 +514,9 @@ func (t *Trainer) update() error {
 }
 
 // Evaluate runs episodes on the evaluation env with the planner and no exploration noise, emits
-// eval/return (mean) and eval/return_std, and returns the mean return. The training episode's
-// warm start is kept aside and restored.
+// eval/return (mean) and eval/return_std, and returns the mean return. The training episodes'
+// warm starts are the envs' own (envSlot.prevMean): evaluation's, the agent's, leaves them be.
 func (t *Trainer) Evaluate(episodes int) (float64, error) {
-	saved := append([]float32(nil), t.agent.prevMean...)
-	defer func() { t.agent.prevMean = saved }()
 	returns := make([]float64, 0, episodes)
 	for e := 0; e < episodes; e++ {
 		if rs, ok := t.evalEnv.(envs.Reseeder); ok {

@@ -2,13 +2,10 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -140,17 +137,12 @@ type memberServer struct {
 // serveMember starts the server of one opened run of a population; stopAll stops the
 // population.
 func serveMember(run *pompc.Run, stopAll func()) (*memberServer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, token, err := listenLocal()
 	if err != nil {
-		return nil, fmt.Errorf("session: listen: %w", err)
-	}
-	tok := make([]byte, 24)
-	if _, err := rand.Read(tok); err != nil {
-		ln.Close()
 		return nil, err
 	}
 	logger := log.New(os.Stderr, fmt.Sprintf("session[%d] ", os.Getpid()), log.LstdFlags)
-	s := &server{dir: run.Dir, log: logger, token: hex.EncodeToString(tok), pid: os.Getpid(), start: time.Now(),
+	s := &server{dir: run.Dir, log: logger, token: token, pid: os.Getpid(), start: time.Now(),
 		ops: make(chan op), quit: make(chan string, 4), done: make(chan struct{}), lastActive: time.Now(),
 		run: run, tr: run.Trainer, resumed: run.Resumed, backSp: run.BackendSpec, member: true, stopAll: stopAll}
 	s.refresh()

@@ -147,15 +147,11 @@ func serve(ctx context.Context, dir string, so serveOptions, logger *log.Logger)
 		return err
 	}
 	defer lock.Unlock()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, token, err := listenLocal()
 	if err != nil {
-		return fmt.Errorf("session: listen: %w", err)
-	}
-	tok := make([]byte, 24)
-	if _, err := rand.Read(tok); err != nil {
 		return err
 	}
-	s := &server{dir: dir, so: so, log: logger, token: hex.EncodeToString(tok), pid: os.Getpid(),
+	s := &server{dir: dir, so: so, log: logger, token: token, pid: os.Getpid(),
 		start: time.Now(), idle: time.Duration(so.IdleTimeoutNS), saveN: so.SaveEvery,
 		ops: make(chan op), quit: make(chan string, 4),
 		done: make(chan struct{}), lastActive: time.Now()}
@@ -504,6 +500,20 @@ func (s *server) handler() http.Handler {
 		}()
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// listenLocal listens on a random loopback port and makes the random token clients must send.
+func listenLocal() (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", fmt.Errorf("session: listen: %w", err)
+	}
+	tok := make([]byte, 24)
+	if _, err := rand.Read(tok); err != nil {
+		ln.Close()
+		return nil, "", err
+	}
+	return ln, hex.EncodeToString(tok), nil
 }
 
 // ready2 refuses requests until the trainer is set up.
