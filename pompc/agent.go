@@ -28,6 +28,8 @@ type variant struct {
 	prior                 PriorKind
 	priorKL               KLDir
 	qk                    bool
+	// noPolicy leaves the policy and the prior alone (a world-model-only seed burst, BMPC's).
+	noPolicy bool
 }
 
 // Agent is a PO-MPC agent: the networks in a GoMLX Store, the compiled planner and update
@@ -51,6 +53,8 @@ type Agent struct {
 
 	prevMean []float32 // [H, A] warm start of the single-env planner
 	updates  int64
+	// burst is set by the trainer during the seed-phase update burst (BurstWorldModelOnly).
+	burst bool
 
 	// slot, when not nil, makes this agent run k of a population (population.go): its planner
 	// and update calls are batched with the other runs' into the population's graphs, and its
@@ -187,7 +191,11 @@ func (a *Agent) setConfig(c Config) error {
 	return nil
 }
 
-func (a *Agent) variant() variant { return a.cfg.variant() }
+func (a *Agent) variant() variant {
+	v := a.cfg.variant()
+	v.noPolicy = a.burst && a.cfg.BurstWorldModelOnly
+	return v
+}
 
 // PlanResult is the outcome of one planner call for one observation.
 type PlanResult struct {
@@ -283,23 +291,25 @@ func (a *Agent) plan(obs, prevMean, fresh []float32, n int) ([][]float32, error)
 	return data, nil
 }
 
-// Reanalyze re-plans (without warm start) the first ReanalyzeSeqs sequences of the batch at all
-// H+1 steps with the current model, and writes the new (mean_0, std_0) into the batch and, via
-// write, back to the replay buffer (lazy reanalysis, alg §5).
+// Reanalyze re-plans (without warm start) the first ReanalyzeSeqs sequences of the batch at the
+// rollout steps the policy learns on (all H+1, or H with policy_states h, as BMPC) with the
+// current model, pi_s's proposals drawn with the exploratory log-std bounds when set, and
+// writes the new (mean_0, std_0) into the batch and, via write, back to the replay buffer (lazy
+// reanalysis, alg §5).
 func (a *Agent) Reanalyze(b *Batch, write func(seq, t int, mean, std []float32)) error {
 	r := min(a.cfg.ReanalyzeSeqs, b.B)
-	h1 := b.H + 1
+	steps := min(a.cfg.PolicyLatents(), b.H+1)
 	o, act := b.ObsDim, b.ActDim
-	n := r * h1
+	n := r * steps
 	obs := make([]float32, 0, n*o)
 	for k := 0; k < r; k++ {
-		for t := 0; t < h1; t++ {
+		for t := 0; t < steps; t++ {
 			obs = append(obs, b.Obs[(t*b.B+k)*o:(t*b.B+k+1)*o]...)
 		}
 	}
 	fresh := make([]float32, n)
 	for i := range fresh {
-		fresh[i] = 1
+		fresh[i] = 2 // a reanalysis: no warm start, exploratory proposals (planGraph)
 	}
 	outs, err := a.plan(obs, make([]float32, n*a.cfg.Horizon*act), fresh, n)
 	if err != nil {
@@ -307,8 +317,8 @@ func (a *Agent) Reanalyze(b *Batch, write func(seq, t int, mean, std []float32))
 	}
 	mean, std := outs[planOutMean0], outs[planOutStd0]
 	for k := 0; k < r; k++ {
-		for t := 0; t < h1; t++ {
-			i := k*h1 + t
+		for t := 0; t < steps; t++ {
+			i := k*steps + t
 			m, s := mean[i*act:(i+1)*act], std[i*act:(i+1)*act]
 			copy(b.PlanMean[(t*b.B+k)*act:], m)
 			copy(b.PlanStd[(t*b.B+k)*act:], s)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -154,8 +155,49 @@ type Config struct {
 	LogStdMin float64 `json:"log_std_min"`
 	// LogStdMax is the upper bound of the policies' log std.
 	LogStdMax float64 `json:"log_std_max"`
-	// Dropout is the dropout rate on the first hidden layer of Q heads.
+	// Dropout is the dropout rate on the first hidden layer of Q heads (online critics in
+	// training graphs only: the TD targets' critics evaluate without it, as TD-MPC2's).
 	Dropout float64 `json:"dropout"`
+
+	// --- the forms of the two ends (issue 16; README "Presets and deviations") ---
+
+	// PolicyForm is how pi_s and pi_p turn a Gaussian into an action: "clip" (alg §2 decided,
+	// BMPC's: a = clip(tanh(μ) + σε, −1, 1), a Gaussian in action space, every KL closed form) or
+	// "tanh" (TD-MPC2's: a = tanh(μ + σε), a Gaussian before the squash; KLs between the two
+	// policies are closed form in that space, the KL to a planner Gaussian is sampled). "" is clip.
+	PolicyForm string `json:"policy_form,omitempty"`
+	// EntropyActionDim multiplies the policy's entropy bonus by the action dimension A, as both
+	// official codes do (TD-MPC2: −β·A·log N(u; μ, σ); BMPC the same); false is β·H.
+	EntropyActionDim bool `json:"entropy_x_action_dim,omitempty"`
+	// KLReduce is how KL(pi_s || prior) of the policy loss reduces over action dimensions: "sum"
+	// (the KL of the diagonal Gaussians) or "mean" (BMPC's: the sum / A). "" is sum.
+	KLReduce string `json:"kl_reduce,omitempty"`
+	// KLScale is how a finite λ's policy loss is normalized: "joint" ((−Qk + λ·KL)/S_Q, one
+	// scale) or "separate" (−Qk/S_Q + λ·KL/S_KL, a running scale for each term, as the authors'
+	// qbmpc precursor). "" is joint.
+	KLScale string `json:"kl_scale,omitempty"`
+	// PolicyStates is which rollout latents the policy and prior losses (and lazy reanalysis)
+	// cover: "h+1" (z_0..z_H, TD-MPC2's update_pi) or "h" (z_0..z_{H−1}, BMPC's). "" is h+1.
+	PolicyStates string `json:"policy_states,omitempty"`
+	// SeedPrior is the planner Gaussian of a state without one (a seed-phase random action):
+	// "mask" (no KL term there) or "normal" (N(0, 1), which BMPC imitates there). The last
+	// rollout state z_H, where a final observation may sit, stays masked. "" is mask.
+	SeedPrior string `json:"seed_prior,omitempty"`
+	// PlanMean is the mean of the planner Gaussian stored with a transition: "mppi" (the final
+	// iteration's weighted mean of the first action, alg §3 decided) or "elite" (the first
+	// action of the elite the planner picked, BMPC's). The std is the MPPI std either way.
+	PlanMean string `json:"plan_mean,omitempty"`
+	// TDHeads is how the TD targets reduce the two random target-critic heads: "min" (TD-MPC2)
+	// or "avg" (BMPC's Q variant). "" is min.
+	TDHeads string `json:"td_heads,omitempty"`
+	// BurstWorldModelOnly makes the seed-phase update burst train only the world model and the
+	// critics: no policy or prior update and no reanalysis during it (BMPC's pretraining).
+	BurstWorldModelOnly bool `json:"burst_world_model_only,omitempty"`
+	// ReanalyzeLogStdMin and ReanalyzeLogStdMax are the log-std bounds of pi_s's proposals
+	// when lazy reanalysis re-plans (BMPC's exploratory bounds); both 0 means the policy's own.
+	ReanalyzeLogStdMin float64 `json:"reanalyze_log_std_min,omitempty"`
+	// ReanalyzeLogStdMax is the upper exploratory bound (see ReanalyzeLogStdMin).
+	ReanalyzeLogStdMax float64 `json:"reanalyze_log_std_max,omitempty"`
 
 	// --- training schedule (alg §6) ---
 
@@ -234,26 +276,46 @@ func base() Config {
 	}
 }
 
-// TDMPC2 is lambda = 0, no prior, Q only: TD-MPC2 (alg §7).
+// TDMPC2 is lambda = 0, no prior, Q only: TD-MPC2 (alg §7) in TD-MPC2's own forms (tanh(μ + σε)
+// with log σ in [−10, 2], entropy bonus × A), so that its update is TD-MPC2's (e9f5932).
 func TDMPC2() Config {
 	c := base()
 	c.Preset = "tdmpc2"
 	c.Lambda = 0
 	c.Prior = PriorNone
+	c.PolicyForm = FormTanh
+	c.LogStdMin, c.LogStdMax = -10, 2
+	c.EntropyActionDim = true
 	return c
 }
 
-// BMPC is lambda = +Inf with the planner prior and a Q critic: BMPC "variant 3" (alg §7).
+// BMPC is lambda = +Inf with the planner prior and a Q critic: BMPC with its Q critic (alg §7) in
+// BMPC's own forms (d5dabc6): KL averaged over action dims, entropy × A, imitation over H
+// states and of N(0, 1) at seed-phase states, the picked elite's first action as the stored
+// mean, the average of two target heads, log σ in [−3, 1], a world-model-only seed burst, and
+// reanalysis of H states with exploratory bounds [−2, 1].
 func BMPC() Config {
 	c := base()
 	c.Preset = "bmpc"
 	c.Lambda = math.Inf(1)
 	c.Prior = PriorPlanner
 	c.Reanalyze = true
+	c.PolicyForm = FormClip
+	c.LogStdMin, c.LogStdMax = -3, 1
+	c.EntropyActionDim = true
+	c.KLReduce = "mean"
+	c.PolicyStates = "h"
+	c.SeedPrior = "normal"
+	c.PlanMean = "elite"
+	c.TDHeads = "avg"
+	c.BurstWorldModelOnly = true
+	c.ReanalyzeLogStdMin, c.ReanalyzeLogStdMax = -2, 1
 	return c
 }
 
-// POMPC is lambda = 1, learned prior fitted with reverse KL, Q + Qk critics (alg §7).
+// POMPC is lambda = 1, learned prior fitted with reverse KL, Q + Qk critics (alg §7), in the
+// family's forms: alg §2's clipped Gaussian (every KL closed form), the entropy bonus × A as at
+// both ends, the rest as TD-MPC2 (README "Presets and deviations" gives each reason).
 func POMPC() Config {
 	c := base()
 	c.Preset = "pompc"
@@ -262,7 +324,28 @@ func POMPC() Config {
 	c.PriorKL = KLReverse
 	c.KLCritic = true
 	c.Reanalyze = true
+	c.EntropyActionDim = true
 	return c
+}
+
+// Policy forms (Config.PolicyForm).
+const (
+	// FormClip is alg §2's a = clip(tanh(μ) + σε, −1, 1) (BMPC's).
+	FormClip = "clip"
+	// FormTanh is TD-MPC2's a = tanh(μ + σε).
+	FormTanh = "tanh"
+)
+
+// TanhForm reports whether the policies sample tanh(μ + σε) (TD-MPC2's form).
+func (c Config) TanhForm() bool { return c.PolicyForm == FormTanh }
+
+// PolicyLatents is how many rollout latents the policy and prior losses cover: H+1, or H with
+// policy_states "h".
+func (c Config) PolicyLatents() int {
+	if c.PolicyStates == "h" {
+		return c.Horizon
+	}
+	return c.Horizon + 1
 }
 
 // PresetByName returns TDMPC2, BMPC or POMPC by name (case-insensitive).
@@ -346,11 +429,16 @@ func (c Config) PlanIterations(actionDim int) int {
 // LambdaInf reports whether lambda is +Inf (the BMPC end of the family).
 func (c Config) LambdaInf() bool { return math.IsInf(c.Lambda, 1) }
 
-// UsesQk reports whether the KL-regularized critic is trained.
-func (c Config) UsesQk() bool { return c.KLCritic && !c.LambdaInf() }
+// UsesQk reports whether the KL-regularized critic is trained: with KLCritic at 0 < λ < ∞. At
+// λ = 0 the run trains TD-MPC2's losses only (Qk and pi_p kept, frozen, for a later λ > 0).
+func (c Config) UsesQk() bool { return c.KLCritic && !c.LambdaInf() && c.Lambda != 0 }
 
-// UsesLearnedPrior reports whether the intermediate prior network pi_p is trained.
-func (c Config) UsesLearnedPrior() bool { return c.Prior == PriorLearned }
+// UsesLearnedPrior reports whether the intermediate prior network pi_p is trained (λ > 0).
+func (c Config) UsesLearnedPrior() bool { return c.Prior == PriorLearned && c.Lambda != 0 }
+
+// Reanalyzes reports whether lazy reanalysis runs: on, with a prior, at λ > 0 (at λ = 0 the
+// stored planner Gaussians feed no loss).
+func (c Config) Reanalyzes() bool { return c.Reanalyze && c.Prior != PriorNone && c.Lambda != 0 }
 
 // Validate reports every invalid field at once (errors.Join), never only the first.
 func (c Config) Validate() error {
@@ -433,6 +521,22 @@ func (c Config) Validate() error {
 	}
 	if math.IsNaN(c.Dropout) || c.Dropout < 0 || c.Dropout >= 1 {
 		bad("dropout must be in [0, 1), got %v", c.Dropout)
+	}
+	for _, f := range []struct {
+		key, v string
+		ok     []string
+	}{
+		{"policy_form", c.PolicyForm, []string{FormClip, FormTanh}}, {"kl_reduce", c.KLReduce, []string{"sum", "mean"}},
+		{"kl_scale", c.KLScale, []string{"joint", "separate"}}, {"policy_states", c.PolicyStates, []string{"h+1", "h"}},
+		{"seed_prior", c.SeedPrior, []string{"mask", "normal"}}, {"plan_mean", c.PlanMean, []string{"mppi", "elite"}},
+		{"td_heads", c.TDHeads, []string{"min", "avg"}},
+	} {
+		if f.v != "" && !slices.Contains(f.ok, f.v) {
+			bad("%s must be %s (or empty for %s), got %q", f.key, strings.Join(f.ok, " or "), f.ok[0], f.v)
+		}
+	}
+	if (c.ReanalyzeLogStdMin != 0 || c.ReanalyzeLogStdMax != 0) && !(c.ReanalyzeLogStdMax > c.ReanalyzeLogStdMin) {
+		bad("need reanalyze_log_std_max > reanalyze_log_std_min (or both 0), got %v and %v", c.ReanalyzeLogStdMin, c.ReanalyzeLogStdMax)
 	}
 	if c.Reanalyze && (c.ReanalyzeEvery <= 0 || c.ReanalyzeSeqs <= 0 || c.ReanalyzeSeqs > c.BatchSize) {
 		bad("reanalysis needs reanalyze_every > 0 and 0 < reanalyze_seqs <= batch_size, got %d and %d", c.ReanalyzeEvery, c.ReanalyzeSeqs)

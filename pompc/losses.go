@@ -79,17 +79,48 @@ func PriorLoss(priorMean, priorLogStd, planMean, planStd, valid *Node, dir KLDir
 	return rhoMean(maskedMean(kl, valid, -1), rho), kl
 }
 
+// PriorKLSampled is the KL of PriorLoss for the tanh policy form, where pi_p(a) is the law of
+// tanh(N(μ_p, σ_p)) and q_t a Gaussian in action space, so no closed form exists; it is
+// estimated from one draw per entry (eps [T, B, A] standard normal), as a log-density ratio:
+//
+//	forward: KL(q_t || pi_p) ≈ log N(x; m, s) − log pi_p(a),  x = m + s·ε, a = clip(x, ±(1 − 1e-6));
+//	reverse: KL(pi_p || q_t) ≈ log pi_p(a) − log N(a; m, s),  a = tanh(μ_p + σ_p·ε);
+//
+// with log pi_p(a) = log N(atanh a; μ_p, σ_p) − Σ_i log(1 − a_i² + 1e-6) (TD-MPC2's squash).
+// The reverse estimate is reparameterized; the forward one's gradient is the cross-entropy's.
+// priorMu is μ_p before the squash. Returns [T, B].
+func PriorKLSampled(priorMu, priorLogStd, planMean, planStd, eps *Node, dir KLDir) *Node {
+	logJac := func(a *Node) *Node { return ReduceSum(Log(AddScalar(OneMinus(Square(a)), 1e-6)), -1) }
+	logQ := func(x *Node) *Node { return GaussianLogProb(x, planMean, Log(planStd)) }
+	if dir == KLForward {
+		x := Add(planMean, Mul(planStd, eps))
+		a := ClipScalar(x, -(1 - 1e-6), 1-1e-6)
+		atanh := MulScalar(Sub(Log1p(a), Log1p(Neg(a))), 0.5)
+		return Sub(logQ(x), Sub(GaussianLogProb(atanh, priorMu, priorLogStd), logJac(a)))
+	}
+	u := Add(priorMu, Mul(Exp(priorLogStd), eps))
+	a := Tanh(u)
+	return Sub(Sub(GaussianLogProb(u, priorMu, priorLogStd), logJac(a)), logQ(a))
+}
+
 // PolicyLossTerms are the per-(t, b) pieces of the policy loss, all [T, B].
 type PolicyLossTerms struct {
 	Q       *Node // critic value of a ~ pi_s (Qk, or Q when lambda = 0)
-	KL      *Node // KL(pi_s || prior), 0 where masked
-	Entropy *Node // H(pi_s)
+	KL      *Node // KL(pi_s || prior), 0 where masked (already / A where kl_reduce is mean)
+	Entropy *Node // the entropy bonus of pi_s (already × A where entropy_x_action_dim)
 	Valid   *Node // 1 where the prior exists (the stored q_t for the planner prior)
+	// KLScale, when not nil, normalizes a finite λ's KL term by its own running scale S_KL:
+	// −Q/S + λ·KL/S_KL (kl_scale separate); nil puts both under S: (−Q + λ·KL)/S.
+	KLScale *Node
+	// StepWeights, when not nil, replace ρ^t/T as the weights of the per-step means ([T], or
+	// [K, T] in a population): policy_states h weighs ρ^t/H at t < H and 0 at t = H.
+	StepWeights *Node
 }
 
 // PolicyLoss is the sampling-policy loss of alg §4, aggregated (1/T) Σ_t ρ^t · mean_b:
 //
 //	0 < λ < ∞:  L_π = ( −Qk(z_t, a) + λ·KL(pi_s || prior) ) / S − β·H(pi_s)
+//	  (kl_scale separate: −Qk/S + λ·KL/S_KL − β·H)
 //	λ = 0:      L_π = −Q(z_t, a)/S − β·H(pi_s)          (TD-MPC2)
 //	λ = +∞:     L_π = KL(pi_s || prior)/S_KL − β·H(pi_s)  (BMPC)
 //
@@ -98,11 +129,18 @@ type PolicyLossTerms struct {
 func PolicyLoss(t PolicyLossTerms, lambda *Node, lambdaInf bool, scale *Node, beta, rho float64) *Node {
 	checkRank("PolicyLoss", t.Q, 2)
 	var perSample *Node
-	if lambdaInf {
+	switch {
+	case lambdaInf:
 		perSample = Div(masked(t.KL, t.Valid), scale)
-	} else {
+	case t.KLScale != nil:
+		perSample = Add(Div(Neg(t.Q), scale), Div(Mul(lambda, masked(t.KL, t.Valid)), t.KLScale))
+	default:
 		perSample = Div(Add(Neg(t.Q), Mul(lambda, masked(t.KL, t.Valid))), scale)
 	}
 	perSample = Sub(perSample, MulScalar(t.Entropy, beta))
-	return rhoMean(ReduceMean(perSample, -1), rho)
+	perStep := ReduceMean(perSample, -1)
+	if t.StepWeights != nil {
+		return ReduceSum(Mul(perStep, t.StepWeights), -1)
+	}
+	return rhoMean(perStep, rho)
 }

@@ -1,6 +1,8 @@
 package pompc
 
 import (
+	"slices"
+
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
@@ -56,6 +58,68 @@ type nets struct {
 	// drawOnly, when not nil, restricts a population's random draws to the runs it marks (the
 	// terms only some runs' variants have): the other runs get zeros and keep their RNG state.
 	drawOnly []bool
+	// runs are the configs of a population's runs (nil for a single run: cfg). The fields in
+	// which they may differ without changing the graphs' shapes (the forms of the two ends,
+	// the log-std bounds) become per-run constants (runConst) or selections (pick).
+	runs []Config
+}
+
+// runCfgs is the config of every run: the population's members, or the one config.
+func (n *nets) runCfgs() []Config {
+	if len(n.runs) == 0 {
+		return []Config{n.cfg}
+	}
+	return n.runs
+}
+
+// runMask is p of every run's config.
+func (n *nets) runMask(p func(Config) bool) []bool {
+	cs := n.runCfgs()
+	m := make([]bool, len(cs))
+	for k, c := range cs {
+		m[k] = p(c)
+	}
+	return m
+}
+
+// pick is yes for the runs m marks and no for the others (both [K, ...] in a population);
+// when every run agrees, no selection enters the graph.
+func pick(m []bool, yes, no *Node) *Node {
+	all, none := true, true
+	for _, b := range m {
+		all, none = all && b, none && !b
+	}
+	switch {
+	case all:
+		return yes
+	case none:
+		return no
+	}
+	return Where(Const(yes.Graph(), m), yes, no)
+}
+
+// runWhere is pick with the runs whose config satisfies p.
+func (n *nets) runWhere(p func(Config) bool, yes, no *Node) *Node { return pick(n.runMask(p), yes, no) }
+
+// runConst is f of each run's config as a constant that broadcasts against x (run axis leading
+// in a population): a scalar when every run has the same value, else [K, 1, ..., 1].
+func (n *nets) runConst(x *Node, f func(Config) float64) *Node {
+	cs := n.runCfgs()
+	vals := make([]float32, len(cs))
+	same := true
+	for k, c := range cs {
+		vals[k] = float32(f(c))
+		same = same && vals[k] == vals[0]
+	}
+	if same {
+		return Scalar(x.Graph(), x.DType(), vals[0])
+	}
+	dims := make([]int, x.Rank())
+	for i := range dims {
+		dims[i] = 1
+	}
+	dims[0] = len(vals)
+	return Reshape(Const(x.Graph(), vals), dims...)
 }
 
 // popRNGPath is the population store's variable holding one RNG state per run, [K, 3] uint64:
@@ -345,22 +409,86 @@ func (n *nets) Reward(z, a *Node) *Node {
 	return n.mlp(scopeReward, Concatenate([]*Node{z, a}, -1), n.twoHidden(), n.cfg.NumBins, 0, nil, true)
 }
 
-// Policy is a diagonal Gaussian head z → (mean, logStd) in action space (alg §2, decided):
-// mean = tanh(μ), log std squashed into [LogStdMin, LogStdMax]. path is scopePi or scopePrior.
-func (n *nets) Policy(path string, z *Node) (mean, logStd *Node) {
+// policyRaw is a policy head's raw output for z: the location μ and the unsquashed log std.
+// path is scopePi or scopePrior.
+func (n *nets) policyRaw(path string, z *Node) (mu, raw *Node) {
 	out := n.mlp(path, z, n.twoHidden(), 2*n.actDim, 0, nil, false)
-	mu := SliceAxis(out, -1, AxisRange(0, n.actDim))
-	raw := SliceAxis(out, -1, AxisRange(n.actDim, 2*n.actDim))
-	return Tanh(mu), SquashLogStd(raw, n.cfg.LogStdMin, n.cfg.LogStdMax)
+	return SliceAxis(out, -1, AxisRange(0, n.actDim)), SliceAxis(out, -1, AxisRange(n.actDim, 2*n.actDim))
 }
 
-// SamplePolicy draws a ~ N(mean, std) by reparameterization (eps from the store RNG) and clips it
-// to [-1, 1]. It returns the clipped action, the unclipped sample, and the distribution.
-func (n *nets) SamplePolicy(path string, z *Node) (a, raw, mean, logStd *Node) {
-	mean, logStd = n.Policy(path, z)
-	eps := n.randomNormal(z.Graph(), n.perRun(mean), 0)
-	raw = Add(mean, Mul(Exp(logStd), eps))
-	return ClipScalar(raw, -1, 1), raw, mean, logStd
+// squash maps a raw log std into each run's [lo, hi] (SquashLogStd, TD-MPC2's and BMPC's form).
+func (n *nets) squash(raw *Node, lo, hi func(Config) float64) *Node {
+	l, h := n.runConst(raw, lo), n.runConst(raw, hi)
+	if l.Rank() == 0 && h.Rank() == 0 {
+		cs := n.runCfgs()
+		return SquashLogStd(raw, lo(cs[0]), hi(cs[0]))
+	}
+	return Add(Mul(AddScalar(Tanh(raw), 1), MulScalar(Sub(h, l), 0.5)), l)
+}
+
+// logStd is the policy log std: raw squashed into [LogStdMin, LogStdMax].
+func (n *nets) logStd(raw *Node) *Node {
+	return n.squash(raw, func(c Config) float64 { return c.LogStdMin }, func(c Config) float64 { return c.LogStdMax })
+}
+
+// exploreLogStd is the log std of pi_s's proposals when reanalysis re-plans: raw squashed into
+// [ReanalyzeLogStdMin, ReanalyzeLogStdMax] (BMPC's exploratory bounds), or the policy's own.
+func (n *nets) exploreLogStd(raw *Node) *Node {
+	bounds := func(c Config) (float64, float64) {
+		if c.ReanalyzeLogStdMin == 0 && c.ReanalyzeLogStdMax == 0 {
+			return c.LogStdMin, c.LogStdMax
+		}
+		return c.ReanalyzeLogStdMin, c.ReanalyzeLogStdMax
+	}
+	return n.squash(raw, func(c Config) float64 { l, _ := bounds(c); return l }, func(c Config) float64 { _, h := bounds(c); return h })
+}
+
+// Policy is a diagonal Gaussian head z → (mean, logStd) (alg §2): mean = tanh(μ) is the
+// action-space centre in both policy forms, log std squashed into [LogStdMin, LogStdMax]. path
+// is scopePi or scopePrior.
+func (n *nets) Policy(path string, z *Node) (mean, logStd *Node) {
+	mu, raw := n.policyRaw(path, z)
+	return Tanh(mu), n.logStd(raw)
+}
+
+// policySample is one reparameterized draw a of a policy, in the run's form (Config.PolicyForm):
+// clip: u = tanh(μ) + σε, a = clip(u, −1, 1) (alg §2); tanh: u = μ + σε, a = tanh(u) (TD-MPC2).
+// Either way u ~ N(loc, σ) exactly.
+type policySample struct {
+	a, u, eps *Node
+	loc       *Node // the Gaussian's location: tanh(μ) (clip) or μ (tanh)
+	mean      *Node // the action-space centre tanh(μ)
+	logStd    *Node
+	tanh      []bool // the runs in the tanh form
+}
+
+// SamplePolicy draws a from pi_s or pi_p at z (eps from the run's RNG).
+func (n *nets) SamplePolicy(path string, z *Node) policySample {
+	mu, raw := n.policyRaw(path, z)
+	return n.sampleFrom(mu, n.logStd(raw), n.randomNormal(z.Graph(), n.perRun(mu), 0))
+}
+
+// sampleFrom is the draw of the Gaussian (μ, logStd) with noise eps, in each run's form.
+func (n *nets) sampleFrom(mu, logStd, eps *Node) policySample {
+	s := policySample{eps: eps, mean: Tanh(mu), logStd: logStd, tanh: n.runMask(Config.TanhForm)}
+	s.loc = pick(s.tanh, mu, s.mean)
+	s.u = Add(s.loc, Mul(Exp(logStd), eps))
+	s.a = pick(s.tanh, Tanh(s.u), ClipScalar(s.u, -1, 1))
+	return s
+}
+
+// logJacobian is Σ_i log(1 − a_i² + 1e-6), TD-MPC2's tanh correction, for the tanh runs (0 for
+// the clip runs): log pi(a) = log N(u; μ, σ) − logJacobian.
+func (s policySample) logJacobian() *Node {
+	j := ReduceSum(Log(AddScalar(OneMinus(Square(s.a)), 1e-6)), -1)
+	return pick(s.tanh, j, ZerosLike(j))
+}
+
+// entropyBonus is the policy's entropy as both official codes estimate it, −log N(u; loc, σ)
+// from the draw's own ε: Σ_i [ ½ε_i² + log σ_i + ½·log 2π ]. Its expectation is H(N(loc, σ)) and
+// its gradient (ε held fixed) is exactly that of the closed form.
+func (s policySample) entropyBonus() *Node {
+	return ReduceSum(Add(MulScalar(Square(s.eps), 0.5), AddScalar(s.logStd, halfLog2Pi)), -1)
 }
 
 // ensembleLinear is a Linear layer with an ensemble axis: x [E, N, in] → [E, N, out] with
@@ -487,20 +615,37 @@ func (n *nets) QValue(path string, z, a *Node, reduce string) *Node {
 	return n.qValueHeads(path, z, a, n.randomHeadPair(z.Graph()), reduce)
 }
 
-// qValueHeads is QValue with the two heads given (int32 [2]). With an ensemble of two the pair
-// is always both heads, and min and mean do not depend on their order, so the whole ensemble is
-// evaluated without gathering its weights (issue 9: the gathers were 3% of a 1M planner call).
-func (n *nets) qValueHeads(path string, z, a, heads *Node, reduce string) *Node {
-	if n.cfg.Size.QHeads == 2 {
-		heads = nil
+// tdValue is the bootstrapped value of a TD target: two random heads of the target critic path,
+// reduced per run by TDHeads, min (TD-MPC2) or avg (BMPC's Q variant).
+func (n *nets) tdValue(path string, z, a *Node) *Node {
+	v := n.headValues(path, z, a, n.randomHeadPair(z.Graph()))
+	axis := min(n.pop, 1)
+	avg := n.runMask(func(c Config) bool { return c.TDHeads == "avg" })
+	if !slices.Contains(avg, true) {
+		return ReduceMin(v, axis)
 	}
-	logits := n.QEnsemble(path, z, a, heads)
-	v := TwoHotInv(logits, n.cfg.NumBins, n.cfg.VMin, n.cfg.VMax) // [2, ...] ([K, 2, ...])
+	return pick(avg, ReduceMean(v, axis), ReduceMin(v, axis))
+}
+
+// qValueHeads is QValue with the two heads given (int32 [2]).
+func (n *nets) qValueHeads(path string, z, a, heads *Node, reduce string) *Node {
+	v := n.headValues(path, z, a, heads)
 	axis := min(n.pop, 1)
 	if reduce == "min" {
 		return ReduceMin(v, axis)
 	}
 	return ReduceMean(v, axis)
+}
+
+// headValues decodes the two given heads' values, [2, ...] ([K, 2, ...]). With an ensemble of
+// two the pair is always both heads, and min and mean do not depend on their order, so the
+// whole ensemble is evaluated without gathering its weights (issue 9: the gathers were 3% of a
+// 1M planner call).
+func (n *nets) headValues(path string, z, a, heads *Node) *Node {
+	if n.cfg.Size.QHeads == 2 {
+		heads = nil
+	}
+	return TwoHotInv(n.QEnsemble(path, z, a, heads), n.cfg.NumBins, n.cfg.VMin, n.cfg.VMax)
 }
 
 // RewardValue is the decoded scalar reward R(z, a) [...].

@@ -2,6 +2,7 @@ package pompc
 
 import (
 	"math"
+	"slices"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -77,8 +78,8 @@ func (n *nets) estimateValueChunk(z, actions, eps, heads *Node, gamma float64) *
 		z = n.Next(z, a)
 		discount *= gamma
 	}
-	mean, logStd := n.Policy(scopePi, z)
-	aH := ClipScalar(Add(mean, Mul(Exp(logStd), eps)), -1, 1)
+	mu, raw := n.policyRaw(scopePi, z)
+	aH := n.sampleFrom(mu, n.logStd(raw), eps).a
 	return Add(g, MulScalar(n.qValueHeads(scopeQ, z, aH, heads, "avg"), discount))
 }
 
@@ -104,7 +105,9 @@ func eliteMask(v *Node, k int) *Node {
 }
 
 // planGraph is one full MPPI call (alg §3) for N observations, all iterations in one graph.
-// obs [N, O]; prevMean [N, H, A]; fresh [N] is 1 where the episode just started (no warm start).
+// obs [N, O]; prevMean [N, H, A]; fresh [N] is 0 for a warm start from prevMean, 1 where the
+// episode just started (no warm start), 2 for a reanalysis (no warm start, and pi_s's
+// proposals drawn with the exploratory log-std bounds, exploreLogStd).
 // In a population every input and output has a leading run axis K ([K, N, O], ...): each run
 // plans with its own networks and random streams, all in the same operations.
 func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
@@ -126,8 +129,15 @@ func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
 	if p > 0 {
 		zp := BroadcastToDims(ExpandAxes(z0, -2), with(p, latent)...)
 		steps := make([]*Node, h)
+		explore := n.runMask(func(c Config) bool { return c.ReanalyzeLogStdMin != 0 || c.ReanalyzeLogStdMax != 0 })
 		for t := 0; t < h; t++ {
-			steps[t], _, _, _ = n.SamplePolicy(scopePi, zp)
+			mu, raw := n.policyRaw(scopePi, zp)
+			ls := n.logStd(raw)
+			if slices.Contains(explore, true) {
+				rows := BroadcastToDims(ExpandAxes(ExpandAxes(GreaterThan(fresh, OnesLike(fresh)), -1), -1), ls.Shape().Dimensions...)
+				ls = Where(rows, n.exploreLogStd(raw), ls)
+			}
+			steps[t] = n.sampleFrom(mu, ls, n.randomNormal(g, n.perRun(mu), 0)).a
 			if t < h-1 {
 				zp = n.Next(zp, steps[t])
 			}
@@ -140,7 +150,7 @@ func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
 		SliceAxis(prevMean, -2, AxisRange(1, h)),
 		Zeros(g, shapes.Make(dt, with(1, a)...)),
 	}, -2)
-	keep := OneMinus(ExpandAxes(fresh, -2, -1))
+	keep := ConvertDType(Equal(ExpandAxes(fresh, -2, -1), ZerosLike(ExpandAxes(fresh, -2, -1))), dt)
 	// [N, H, A] → [H, N, A]: the horizon axis first.
 	toFront := append([]int{nb}, append(iotaInts(nb), nb+1)...)
 	mean := TransposeAllAxes(Mul(shifted, keep), toFront...)
@@ -194,13 +204,16 @@ func (n *nets) planGraph(obs, prevMean, fresh *Node, gamma float64) []*Node {
 	out := make([]*Node, numPlanOutputs)
 	out[planOutAction] = noisy
 	out[planOutActionClean] = ClipScalar(act, -1, 1)
-	out[planOutMean0] = mean0
+	// The stored mean: the MPPI mean, or the picked elite's first action (BMPC's, plan_mean elite).
+	out[planOutMean0] = n.runWhere(func(c Config) bool { return c.PlanMean == "elite" }, act, mean0)
 	out[planOutStd0] = std0
 	out[planOutMean] = TransposeAllAxes(mean, toBack...)
 	out[planOutPiMean] = piMean
-	out[planOutPiStd] = Exp(piLogStd)
+	// The action-space std of pi_s: σ, or for the tanh form σ·(1 − tanh²μ), the std of tanh(μ + σε)
+	// to first order (snapshots compare it with the planner's std).
+	out[planOutPiStd] = n.runWhere(Config.TanhForm, Mul(Exp(piLogStd), OneMinus(Square(piMean))), Exp(piLogStd))
 	out[planOutPriorMean] = prMean
-	out[planOutPriorStd] = Exp(prLogStd)
+	out[planOutPriorStd] = n.runWhere(Config.TanhForm, Mul(Exp(prLogStd), OneMinus(Square(prMean))), Exp(prLogStd))
 	out[planOutValue] = best
 	return out
 }

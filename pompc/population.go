@@ -85,6 +85,10 @@ func sharedConfig(c Config) Config {
 	c.Prior, c.PriorKL, c.KLCritic = "", "", false // the update variant: mixed in one graph (updateGraphOf)
 	c.Steps, c.EvalEvery, c.EvalEpisodes, c.SnapshotEvery, c.BufferSize = 0, 0, 0, 0, 0
 	c.Reanalyze, c.ReanalyzeEvery = false, 0
+	// The forms of the two ends: per-run constants or selections in the graphs (nets.runs).
+	c.PolicyForm, c.EntropyActionDim, c.KLReduce, c.KLScale, c.PolicyStates = "", false, "", "", ""
+	c.SeedPrior, c.PlanMean, c.TDHeads, c.BurstWorldModelOnly = "", "", "", false
+	c.LogStdMin, c.LogStdMax, c.ReanalyzeLogStdMin, c.ReanalyzeLogStdMax = 0, 0, 0, 0
 	return c
 }
 
@@ -107,8 +111,14 @@ func PopulationKey(task string, c Config) string {
 }
 
 // variant is the update variant a config selects (Agent.variant).
+// At λ = 0 the variant is TD-MPC2's whatever the prior and critics (alg §7): no Qk loss, no
+// prior fit, no KL; a later λ > 0 takes them up again from the frozen networks.
 func (c Config) variant() variant {
-	return variant{lambdaZero: c.Lambda == 0, lambdaInf: c.LambdaInf(), prior: c.Prior,
+	prior := c.Prior
+	if c.Lambda == 0 {
+		prior = PriorNone
+	}
+	return variant{lambdaZero: c.Lambda == 0, lambdaInf: c.LambdaInf(), prior: prior,
 		priorKL: c.PriorKL, qk: c.UsesQk()}
 }
 
@@ -139,6 +149,9 @@ func newPopEngine(backend compute.Backend, members []*Agent) (*popEngine, error)
 	core := &Agent{cfg: a0.cfg, obsDim: a0.obsDim, actDim: a0.actDim, gamma: a0.gamma, backend: backend,
 		store: store, updateExecs: map[variant]updateExec{}}
 	core.n = &nets{cfg: a0.cfg, obsDim: a0.obsDim, actDim: a0.actDim, store: store, pop: k}
+	for _, a := range members {
+		core.n.runs = append(core.n.runs, a.cfg)
+	}
 	core.newOptimizers()
 	if err := core.newPlanExec(); err != nil {
 		return nil, err

@@ -489,7 +489,11 @@ func (t *Trainer) update() error {
 	if err != nil {
 		return err
 	}
-	if cfg.Reanalyze && cfg.Prior != PriorNone && t.agent.Updates()%int64(cfg.ReanalyzeEvery) == 0 {
+	// BMPC's pretraining: the seed burst trains the world model and critics only (no policy or
+	// prior update, no reanalysis) where the config says so.
+	wmOnly := cfg.BurstWorldModelOnly && t.InBurst()
+	t.agent.burst = wmOnly
+	if cfg.Reanalyzes() && !wmOnly && t.agent.Updates()%int64(cfg.ReanalyzeEvery) == 0 {
 		err := t.agent.Reanalyze(b, func(seq, step int, mean, std []float32) {
 			t.buf.SetPlan(t.buf.Slot(b.Slots[seq], step), mean, std)
 		})

@@ -1,6 +1,8 @@
 package pompc
 
 import (
+	"math"
+	"slices"
 	"strings"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
@@ -71,50 +73,13 @@ func (a *Agent) updateGraphOf(vs []variant, in []*Node) []namedNode {
 	g := obs.Graph()
 	timeSlice, timeAt := n.timeSlice, n.timeAt
 	lambda = n.perRunScalar(lambda)
-	has := func(p func(variant) bool) bool {
-		for _, v := range vs {
-			if p(v) {
-				return true
-			}
-		}
-		return false
-	}
-	every := func(p func(variant) bool) bool { return !has(func(v variant) bool { return !p(v) }) }
-	// sel is yes for the runs where p holds and no for the others (x [K, ...] each).
-	sel := func(p func(variant) bool, yes, no *Node) *Node {
-		switch {
-		case every(p):
-			return yes
-		case !has(p):
-			return no
-		}
-		m := make([]bool, len(vs))
-		for k, v := range vs {
-			m[k] = p(v)
-		}
-		return Where(Const(g, m), yes, no)
-	}
-	// only restricts the random draws of build to the runs where p holds.
-	only := func(p func(variant) bool, build func()) {
-		if every(p) {
-			build()
-			return
-		}
-		m := make([]bool, len(vs))
-		for k, v := range vs {
-			m[k] = p(v)
-		}
-		n.drawOnly, tn.drawOnly = m, m
-		defer func() { n.drawOnly, tn.drawOnly = nil, nil }()
-		build()
-	}
+	u := &updateCtx{vs: vs, n: n, tn: tn}
+	has, every, sel, only := u.has, u.every, u.sel, u.only
 	qk := func(v variant) bool { return v.qk }
-	learned := func(v variant) bool { return v.prior == PriorLearned }
 	planner := func(v variant) bool { return v.prior == PriorPlanner }
-	hasPrior := func(v variant) bool { return v.prior != PriorNone }
-	forward := func(v variant) bool { return v.priorKL == KLForward }
-	bmpc := func(v variant) bool { return v.lambdaInf }
-	qkCritic := func(v variant) bool { return v.qk && !v.lambdaZero }
+	noPolicy := func(v variant) bool { return v.noPolicy }
+	tanhForm := n.runMask(Config.TanhForm)
+	anyTanh := slices.Contains(tanhForm, true)
 
 	// Masked planner entries (seed phase, final observations) become N(0, 1) so that no KL or
 	// log-density on them is ever ±Inf or NaN: multiplying by valid = 0 would not cancel those.
@@ -122,25 +87,70 @@ func (a *Agent) updateGraphOf(vs []variant, in []*Node) []namedNode {
 	isValid := GreaterThan(validA, ZerosLike(validA))
 	planMean = Where(isValid, planMean, ZerosLike(planMean))
 	planStd = Where(isValid, planStd, OnesLike(planStd))
-	a.store.SetTraining(g, true)
 	h := cfg.Horizon
 	zero := ScalarZero(g, dt)
+	// notLast is 1 at t < H: the rollout states where no final observation can sit.
+	notLast := func() *Node {
+		m := make([]float32, h+1)
+		for t := range h {
+			m[t] = 1
+		}
+		dims := make([]int, valid.Rank())
+		for i := range dims {
+			dims[i] = 1
+		}
+		dims[n.timeAxis()] = h + 1
+		return BroadcastToDims(Reshape(Const(g, m), dims...), valid.Shape().Dimensions...)
+	}
+	// The planner prior q_t exists where stored; with seed_prior normal also at the seed-phase
+	// states before z_H (BMPC imitates N(0, 1) there, the entries just set).
+	validQ := n.runWhere(func(c Config) bool { return c.SeedPrior == "normal" }, Max(valid, notLast()), valid)
+	// prior is where each run's prior exists: everywhere for pi_p (a network), where q_t does for
+	// the planner prior (alg §4: only a missing prior masks a KL term).
+	prior := sel(planner, validQ, OnesLike(valid))
+	// states marks the rollout states the policy and prior losses cover (policy_states).
+	hStates := n.runMask(func(c Config) bool { return c.PolicyStates == "h" })
+	states := pick(hStates, notLast(), OnesLike(valid))
+	var stepW *Node // per-step weights ρ^t/T_k over each run's T_k states (nil: ρ^t/(H+1))
+	if slices.Contains(hStates, true) {
+		all, first := make([]float32, h+1), make([]float32, h+1)
+		for t := range all {
+			r := math.Pow(cfg.Rho, float64(t))
+			all[t] = float32(r / float64(h+1))
+			if t < h {
+				first[t] = float32(r / float64(h))
+			}
+		}
+		wAll, wH := Const(g, all), Const(g, first)
+		if n.pop > 0 {
+			wAll, wH = BroadcastToDims(ExpandAxes(wAll, 0), n.pop, h+1), BroadcastToDims(ExpandAxes(wH, 0), n.pop, h+1)
+		}
+		stepW = pick(hStates, wH, wAll)
+	}
 
-	// 1. TD targets (no gradient).
+	// 1. TD targets (no gradient), with the critics' dropout off (TD-MPC2 evaluates its
+	// targets in eval mode).
+	a.store.SetTraining(g, false)
 	nextZ := StopGradient(n.Encode(timeSlice(obs, 1, h+1))) // [H, B, L]
-	aNext, rawNext, mNext, lsNext := n.SamplePolicy(scopePi, nextZ)
-	y := TDTarget(reward, cont, n.QValue(scopeTargetQ, nextZ, aNext, "min"), a.gamma)
+	next := n.SamplePolicy(scopePi, nextZ)
+	y := TDTarget(reward, cont, n.tdValue(scopeTargetQ, nextZ, next.a), a.gamma)
 	var yk *Node
 	if has(qk) {
-		// Soft value of the KL-regularized critic: min2 Qk_target(z', a') − λ·(log pi_s − log prior).
-		logPi := GaussianLogProb(rawNext, mNext, lsNext)
+		// Soft value of the KL-regularized critic: min2 Qk_target(z', a') − λ·(log pi_s − log prior)
+		// at a' ~ pi_s. In the tanh form both log-densities carry the same tanh Jacobian, which
+		// cancels against pi_p's (the same u) and stays against q_t's (a Gaussian in action space).
+		logPi := GaussianLogProb(next.u, next.loc, next.logStd)
 		var logPlanner, logLearned *Node
 		if has(func(v variant) bool { return v.qk && v.prior == PriorPlanner }) {
-			logPlanner = GaussianLogProb(rawNext, timeSlice(planMean, 1, h+1), Log(timeSlice(planStd, 1, h+1)))
+			x := pick(tanhForm, next.a, next.u)
+			logPlanner = GaussianLogProb(x, timeSlice(planMean, 1, h+1), Log(timeSlice(planStd, 1, h+1)))
+			if anyTanh {
+				logPlanner = Add(logPlanner, next.logJacobian())
+			}
 		}
 		if has(func(v variant) bool { return v.qk && v.prior != PriorPlanner }) {
-			pm, pls := n.Policy(scopePrior, nextZ)
-			logLearned = GaussianLogProb(rawNext, pm, pls)
+			pmu, praw := n.policyRaw(scopePrior, nextZ)
+			logLearned = GaussianLogProb(next.u, pick(tanhForm, pmu, Tanh(pmu)), n.logStd(praw))
 		}
 		logPrior := logLearned
 		if logPlanner != nil {
@@ -150,9 +160,10 @@ func (a *Agent) updateGraphOf(vs []variant, in []*Node) []namedNode {
 			}
 		}
 		var vk *Node
-		only(qk, func() { vk = n.QValue(scopeTargetQk, nextZ, aNext, "min") })
-		yk = SoftTDTarget(reward, cont, vk, logPi, logPrior, lambda, timeSlice(valid, 1, h+1), a.gamma)
+		only(qk, func() { vk = n.tdValue(scopeTargetQk, nextZ, next.a) })
+		yk = SoftTDTarget(reward, cont, vk, logPi, logPrior, lambda, timeSlice(prior, 1, h+1), a.gamma)
 	}
+	a.store.SetTraining(g, true)
 
 	// 2. World model.
 	z := tn.Encode(timeAt(obs, 0))
@@ -181,81 +192,11 @@ func (a *Agent) updateGraphOf(vs []variant, in []*Node) []namedNode {
 
 	zsD := StopGradient(rollout) // policy and prior train on detached latents
 
-	// 3. Intermediate prior.
-	lPrior, klPrior, priorNorm := zero, zero, zero // (only output with the learned prior)
-	if has(learned) {
-		pm, pls := tn.Policy(scopePrior, zsD)
-		var kl *Node
-		if every(forward) || !has(forward) {
-			lPrior, kl = PriorLoss(pm, pls, planMean, planStd, valid, vs[0].priorKL, cfg.Rho)
-		} else {
-			lf, kf := PriorLoss(pm, pls, planMean, planStd, valid, KLForward, cfg.Rho)
-			lr, kr := PriorLoss(pm, pls, planMean, planStd, valid, KLReverse, cfg.Rho)
-			lPrior, kl = sel(forward, lf, lr), sel(forward, kf, kr)
-		}
-		lPrior = sel(learned, lPrior, ZerosLike(lPrior)) // the other runs fit no prior
-		klPrior = maskedMean(kl, valid, -2, -1)
-		var grads []*Node
-		grads, priorNorm = clippedGrads(lPrior, trainable(a.store, scopePrior, g), cfg.GradClipNorm, n.pop)
-		a.applyAdam(a.adamPrior, scopePrior, grads)
+	nodes := map[string]*Node{KeyLossConsistency: lCons, KeyLossReward: lRew, KeyLossValue: lQ, KeyLossValueKL: lQk,
+		KeyLossWorldModel: lWM, KeyGradWorldModel: wmNorm, KeyQTDTarget: n.runMean(y)}
+	if !every(noPolicy) {
+		a.policyUpdate(u, nodes, zsD, planMean, planStd, prior, states, stepW, lambda)
 	}
-
-	// 4. Sampling policy.
-	act, _, piMean, piLogStd := tn.SamplePolicy(scopePi, zsD)
-	// The critic of the policy loss: Qk where the run trains it (λ > 0), else Q, both with
-	// the one pair of heads each run draws.
-	heads := n.randomHeadPair(g)
-	var q *Node
-	switch {
-	case every(qkCritic):
-		q = tn.qValueHeads(scopeQk, zsD, act, heads, "avg")
-	case !has(qkCritic):
-		q = tn.qValueHeads(scopeQ, zsD, act, heads, "avg")
-	default:
-		q = sel(qkCritic, tn.qValueHeads(scopeQk, zsD, act, heads, "avg"), tn.qValueHeads(scopeQ, zsD, act, heads, "avg"))
-	}
-	entropy := GaussianEntropy(piLogStd)
-	kl := ZerosLike(q)
-	if has(hasPrior) {
-		var prMean, prStd *Node
-		if has(planner) {
-			prMean, prStd = planMean, planStd
-		}
-		if has(func(v variant) bool { return v.prior == PriorLearned }) {
-			pm, pls := n.Policy(scopePrior, zsD) // after its update
-			lm, ls := StopGradient(pm), StopGradient(Exp(pls))
-			if prMean == nil {
-				prMean, prStd = lm, ls
-			} else {
-				prMean, prStd = sel(planner, prMean, lm), sel(planner, prStd, ls)
-			}
-		}
-		kl = sel(hasPrior, GaussianKL(piMean, Exp(piLogStd), prMean, prStd), kl)
-	}
-	var scale *Node
-	switch {
-	case every(bmpc):
-		scale = n.updateScale("kl", Mul(timeAt(kl, 0), timeAt(valid, 0)))
-	case !has(bmpc):
-		scale = n.updateScale("q", timeAt(q, 0))
-	default:
-		// Each run moves only its own scale (the other stays bit-identical).
-		sKL := n.selectScale("kl", Mul(timeAt(kl, 0), timeAt(valid, 0)), func(s, old *Node) *Node { return sel(bmpc, s, old) })
-		sQ := n.selectScale("q", timeAt(q, 0), func(s, old *Node) *Node { return sel(bmpc, old, s) })
-		scale = sel(bmpc, sKL, sQ)
-	}
-	terms := PolicyLossTerms{Q: q, KL: kl, Entropy: entropy, Valid: valid}
-	sc := n.perRunScalar(StopGradient(scale))
-	var lPi *Node
-	switch {
-	case every(bmpc) || !has(bmpc):
-		lPi = PolicyLoss(terms, lambda, vs[0].lambdaInf, sc, cfg.EntropyCoef, cfg.Rho)
-	default:
-		lPi = sel(bmpc, PolicyLoss(terms, lambda, true, sc, cfg.EntropyCoef, cfg.Rho),
-			PolicyLoss(terms, lambda, false, sc, cfg.EntropyCoef, cfg.Rho))
-	}
-	piGrads, piNorm := clippedGrads(lPi, trainable(a.store, scopePi, g), cfg.GradClipNorm, n.pop)
-	a.applyAdam(a.adamPi, scopePi, piGrads)
 
 	// 5. Targets: θ⁻ ← (1 − τ)·θ⁻ + τ·θ (Qk's only where the run trains Qk).
 	a.polyak(g, scopeQ, scopeTargetQ, nil)
@@ -263,11 +204,6 @@ func (a *Agent) updateGraphOf(vs []variant, in []*Node) []namedNode {
 		a.polyak(g, scopeQk, scopeTargetQk, func(nw, old *Node) *Node { return sel(qk, nw, old) })
 	}
 
-	nodes := map[string]*Node{KeyLossConsistency: lCons, KeyLossReward: lRew, KeyLossValue: lQ, KeyLossValueKL: lQk,
-		KeyLossWorldModel: lWM, KeyLossPi: lPi, KeyLossPrior: lPrior, KeyKLPriorPlanner: klPrior,
-		KeyKLPolicyPrior: maskedMean(kl, valid, -2, -1), KeyPolicyEntropy: n.runMean(entropy),
-		KeyPolicyStd: n.runMean(Exp(piLogStd)), KeyScalePi: scale, KeyGradWorldModel: wmNorm, KeyGradPi: piNorm,
-		KeyGradPrior: priorNorm, KeyQPiMean: n.runMean(timeAt(q, 0)), KeyQTDTarget: n.runMean(y)}
 	var out []namedNode
 	seen := map[string]bool{}
 	for _, v := range vs {
@@ -281,6 +217,213 @@ func (a *Agent) updateGraphOf(vs []variant, in []*Node) []namedNode {
 	return out
 }
 
+// updateCtx is the per-run selection machinery of one update graph: vs[k] is run k's variant
+// (one element: every run's).
+type updateCtx struct {
+	vs    []variant
+	n, tn *nets
+}
+
+// mask is p of every run's variant.
+func (u *updateCtx) mask(p func(variant) bool) []bool {
+	m := make([]bool, len(u.vs))
+	for k, v := range u.vs {
+		m[k] = p(v)
+	}
+	return m
+}
+
+// has reports whether p holds for some run, every for all of them.
+func (u *updateCtx) has(p func(variant) bool) bool { return slices.Contains(u.mask(p), true) }
+
+// every reports whether p holds for every run.
+func (u *updateCtx) every(p func(variant) bool) bool { return !slices.Contains(u.mask(p), false) }
+
+// sel is yes for the runs where p holds and no for the others (x [K, ...] each).
+func (u *updateCtx) sel(p func(variant) bool, yes, no *Node) *Node { return pick(u.mask(p), yes, no) }
+
+// only restricts the random draws of build to the runs where p holds.
+func (u *updateCtx) only(p func(variant) bool, build func()) {
+	if u.every(p) {
+		build()
+		return
+	}
+	m := u.mask(p)
+	u.n.drawOnly, u.tn.drawOnly = m, m
+	defer func() { u.n.drawOnly, u.tn.drawOnly = nil, nil }()
+	build()
+}
+
+// policyUpdate is steps 3 and 4 of the update (alg §4) for the runs not in a world-model-only
+// burst: the intermediate prior pi_p fitted to the planner Gaussians, then the sampling policy
+// pi_s against the updated critic and prior, on the detached rollout latents zsD. prior marks
+// where each run's prior exists, states the rollout states its losses cover, stepW their
+// per-step weights (nil: ρ^t/(H+1)). It adds its metrics to nodes.
+func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean, planStd, prior, states, stepW, lambda *Node) {
+	cfg, n, tn := a.cfg, a.n, u.tn
+	g := zsD.Graph()
+	has, every, sel, only := u.has, u.every, u.sel, u.only
+	noPolicy := func(v variant) bool { return v.noPolicy }
+	learned := func(v variant) bool { return v.prior == PriorLearned && !v.noPolicy }
+	planner := func(v variant) bool { return v.prior == PriorPlanner }
+	hasPrior := func(v variant) bool { return v.prior != PriorNone }
+	forward := func(v variant) bool { return v.priorKL == KLForward }
+	bmpc := func(v variant) bool { return v.lambdaInf }
+	qkCritic := func(v variant) bool { return v.qk && !v.lambdaZero }
+	tanhForm := n.runMask(Config.TanhForm)
+	anyTanh := slices.Contains(tanhForm, true)
+	aggregate := func(perStep *Node) *Node { // (1/T) Σ_t ρ^t · x_t, over each run's states
+		if stepW == nil {
+			return rhoMean(perStep, cfg.Rho)
+		}
+		return ReduceSum(Mul(perStep, stepW), -1)
+	}
+	// The planner Gaussians where the prior is the planner's (N(0, 1) where missing).
+	planPrior := Mul(prior, states)
+
+	// 3. Intermediate prior pi_p: forward KL(q_t || pi_p) or reverse KL(pi_p || q_t) over the
+	// states with a planner Gaussian; closed form in the clip form, sampled in the tanh form
+	// (PriorKLSampled).
+	if has(learned) {
+		pmu, praw := tn.policyRaw(scopePrior, zsD)
+		pls := tn.logStd(praw)
+		pm := Tanh(pmu)
+		var kl *Node
+		if every(forward) || !has(forward) {
+			_, kl = PriorLoss(pm, pls, planMean, planStd, planPrior, u.vs[0].priorKL, cfg.Rho)
+		} else {
+			_, kf := PriorLoss(pm, pls, planMean, planStd, planPrior, KLForward, cfg.Rho)
+			_, kr := PriorLoss(pm, pls, planMean, planStd, planPrior, KLReverse, cfg.Rho)
+			kl = sel(forward, kf, kr)
+		}
+		if anyTanh {
+			var eps *Node
+			only(learned, func() { eps = n.randomNormal(g, n.perRun(pmu), 0) })
+			kf := PriorKLSampled(pmu, pls, planMean, planStd, eps, KLForward)
+			kr := PriorKLSampled(pmu, pls, planMean, planStd, eps, KLReverse)
+			kl = pick(tanhForm, sel(forward, kf, kr), kl)
+		}
+		lPrior := aggregate(maskedMean(kl, planPrior, -1))
+		lPrior = sel(learned, lPrior, ZerosLike(lPrior)) // the other runs fit no prior
+		grads, priorNorm := clippedGrads(lPrior, trainable(a.store, scopePrior, g), cfg.GradClipNorm, n.pop)
+		a.applyAdam(a.adamPrior, scopePrior, grads)
+		nodes[KeyLossPrior], nodes[KeyKLPriorPlanner], nodes[KeyGradPrior] = lPrior, maskedMean(kl, planPrior, -2, -1), priorNorm
+	}
+
+	// 4. Sampling policy.
+	ps := tn.SamplePolicy(scopePi, zsD)
+	// The critic of the policy loss: Qk where the run trains it (λ > 0), else Q, both with
+	// the one pair of heads each run draws.
+	heads := n.randomHeadPair(g)
+	var q *Node
+	switch {
+	case every(qkCritic):
+		q = tn.qValueHeads(scopeQk, zsD, ps.a, heads, "avg")
+	case !has(qkCritic):
+		q = tn.qValueHeads(scopeQ, zsD, ps.a, heads, "avg")
+	default:
+		q = sel(qkCritic, tn.qValueHeads(scopeQk, zsD, ps.a, heads, "avg"), tn.qValueHeads(scopeQ, zsD, ps.a, heads, "avg"))
+	}
+	// The entropy bonus as both official codes estimate it, × A where entropy_x_action_dim.
+	entropy := ps.entropyBonus()
+	entropy = Mul(entropy, n.runConst(entropy, func(c Config) float64 {
+		if c.EntropyActionDim {
+			return float64(n.actDim)
+		}
+		return 1
+	}))
+	kl := ZerosLike(q)
+	if has(hasPrior) {
+		// KL(pi_s || prior): closed form between the two Gaussians (pre-squash in the tanh form)
+		// for pi_p; for the planner's q_t closed form in the clip form and sampled at the
+		// policy's own draw in the tanh form: log N(u; μ, σ) − log|J| − log N(a; m, s).
+		var klPlanner, klLearned *Node
+		if has(planner) {
+			klPlanner = GaussianKL(ps.mean, Exp(ps.logStd), planMean, planStd)
+			if anyTanh {
+				sampled := Sub(Sub(GaussianLogProb(ps.u, ps.loc, ps.logStd), ps.logJacobian()), GaussianLogProb(ps.a, planMean, Log(planStd)))
+				klPlanner = pick(tanhForm, sampled, klPlanner)
+			}
+		}
+		if has(func(v variant) bool { return v.prior == PriorLearned }) {
+			pmu, praw := n.policyRaw(scopePrior, zsD) // after its update
+			lm, ls := StopGradient(pick(tanhForm, pmu, Tanh(pmu))), StopGradient(Exp(n.logStd(praw)))
+			klLearned = GaussianKL(ps.loc, Exp(ps.logStd), lm, ls)
+		}
+		both := klPlanner
+		switch {
+		case klPlanner == nil:
+			both = klLearned
+		case klLearned != nil:
+			both = sel(planner, klPlanner, klLearned)
+		}
+		kl = sel(hasPrior, both, kl)
+		if slices.Contains(n.runMask(func(c Config) bool { return c.KLReduce == "mean" }), true) {
+			kl = Mul(kl, n.runConst(kl, func(c Config) float64 {
+				if c.KLReduce == "mean" {
+					return 1 / float64(n.actDim)
+				}
+				return 1
+			}))
+		}
+	}
+	// Running scales: S_KL of the KL at z_0 (λ = ∞, and finite λ with kl_scale separate) and
+	// S_Q of Q at z_0 (finite λ); each run moves only the scales its loss uses.
+	klUser := func(k int) bool {
+		v, c := u.vs[k], n.runCfgs()[k]
+		return !v.noPolicy && (v.lambdaInf || (c.KLScale == "separate" && v.prior != PriorNone && !v.lambdaZero))
+	}
+	mKL, mQ := make([]bool, len(u.vs)), u.mask(func(v variant) bool { return !v.lambdaInf && !v.noPolicy })
+	for k := range mKL {
+		mKL[k] = klUser(k)
+	}
+	scaleOf := func(name string, x *Node, m []bool) *Node {
+		if !slices.Contains(m, false) {
+			return n.updateScale(name, x)
+		}
+		return n.selectScale(name, x, func(s, old *Node) *Node { return pick(m, s, old) })
+	}
+	var sKL, sQ *Node
+	if slices.Contains(mKL, true) {
+		sKL = scaleOf("kl", Mul(n.timeAt(kl, 0), n.timeAt(prior, 0)), mKL)
+	}
+	if slices.Contains(mQ, true) {
+		sQ = scaleOf("q", n.timeAt(q, 0), mQ)
+	}
+	scale := sQ
+	switch {
+	case sQ == nil:
+		scale = sKL
+	case sKL != nil:
+		scale = sel(bmpc, sKL, sQ)
+	}
+	terms := PolicyLossTerms{Q: q, KL: kl, Entropy: entropy, Valid: Mul(prior, states), StepWeights: stepW}
+	sc := n.perRunScalar(StopGradient(scale))
+	finite := PolicyLoss(terms, lambda, false, sc, cfg.EntropyCoef, cfg.Rho)
+	if sKL != nil && sQ != nil {
+		sep := terms
+		sep.KLScale = n.perRunScalar(StopGradient(sKL))
+		finite = pick(mKL, PolicyLoss(sep, lambda, false, sc, cfg.EntropyCoef, cfg.Rho), finite)
+	}
+	var lPi *Node
+	switch {
+	case every(bmpc):
+		lPi = PolicyLoss(terms, lambda, true, sc, cfg.EntropyCoef, cfg.Rho)
+	case !has(bmpc):
+		lPi = finite
+	default:
+		lPi = sel(bmpc, PolicyLoss(terms, lambda, true, sc, cfg.EntropyCoef, cfg.Rho), finite)
+	}
+	lPi = sel(noPolicy, ZerosLike(lPi), lPi) // a world-model-only burst leaves pi_s alone
+	piGrads, piNorm := clippedGrads(lPi, trainable(a.store, scopePi, g), cfg.GradClipNorm, n.pop)
+	a.applyAdam(a.adamPi, scopePi, piGrads)
+	for k, v := range map[string]*Node{KeyLossPi: lPi, KeyKLPolicyPrior: maskedMean(kl, Mul(prior, states), -2, -1),
+		KeyPolicyEntropy: n.runMean(GaussianEntropy(ps.logStd)), KeyPolicyStd: n.runMean(Exp(ps.logStd)),
+		KeyScalePi: scale, KeyGradPi: piNorm, KeyQPiMean: n.runMean(n.timeAt(q, 0))} {
+		nodes[k] = v
+	}
+}
+
 // updateKeys are the metric keys of an update of variant v, in the order records are written:
 // only the terms v has (no value_kl without Qk, no prior terms without the learned prior, no
 // policy KL without a prior).
@@ -288,6 +431,9 @@ func updateKeys(v variant) []string {
 	out := []string{KeyLossConsistency, KeyLossReward, KeyLossValue}
 	if v.qk {
 		out = append(out, KeyLossValueKL)
+	}
+	if v.noPolicy { // a world-model-only burst: no policy or prior terms
+		return append(out, KeyLossWorldModel, KeyGradWorldModel, KeyQTDTarget)
 	}
 	out = append(out, KeyLossWorldModel, KeyLossPi)
 	if v.prior == PriorLearned {
