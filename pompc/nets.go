@@ -477,6 +477,35 @@ func (n *nets) sampleFrom(mu, logStd, eps *Node) policySample {
 	return s
 }
 
+// entropyTerm is the entropy bonus of the policy loss for each run: the draw's entropyBonus,
+// × A where entropy_x_action_dim (TD-MPC2's and BMPC's −A·log N(u; μ, σ)).
+func (n *nets) entropyTerm(s policySample) *Node {
+	e := s.entropyBonus()
+	if !slices.Contains(n.runMask(func(c Config) bool { return c.EntropyActionDim }), true) {
+		return e
+	}
+	return Mul(e, n.runConst(e, func(c Config) float64 {
+		if c.EntropyActionDim {
+			return float64(n.actDim)
+		}
+		return 1
+	}))
+}
+
+// klTerm is KL(pi_s || prior) [..., summed over actions] as each run's policy loss takes it:
+// the sum, or the mean over the A action dimensions where kl_reduce is mean (BMPC's).
+func (n *nets) klTerm(kl *Node) *Node {
+	if !slices.Contains(n.runMask(func(c Config) bool { return c.KLReduce == "mean" }), true) {
+		return kl
+	}
+	return Mul(kl, n.runConst(kl, func(c Config) float64 {
+		if c.KLReduce == "mean" {
+			return 1 / float64(n.actDim)
+		}
+		return 1
+	}))
+}
+
 // logJacobian is Σ_i log(1 − a_i² + 1e-6), TD-MPC2's tanh correction, for the tanh runs (0 for
 // the clip runs): log pi(a) = log N(u; μ, σ) − logJacobian.
 func (s policySample) logJacobian() *Node {

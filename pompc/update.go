@@ -324,14 +324,7 @@ func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean
 	default:
 		q = sel(qkCritic, tn.qValueHeads(scopeQk, zsD, ps.a, heads, "avg"), tn.qValueHeads(scopeQ, zsD, ps.a, heads, "avg"))
 	}
-	// The entropy bonus as both official codes estimate it, × A where entropy_x_action_dim.
-	entropy := ps.entropyBonus()
-	entropy = Mul(entropy, n.runConst(entropy, func(c Config) float64 {
-		if c.EntropyActionDim {
-			return float64(n.actDim)
-		}
-		return 1
-	}))
+	entropy := n.entropyTerm(ps)
 	kl := ZerosLike(q)
 	if has(hasPrior) {
 		// KL(pi_s || prior): closed form between the two Gaussians (pre-squash in the tanh form)
@@ -358,14 +351,7 @@ func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean
 			both = sel(planner, klPlanner, klLearned)
 		}
 		kl = sel(hasPrior, both, kl)
-		if slices.Contains(n.runMask(func(c Config) bool { return c.KLReduce == "mean" }), true) {
-			kl = Mul(kl, n.runConst(kl, func(c Config) float64 {
-				if c.KLReduce == "mean" {
-					return 1 / float64(n.actDim)
-				}
-				return 1
-			}))
-		}
+		kl = n.klTerm(kl)
 	}
 	// Running scales: S_KL of the KL at z_0 (λ = ∞, and finite λ with kl_scale separate) and
 	// S_Q of Q at z_0 (finite λ); each run moves only the scales its loss uses.
