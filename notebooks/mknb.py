@@ -125,7 +125,7 @@ func openRun() *session.Run {
     md("""
 ## Train with live plots and controls
 
-The dashboard shows a λ slider (0 = TD-MPC2 … ∞ = BMPC), the KL direction that fits the prior
+The dashboard shows a λ slider (0 = TD-MPC2's losses from the next update, in the run's own policy form … ∞ = BMPC's imitation; the slider's tooltip says what each end changes), the KL direction that fits the prior
 π_p to the planner, the prior kind, and a stop button; the status line reports what the run
 itself uses. Below it, the plots (returns, each loss, KL(π_s‖prior), KL(π_p‖planner),
 entropy, and the planner's action distribution next to π_s and π_p) redraw while it trains.

@@ -392,3 +392,20 @@ func TestWorldModelOnlyBurst(t *testing.T) {
 	require.NoError(t, tr.Step())
 	assert.Contains(t, strings.Join(thParamsDiff(t, after, thParams(t, tr.Agent())), " "), scopePi)
 }
+
+// TestFormFieldsValidate: a bad value of any form field is reported (with every other bad field).
+func TestFormFieldsValidate(t *testing.T) {
+	c := POMPC()
+	for _, kv := range [][2]string{{"policy_form", "squash"}, {"kl_reduce", "max"}, {"kl_scale", "both"},
+		{"policy_states", "h+2"}, {"seed_prior", "uniform"}, {"plan_mean", "best"}, {"td_heads", "max"},
+		{"reanalyze_log_std_min", "2"}} {
+		require.NoError(t, c.Set(kv[0], kv[1]))
+	}
+	err := c.Validate()
+	require.Error(t, err)
+	for _, key := range []string{"policy_form", "kl_reduce", "kl_scale", "policy_states", "seed_prior", "plan_mean", "td_heads", "reanalyze_log_std_max"} {
+		assert.Contains(t, err.Error(), key)
+	}
+	require.NoError(t, c.Set("policy_form", "tanh"))
+	assert.True(t, c.TanhForm())
+}

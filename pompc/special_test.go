@@ -362,6 +362,21 @@ func TestConfigPresets(t *testing.T) {
 	assert.Equal(t, PriorLearned, po.Prior)
 	assert.Equal(t, KLReverse, po.PriorKL)
 	assert.True(t, po.UsesQk())
+	// The forms of each preset (README "Presets and deviations").
+	assert.True(t, td.TanhForm())
+	assert.Equal(t, [2]float64{-10, 2}, [2]float64{td.LogStdMin, td.LogStdMax})
+	assert.True(t, td.EntropyActionDim)
+	assert.Equal(t, [2]float64{-3, 1}, [2]float64{bm.LogStdMin, bm.LogStdMax})
+	assert.Equal(t, [2]float64{-2, 1}, [2]float64{bm.ReanalyzeLogStdMin, bm.ReanalyzeLogStdMax})
+	assert.Equal(t, []string{"mean", "h", "normal", "elite", "avg"}, []string{bm.KLReduce, bm.PolicyStates, bm.SeedPrior, bm.PlanMean, bm.TDHeads})
+	assert.True(t, bm.BurstWorldModelOnly && bm.EntropyActionDim && !bm.TanhForm())
+	assert.Equal(t, bm.Horizon, bm.PolicyLatents())
+	assert.False(t, po.TanhForm())
+	assert.Equal(t, po.Horizon+1, po.PolicyLatents())
+	// λ = 0 turns a PO-MPC run into TD-MPC2's losses.
+	assert.False(t, po.WithLambda(0).UsesQk())
+	assert.False(t, po.WithLambda(0).UsesLearnedPrior())
+	assert.False(t, po.WithLambda(0).Reanalyzes())
 	_, err := PresetByName("nosuch")
 	assert.Error(t, err)
 }

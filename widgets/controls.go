@@ -31,6 +31,12 @@ type Run interface {
 	Stop() error
 }
 
+// LambdaEnds says what the slider's two ends do to a run (its tooltip; README "Presets and
+// deviations"): λ = 0 trains TD-MPC2's losses from the next update on (no Qk loss, no prior
+// fit, no reanalysis, Qk and π_p kept frozen for a later λ > 0) in the run's own policy form;
+// λ = ∞ trains BMPC's imitation of the prior. The change is recorded as a knob record.
+const LambdaEnds = "0: TD-MPC2's losses from the next update (no Qk, no prior fit, no reanalysis; this run's policy form) · ∞: BMPC's imitation of the prior"
+
 // DefaultLambdas are the slider's stops: 0 (TD-MPC2), a log-spaced range that holds the paper's
 // values 0.1, 1 and 9, and +Inf (BMPC). The run's own λ is added if it is not one of them.
 var DefaultLambdas = []float64{0, 0.01, 0.03, 0.1, 0.3, 1, 3, 9, 30, 100, math.Inf(1)}
@@ -174,7 +180,7 @@ func (c *Controls) buildLive() error {
 	c.labelID = "pompc_lambda_label_" + uniqueID()
 	dom.Append(c.rootID, fmt.Sprintf(`<style>#%s input[type=range]{width:16em;display:inline-block}</style><b>%s</b>`,
 		c.rootID, htmlEscape(c.opts.Title)))
-	dom.Append(c.rootID, fmt.Sprintf(`<label>λ = <span id="%s">%s</span></label>`, c.labelID, pompc.FormatLambda(c.lambdas[idx])))
+	dom.Append(c.rootID, fmt.Sprintf(`<label title="%s">λ = <span id="%s">%s</span></label>`, LambdaEnds, c.labelID, pompc.FormatLambda(c.lambdas[idx])))
 	var slider *gwidgets.SliderBuilder
 	if err := c.done("λ slider", func() {
 		slider = gwidgets.Slider(0, len(c.lambdas)-1, idx).AppendTo(c.rootID).
@@ -375,8 +381,8 @@ func (c *Controls) staticHTML() string {
 		fmt.Fprintf(&b, `<b>%s</b>`, htmlEscape(c.opts.Title))
 	}
 	idx := lambdaIndex(c.lambdas, c.st.Lambda)
-	fmt.Fprintf(&b, `<label>λ = %s <input type="range" disabled min="0" max="%d" value="%d"/></label>`,
-		pompc.FormatLambda(c.st.Lambda), len(c.lambdas)-1, idx)
+	fmt.Fprintf(&b, `<label title="%s">λ = %s <input type="range" disabled min="0" max="%d" value="%d"/></label>`,
+		LambdaEnds, pompc.FormatLambda(c.st.Lambda), len(c.lambdas)-1, idx)
 	b.WriteString(`<label>KL(π_p, planner): <select disabled>`)
 	for _, d := range KLDirs {
 		sel := ""
