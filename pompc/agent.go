@@ -96,13 +96,26 @@ func NewAgent(backend compute.Backend, cfg Config, obsDim, actDim int, gamma flo
 	return a, nil
 }
 
-// newOptimizers makes the four Adams of the update (alg §4: lr 3e-4, encoder ×EncLRScale).
+// newOptimizers makes the four Adams of the update (alg §4: lr 3e-4, encoder ×EncLRScale; ε as
+// TD-MPC2: 1e-8 for the world model, 1e-5 for the policies).
 func (a *Agent) newOptimizers() {
+	for _, o := range a.adamSettings() {
+		*o.opt = optimizer.Adam().LearningRate(o.lr).Epsilon(o.eps).Done()
+	}
+}
+
+// adamSetting is one optimizer of the update: the variables under path, its learning rate and ε.
+type adamSetting struct {
+	path    string
+	opt     *optimizer.Interface
+	lr, eps float64
+}
+
+// adamSettings are the four optimizers of the update, one per variable scope.
+func (a *Agent) adamSettings() []adamSetting {
 	lr := a.cfg.LR
-	a.adamEnc = optimizer.Adam().LearningRate(lr * a.cfg.EncLRScale).Epsilon(1e-8).Done()
-	a.adamCore = optimizer.Adam().LearningRate(lr).Epsilon(1e-8).Done()
-	a.adamPi = optimizer.Adam().LearningRate(lr).Epsilon(1e-5).Done()
-	a.adamPrior = optimizer.Adam().LearningRate(lr).Epsilon(1e-5).Done()
+	return []adamSetting{{scopeEnc, &a.adamEnc, lr * a.cfg.EncLRScale, 1e-8}, {scopeCore, &a.adamCore, lr, 1e-8},
+		{scopePi, &a.adamPi, lr, 1e-5}, {scopePrior, &a.adamPrior, lr, 1e-5}}
 }
 
 // newPlanExec makes the planner's executable. A population's (nets.pop > 0) takes a fourth
@@ -489,14 +502,20 @@ type gradUpdater interface {
 	UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lossDType dtypes.DType)
 }
 
-// applyAdam applies clipped gradients with a GoMLX Adam over the variables under path.
-func (a *Agent) applyAdam(opt optimizer.Interface, path string, grads []*Node) {
-	u, ok := opt.(gradUpdater)
-	if !ok {
-		exceptions.Panicf("optimizer %T cannot apply precomputed gradients", opt)
-	}
+// applyAdam applies clipped gradients with a GoMLX Adam over the variables under path. In a
+// population it is popAdam: runs marks the runs that take this step (nil: all), hold(v), when
+// not nil, the runs whose variable v moves (the others keep it: a term their variant lacks).
+func (a *Agent) applyAdam(opt optimizer.Interface, path string, grads []*Node, runs []bool, hold func(v *model.Variable) []bool) {
 	g := grads[0].Graph()
-	u.UpdateGraphWithGradients(a.store.Scope(path), grads, dt)
+	if a.n.pop > 0 {
+		a.popAdam(path, grads, runs, hold)
+	} else {
+		u, ok := opt.(gradUpdater)
+		if !ok {
+			exceptions.Panicf("optimizer %T cannot apply precomputed gradients", opt)
+		}
+		u.UpdateGraphWithGradients(a.store.Scope(path), grads, dt)
+	}
 	// The losses built after this step (prior, policy) read the updated parameters as constants:
 	// detaching them keeps autodiff of those losses from walking back into this step's gradients.
 	for _, v := range trainable(a.store, path, g) {

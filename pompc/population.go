@@ -15,6 +15,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
 )
 
 // A population trains K runs as one batched computation (issue 15). Every run stays an ordinary
@@ -177,10 +178,11 @@ func configDiff(a, b Config) string {
 }
 
 // sharedVar reports whether a variable is one value for the whole population rather than one
-// per run: the optimizers' step counters and learning rates (scalars that every run advances
-// together). The running scales, the only other scalars, are per run.
+// per run: the optimizers' learning rates (constants). Every other scalar is per run: the
+// running scales, and the optimizers' and the global step counters (popAdam: a run's optimizer
+// counts only the steps it takes, as alone).
 func sharedVar(path string, rank int) bool {
-	return rank == 0 && !strings.HasPrefix(path, scopeScale+"/")
+	return rank == 0 && strings.HasSuffix(path, "/"+optimizer.Scope+"/"+optimizer.ParamLearningRate)
 }
 
 // stackStores creates in store every variable of the members' stores, stacked on a leading run

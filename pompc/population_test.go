@@ -3,10 +3,12 @@ package pompc
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -296,4 +298,54 @@ func TestPopulationJoinsRunsTrainedAlone(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, p2.Run(context.Background(), 5, nil))
 	require.Equal(t, int64(35), other.StepCount())
+}
+
+// thScalar is the value of a scalar variable of an agent's store.
+func thScalar(t *testing.T, ag *Agent, path string) float64 {
+	t.Helper()
+	v := ag.Store().GetVariable(path)
+	require.NotNil(t, v, path)
+	val, err := v.Value()
+	require.NoError(t, err)
+	return thFloats(t, val)[0]
+}
+
+// Each run's optimizers count only the steps the run takes (popAdam): in one population with
+// TD-MPC2, BMPC (world-model-only burst) and two PO-MPC runs, BMPC's policy Adam counts the
+// post-burst updates alone and a PO-MPC run moved to λ = 0 mid-training keeps its Qk and pi_p,
+// with their Adam moments, exactly as they were (as alone, where its λ = 0 graph has neither).
+func TestPopulationOptimizersCountPerRun(t *testing.T) {
+	cfgs := []Config{fastOf(TDMPC2(), 1), fastOf(BMPC(), 2), fastOf(POMPC(), 3), fastOf(POMPC(), 4)}
+	trs := make([]*Trainer, len(cfgs))
+	for i, c := range cfgs {
+		trs[i] = newTestTrainer(t, c, "cartpole-swingup")
+	}
+	p, err := NewPopulation(thBackend(t), trs)
+	require.NoError(t, err)
+	require.NoError(t, p.Run(context.Background(), 26, nil))
+	require.NoError(t, trs[2].SetLambda(0))
+	require.NoError(t, p.Sync())
+	frozen := thParams(t, trs[2].Agent())
+	require.NoError(t, p.Run(context.Background(), 36, nil))
+	require.NoError(t, p.Sync())
+
+	updates := float64(trs[0].Agent().Updates())
+	burst := float64(cfgs[0].SeedSteps)
+	require.Greater(t, updates, burst)
+	assert.Equal(t, updates, thScalar(t, trs[0].Agent(), scopePi+"/"+adamScopeName+"/step"))
+	assert.Equal(t, updates-burst, thScalar(t, trs[1].Agent(), scopePi+"/"+adamScopeName+"/step"), "BMPC's policy Adam skips the burst")
+	assert.Equal(t, updates, thScalar(t, trs[1].Agent(), scopeCore+"/"+adamScopeName+"/step"))
+
+	after := thParams(t, trs[2].Agent())
+	checked := 0
+	for path, v := range frozen {
+		for _, scope := range []string{scopeQk, scopePrior} {
+			if strings.HasPrefix(path, scope+"/") || strings.HasPrefix(path, "/"+adamScopeName+scope+"/") {
+				checked++
+				require.Equal(t, thFloats(t, v), thFloats(t, after[path]), "%s moved at λ = 0", path)
+			}
+		}
+	}
+	require.Greater(t, checked, 10)
+	assert.NotEmpty(t, thParamsDiff(t, frozen, after), "the λ = 0 run still trains")
 }

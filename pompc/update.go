@@ -187,8 +187,13 @@ func (a *Agent) updateGraphOf(vs []variant, in []*Node) []namedNode {
 	encVars := trainable(a.store, scopeEnc, g)
 	coreVars := trainable(a.store, scopeCore, g)
 	wmGrads, wmNorm := clippedGrads(lWM, append(append([]*model.Variable{}, encVars...), coreVars...), cfg.GradClipNorm, n.pop)
-	a.applyAdam(a.adamEnc, scopeEnc, wmGrads[:len(encVars)])
-	a.applyAdam(a.adamCore, scopeCore, wmGrads[len(encVars):])
+	a.applyAdam(a.adamEnc, scopeEnc, wmGrads[:len(encVars)], nil, nil)
+	a.applyAdam(a.adamCore, scopeCore, wmGrads[len(encVars):], nil, func(v *model.Variable) []bool {
+		if underScope(v, scopeQk) {
+			return u.mask(qk) // Qk stays as it is for the runs that do not train it
+		}
+		return nil
+	})
 
 	zsD := StopGradient(rollout) // policy and prior train on detached latents
 
@@ -224,11 +229,14 @@ type updateCtx struct {
 	n, tn *nets
 }
 
-// mask is p of every run's variant.
+// variant is run k's variant.
+func (u *updateCtx) variant(k int) variant { return u.vs[min(k, len(u.vs)-1)] }
+
+// mask is p of every run's variant, one entry per run.
 func (u *updateCtx) mask(p func(variant) bool) []bool {
-	m := make([]bool, len(u.vs))
-	for k, v := range u.vs {
-		m[k] = p(v)
+	m := make([]bool, max(len(u.vs), len(u.n.runCfgs())))
+	for k := range m {
+		m[k] = p(u.variant(k))
 	}
 	return m
 }
@@ -306,7 +314,7 @@ func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean
 		lPrior := aggregate(maskedMean(kl, planPrior, -1))
 		lPrior = sel(learned, lPrior, ZerosLike(lPrior)) // the other runs fit no prior
 		grads, priorNorm := clippedGrads(lPrior, trainable(a.store, scopePrior, g), cfg.GradClipNorm, n.pop)
-		a.applyAdam(a.adamPrior, scopePrior, grads)
+		a.applyAdam(a.adamPrior, scopePrior, grads, u.mask(learned), nil)
 		nodes[KeyLossPrior], nodes[KeyKLPriorPlanner], nodes[KeyGradPrior] = lPrior, maskedMean(kl, planPrior, -2, -1), priorNorm
 	}
 
@@ -356,10 +364,11 @@ func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean
 	// Running scales: S_KL of the KL at z_0 (λ = ∞, and finite λ with kl_scale separate) and
 	// S_Q of Q at z_0 (finite λ); each run moves only the scales its loss uses.
 	klUser := func(k int) bool {
-		v, c := u.vs[k], n.runCfgs()[k]
+		v, c := u.variant(k), n.runCfgs()[k]
 		return !v.noPolicy && (v.lambdaInf || (c.KLScale == "separate" && v.prior != PriorNone && !v.lambdaZero))
 	}
-	mKL, mQ := make([]bool, len(u.vs)), u.mask(func(v variant) bool { return !v.lambdaInf && !v.noPolicy })
+	mQ := u.mask(func(v variant) bool { return !v.lambdaInf && !v.noPolicy })
+	mKL := make([]bool, len(mQ))
 	for k := range mKL {
 		mKL[k] = klUser(k)
 	}
@@ -402,7 +411,7 @@ func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean
 	}
 	lPi = sel(noPolicy, ZerosLike(lPi), lPi) // a world-model-only burst leaves pi_s alone
 	piGrads, piNorm := clippedGrads(lPi, trainable(a.store, scopePi, g), cfg.GradClipNorm, n.pop)
-	a.applyAdam(a.adamPi, scopePi, piGrads)
+	a.applyAdam(a.adamPi, scopePi, piGrads, u.mask(func(v variant) bool { return !v.noPolicy }), nil)
 	for k, v := range map[string]*Node{KeyLossPi: lPi, KeyKLPolicyPrior: maskedMean(kl, Mul(prior, states), -2, -1),
 		KeyPolicyEntropy: n.runMean(GaussianEntropy(ps.logStd)), KeyPolicyStd: n.runMean(Exp(ps.logStd)),
 		KeyScalePi: scale, KeyGradPi: piNorm, KeyQPiMean: n.runMean(n.timeAt(q, 0))} {
