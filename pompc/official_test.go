@@ -118,11 +118,7 @@ func thAgentGraph(t *testing.T, ag *Agent, fn func(in []*Node) []*Node, args ...
 	require.NoError(t, err)
 	outs, err := exec.Call(args...)
 	require.NoError(t, err)
-	res := make([][]float64, len(outs))
-	for i, o := range outs {
-		res[i] = thFloats(t, o)
-	}
-	return res
+	return thAllFloats(t, outs)
 }
 
 // TestBMPCImitationLossIsOfficial: the BMPC preset's first policy loss equals BMPC's
@@ -211,21 +207,25 @@ func thPerturbTargets(t *testing.T, ag *Agent) {
 	}
 }
 
+// thPerturbedUpdate is the first update's metrics of a tiny agent (thTinyConfig changed by set)
+// with perturbed critics, on a fixed batch (obs 4, actions 2, H 3, 8 sequences).
+func thPerturbedUpdate(t *testing.T, set func(*Config)) map[string]float64 {
+	t.Helper()
+	cfg := thTinyConfig()
+	set(&cfg)
+	ag := thAgent(t, cfg, 4, 2)
+	thPerturbTargets(t, ag)
+	m, err := ag.Update(thBatch(3, 3, 8, 4, 2, 1))
+	require.NoError(t, err)
+	return m
+}
+
 // TestTDTargetsWithoutDropout: the TD targets' critics evaluate with dropout off (TD-MPC2's
 // targets are in eval mode), so a huge dropout rate leaves the targets as they are; the online
 // critics' loss does see it (positive control).
 func TestTDTargetsWithoutDropout(t *testing.T) {
-	const h, bs, o, a = 3, 8, 4, 2
-	run := func(dropout float64) map[string]float64 {
-		cfg := thTinyConfig()
-		cfg.Dropout = dropout
-		ag := thAgent(t, cfg, o, a)
-		thPerturbTargets(t, ag)
-		m, err := ag.Update(thBatch(3, h, bs, o, a, 1))
-		require.NoError(t, err)
-		return m
-	}
-	off, heavy := run(0), run(0.9)
+	off := thPerturbedUpdate(t, func(c *Config) { c.Dropout = 0 })
+	heavy := thPerturbedUpdate(t, func(c *Config) { c.Dropout = 0.9 })
 	require.NotEqual(t, 0.0, off[KeyQTDTarget])
 	assert.Equal(t, off[KeyQTDTarget], heavy[KeyQTDTarget], "targets must not see dropout")
 	assert.NotEqual(t, off[KeyLossValue], heavy[KeyLossValue], "the online critics see dropout")
@@ -234,17 +234,9 @@ func TestTDTargetsWithoutDropout(t *testing.T) {
 // TestTDHeadsAverage: td_heads avg bootstraps with the mean of the two target heads, min with the
 // smaller, so on the same draws the average is the larger target.
 func TestTDHeadsAverage(t *testing.T) {
-	const h, bs, o, a = 3, 8, 4, 2
-	run := func(heads string) float64 {
-		cfg := thTinyConfig()
-		cfg.TDHeads = heads
-		ag := thAgent(t, cfg, o, a)
-		thPerturbTargets(t, ag)
-		m, err := ag.Update(thBatch(3, h, bs, o, a, 1))
-		require.NoError(t, err)
-		return m[KeyQTDTarget]
-	}
-	assert.Greater(t, run("avg"), run("min"))
+	avg := thPerturbedUpdate(t, func(c *Config) { c.TDHeads = "avg" })
+	mn := thPerturbedUpdate(t, func(c *Config) { c.TDHeads = "min" })
+	assert.Greater(t, avg[KeyQTDTarget], mn[KeyQTDTarget])
 }
 
 // TestLambdaZeroIsTDMPC2Losses: a POMPC run at λ = 0 trains exactly what a TD-MPC2-configured run

@@ -57,6 +57,12 @@ func thRun(t testing.TB, fn func(g *Graph, in []*Node) []*Node, args ...any) [][
 	defer exec.Finalize()
 	outs, err := exec.Call(args...)
 	require.NoError(t, err)
+	return thAllFloats(t, outs)
+}
+
+// thAllFloats is thFloats of every tensor.
+func thAllFloats(t testing.TB, outs []*tensors.Tensor) [][]float64 {
+	t.Helper()
 	res := make([][]float64, len(outs))
 	for i, o := range outs {
 		res[i] = thFloats(t, o)

@@ -152,13 +152,7 @@ func (a *Agent) updateGraphOf(vs []variant, in []*Node) []namedNode {
 			pmu, praw := n.policyRaw(scopePrior, nextZ)
 			logLearned = GaussianLogProb(next.u, pick(tanhForm, pmu, Tanh(pmu)), n.logStd(praw))
 		}
-		logPrior := logLearned
-		if logPlanner != nil {
-			logPrior = logPlanner
-			if logLearned != nil {
-				logPrior = sel(planner, logPlanner, logLearned)
-			}
-		}
+		logPrior := either(logPlanner, logLearned, func(p, l *Node) *Node { return sel(planner, p, l) })
 		var vk *Node
 		only(qk, func() { vk = n.tdValue(scopeTargetQk, nextZ, next.a) })
 		yk = SoftTDTarget(reward, cont, vk, logPi, logPrior, lambda, timeSlice(prior, 1, h+1), a.gamma)
@@ -351,14 +345,7 @@ func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean
 			lm, ls := StopGradient(pick(tanhForm, pmu, Tanh(pmu))), StopGradient(Exp(n.logStd(praw)))
 			klLearned = GaussianKL(ps.loc, Exp(ps.logStd), lm, ls)
 		}
-		both := klPlanner
-		switch {
-		case klPlanner == nil:
-			both = klLearned
-		case klLearned != nil:
-			both = sel(planner, klPlanner, klLearned)
-		}
-		kl = sel(hasPrior, both, kl)
+		kl = sel(hasPrior, either(klPlanner, klLearned, func(p, l *Node) *Node { return sel(planner, p, l) }), kl)
 		kl = n.klTerm(kl)
 	}
 	// Running scales: S_KL of the KL at z_0 (λ = ∞, and finite λ with kl_scale separate) and
@@ -385,13 +372,7 @@ func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean
 	if slices.Contains(mQ, true) {
 		sQ = scaleOf("q", n.timeAt(q, 0), mQ)
 	}
-	scale := sQ
-	switch {
-	case sQ == nil:
-		scale = sKL
-	case sKL != nil:
-		scale = sel(bmpc, sKL, sQ)
-	}
+	scale := either(sKL, sQ, func(k, q *Node) *Node { return sel(bmpc, k, q) })
 	terms := PolicyLossTerms{Q: q, KL: kl, Entropy: entropy, Valid: Mul(prior, states), StepWeights: stepW}
 	sc := n.perRunScalar(StopGradient(scale))
 	finite := PolicyLoss(terms, lambda, false, sc, cfg.EntropyCoef, cfg.Rho)
@@ -417,6 +398,18 @@ func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean
 		KeyScalePi: scale, KeyGradPi: piNorm, KeyQPiMean: n.runMean(n.timeAt(q, 0))} {
 		nodes[k] = v
 	}
+}
+
+// either is the one of a and b that was built (the terms only some runs need), or both(a, b)
+// when both were.
+func either(a, b *Node, both func(a, b *Node) *Node) *Node {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return both(a, b)
 }
 
 // updateKeys are the metric keys of an update of variant v, in the order records are written:
