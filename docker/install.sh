@@ -4,7 +4,9 @@
 #   - MuJoCo 2.2.2 from Debian (libmujoco-dev, libmujoco-samples for the shipped humanoid.xml) and
 #     EGL + Mesa llvmpipe for offscreen rendering (envs/mujoco, build tag `mujoco`);
 #   - Jupyter from Debian, GoNB v0.11.5 with goimports and gopls, Chromium (notebooks, browser tests);
-#   - playwright-core and echarts from npm into $POMPC_CACHE/node (browser tests, offline echarts).
+#   - playwright-core and echarts from npm into $POMPC_CACHE/node (browser tests, offline echarts);
+#   - slurm-wlm and munge (Debian's SLURM 22.05): the SLURM launcher's tests start a one-node
+#     cluster on loopback (pompc/sweep/slurm_test.go).
 # Safe to run twice. Needs root (or sudo) only for apt packages.
 # POMPC_INSTALL=core installs nothing but the Go modules (the core needs Go alone).
 set -euo pipefail
@@ -33,6 +35,8 @@ if [ "$MODE" != "core" ]; then
 		jupyter-core jupyter-client jupyter-nbconvert python3-nbclient python3-nbformat python3-notebook
 		# browser tests
 		chromium nodejs npm
+		# a single-node SLURM cluster for the SLURM launcher's tests (slurmctld, slurmd, munge)
+		slurm-wlm munge
 		ca-certificates git
 	)
 	missing=()

@@ -162,28 +162,10 @@ func (e Engine) Run(ctx context.Context, jobs []Job) (Summary, error) {
 	}
 	var bookErr []error
 	count := sum.Skipped
-	// Work items: one job each, or one group of jobs for a batch launcher.
-	items := make([][]int, 0, len(todo))
-	bl, batched := e.Launcher.(BatchLauncher)
-	if batched {
-		index := map[string]int{}
-		for _, i := range todo {
-			key := bl.BatchKey(jobs[i])
-			if k, ok := index[key]; ok {
-				items[k] = append(items[k], i)
-				continue
-			}
-			index[key] = len(items)
-			items = append(items, []int{i})
-		}
-		if e.Parallel <= 0 {
-			parallel = DefaultParallel(len(items))
-			threads = Threads(parallel)
-		}
-	} else {
-		for _, i := range todo {
-			items = append(items, []int{i})
-		}
+	items := Items(e.Launcher, jobs, todo)
+	if _, batched := e.Launcher.(BatchLauncher); batched && e.Parallel <= 0 {
+		parallel = DefaultParallel(len(items))
+		threads = Threads(parallel)
 	}
 	next := make(chan []int)
 	var wg sync.WaitGroup
@@ -234,6 +216,31 @@ func (e Engine) Run(ctx context.Context, jobs []Job) (Summary, error) {
 	close(next)
 	wg.Wait()
 	return sum, errors.Join(bookErr...)
+}
+
+// Items are the work items of the jobs todo (indices into jobs) under launcher l: one job each,
+// or, for a BatchLauncher, the jobs of one BatchKey together (one population), in first-seen
+// order. The engine launches one item at a time per slot; a SLURM array has one task per item.
+func Items(l Launcher, jobs []Job, todo []int) [][]int {
+	items := make([][]int, 0, len(todo))
+	bl, batched := l.(BatchLauncher)
+	if !batched {
+		for _, i := range todo {
+			items = append(items, []int{i})
+		}
+		return items
+	}
+	index := map[string]int{}
+	for _, i := range todo {
+		key := bl.BatchKey(jobs[i])
+		if k, ok := index[key]; ok {
+			items[k] = append(items[k], i)
+			continue
+		}
+		index[key] = len(items)
+		items = append(items, []int{i})
+	}
+	return items
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -58,6 +58,11 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
+		var ec exitCode
+		if errors.As(err, &ec) {
+			fmt.Fprintln(os.Stderr, ec.msg)
+			os.Exit(ec.code)
+		}
 		// Library errors already name their package ("pompc: ...", "envs: ..."); add the
 		// command's name only where they do not.
 		msg := err.Error()
@@ -68,6 +73,15 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// exitCode is an outcome a command reports by its exit status (a SLURM task stopped with its
+// runs unfinished: sweep.TaskStopped).
+type exitCode struct {
+	code int
+	msg  string
+}
+
+func (e exitCode) Error() string { return e.msg }
 
 func usage() {
 	fmt.Fprint(os.Stderr, `usage: pompc <command> [flags]

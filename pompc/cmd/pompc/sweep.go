@@ -38,6 +38,13 @@ func runSweep(ctx context.Context, args []string) error {
 	width := fs.String("width", "single", "figure width: single (3.25 in) or double (6.75 in) column")
 	reference := fs.Bool("reference", true, "overlay the published TD-MPC2 and SAC curves where the task has them")
 	noFigures := fs.Bool("no-figures", false, "write only the results tables")
+	launcher := fs.String("launcher", "local", "local: train here, as child processes; slurm: submit one SLURM job array (one task per point, or per population with --batched) and return its job id")
+	slurmArgs := fs.String("slurm-args", "", `extra sbatch options for --launcher slurm, e.g. "--partition=gpu --gres=gpu:1 --time=12:00:00"`)
+	arrayPar := fs.Int("array-parallelism", 0, "--launcher slurm: at most this many array tasks at once (0: no cap)")
+	submission := fs.Int("submission", -1, "with --point: the SLURM submission (D/slurm/N) whose task to run")
+	point := fs.Int("point", -1, "run one task of a SLURM submission (what its array tasks run: $SLURM_ARRAY_TASK_ID)")
+	status := fs.Bool("status", false, "show every point: pending, running (step), done, failed (log tail), with its SLURM task state; train nothing")
+	report := fs.Bool("report", false, "write the results tables and figures of the finished points; train nothing")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: pompc sweep --dir DIR [flags] [-- extra pompc train flags]")
 		fs.PrintDefaults()
@@ -47,6 +54,21 @@ func runSweep(ctx context.Context, args []string) error {
 	}
 	if *dir == "" {
 		return errors.New("sweep: --dir is required")
+	}
+	style, err := widgets.StyleByName(*width)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *status:
+		return printSweepStatus(ctx, *dir)
+	case *report:
+		return writeSweepOutputs(*dir, style, *reference, *noFigures)
+	case *point >= 0 || *submission >= 0:
+		return runSlurmTask(ctx, *dir, *submission, *point, style, *reference, *noFigures)
+	}
+	if *launcher != "local" && *launcher != "slurm" {
+		return fmt.Errorf("sweep: --launcher must be local or slurm, got %q", *launcher)
 	}
 	gridFlags := map[string]bool{"tasks": true, "presets": true, "lambdas": true, "kl": true, "priors": true,
 		"seeds": true, "size": true, "steps": true, "set": true}
@@ -78,10 +100,6 @@ func runSweep(ctx context.Context, args []string) error {
 			return fmt.Errorf("sweep: unknown task %q; tasks of this build: %s", t, strings.Join(known, ", "))
 		}
 	}
-	style, err := widgets.StyleByName(*width)
-	if err != nil {
-		return err
-	}
 	pts, err := g.Points()
 	if err != nil {
 		return err
@@ -89,6 +107,10 @@ func runSweep(ctx context.Context, args []string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
+	}
+	if *launcher == "slurm" {
+		return submitSlurm(ctx, *dir, g, sweep.Slurm{Exe: exe, SbatchArgs: strings.Fields(*slurmArgs),
+			ArrayParallelism: *arrayPar, Batched: *batched}, len(pts), style, *reference, *noFigures)
 	}
 	if *batched {
 		fmt.Printf("sweep %s: %d runs, as populations (--batched)\n", *dir, len(pts))
@@ -197,4 +219,116 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// submitSlurm submits the sweep's unfinished points as one SLURM job array and prints its job
+// id; with every point done it writes the tables and figures instead.
+func submitSlurm(ctx context.Context, dir string, g sweep.Grid, s sweep.Slurm, points int, style widgets.Style, reference, noFigures bool) error {
+	sub, err := s.Submit(ctx, dir, g)
+	if err != nil {
+		return err
+	}
+	if len(sub.Items) == 0 {
+		fmt.Printf("sweep %s: all %d runs done or in flight; nothing submitted\n", dir, points)
+		if done, _ := sweepDone(ctx, dir); done {
+			return writeSweepOutputs(dir, style, reference, noFigures)
+		}
+		return nil
+	}
+	runs := 0
+	for _, it := range sub.Items {
+		runs += len(it)
+	}
+	fmt.Printf("sweep %s: submitted job array %s: %d task(s), %d run(s) (script %s)\n", dir, sub.JobID, len(sub.Items), runs,
+		filepath.Join(dir, sweep.SlurmDir, strconv.Itoa(sub.N), "array.sbatch"))
+	fmt.Printf("%s\n", sub.JobID)
+	return nil
+}
+
+// runSlurmTask trains task point of submission n (what an array task runs). It exits with
+// sweep.TaskStopped when a signal stopped it before its runs finished (its script requeues
+// it), and writes the sweep's tables and figures once every point is done.
+func runSlurmTask(ctx context.Context, dir string, n, point int, style widgets.Style, reference, noFigures bool) error {
+	if n < 0 || point < 0 {
+		return errors.New("sweep: --point and --submission go together")
+	}
+	g, err := sweep.LoadGrid(dir)
+	if err != nil {
+		return err
+	}
+	jobs, batched, err := sweep.TaskJobs(dir, g, n, point)
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var l sweep.Launcher = sweep.ProcessLauncher{Exe: exe}
+	if batched {
+		l = sweep.PopulationLauncher{Exe: exe, Args: []string{"population"}}
+	}
+	// One item, all of the allocation's cores (GOMAXPROCS follows the task's CPU set).
+	sum, err := sweep.Engine{Launcher: l, Parallel: 1, Log: os.Stdout}.Run(ctx, jobs)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(sum.Failed) > 0:
+		return fmt.Errorf("sweep: %d of %d runs of task %d failed; see their train.log", len(sum.Failed), len(jobs), point)
+	case sum.Stopped > 0:
+		return exitCode{sweep.TaskStopped, fmt.Sprintf("pompc: sweep task %d stopped with %d run(s) unfinished (checkpointed)", point, sum.Stopped)}
+	}
+	if done, _ := sweepDone(ctx, dir); done {
+		return writeSweepOutputs(dir, style, reference, noFigures)
+	}
+	return nil
+}
+
+// sweepDone reports whether every point of the sweep in dir is done.
+func sweepDone(ctx context.Context, dir string) (bool, error) {
+	pts, err := sweep.SweepStatus(ctx, dir)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range pts {
+		if p.State != "done" {
+			return false, nil
+		}
+	}
+	return len(pts) > 0, nil
+}
+
+// printSweepStatus prints one line per point: its state, step, SLURM task and, for a failed
+// one, the tail of its log.
+func printSweepStatus(ctx context.Context, dir string) error {
+	pts, err := sweep.SweepStatus(ctx, dir)
+	if err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	for _, p := range pts {
+		counts[p.State]++
+		slurm := ""
+		if p.Task != "" {
+			slurm = "  slurm " + p.Task
+			if p.Slurm != "" {
+				slurm += " " + p.Slurm
+			}
+		}
+		fmt.Printf("%-40s %-8s %7d/%d%s\n", p.Name, p.State, p.Step, p.Target, slurm)
+		if p.LogTail != "" {
+			for _, line := range strings.Split(strings.TrimRight(p.LogTail, "\n"), "\n") {
+				fmt.Printf("    | %s\n", line)
+			}
+		}
+	}
+	var parts []string
+	for _, st := range []string{"pending", "running", "stopped", "failed", "done"} {
+		if counts[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+		}
+	}
+	fmt.Printf("%d points: %s\n", len(pts), strings.Join(parts, ", "))
+	return nil
 }

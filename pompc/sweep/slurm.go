@@ -1,0 +1,418 @@
+package sweep
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/pompc/pompc/pompc/rundir"
+)
+
+// A sweep on a SLURM cluster (issue 18) is one job array: one array task per work item (a
+// point, or a population of points with Batched, Items), each running
+//
+//	pompc sweep --dir D --submission N --point $SLURM_ARRAY_TASK_ID
+//
+// which trains its item into the ordinary run directories (resuming them), exactly as a local
+// sweep would. The sweep directory must be on a filesystem every node sees. The script asks
+// SLURM for SIGTERM SignalSeconds before the time limit (--signal=B:TERM@s); the task then
+// checkpoints and, unless its runs finished meanwhile, requeues itself (--requeue, scontrol
+// requeue) to continue from its checkpoint. Each submission lives in D/slurm/N/: its items
+// (submission.json), its script (array.sbatch) and the tasks' output (task-<index>.out).
+
+// SlurmDir is the sweep directory's folder of SLURM submissions.
+const SlurmDir = "slurm"
+
+// TaskStopped is the exit code of an array task that checkpointed before its runs finished (a
+// signal): its script requeues it.
+const TaskStopped = 3
+
+// Slurm submits sweeps to a SLURM cluster.
+type Slurm struct {
+	// Exe is the pompc executable the tasks run, at a path valid on the compute nodes.
+	Exe string
+	// Env is added to sbatch's environment, which the tasks inherit (sbatch --export=ALL).
+	Env []string
+	// SbatchArgs are extra sbatch options (e.g. --partition=gpu --gres=gpu:1 --time=12:00:00);
+	// given on sbatch's command line, they override the script's #SBATCH lines.
+	SbatchArgs []string
+	// ArrayParallelism caps how many of the array's tasks run at once (--array=…%N); 0: no cap.
+	ArrayParallelism int
+	// Batched makes one task per population (runs that share graphs, pompc.PopulationKey)
+	// instead of one per point.
+	Batched bool
+	// SignalSeconds is how long before its time limit a task gets SIGTERM to checkpoint (0: 120).
+	SignalSeconds int
+}
+
+// Submission is one submitted job array of a sweep.
+type Submission struct {
+	// N numbers the sweep's submissions: its files are in D/slurm/N/.
+	N int `json:"n"`
+	// JobID is SLURM's array job id ("" until sbatch answered).
+	JobID string `json:"job_id"`
+	// Batched: each task trains its runs as one population.
+	Batched bool `json:"batched"`
+	// Items are the array's tasks, in array-index order: the run directories (relative to the
+	// sweep directory) each trains.
+	Items [][]string `json:"items"`
+	// Submitted is when sbatch accepted it.
+	Submitted time.Time `json:"submitted"`
+}
+
+// submissionDir is D/slurm/N.
+func submissionDir(dir string, n int) string { return filepath.Join(dir, SlurmDir, strconv.Itoa(n)) }
+
+// LoadSubmissions reads every submission of the sweep in dir, oldest first.
+func LoadSubmissions(dir string) ([]Submission, error) {
+	entries, err := os.ReadDir(filepath.Join(dir, SlurmDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var subs []Submission
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil || !e.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(submissionDir(dir, n), "submission.json"))
+		if err != nil {
+			continue // being written, or sbatch refused it
+		}
+		var s Submission
+		if err := json.Unmarshal(data, &s); err != nil {
+			return nil, fmt.Errorf("sweep: %s: %w", filepath.Join(submissionDir(dir, n), "submission.json"), err)
+		}
+		subs = append(subs, s)
+	}
+	slices.SortFunc(subs, func(a, b Submission) int { return a.N - b.N })
+	return subs, nil
+}
+
+// Submit submits the points of g under dir that are neither done nor in flight (pending or
+// running in an earlier submission, per squeue) as one job array, and returns it. With nothing
+// left to train it returns a Submission without items and submits nothing.
+func (s Slurm) Submit(ctx context.Context, dir string, g Grid) (Submission, error) {
+	if s.Exe == "" {
+		return Submission{}, errors.New("sweep: no pompc executable for the SLURM tasks")
+	}
+	if s.ArrayParallelism < 0 {
+		return Submission{}, fmt.Errorf("sweep: --array-parallelism must be >= 0, got %d", s.ArrayParallelism)
+	}
+	jobs, err := g.Jobs(dir)
+	if err != nil {
+		return Submission{}, err
+	}
+	if err := SaveGrid(dir, g); err != nil {
+		return Submission{}, err
+	}
+	lock, err := rundir.Acquire(dir)
+	if err != nil {
+		return Submission{}, fmt.Errorf("sweep: %w", err)
+	}
+	defer lock.Unlock()
+	subs, err := LoadSubmissions(dir)
+	if err != nil {
+		return Submission{}, err
+	}
+	inFlight := map[string]bool{}
+	for name, st := range queuedTasks(ctx, subs) {
+		if st != "" {
+			inFlight[name] = true
+		}
+	}
+	var todo []int
+	for i, j := range jobs {
+		st, err := rundir.ReadStatus(j.Dir)
+		if err != nil {
+			return Submission{}, err
+		}
+		if (st.State == rundir.StateDone && st.Step >= j.Steps()) || inFlight[filepath.Base(j.Dir)] {
+			continue
+		}
+		todo = append(todo, i)
+	}
+	sub := Submission{Batched: s.Batched}
+	for _, old := range subs {
+		sub.N = max(sub.N, old.N+1)
+	}
+	if len(todo) == 0 {
+		return sub, nil
+	}
+	var l Launcher = ProcessLauncher{}
+	if s.Batched {
+		l = PopulationLauncher{}
+	}
+	for _, item := range Items(l, jobs, todo) {
+		var names []string
+		for _, i := range item {
+			names = append(names, filepath.Base(jobs[i].Dir))
+		}
+		sub.Items = append(sub.Items, names)
+	}
+	sd := submissionDir(dir, sub.N)
+	if err := os.MkdirAll(sd, 0o755); err != nil {
+		return sub, err
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return sub, err
+	}
+	script, err := s.script(absDir, sub)
+	if err != nil {
+		return sub, err
+	}
+	scriptPath := filepath.Join(sd, "array.sbatch")
+	if err := rundir.WriteFile(scriptPath, script, 0o755); err != nil {
+		return sub, err
+	}
+	if err := writeSubmission(dir, sub); err != nil {
+		return sub, err
+	}
+	args := append([]string{"--parsable"}, s.SbatchArgs...)
+	cmd := exec.CommandContext(ctx, "sbatch", append(args, scriptPath)...)
+	cmd.Env = append(os.Environ(), s.Env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return sub, fmt.Errorf("sweep: sbatch %s: %w: %s", scriptPath, err, strings.TrimSpace(string(out)))
+	}
+	// --parsable prints "jobid" or "jobid;cluster".
+	sub.JobID, _, _ = strings.Cut(strings.TrimSpace(lastLine(string(out))), ";")
+	if _, err := strconv.Atoi(sub.JobID); err != nil {
+		return sub, fmt.Errorf("sweep: sbatch answered %q, not a job id", strings.TrimSpace(string(out)))
+	}
+	sub.Submitted = time.Now().UTC()
+	return sub, writeSubmission(dir, sub)
+}
+
+func writeSubmission(dir string, sub Submission) error {
+	data, err := json.MarshalIndent(sub, "", "  ")
+	if err != nil {
+		return err
+	}
+	return rundir.WriteFile(filepath.Join(submissionDir(dir, sub.N), "submission.json"), append(data, '\n'), 0o644)
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// sbatchScript is the job array's script. The task runs pompc in the background so that the
+// shell can take SIGTERM (SLURM's warning before the time limit, a preemption, scancel
+// --signal=TERM --batch), pass it on (pompc checkpoints and stops), and requeue the task when
+// its runs are not finished (pompc's exit code TaskStopped).
+var sbatchScript = template.Must(template.New("sbatch").Parse(`#!/bin/bash
+#SBATCH --job-name={{.Name}}
+#SBATCH --array=0-{{.Last}}{{if .Parallel}}%{{.Parallel}}{{end}}
+#SBATCH --output={{.Out}}/task-%a.out
+#SBATCH --open-mode=append
+#SBATCH --requeue
+#SBATCH --signal=B:TERM@{{.Signal}}
+# pompc sweep {{.Dir}}: submission {{.N}}, {{.Tasks}} task(s). Written by pompc; resubmit with
+# the same pompc sweep command (finished runs are skipped).
+echo "pompc: task ${SLURM_ARRAY_TASK_ID} of job ${SLURM_ARRAY_JOB_ID} on $(hostname), restart ${SLURM_RESTART_COUNT:-0}"
+{{.Exe}} sweep --dir {{.QDir}} --submission {{.N}} --point "${SLURM_ARRAY_TASK_ID}" &
+child=$!
+stop() {
+	kill -TERM "$child" 2>/dev/null
+	wait "$child"
+	rc=$?
+	if [ "$rc" -eq {{.Stopped}} ]; then
+		echo "pompc: checkpointed; requeueing task ${SLURM_ARRAY_TASK_ID}"
+		scontrol requeue "${SLURM_JOB_ID}"
+	fi
+	exit "$rc"
+}
+trap stop TERM
+wait "$child"
+rc=$?
+if [ "$rc" -eq {{.Stopped}} ]; then
+	scontrol requeue "${SLURM_JOB_ID}"
+fi
+exit "$rc"
+`))
+
+// script is the submission's sbatch script.
+func (s Slurm) script(absDir string, sub Submission) ([]byte, error) {
+	signal := s.SignalSeconds
+	if signal <= 0 {
+		signal = 120
+	}
+	var b bytes.Buffer
+	err := sbatchScript.Execute(&b, map[string]any{
+		"Name": "pompc-" + filepath.Base(absDir), "Last": len(sub.Items) - 1, "Parallel": s.ArrayParallelism,
+		"Out": shellQuote(submissionDir(absDir, sub.N)), "Signal": signal, "Dir": absDir, "QDir": shellQuote(absDir),
+		"N": sub.N, "Tasks": len(sub.Items), "Exe": shellQuote(s.Exe), "Stopped": TaskStopped,
+	})
+	return b.Bytes(), err
+}
+
+// shellQuote quotes s for bash.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// TaskJobs are the jobs of array task index of submission n of the sweep in dir, and whether
+// they train as one population.
+func TaskJobs(dir string, g Grid, n, index int) ([]Job, bool, error) {
+	subs, err := LoadSubmissions(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	i := slices.IndexFunc(subs, func(s Submission) bool { return s.N == n })
+	if i < 0 {
+		return nil, false, fmt.Errorf("sweep: %s has no submission %d", dir, n)
+	}
+	sub := subs[i]
+	if index < 0 || index >= len(sub.Items) {
+		return nil, false, fmt.Errorf("sweep: submission %d has tasks 0..%d, not %d", n, len(sub.Items)-1, index)
+	}
+	jobs, err := g.Jobs(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	var out []Job
+	for _, name := range sub.Items[index] {
+		k := slices.IndexFunc(jobs, func(j Job) bool { return filepath.Base(j.Dir) == name })
+		if k < 0 {
+			return nil, false, fmt.Errorf("sweep: submission %d names run %s, which the grid does not have", n, name)
+		}
+		out = append(out, jobs[k])
+	}
+	return out, sub.Batched, nil
+}
+
+// PointStatus is where one point of a sweep stands.
+type PointStatus struct {
+	// Name is the run directory's name.
+	Name string
+	// State is pending (never launched), running (with Step), done, failed or stopped.
+	State string
+	// Step is the run's latest agent step, Target its goal.
+	Step, Target int64
+	// Slurm is the state of the point's array task in SLURM's queue ("" when not queued or
+	// unknown): PENDING, RUNNING, REQUEUED, ...; Task is that task (jobid_index).
+	Slurm, Task string
+	// LogTail holds the last lines of a failed run's train.log.
+	LogTail string
+}
+
+// SweepStatus reports every point of the sweep in dir from its run directory (the status
+// record, the latest metrics step) and, when squeue is on PATH, from SLURM's queue.
+func SweepStatus(ctx context.Context, dir string) ([]PointStatus, error) {
+	g, err := LoadGrid(dir)
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := g.Jobs(dir)
+	if err != nil {
+		return nil, err
+	}
+	subs, err := LoadSubmissions(dir)
+	if err != nil {
+		return nil, err
+	}
+	queued := queuedTasks(ctx, subs)
+	task := map[string]string{}
+	for _, s := range subs {
+		for i, item := range s.Items {
+			for _, name := range item {
+				if s.JobID != "" {
+					task[name] = fmt.Sprintf("%s_%d", s.JobID, i)
+				}
+			}
+		}
+	}
+	out := make([]PointStatus, len(jobs))
+	for i, j := range jobs {
+		name := filepath.Base(j.Dir)
+		st, err := rundir.ReadStatus(j.Dir)
+		if err != nil {
+			return nil, err
+		}
+		p := PointStatus{Name: name, State: st.State, Step: st.Step, Target: j.Steps(), Slurm: queued[name], Task: task[name]}
+		if p.State == "" {
+			p.State = "pending"
+		}
+		if p.State != rundir.StateDone {
+			p.Step = max(p.Step, lastStep(j.Dir))
+		}
+		if p.State == rundir.StateFailed {
+			if data, err := os.ReadFile(rundir.Path(j.Dir, rundir.TrainLogFile)); err == nil {
+				p.LogTail = lastLines(string(data), 5)
+			}
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// lastStep is the step of the last record of a run's metrics (0 without any).
+func lastStep(runDir string) int64 {
+	f, err := os.Open(rundir.Path(runDir, rundir.MetricsFile))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > 4096 {
+		_, _ = f.Seek(-4096, io.SeekEnd)
+	}
+	var step int64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r struct {
+			Step int64 `json:"step"`
+		}
+		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Step > step {
+			step = r.Step
+		}
+	}
+	return step
+}
+
+// queuedTasks maps the run directory names of the submissions' tasks still in SLURM's queue
+// to their state (squeue; an empty map without squeue or when it fails).
+func queuedTasks(ctx context.Context, subs []Submission) map[string]string {
+	out := map[string]string{}
+	if !slices.ContainsFunc(subs, func(s Submission) bool { return s.JobID != "" }) {
+		return out
+	}
+	if _, err := exec.LookPath("squeue"); err != nil {
+		return out
+	}
+	// All of this user's tasks, one line each (-r): asking for finished job ids by -j fails.
+	data, err := exec.CommandContext(ctx, "squeue", "-h", "-r", "--me", "-o", "%i %T").Output()
+	if err != nil {
+		return out
+	}
+	state := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if id, st, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			state[id] = st
+		}
+	}
+	for _, s := range subs {
+		for i, item := range s.Items {
+			if st, ok := state[fmt.Sprintf("%s_%d", s.JobID, i)]; ok {
+				for _, name := range item {
+					out[name] = st
+				}
+			}
+		}
+	}
+	return out
+}
