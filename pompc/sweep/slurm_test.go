@@ -1,0 +1,59 @@
+package sweep
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pompc/pompc/pompc/rundir"
+	"github.com/stretchr/testify/require"
+)
+
+// SweepStatus reads each point from its run directory: never launched (pending), running with
+// its latest metrics step, done, failed with the tail of its log; and the items of a submission
+// group a batched sweep's points by population (one array task each), one point each otherwise.
+func TestSweepStatusAndItems(t *testing.T) {
+	dir := t.TempDir()
+	g := Grid{Tasks: []string{"cartpole-balance"}, Presets: []string{"pompc"}, Lambdas: []float64{1, 9}, Seeds: []int{0, 1},
+		TrainArgs: []string{"--size", "tiny", "--steps", "100"}}
+	require.NoError(t, SaveGrid(dir, g))
+	jobs, err := g.Jobs(dir)
+	require.NoError(t, err)
+	require.Len(t, jobs, 4)
+	for _, j := range jobs {
+		require.NoError(t, rundir.Ensure(j.Dir))
+	}
+	require.NoError(t, rundir.WriteStatus(jobs[0].Dir, rundir.Status{State: rundir.StateDone, Step: 100, TargetStep: 100}))
+	require.NoError(t, rundir.WriteStatus(jobs[1].Dir, rundir.Status{State: rundir.StateFailed, Step: 40}))
+	require.NoError(t, os.WriteFile(rundir.Path(jobs[1].Dir, rundir.TrainLogFile), []byte("a\nb\nc\nd\ne\nf\npompc: boom\n"), 0o644))
+	require.NoError(t, rundir.WriteStatus(jobs[2].Dir, rundir.Status{State: rundir.StateRunning}))
+	require.NoError(t, os.WriteFile(rundir.Path(jobs[2].Dir, rundir.MetricsFile),
+		[]byte(`{"key":"loss/pi","step":55,"val":1}`+"\n"+`{"key":"loss/pi","step":57,"val":1}`+"\n"), 0o644))
+
+	pts, err := SweepStatus(context.Background(), dir)
+	require.NoError(t, err)
+	require.Len(t, pts, 4)
+	require.Equal(t, []string{"done", "failed", "running", "pending"}, []string{pts[0].State, pts[1].State, pts[2].State, pts[3].State})
+	require.Equal(t, int64(57), pts[2].Step)
+	require.True(t, strings.HasSuffix(pts[1].LogTail, "pompc: boom"), pts[1].LogTail)
+	require.NotContains(t, pts[1].LogTail, "a\n")
+
+	todo := []int{1, 2, 3}
+	require.Len(t, Items(ProcessLauncher{}, jobs, todo), 3, "one task per point")
+	require.Equal(t, [][]int{{1, 2, 3}}, Items(PopulationLauncher{}, jobs, todo), "one task per population")
+
+	// A submission's task names its runs; TaskJobs finds them.
+	sub := Submission{N: 0, JobID: "7", Items: [][]string{{filepath.Base(jobs[3].Dir)}}}
+	require.NoError(t, os.MkdirAll(submissionDir(dir, 0), 0o755))
+	require.NoError(t, writeSubmission(dir, sub))
+	got, batched, err := TaskJobs(dir, g, 0, 0)
+	require.NoError(t, err)
+	require.False(t, batched)
+	require.Equal(t, jobs[3].Dir, got[0].Dir)
+	_, _, err = TaskJobs(dir, g, 0, 1)
+	require.ErrorContains(t, err, "tasks 0..0")
+	_, _, err = TaskJobs(dir, g, 3, 0)
+	require.ErrorContains(t, err, "no submission 3")
+}
