@@ -304,15 +304,17 @@ type PointStatus struct {
 	State string
 	// Step is the run's latest agent step, Target its goal.
 	Step, Target int64
-	// Slurm is the state of the point's array task in SLURM's queue ("" when not queued or
-	// unknown): PENDING, RUNNING, REQUEUED, ...; Task is that task (jobid_index).
+	// Slurm is the state of the point's latest array task: in SLURM's queue (squeue: PENDING,
+	// RUNNING, REQUEUED, ...) or, once it left it, its final state where the cluster keeps
+	// accounting (sacct: COMPLETED, FAILED, TIMEOUT, ...); "" when unknown. Task is that task
+	// (jobid_index).
 	Slurm, Task string
 	// LogTail holds the last lines of a failed run's train.log.
 	LogTail string
 }
 
 // SweepStatus reports every point of the sweep in dir from its run directory (the status
-// record, the latest metrics step) and, when squeue is on PATH, from SLURM's queue.
+// record, the latest metrics step) and, where squeue and sacct answer, from SLURM.
 func SweepStatus(ctx context.Context, dir string) ([]PointStatus, error) {
 	g, err := LoadGrid(dir)
 	if err != nil {
@@ -327,6 +329,11 @@ func SweepStatus(ctx context.Context, dir string) ([]PointStatus, error) {
 		return nil, err
 	}
 	queued := queuedTasks(ctx, subs)
+	for name, st := range finishedTasks(ctx, subs) {
+		if _, ok := queued[name]; !ok {
+			queued[name] = st
+		}
+	}
 	task := map[string]string{}
 	for _, s := range subs {
 		for i, item := range s.Items {
@@ -385,26 +392,46 @@ func lastStep(runDir string) int64 {
 }
 
 // queuedTasks maps the run directory names of the submissions' tasks still in SLURM's queue
-// to their state (squeue; an empty map without squeue or when it fails).
+// to their state: all of this user's tasks, one line each (asking squeue for finished job ids
+// by -j fails).
 func queuedTasks(ctx context.Context, subs []Submission) map[string]string {
-	out := map[string]string{}
+	return taskStates(ctx, subs, " ", "squeue", "-h", "-r", "--me", "-o", "%i %T")
+}
+
+// finishedTasks maps the run directory names of the submissions' tasks that left the queue to
+// their final SLURM state (COMPLETED, FAILED, TIMEOUT, ...) from sacct, on clusters that keep
+// accounting.
+func finishedTasks(ctx context.Context, subs []Submission) map[string]string {
+	var ids []string
+	for _, s := range subs {
+		if s.JobID != "" {
+			ids = append(ids, s.JobID)
+		}
+	}
+	return taskStates(ctx, subs, "|", "sacct", "-n", "-X", "-P", "-j", strings.Join(ids, ","), "-o", "JobID,State")
+}
+
+// taskStates runs a SLURM query that prints "jobid_index<sep>STATE" lines and maps the run
+// directory names of the submissions' tasks to their states (an empty map when no submission
+// has a job id, or the command is missing or fails).
+func taskStates(ctx context.Context, subs []Submission, sep, name string, args ...string) map[string]string {
 	if !slices.ContainsFunc(subs, func(s Submission) bool { return s.JobID != "" }) {
-		return out
+		return map[string]string{}
 	}
-	if _, err := exec.LookPath("squeue"); err != nil {
-		return out
+	if _, err := exec.LookPath(name); err != nil {
+		return map[string]string{}
 	}
-	// All of this user's tasks, one line each (-r): asking for finished job ids by -j fails.
-	data, err := exec.CommandContext(ctx, "squeue", "-h", "-r", "--me", "-o", "%i %T").Output()
+	data, err := exec.CommandContext(ctx, name, args...).Output()
 	if err != nil {
-		return out
+		return map[string]string{}
 	}
 	state := map[string]string{}
 	for _, line := range strings.Split(string(data), "\n") {
-		if id, st, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
-			state[id] = st
+		if id, st, ok := strings.Cut(strings.TrimSpace(line), sep); ok {
+			state[id], _, _ = strings.Cut(st, " ") // "CANCELLED by 0" → CANCELLED
 		}
 	}
+	out := map[string]string{}
 	for _, s := range subs {
 		for i, item := range s.Items {
 			if st, ok := state[fmt.Sprintf("%s_%d", s.JobID, i)]; ok {
