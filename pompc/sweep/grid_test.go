@@ -98,15 +98,24 @@ func TestSummarizeAndTables(t *testing.T) {
 	require.True(t, math.IsNaN(rows[1].FinalMean))
 
 	var csvBuf, mdBuf bytes.Buffer
-	require.NoError(t, WriteCSV(&csvBuf, rows))
+	rep := NewReport(runs)
+	require.Len(t, rep.Rows, len(rows))
+	require.Equal(t, rows[0], rep.Rows[0])
+	require.NoError(t, WriteCSV(&csvBuf, rep))
 	lines := strings.Split(strings.TrimSpace(csvBuf.String()), "\n")
-	require.Len(t, lines, 3)
-	require.Equal(t, "t,pompc λ=9,pompc,9,reverse,learned,3,1,0,20.00,24.84,10.00,12.42,20.00", lines[1])
-	require.Equal(t, "t,tdmpc2,tdmpc2,0,reverse,none,0,0,1,,,,,", lines[2])
-	require.NoError(t, WriteMarkdown(&mdBuf, rows))
+	require.Len(t, lines, 5, "2 per-task rows, then one aggregate row per variant")
+	blank := strings.Repeat(",", 12)
+	require.Equal(t, "t,pompc λ=9,pompc,9,reverse,learned,3,1,0,20.00,24.84,10.00,12.42,20.00"+blank, lines[1])
+	require.Equal(t, "t,tdmpc2,tdmpc2,0,reverse,none,0,0,1,,,,,"+blank, lines[2])
+	// Normalized finals 0.02, 0.01, 0.03: IQM (one dropped each end... none at n = 3) 0.02, median 0.02, gap 0.98.
+	require.True(t, strings.HasPrefix(lines[3], "all tasks,pompc λ=9,,,,,3,,,,,,,,0.020,"), lines[3])
+	require.Contains(t, lines[3], ",0.980,")
+	require.Equal(t, "all tasks,tdmpc2,,,,,0,,,,,,,"+blank, lines[4])
+	require.NoError(t, WriteMarkdown(&mdBuf, rep))
 	require.Contains(t, mdBuf.String(), "| t | pompc λ=9 | 3 (1 failed) | 20.0 ± 24.8 | 10.0 ± 12.4 | 20 |")
 	require.Contains(t, mdBuf.String(), "| t | tdmpc2 | 0 (1 pending) | – | – | – |")
-	require.NoError(t, WriteTables(t.TempDir(), rows))
+	require.Contains(t, mdBuf.String(), "| pompc λ=9 | 1 | 3 | 0.020 [")
+	require.NoError(t, WriteTables(t.TempDir(), rep))
 }
 
 // TestRunVariantByLambdaHistory: a run whose λ changed is labelled by its λ history, one whose

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -131,20 +132,85 @@ func num(v float64) string {
 	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
-// WriteCSV writes rows with a header line. Empty cells are undefined values (no finished seed,
-// or one seed for an interval).
-func WriteCSV(w io.Writer, rows []Row) error {
+// Report is what a sweep's tables hold: a row per task and variant (Student-t intervals over
+// seeds), and across tasks a row per variant of aggregate normalized scores and the probability
+// of improvement between every pair of variants (stratified bootstrap intervals, aggregate.go).
+type Report struct {
+	Rows []Row
+	// Tasks are the sweep's tasks, in grid order (the columns of AggregateRow.PerTask).
+	Tasks      []string
+	Aggregates []AggregateRow
+	POI        []POIRow
+}
+
+// POIRow is P(X > Y): the probability that a run of variant X scores above a run of Y on a task,
+// averaged over tasks, with its 95% interval.
+type POIRow struct {
+	X, Y string
+	P    Interval
+}
+
+// NewReport summarizes runs: Summarize's rows, then the aggregates and the probabilities of
+// improvement (bootstrap seeded, so a report is reproducible).
+func NewReport(runs []Run) Report {
+	rep := Report{Rows: Summarize(runs)}
+	rep.Tasks, rep.Aggregates = Aggregate(runs, 1)
+	_, vs := Scores(runs)
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, x := range vs {
+		for _, y := range vs {
+			if x.Variant != y.Variant && len(flat(x.Final)) > 0 && len(flat(y.Final)) > 0 {
+				rep.POI = append(rep.POI, POIRow{X: x.Variant, Y: y.Variant, P: POIInterval(x.Final, y.Final, Level, BootstrapReps, rng)})
+			}
+		}
+	}
+	return rep
+}
+
+// AllTasks is the task cell of the aggregate rows.
+const AllTasks = "all tasks"
+
+// WriteCSV writes the report's rows with a header line: one per task and variant, then one per
+// variant over all tasks (task "all tasks", seeds = runs, the normalized aggregate columns with
+// their 95% bootstrap bounds). Empty cells are undefined values (no finished seed, one seed for
+// an interval, or a column of the other kind of row).
+func WriteCSV(w io.Writer, rep Report) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"task", "variant", "preset", "lambda", "prior_kl", "prior", "seeds", "failed", "pending",
-		"final_mean", "final_ci95", "auc_mean", "auc_ci95", "wall_s_mean"})
-	for _, r := range rows {
+		"final_mean", "final_ci95", "auc_mean", "auc_ci95", "wall_s_mean",
+		"norm_iqm", "norm_iqm_lo", "norm_iqm_hi", "norm_mean", "norm_mean_lo", "norm_mean_hi",
+		"norm_median", "norm_median_lo", "norm_median_hi", "opt_gap", "opt_gap_lo", "opt_gap_hi"})
+	blank := make([]string, 12)
+	for _, r := range rep.Rows {
 		cfg, _ := r.Point.Config()
-		_ = cw.Write([]string{r.Task, r.Variant, r.Point.Preset, lambdaCell(r.Point), string(cfg.PriorKL), string(cfg.Prior),
+		_ = cw.Write(append([]string{r.Task, r.Variant, r.Point.Preset, lambdaCell(r.Point), string(cfg.PriorKL), string(cfg.Prior),
 			strconv.Itoa(r.Seeds), strconv.Itoa(r.Failed), strconv.Itoa(r.Pending),
-			num(r.FinalMean), num(r.FinalCI), num(r.AUCMean), num(r.AUCCI), num(r.WallMean)})
+			num(r.FinalMean), num(r.FinalCI), num(r.AUCMean), num(r.AUCCI), num(r.WallMean)}, blank...))
+	}
+	for _, a := range rep.Aggregates {
+		row := []string{AllTasks, a.Variant, "", "", "", "", strconv.Itoa(a.Runs), "", "", "", "", "", "", ""}
+		for _, iv := range []Interval{a.IQM, a.Mean, a.Median, a.OptGap} {
+			row = append(row, num3(iv.Point), num3(iv.Lo), num3(iv.Hi))
+		}
+		_ = cw.Write(row)
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+func num3(v float64) string {
+	if math.IsNaN(v) {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+// interval formats a bootstrap interval: "0.712 [0.650, 0.770]".
+func interval(iv Interval) string {
+	if math.IsNaN(iv.Point) {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f [%.3f, %.3f]", iv.Point, iv.Lo, iv.Hi)
 }
 
 func pm(m, h float64) string {
@@ -157,11 +223,13 @@ func pm(m, h float64) string {
 	return fmt.Sprintf("%.1f ± %.1f", m, h)
 }
 
-// WriteMarkdown writes rows as a Markdown table (mean ± 95% CI half-width over seeds).
-func WriteMarkdown(w io.Writer, rows []Row) error {
+// WriteMarkdown writes the report as Markdown: the per-task table (mean ± 95% Student-t
+// half-width over seeds), then the aggregates across tasks and the probabilities of improvement
+// (95% stratified bootstrap intervals).
+func WriteMarkdown(w io.Writer, rep Report) error {
 	var b strings.Builder
 	b.WriteString("| task | variant | seeds | final return | AUC | wall time (s) |\n|---|---|---|---|---|---|\n")
-	for _, r := range rows {
+	for _, r := range rep.Rows {
 		seeds := strconv.Itoa(r.Seeds)
 		if r.Failed > 0 {
 			seeds += fmt.Sprintf(" (%d failed)", r.Failed)
@@ -177,14 +245,32 @@ func WriteMarkdown(w io.Writer, rows []Row) error {
 	}
 	b.WriteString("\nFinal return: last evaluation return; AUC: area under the evaluation curve over its step span " +
 		"(mean return during training). Mean ± half-width of the 95% Student-t interval over seeds.\n")
+	if len(rep.Aggregates) > 0 {
+		fmt.Fprintf(&b, "\n| variant | tasks | runs | IQM | mean | median | optimality gap |\n|---|---|---|---|---|---|---|\n")
+		for _, a := range rep.Aggregates {
+			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s |\n", a.Variant, a.Tasks, a.Runs,
+				interval(a.IQM), interval(a.Mean), interval(a.Median), interval(a.OptGap))
+		}
+		fmt.Fprintf(&b, "\nAcross tasks (%s): final returns normalized by the task maximum (1000), pooled over runs × tasks; "+
+			"IQM: mean of the middle 50%%; optimality gap: mean of 1 − min(score, 1) (lower is better). "+
+			"[95%% stratified bootstrap interval, %d resamples of the runs within each task.]\n", strings.Join(rep.Tasks, ", "), BootstrapReps)
+	}
+	if len(rep.POI) > 0 {
+		b.WriteString("\n| P(X > Y) | X | Y |\n|---|---|---|\n")
+		for _, p := range rep.POI {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", interval(p.P), p.X, p.Y)
+		}
+		b.WriteString("\nProbability of improvement: the chance that a run of X ends above a run of Y on a task " +
+			"(ties ½), averaged over tasks; 0.5 is no difference. [95% stratified bootstrap interval.]\n")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
 // WriteTables writes dir/results.csv and dir/results.md.
-func WriteTables(dir string, rows []Row) error {
-	for name, write := range map[string]func(io.Writer, []Row) error{"results.csv": WriteCSV, "results.md": WriteMarkdown} {
-		if err := rundir.WriteWith(filepath.Join(dir, name), 0o644, func(w io.Writer) error { return write(w, rows) }); err != nil {
+func WriteTables(dir string, rep Report) error {
+	for name, write := range map[string]func(io.Writer, Report) error{"results.csv": WriteCSV, "results.md": WriteMarkdown} {
+		if err := rundir.WriteWith(filepath.Join(dir, name), 0o644, func(w io.Writer) error { return write(w, rep) }); err != nil {
 			return err
 		}
 	}

@@ -229,12 +229,18 @@ func sweepPoints(t *testing.T, dir string) []string {
 	return out
 }
 
-// readResults reads the sweep's results.csv rows (without the header).
+// readResults reads the sweep's per-task results.csv rows (without the header and the
+// aggregate rows across tasks).
 func readResults(t *testing.T, dir string) []string {
 	data, err := os.ReadFile(filepath.Join(dir, "results.csv"))
 	require.NoError(t, err)
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	return lines[1:]
+	var rows []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n")[1:] {
+		if !strings.HasPrefix(line, sweep.AllTasks+",") {
+			rows = append(rows, line)
+		}
+	}
+	return rows
 }
 
 // TestSlurmTaskRequeuesAndResumes signals a running array task as SLURM does before a time

@@ -147,11 +147,11 @@ func writeSweepOutputs(dir string, style widgets.Style, reference, noFigures boo
 	if err != nil {
 		return err
 	}
-	rows := sweep.Summarize(runs)
-	if err := sweep.WriteTables(dir, rows); err != nil {
+	rep := sweep.NewReport(runs)
+	if err := sweep.WriteTables(dir, rep); err != nil {
 		return err
 	}
-	if err := sweep.WriteMarkdown(os.Stdout, rows); err != nil {
+	if err := sweep.WriteMarkdown(os.Stdout, rep); err != nil {
 		return err
 	}
 	if noFigures {

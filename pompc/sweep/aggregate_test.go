@@ -1,0 +1,121 @@
+package sweep
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
+	"github.com/stretchr/testify/require"
+)
+
+func TestAggregateStatisticsByHand(t *testing.T) {
+	require.InDelta(t, 4.5, IQM([]float64{8, 1, 7, 2, 6, 3, 5, 4}), 1e-12) // drops 1, 2, 7, 8
+	require.InDelta(t, 5.5, IQM([]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}), 1e-12)
+	require.InDelta(t, 3.0, IQM([]float64{5, 4, 3, 2, 1}), 1e-12) // scipy trim_mean(·, 0.25): drops one each end
+	require.InDelta(t, 2.0, IQM([]float64{2}), 1e-12)
+	require.True(t, math.IsNaN(IQM(nil)))
+	require.Equal(t, 2.5, Median([]float64{4, 1, 3, 2}))
+	require.Equal(t, 3.0, Median([]float64{5, 1, 3}))
+	require.InDelta(t, 0.2, OptimalityGap([]float64{0.5, 1.2, 0.9}), 1e-12)
+	require.InDelta(t, 2.5, Percentile([]float64{1, 2, 3, 4}, 0.5), 1e-12)
+	require.InDelta(t, 1.3, Percentile([]float64{1, 2, 3, 4}, 0.1), 1e-12)
+
+	// P(X > Y) with ties counting ½: task 1: 1<2, 1<2, 2=2, 2=2, 3>2, 3>2 → 3/6; task 2: 1.
+	x := [][]float64{{1, 2, 3}, {5}}
+	y := [][]float64{{2, 2}, {4}}
+	require.InDelta(t, (0.5+1)/2, ProbabilityOfImprovement(x, y), 1e-12)
+	require.InDelta(t, 0.5, ProbabilityOfImprovement(x, x), 1e-12)
+	require.InDelta(t, 1-ProbabilityOfImprovement(x, y), ProbabilityOfImprovement(y, x), 1e-12)
+
+	// Profiles average the per-task fractions: task 1 has 1 of 3 above 0.55, task 2 all.
+	require.InDelta(t, (1.0/3+1)/2, ProfileAt([][]float64{{0.1, 0.5, 0.9}, {0.6}}, 0.55), 1e-12)
+}
+
+// The bootstrap interval of the mean of a normal sample matches the closed form
+// mean ± 1.96·s/√n within Monte Carlo error.
+func TestBootstrapMatchesClosedForm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	xs := make([]float64, 400)
+	for i := range xs {
+		xs[i] = 0.5 + 0.1*rng.NormFloat64()
+	}
+	mean, s := 0.0, 0.0
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		s += (x - mean) * (x - mean)
+	}
+	half := 1.96 * math.Sqrt(s/float64(len(xs)-1)) / math.Sqrt(float64(len(xs)))
+	iv := StratifiedBootstrap([][]float64{xs}, func(s [][]float64) float64 {
+		sum := 0.0
+		for _, x := range s[0] {
+			sum += x
+		}
+		return sum / float64(len(s[0]))
+	}, 0.95, 4000, rand.New(rand.NewPCG(3, 4)))
+	require.InDelta(t, mean, iv.Point, 1e-12)
+	require.InDelta(t, mean-half, iv.Lo, 0.1*half)
+	require.InDelta(t, mean+half, iv.Hi, 0.1*half)
+}
+
+// Stratification: every resample keeps each task's number of runs, so with constant scores per
+// task the mean over runs × tasks never moves (a plain bootstrap over the pooled runs would).
+func TestBootstrapIsStratified(t *testing.T) {
+	a := make([]float64, 2)
+	b := []float64{1, 1, 1, 1, 1, 1, 1, 1}
+	iv := StratifiedBootstrap([][]float64{a, b}, func(s [][]float64) float64 {
+		sum, n := 0.0, 0
+		for _, t := range s {
+			for _, x := range t {
+				sum += x
+				n++
+			}
+		}
+		return sum / float64(n)
+	}, 0.95, 500, rand.New(rand.NewPCG(5, 6)))
+	require.Equal(t, Interval{0.8, 0.8, 0.8}, iv)
+}
+
+func evalCurve(vals ...float64) []pompc.Record {
+	var out []pompc.Record
+	for i, v := range vals {
+		out = append(out, pompc.Record{Key: pompc.KeyEvalReturn, Step: int64(1000 * (i + 1)), Val: v})
+	}
+	return out
+}
+
+// Aggregate normalizes by the task maximum and takes the statistics over runs × tasks; the IQM
+// curve uses the evaluation steps every run has.
+func TestAggregateOfRuns(t *testing.T) {
+	run := func(task string, lambda float64, seed int, vals ...float64) Run {
+		return Run{Point: Point{Task: task, Preset: "pompc", Lambda: lambda, Seed: seed},
+			Status: rundir.Status{State: rundir.StateDone}, Metrics: map[string][]pompc.Record{pompc.KeyEvalReturn: evalCurve(vals...)}}
+	}
+	runs := []Run{
+		run("cartpole-swingup", 1, 0, 100, 500), run("cartpole-swingup", 1, 1, 200, 700),
+		run("cartpole-balance", 1, 0, 300, 900), run("cartpole-balance", 1, 1, 400, 1000),
+		run("cartpole-swingup", 9, 0, 0, 100), run("cartpole-swingup", 9, 1, 0, 300),
+	}
+	tasks, rows := Aggregate(runs, 1)
+	require.Equal(t, []string{"cartpole-swingup", "cartpole-balance"}, tasks)
+	require.Len(t, rows, 2)
+	r := rows[0]
+	require.Equal(t, 2, r.Tasks)
+	require.Equal(t, 4, r.Runs)
+	require.InDelta(t, (0.5+0.7+0.9+1.0)/4, r.Mean.Point, 1e-12)
+	require.InDelta(t, (0.7+0.9)/2, r.IQM.Point, 1e-12)
+	require.InDelta(t, (0.5+0.3+0.1+0)/4, r.OptGap.Point, 1e-12)
+	require.LessOrEqual(t, r.IQM.Lo, r.IQM.Point)
+	require.GreaterOrEqual(t, r.IQM.Hi, r.IQM.Point)
+	require.Equal(t, 1, rows[1].Tasks)
+	require.True(t, math.IsNaN(rows[1].PerTask[1]))
+
+	_, vs := Scores(runs)
+	steps, iqm := IQMCurve(vs[0].Curves, 0.95, 200, rand.New(rand.NewPCG(1, 1)))
+	require.Equal(t, []int64{1000, 2000}, steps)
+	require.InDelta(t, (0.2+0.3)/2, iqm[0].Point, 1e-12) // IQM of 0.1, 0.2, 0.3, 0.4
+}
