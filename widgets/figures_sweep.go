@@ -20,8 +20,9 @@ const (
 	FigActions   = "actions"    // planner vs policy vs prior action distributions
 )
 
-// FigureKinds lists the figure kinds in the order SweepFigures makes them.
-var FigureKinds = []string{FigLearning, FigLambda, FigLambdaAUC, FigKL, FigActions}
+// FigureKinds lists the figure kinds in the order SweepFigures makes them: per task, then across
+// tasks (AggregateKinds).
+var FigureKinds = append([]string{FigLearning, FigLambda, FigLambdaAUC, FigKL, FigActions}, AggregateKinds...)
 
 // NamedFigure is one figure of a sweep or run, as a paper figure and as an interactive chart.
 type NamedFigure struct {
@@ -69,7 +70,8 @@ func usable(r sweep.Run) bool { return r.Metrics != nil && r.Status.State != run
 
 // SweepFigures makes every figure the runs support, per task: learning curves; the final return
 // and AUC against λ (with two or more λ values); the KL terms (runs with a prior); the action
-// distributions of the first run with planner snapshots.
+// distributions of the first run with planner snapshots. Then, once runs have finished, the
+// figures across tasks (AggregateFigures, task "all").
 func SweepFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
 	pal := o.Palette
 	if pal == nil {
@@ -178,6 +180,10 @@ func SweepFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
 			add(FigActions, task, f, c)
 			break
 		}
+	}
+	// Across tasks, once runs have finished (a live sweep has none yet).
+	if agg, err := AggregateFigures(runs, SetOptions{Style: o.Style, Palette: pal}); err == nil {
+		out = append(out, agg...)
 	}
 	return out, nil
 }

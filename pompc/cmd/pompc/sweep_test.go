@@ -15,6 +15,7 @@ import (
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/sweep"
+	"github.com/pompc/pompc/widgets"
 	"github.com/stretchr/testify/require"
 )
 
@@ -122,7 +123,7 @@ func sweepKilledAndResumed(t *testing.T, batched bool, killNow func(dir string) 
 	rows, err := csv.NewReader(f).ReadAll()
 	f.Close()
 	require.NoError(t, err)
-	require.Len(t, rows, 3)
+	require.Len(t, rows, 5, "header, a row per λ, an aggregate row per λ")
 	col := map[string]int{}
 	for i, h := range rows[0] {
 		col[h] = i
@@ -136,9 +137,28 @@ func sweepKilledAndResumed(t *testing.T, batched bool, killNow func(dir string) 
 		require.NotEmpty(t, r[col["auc_mean"]])
 		require.NotEmpty(t, r[col["wall_s_mean"]])
 	}
+	for _, r := range rows[3:] {
+		require.Equal(t, sweep.AllTasks, r[col["task"]])
+		require.NotEmpty(t, r[col["norm_iqm"]])
+		require.LessOrEqual(t, r[col["norm_iqm_lo"]], r[col["norm_iqm_hi"]])
+	}
 	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
 	require.NoError(t, err)
 	require.Contains(t, string(md), "| cartpole-balance | pompc λ=9 | 2 |")
+	require.Contains(t, string(md), "| variant | tasks | runs | IQM | mean | median | optimality gap |")
+	require.Contains(t, string(md), "pompc λ=1 | pompc λ=9 |")
+	for _, fig := range widgets.AggregateKinds {
+		for _, ext := range []string{".pdf", ".png"} {
+			st, err := os.Stat(filepath.Join(dir, "figures", fig+"-all"+ext))
+			require.NoError(t, err)
+			require.Greater(t, st.Size(), int64(1000))
+		}
+		out := filepath.Join(t.TempDir(), fig+".svg")
+		require.NoError(t, runPlot(context.Background(), []string{dir, "-o", out, "--figure", fig}))
+		data, err := os.ReadFile(out)
+		require.NoError(t, err)
+		require.Contains(t, string(data), "<svg")
+	}
 	for _, fig := range []string{"learning", "lambda", "lambda-auc", "kl", "actions"} {
 		for _, ext := range []string{".pdf", ".png"} {
 			st, err := os.Stat(filepath.Join(dir, "figures", fig+"-cartpole-balance"+ext))
