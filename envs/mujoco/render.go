@@ -285,3 +285,8 @@ func quantize(img *image.RGBA) *image.Paletted {
 	}
 	return out
 }
+
+// Frame renders the model from the task's default camera (envs.Framer: evaluation videos).
+func (p *Physics) Frame(width, height int) (*image.RGBA, error) {
+	return RenderPhysics(p, width, height, "")
+}

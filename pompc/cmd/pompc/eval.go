@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 
 	"github.com/pompc/pompc/pompc"
 )
@@ -16,8 +18,23 @@ func runEval(ctx context.Context, args []string) error {
 	runDir := fs.String("run", "", "run directory written by pompc train (required)")
 	episodes := fs.Int("episodes", 10, "number of evaluation episodes")
 	backendSpec := fs.String("backend", "", backendUsage+"; default: the run's config field backend")
+	video := fs.String("video", "", "also record one more evaluation episode as a video: FILE.gif, or FILE.mp4 (needs ffmpeg)")
+	videoSize := fs.String("video-size", "320x240", "video frame size WxH")
+	videoEvery := fs.Int("video-every", 2, "video: draw every N-th agent step (at 25 frames per second)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var vw, vh int
+	if *video != "" {
+		if _, err := fmt.Sscanf(*videoSize, "%dx%d", &vw, &vh); err != nil || vw < 16 || vh < 16 {
+			return fmt.Errorf("eval: --video-size %q: want WxH, each at least 16", *videoSize)
+		}
+		if *videoEvery < 1 {
+			return fmt.Errorf("eval: --video-every must be >= 1, got %d", *videoEvery)
+		}
+		if ext := strings.ToLower(filepath.Ext(*video)); ext != ".gif" && ext != ".mp4" {
+			return fmt.Errorf("eval: --video %s: the format follows the extension, .gif or .mp4", *video)
+		}
 	}
 	if *runDir == "" {
 		return fmt.Errorf("eval: --run DIR is required")
@@ -60,6 +77,16 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("%s on %s after %d steps: eval return %.2f ± %.2f (std over %d episodes)\n",
 		cfg.Preset, task, tr.StepCount(), m, math.Sqrt(s/float64(len(returns))), len(returns))
+	if *video != "" && ctx.Err() == nil {
+		frames, ret, err := pompc.RecordEpisode(tr.EvalEnv(), tr.Agent(), vw, vh, *videoEvery)
+		if err != nil {
+			return err
+		}
+		if err := pompc.WriteVideo(*video, frames, pompc.VideoFPS); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s: %d frames of an episode with return %.2f\n", *video, len(frames), ret)
+	}
 	return nil
 }
 

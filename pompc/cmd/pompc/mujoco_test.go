@@ -35,3 +35,8 @@ func TestTrainMuJoCoTasks(t *testing.T) {
 		})
 	}
 }
+
+// TestEvalVideoMuJoCo: `pompc eval --video` renders a MuJoCo task offscreen into a GIF.
+func TestEvalVideoMuJoCo(t *testing.T) {
+	checkVideo(t, videoOf(t, "cheetah-run"))
+}
