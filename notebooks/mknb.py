@@ -164,6 +164,20 @@ must(err)
 fmt.Printf("evaluation return: %.1f\\n", ret)
 """),
     md("""
+## Watch it
+
+The run's latest checkpoint plays one evaluation episode, drawn every fifth agent step and shown
+as an animated GIF (`widgets.ShowEpisode`; `pompc eval --run DIR --video episode.gif` does the
+same from the command line, `.mp4` with ffmpeg installed).
+"""),
+    code("""
+%%
+run := openRun()
+defer run.Close()
+must(run.Save()) // the checkpoint the episode starts from
+must(widgets.ShowEpisode(run.Dir(), widgets.VideoOptions{Width: 200, Height: 150, Every: 5}))
+"""),
+    md("""
 ## Keep training in the background
 
 `run.Start(n)` hands n more steps to the server and returns at once: the run trains while you

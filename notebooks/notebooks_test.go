@@ -327,9 +327,11 @@ func TestQuickstartHeadless(t *testing.T) {
 	steps := sweep.Budgets["tiny"].Steps
 	final := steps + steps/3 // the background training cell adds a third
 	var lives, statuses []string
-	var controls, figure bool
+	var controls, figure, video bool
 	for _, h := range nb.htmlOutputs() {
 		switch {
+		case strings.Contains(h, `src="data:image/gif;base64,`) && strings.Contains(h, "evaluation episode at step"):
+			video = true
 		case strings.Contains(h, `class="pompc-live"`):
 			lives = append(lives, h)
 		case strings.Contains(h, `class="pompc-status"`):
@@ -343,9 +345,9 @@ func TestQuickstartHeadless(t *testing.T) {
 			figure = true
 		}
 	}
-	if len(lives) != 2 || len(statuses) != 2 || !controls || !figure {
-		t.Fatalf("saved outputs: %d live plots, %d status lines, static controls %v, figure %v; want 2, 2, true, true",
-			len(lives), len(statuses), controls, figure)
+	if len(lives) != 2 || len(statuses) != 2 || !controls || !figure || !video {
+		t.Fatalf("saved outputs: %d live plots, %d status lines, static controls %v, figure %v, episode video %v; want 2, 2, true, true, true",
+			len(lives), len(statuses), controls, figure, video)
 	}
 	// The training cell's dashboard ends at the budget's steps, the watching cell's after the
 	// background training.
