@@ -371,7 +371,7 @@ func sweepOf(grids []sweep.Grid, opts widgets.SweepOptions) []sweep.Run {
 // report shows the summary table and the figures of a set of runs, and exports the figures.
 func report(prefix string, rs []sweep.Run) {
 	var md strings.Builder
-	must(sweep.WriteMarkdown(&md, sweep.Summarize(rs)))
+	must(sweep.WriteMarkdown(&md, sweep.NewReport(rs)))
 	gonbui.DisplayMarkdown(md.String())
 	figs, err := widgets.SweepFigures(rs, widgets.SetOptions{Reference: budget().Name == "full"})
 	must(err)
@@ -421,6 +421,28 @@ exported as PDF, SVG and PNG.
 %%
 report("lambda", finished(lambdaAblation))
 report("prior-kl", finished(priorAblation))
+"""),
+    md("""
+## Watch the best run
+
+One evaluation episode of the λ ablation's best run (the highest final evaluation return),
+played from its last checkpoint (`widgets.ShowEpisode`).
+"""),
+    code("""
+%%
+rs := finished(lambdaAblation)
+best, bestRet := -1, 0.0
+for i, r := range rs {
+	if ev := r.Metrics["eval/return"]; len(ev) > 0 && (best < 0 || sweep.Final(ev) > bestRet) {
+		best, bestRet = i, sweep.Final(ev)
+	}
+}
+if best < 0 {
+	fmt.Println("no run has evaluated yet")
+	return
+}
+fmt.Printf("%s, seed %d: final evaluation return %.1f\\n", rs[best].Variant(), rs[best].Seed, bestRet)
+must(widgets.ShowEpisode(rs[best].Dir, widgets.VideoOptions{Width: 200, Height: 150, Every: 5}))
 """),
 ]
 

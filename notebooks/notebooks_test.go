@@ -387,7 +387,11 @@ func TestAblationsHeadless(t *testing.T) {
 	}
 	b := sweep.Budgets["tiny"]
 	var sweeps, figures int
+	video := false
 	for _, h := range nb.htmlOutputs() {
+		if strings.Contains(h, `src="data:image/gif;base64,`) {
+			video = true
+		}
 		if strings.Contains(h, `class="pompc-sweep"`) {
 			sweeps++
 			// tiny runs end before their first training episode: the return is the evaluation's.
@@ -404,8 +408,9 @@ func TestAblationsHeadless(t *testing.T) {
 			figures++
 		}
 	}
-	if sweeps < 2 || figures < 5 {
-		t.Errorf("saved outputs hold %d live sweep figures and %d final figures; want >= 2 and >= 5", sweeps, figures)
+	if sweeps < 2 || figures < 5 || !video {
+		t.Errorf("saved outputs hold %d live sweep figures, %d final figures and the best run's episode: %v; want >= 2, >= 5, true",
+			sweeps, figures, video)
 	}
 	figDir := filepath.Join(dir, "out", "ablations-tiny", "figures")
 	var paths []string
