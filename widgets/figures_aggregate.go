@@ -44,14 +44,7 @@ func profileTaus() []float64 {
 // statistics, the performance profiles, the probabilities of improvement and the IQM curves, all
 // with stratified bootstrap 95% intervals (sweep.StratifiedBootstrap), in the variants' colours.
 func AggregateFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
-	pal := o.Palette
-	if pal == nil {
-		var vs []string
-		for _, r := range runs {
-			vs = append(vs, r.Variant())
-		}
-		pal = NewPalette(vs...)
-	}
+	pal := o.palette(runs)
 	rep := sweep.NewReport(runs)
 	tasks, vs := sweep.Scores(runs)
 	var rows []sweep.AggregateRow

@@ -46,6 +46,19 @@ type SetOptions struct {
 	Palette *Palette
 }
 
+// palette is o.Palette, or one made from all the runs' variants (so every figure of a set uses
+// the same colours).
+func (o SetOptions) palette(runs []sweep.Run) *Palette {
+	if o.Palette != nil {
+		return o.Palette
+	}
+	var vs []string
+	for _, r := range runs {
+		vs = append(vs, r.Variant())
+	}
+	return NewPalette(vs...)
+}
+
 // RunFromDir describes a single run directory (not part of a sweep) as a sweep.Run, reading its
 // config.json (or checkpoint) and metrics.
 func RunFromDir(dir string) (sweep.Run, error) {
@@ -73,14 +86,7 @@ func usable(r sweep.Run) bool { return r.Metrics != nil && r.Status.State != run
 // distributions of the first run with planner snapshots. Then, once runs have finished, the
 // figures across tasks (AggregateFigures, task "all").
 func SweepFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
-	pal := o.Palette
-	if pal == nil {
-		var vs []string
-		for _, r := range runs {
-			vs = append(vs, r.Variant())
-		}
-		pal = NewPalette(vs...)
-	}
+	pal := o.palette(runs)
 	tasks := map[string]bool{}
 	for _, r := range runs {
 		if usable(r) {
