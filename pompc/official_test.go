@@ -401,3 +401,20 @@ func TestFormFieldsValidate(t *testing.T) {
 	require.NoError(t, c.Set("policy_form", "tanh"))
 	assert.True(t, c.TanhForm())
 }
+
+// TestPriorFitOnlyWhereThePlannerStored: pi_p is fitted to stored planner Gaussians only (its
+// KL terms against pi_s apply everywhere, its fit does not): a batch without any leaves it alone.
+func TestPriorFitOnlyWhereThePlannerStored(t *testing.T) {
+	for _, form := range []string{FormClip, FormTanh} {
+		m := thPerturbedUpdate(t, func(c *Config) { c.PolicyForm = form })
+		require.NotZero(t, m[KeyLossPrior], "%s: a control batch with planner Gaussians fits pi_p", form)
+		cfg := thTinyConfig()
+		cfg.PolicyForm = form
+		ag := thAgent(t, cfg, 4, 2)
+		m, err := ag.Update(thBatch(3, 3, 8, 4, 2, 0))
+		require.NoError(t, err)
+		assert.Zero(t, m[KeyLossPrior], form)
+		assert.Zero(t, m[KeyGradPrior], form)
+		assert.Zero(t, m[KeyKLPriorPlanner], form)
+	}
+}

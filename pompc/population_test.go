@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -348,4 +349,25 @@ func TestPopulationOptimizersCountPerRun(t *testing.T) {
 	}
 	require.Greater(t, checked, 10)
 	assert.NotEmpty(t, thParamsDiff(t, frozen, after), "the λ = 0 run still trains")
+}
+
+// Every run of a mixed population draws exactly the random numbers it draws alone, through the
+// seed burst (BMPC's world-model-only burst draws no policy noise), mixed critics (each critic's
+// dropout drawn only by its users) and mixed policy forms (only the tanh runs draw the sampled
+// prior fit's noise): after training, each run's graph RNG state equals its state alone.
+func TestPopulationRunsDrawAsAlone(t *testing.T) {
+	tanh := fastOf(POMPC(), 4)
+	tanh.PolicyForm, tanh.LogStdMin, tanh.LogStdMax = FormTanh, -10, 2
+	cfgs := []Config{fastOf(TDMPC2(), 1), fastOf(BMPC(), 2), fastOf(POMPC(), 3), tanh}
+	const steps = 30
+	trs, _, _ := popTrain(t, cfgs, steps)
+	rng := "/" + model.RNGStateVariableName
+	for i, c := range cfgs {
+		alone, _ := trainWithSink(t, c, "cartpole-swingup", steps)
+		want, err := alone.Agent().Store().GetVariable(rng).Value()
+		require.NoError(t, err)
+		got, err := trs[i].Agent().Store().GetVariable(rng).Value()
+		require.NoError(t, err)
+		require.Equal(t, want.Value(), got.Value(), "run %d (%s) drew other random numbers than alone", i, c.Preset)
+	}
 }

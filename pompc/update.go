@@ -194,7 +194,10 @@ func (a *Agent) updateGraphOf(vs []variant, in []*Node) []namedNode {
 	nodes := map[string]*Node{KeyLossConsistency: lCons, KeyLossReward: lRew, KeyLossValue: lQ, KeyLossValueKL: lQk,
 		KeyLossWorldModel: lWM, KeyGradWorldModel: wmNorm, KeyQTDTarget: n.runMean(y)}
 	if !every(noPolicy) {
-		a.policyUpdate(u, nodes, zsD, planMean, planStd, prior, states, stepW, lambda)
+		// A run in a world-model-only burst draws nothing here, as alone.
+		only(func(v variant) bool { return !v.noPolicy }, func() {
+			a.policyUpdate(u, nodes, zsD, planMean, planStd, prior, validQ, states, stepW, lambda)
+		})
 	}
 
 	// 5. Targets: θ⁻ ← (1 − τ)·θ⁻ + τ·θ (Qk's only where the run trains Qk).
@@ -245,14 +248,22 @@ func (u *updateCtx) every(p func(variant) bool) bool { return !slices.Contains(u
 func (u *updateCtx) sel(p func(variant) bool, yes, no *Node) *Node { return pick(u.mask(p), yes, no) }
 
 // only restricts the random draws of build to the runs where p holds.
-func (u *updateCtx) only(p func(variant) bool, build func()) {
-	if u.every(p) {
+func (u *updateCtx) only(p func(variant) bool, build func()) { u.onlyRuns(u.mask(p), build) }
+
+// onlyRuns restricts the random draws of build to the runs m marks, within any restriction
+// already in force (the other runs draw nothing and keep their RNG state, as alone).
+func (u *updateCtx) onlyRuns(m []bool, build func()) {
+	prev := u.n.drawOnly
+	eff := slices.Clone(m)
+	for k := range eff {
+		eff[k] = eff[k] && (prev == nil || prev[k])
+	}
+	if prev == nil && !slices.Contains(eff, false) {
 		build()
 		return
 	}
-	m := u.mask(p)
-	u.n.drawOnly, u.tn.drawOnly = m, m
-	defer func() { u.n.drawOnly, u.tn.drawOnly = nil, nil }()
+	u.n.drawOnly, u.tn.drawOnly = eff, eff
+	defer func() { u.n.drawOnly, u.tn.drawOnly = prev, prev }()
 	build()
 }
 
@@ -261,7 +272,7 @@ func (u *updateCtx) only(p func(variant) bool, build func()) {
 // pi_s against the updated critic and prior, on the detached rollout latents zsD. prior marks
 // where each run's prior exists, states the rollout states its losses cover, stepW their
 // per-step weights (nil: ρ^t/(H+1)). It adds its metrics to nodes.
-func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean, planStd, prior, states, stepW, lambda *Node) {
+func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean, planStd, prior, validQ, states, stepW, lambda *Node) {
 	cfg, n, tn := a.cfg, a.n, u.tn
 	g := zsD.Graph()
 	has, every, sel, only := u.has, u.every, u.sel, u.only
@@ -280,8 +291,9 @@ func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean
 		}
 		return ReduceSum(Mul(perStep, stepW), -1)
 	}
-	// The planner Gaussians where the prior is the planner's (N(0, 1) where missing).
-	planPrior := Mul(prior, states)
+	// The states pi_p is fitted at: those with a planner Gaussian q_t (or N(0, 1) for a missing
+	// one with seed_prior normal) among the states the losses cover.
+	planPrior := Mul(validQ, states)
 
 	// 3. Intermediate prior pi_p: forward KL(q_t || pi_p) or reverse KL(pi_p || q_t) over the
 	// states with a planner Gaussian; closed form in the clip form, sampled in the tanh form
@@ -300,7 +312,11 @@ func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean
 		}
 		if anyTanh {
 			var eps *Node
-			only(learned, func() { eps = n.randomNormal(g, n.perRun(pmu), 0) })
+			m := u.mask(learned)
+			for k := range m {
+				m[k] = m[k] && tanhForm[k] // only the tanh runs' fit is sampled
+			}
+			u.onlyRuns(m, func() { eps = n.randomNormal(g, n.perRun(pmu), 0) })
 			kf := PriorKLSampled(pmu, pls, planMean, planStd, eps, KLForward)
 			kr := PriorKLSampled(pmu, pls, planMean, planStd, eps, KLReverse)
 			kl = pick(tanhForm, sel(forward, kf, kr), kl)
@@ -323,8 +339,11 @@ func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean
 		q = tn.qValueHeads(scopeQk, zsD, ps.a, heads, "avg")
 	case !has(qkCritic):
 		q = tn.qValueHeads(scopeQ, zsD, ps.a, heads, "avg")
-	default:
-		q = sel(qkCritic, tn.qValueHeads(scopeQk, zsD, ps.a, heads, "avg"), tn.qValueHeads(scopeQ, zsD, ps.a, heads, "avg"))
+	default: // each critic's dropout drawn only by the runs that use that critic, as alone
+		var qk, qq *Node
+		only(qkCritic, func() { qk = tn.qValueHeads(scopeQk, zsD, ps.a, heads, "avg") })
+		only(func(v variant) bool { return !qkCritic(v) }, func() { qq = tn.qValueHeads(scopeQ, zsD, ps.a, heads, "avg") })
+		q = sel(qkCritic, qk, qq)
 	}
 	entropy := n.entropyTerm(ps)
 	kl := ZerosLike(q)
