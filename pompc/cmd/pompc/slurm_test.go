@@ -279,6 +279,9 @@ func TestSlurmTaskRequeuesAndResumes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, rundir.StateStopped, st.State, "the signalled run checkpointed and stopped")
 	require.Less(t, st.Step, int64(400))
+	// SLURM's hold is there for a reason: a job started again within the second of its requeue
+	// carries a credential slurmd still counts as revoked. Release it a few seconds later.
+	time.Sleep(3 * time.Second)
 	require.NoError(t, exec.Command("scontrol", "update", "jobid="+jobID+"_0", "StartTime=now").Run())
 	waitFor(t, 3*time.Minute, "the requeued task to finish", func() bool { return countDone(t, dir) == 1 && queueEmpty(t) })
 
