@@ -46,7 +46,8 @@ func IQM(xs []float64) float64 {
 	return stat.Mean(s[cut:len(s)-cut], nil)
 }
 
-// Median is the median of xs (the mean of the two middle values for an even count).
+// Median is the median of xs (the mean of the two middle values for an even count, NumPy's;
+// gonum's empirical quantile would return the lower one).
 func Median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return math.NaN()
@@ -73,7 +74,8 @@ func OptimalityGap(xs []float64) float64 {
 }
 
 // Percentile is the p-quantile (p in [0, 1]) of xs with linear interpolation between order
-// statistics (NumPy's default).
+// statistics (NumPy's default, R's type 7, what rliable's intervals use); gonum's stat.Quantile
+// offers the empirical and the type-4 interpolation, which differ from it on small samples.
 func Percentile(xs []float64, p float64) float64 {
 	if len(xs) == 0 {
 		return math.NaN()
