@@ -297,21 +297,14 @@ import (
 // task is the task of every run (the first cell's --task).
 var task = widgets.Param("task", "cartpole-swingup")
 
-// The ablations as sweep grids (an empty axis keeps the preset's value; tdmpc2 has no λ axis).
-// λ: TD-MPC2 (λ = 0), PO-MPC at λ ∈ {0.1, 1, 9}, BMPC (λ = ∞).
-var lambdaAblation = []sweep.Grid{
-	{Presets: []string{"tdmpc2", "bmpc"}},
-	{Presets: []string{"pompc"}, Lambdas: []float64{0.1, 1, 9}},
-}
-
-// The prior at λ = 1: the learned prior fitted with reverse KL (PO-MPC's default, the same run
-// as the λ ablation's λ = 1), the planner's Gaussian as the prior, and the learned prior fitted
-// with forward KL.
-var priorAblation = []sweep.Grid{
-	{Presets: []string{"pompc"}, Lambdas: []float64{1}},
-	{Presets: []string{"pompc"}, Lambdas: []float64{1}, Priors: []string{"planner"}},
-	{Presets: []string{"pompc"}, Lambdas: []float64{1}, KLs: []string{"forward"}},
-}
+// The ablations (the same definitions as pompc ablation): λ: TD-MPC2 (λ = 0), PO-MPC at
+// λ ∈ {0.1, 1, 9}, BMPC (λ = ∞); the prior at λ = 1: the learned prior fitted with reverse KL
+// (PO-MPC's default, the same run as the λ ablation's λ = 1), the planner's Gaussian as the
+// prior, and the learned prior fitted with forward KL.
+var (
+	lambdaAblation = sweep.LambdaAblation(0.1, 1, 9)
+	priorAblation  = sweep.PriorAblation(1)
+)
 
 func budget() sweep.Budget {
 	b, err := sweep.BudgetByName(widgets.Param("budget", "tiny"))
@@ -329,15 +322,9 @@ func parallel() int {
 func jobs(grids []sweep.Grid) []sweep.Job {
 	root, err := widgets.OutDir("ablations-" + budget().Name, "runs")
 	must(err)
-	var out []sweep.Job
-	for _, g := range grids {
-		g.Tasks, g.Seeds = []string{task}, budget().SeedList()
-		g.TrainArgs = append([]string{"--size", "tiny"}, budget().TrainArgs()...)
-		js, err := g.Jobs(root)
-		must(err)
-		out = append(out, js...)
-	}
-	return out
+	js, err := sweep.AblationJobs(root, grids, []string{task}, budget().SeedList(), append([]string{"--size", "tiny"}, budget().TrainArgs()...))
+	must(err)
+	return js
 }
 
 // train runs (or resumes) a sweep on session servers with its live figure and returns its runs.

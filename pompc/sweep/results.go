@@ -43,24 +43,12 @@ func Load(dir string) (Grid, []Run, error) {
 	if err != nil {
 		return g, nil, err
 	}
-	pts, err := g.Points()
+	jobs, err := g.Jobs(dir)
 	if err != nil {
 		return g, nil, err
 	}
-	runs := make([]Run, 0, len(pts))
-	for _, p := range pts {
-		r := Run{Point: p, Dir: filepath.Join(dir, p.Name())}
-		if r.Status, err = rundir.ReadStatus(r.Dir); err != nil {
-			return g, nil, err
-		}
-		if rundir.Exists(r.Dir, rundir.MetricsFile) {
-			if r.Metrics, err = pompc.ReadRunMetrics(r.Dir); err != nil {
-				return g, nil, err
-			}
-		}
-		runs = append(runs, r)
-	}
-	return g, runs, nil
+	runs, err := RunsOf(jobs)
+	return g, runs, err
 }
 
 // Row summarizes the finished seeds of one task and variant.

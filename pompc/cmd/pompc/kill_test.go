@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 }
 
 // pompcCmd runs this test binary as `pompc args...`.
-func pompcCmd(t *testing.T, args ...string) *exec.Cmd {
+func pompcCmd(t testing.TB, args ...string) *exec.Cmd {
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	cmd := exec.Command(exe, args...)

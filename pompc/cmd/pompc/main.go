@@ -40,6 +40,8 @@ func main() {
 		err = runBench(ctx, os.Args[2:])
 	case "sweep":
 		err = runSweep(ctx, os.Args[2:])
+	case "ablation":
+		err = runAblation(ctx, os.Args[2:])
 	case "population":
 		err = runPopulation(ctx, os.Args[2:])
 	case "plot":
@@ -91,6 +93,7 @@ commands:
   eval    evaluate a saved run: pompc eval --run runs/NAME
   bench   time planner calls and updates: pompc bench --sizes tiny,1M --dims 5/1,67/21
   sweep   run a grid (tasks x presets x lambdas x KL x prior x seeds) in parallel, resumably
+  ablation  TD-MPC2, PO-MPC at several λ, BMPC, and the prior/KL variants: one population per task
   population FILE  train the runs FILE lists ({"runs": [[train args...], ...]}) as populations
   plot    export figures of a run or sweep directory: pompc plot DIR -o fig.pdf
   serve   serve a run directory to notebook clients (package session): pompc serve --run-dir DIR

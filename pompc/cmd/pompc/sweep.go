@@ -147,6 +147,12 @@ func writeSweepOutputs(dir string, style widgets.Style, reference, noFigures boo
 	if err != nil {
 		return err
 	}
+	return writeReport(dir, runs, style, reference, noFigures)
+}
+
+// writeReport writes the tables (results.csv, results.md, printing the Markdown) and, unless
+// noFigures, the figures of runs into dir.
+func writeReport(dir string, runs []sweep.Run, style widgets.Style, reference, noFigures bool) error {
 	rep := sweep.NewReport(runs)
 	if err := sweep.WriteTables(dir, rep); err != nil {
 		return err

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pompc/pompc/envs"
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/sweep"
+	"github.com/pompc/pompc/widgets"
+)
+
+// runAblation: pompc ablation --dir DIR [flags] [-- extra train flags]. The ablation of issue 17
+// on every task as one population per task: TD-MPC2, PO-MPC at each λ and BMPC, then at
+// --prior-lambda the planner prior and the forward KL next to the default learned prior with
+// reverse KL. Resumable (run it again); writes the tables (per task and across tasks) and the
+// figures into DIR.
+func runAblation(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("ablation", flag.ContinueOnError)
+	dir := fs.String("dir", "", "ablation directory (required): one run directory per point, results, figures/")
+	tasks := fs.String("tasks", "cartpole-swingup", "comma-separated tasks")
+	lambdas := fs.String("lambdas", "0.1,1,9", "PO-MPC's λ values of the λ ablation")
+	priorLambda := fs.String("prior-lambda", "1", "λ of the prior ablation (learned vs planner prior, reverse vs forward KL); empty: none")
+	seeds := fs.String("seeds", "5:", "comma-separated seeds, or a count N for 0..N-1 written as N:")
+	size := fs.String("size", "tiny", "network size preset of every run")
+	steps := fs.Int("steps", 50_000, "agent steps per run")
+	jobs := fs.Int("jobs", 0, "populations at once (one per task), each with NumCPU/jobs threads; 0: one per CPU, at most one per task")
+	var sets setFlags
+	fs.Var(&sets, "set", "config override key=value for every run (repeatable)")
+	width := fs.String("width", "single", "figure width: single or double column")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: pompc ablation --dir DIR [flags] [-- extra pompc train flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("ablation: --dir is required")
+	}
+	g, err := gridFromFlags(*tasks, "pompc", *lambdas, "", "", *seeds)
+	if err != nil {
+		return err
+	}
+	grids := sweep.LambdaAblation(g.Lambdas...)
+	if strings.TrimSpace(*priorLambda) != "" {
+		l, err := pompc.ParseLambda(*priorLambda)
+		if err != nil {
+			return err
+		}
+		grids = append(grids, sweep.PriorAblation(l)...)
+	}
+	for _, t := range g.Tasks {
+		if !slices.Contains(envs.Names(), t) {
+			return fmt.Errorf("ablation: unknown task %q; tasks of this build: %s", t, strings.Join(envs.Names(), ", "))
+		}
+	}
+	trainArgs := []string{"--size", *size, "--steps", strconv.Itoa(*steps)}
+	for _, kv := range sets {
+		trainArgs = append(trainArgs, "--set", kv)
+	}
+	trainArgs = append(trainArgs, fs.Args()...)
+	js, err := sweep.AblationJobs(*dir, grids, g.Tasks, g.Seeds, trainArgs)
+	if err != nil {
+		return err
+	}
+	style, err := widgets.StyleByName(*width)
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ablation %s: %d runs on %s, one population per task\n", *dir, len(js), strings.Join(g.Tasks, ", "))
+	l := sweep.PopulationLauncher{Exe: exe, Args: []string{"population"}}
+	sum, err := sweep.Engine{Launcher: l, Parallel: *jobs, Log: os.Stdout}.Run(ctx, js)
+	if err != nil {
+		return err
+	}
+	runs, err := sweep.RunsOf(js)
+	if err != nil {
+		return err
+	}
+	if err := writeReport(*dir, runs, style, true, false); err != nil {
+		return err
+	}
+	if len(sum.Failed) > 0 {
+		return fmt.Errorf("ablation: %d of %d runs failed; see their train.log; run the command again to retry them", len(sum.Failed), sum.Total)
+	}
+	if sum.Stopped > 0 {
+		fmt.Printf("interrupted: %d runs not finished; run the same command again to resume\n", sum.Stopped)
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pompc/pompc/pompc/rundir"
+	"github.com/pompc/pompc/pompc/sweep"
+	"github.com/stretchr/testify/require"
+)
+
+// TestAblationCommand: `pompc ablation` trains the λ ablation and the prior ablation (7 variants,
+// the default prior at λ = 1 once) as one population, writes the tables per task and across
+// tasks, and a second run trains nothing.
+func TestAblationCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "abl")
+	args := append([]string{"--dir", dir, "--tasks", "cartpole-balance", "--seeds", "1:", "--steps", "60"}, sweepTrainArgs...)
+	require.NoError(t, runAblationAsChild(t, args))
+	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
+	require.NoError(t, err)
+	for _, v := range []string{"| tdmpc2 |", "| bmpc |", "| pompc λ=0.1 |", "| pompc λ=1 |", "| pompc λ=9 |", "planner", "forward"} {
+		require.Contains(t, string(md), v)
+	}
+	require.Contains(t, string(md), "| variant | tasks | runs | IQM |")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var runs []string
+	for _, e := range entries {
+		if st, err := rundir.ReadStatus(filepath.Join(dir, e.Name())); err == nil && st.State == rundir.StateDone {
+			runs = append(runs, e.Name())
+		}
+	}
+	require.Len(t, runs, 7, "5 λ variants + planner prior + forward KL: %s", strings.Join(runs, ", "))
+	before, err := rundir.ReadStatus(filepath.Join(dir, runs[0]))
+	require.NoError(t, err)
+	require.NoError(t, runAblationAsChild(t, args))
+	after, err := rundir.ReadStatus(filepath.Join(dir, runs[0]))
+	require.NoError(t, err)
+	require.Equal(t, before, after, "a finished run trained again")
+	_, err = os.Stat(filepath.Join(dir, "figures", "aggregate-all.png"))
+	require.NoError(t, err)
+	require.ErrorContains(t, runAblation(context.Background(), []string{"--dir", dir, "--tasks", "nosuch"}), "unknown task")
+}
+
+// runAblationAsChild runs `pompc ablation args` as this test binary acting as pompc (the
+// population children need the executable to be pompc).
+func runAblationAsChild(t *testing.T, args []string) error {
+	out, err := pompcCmd(t, append([]string{"ablation"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Log(string(out))
+	}
+	return err
+}
+
+// BenchmarkAblation is the ablation of issue 17 as a benchmark (README "The ablation"), run
+// once: POMPC_ABLATION_DIR (resumable; default a temp dir), POMPC_ABLATION_TASKS (default
+// cartpole-swingup), POMPC_ABLATION_SEEDS (default 5:), POMPC_ABLATION_STEPS (default 50000),
+// POMPC_ABLATION_SIZE (default tiny). It reports each variant's IQM of normalized final returns
+// across the tasks, and writes the tables and figures into the directory.
+func BenchmarkAblation(b *testing.B) {
+	env := func(k, def string) string {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	dir := env("POMPC_ABLATION_DIR", filepath.Join(b.TempDir(), "ablation"))
+	args := []string{"--dir", dir, "--tasks", env("POMPC_ABLATION_TASKS", "cartpole-swingup"), "--seeds", env("POMPC_ABLATION_SEEDS", "5:"),
+		"--steps", env("POMPC_ABLATION_STEPS", "50000"), "--size", env("POMPC_ABLATION_SIZE", "tiny")}
+	for range b.N {
+		cmd := pompcCmd(b, append([]string{"ablation"}, args...)...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		require.NoError(b, cmd.Run())
+	}
+	// Each variant's IQM across tasks: the "all tasks" rows of results.csv.
+	f, err := os.Open(filepath.Join(dir, "results.csv"))
+	require.NoError(b, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(b, err)
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, r := range rows[1:] {
+		if r[col["task"]] == sweep.AllTasks && r[col["norm_iqm"]] != "" {
+			v, err := strconv.ParseFloat(r[col["norm_iqm"]], 64)
+			require.NoError(b, err)
+			b.ReportMetric(v, "IQM:"+strings.ReplaceAll(r[col["variant"]], " ", "_"))
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package sweep
+
+import (
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
+)
+
+// The ablation the toolkit exists for (issue 17), one definition for the command line (pompc
+// ablation), its benchmark and the ablations notebook.
+
+// LambdaAblation is the λ ablation: TD-MPC2 (λ = 0) and BMPC (λ = ∞) as their presets, and
+// PO-MPC at each of lambdas (the paper's 0.1, 1, 9).
+func LambdaAblation(lambdas ...float64) []Grid {
+	return []Grid{{Presets: []string{"tdmpc2", "bmpc"}}, {Presets: []string{"pompc"}, Lambdas: lambdas}}
+}
+
+// PriorAblation is the prior ablation at λ: PO-MPC with its default prior (the learned prior
+// fitted with reverse KL: the λ ablation's run at that λ, the same run directory), with the
+// planner's Gaussian as the prior, and with the learned prior fitted with forward KL.
+func PriorAblation(lambda float64) []Grid {
+	l := []float64{lambda}
+	return []Grid{{Presets: []string{"pompc"}, Lambdas: l}, {Presets: []string{"pompc"}, Lambdas: l, Priors: []string{"planner"}},
+		{Presets: []string{"pompc"}, Lambdas: l, KLs: []string{"forward"}}}
+}
+
+// AblationJobs are the jobs of grids on every task and seed, each run with trainArgs, under root:
+// a point that several grids share (the default prior at λ) is one job.
+func AblationJobs(root string, grids []Grid, tasks []string, seeds []int, trainArgs []string) ([]Job, error) {
+	var out []Job
+	seen := map[string]bool{}
+	for _, g := range grids {
+		g.Tasks, g.Seeds, g.TrainArgs = tasks, seeds, trainArgs
+		js, err := g.Jobs(root)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range js {
+			if !seen[j.Dir] {
+				seen[j.Dir] = true
+				out = append(out, j)
+			}
+		}
+	}
+	return out, nil
+}
+
+// RunsOf reads what the jobs' run directories hold (status, metrics), as Load does for a grid.
+func RunsOf(jobs []Job) ([]Run, error) {
+	runs := make([]Run, 0, len(jobs))
+	for _, j := range jobs {
+		r := Run{Point: j.Point, Dir: j.Dir}
+		var err error
+		if r.Status, err = rundir.ReadStatus(j.Dir); err != nil {
+			return nil, err
+		}
+		if rundir.Exists(j.Dir, rundir.MetricsFile) {
+			if r.Metrics, err = pompc.ReadRunMetrics(j.Dir); err != nil {
+				return nil, err
+			}
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
+}
