@@ -6,11 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
 
-	"github.com/pompc/pompc/envs"
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/sweep"
 	"github.com/pompc/pompc/widgets"
@@ -56,17 +53,10 @@ func runAblation(ctx context.Context, args []string) error {
 		}
 		grids = append(grids, sweep.PriorAblation(l)...)
 	}
-	for _, t := range g.Tasks {
-		if !slices.Contains(envs.Names(), t) {
-			return fmt.Errorf("ablation: unknown task %q; tasks of this build: %s", t, strings.Join(envs.Names(), ", "))
-		}
+	if err := checkTasks("ablation", g.Tasks); err != nil {
+		return err
 	}
-	trainArgs := []string{"--size", *size, "--steps", strconv.Itoa(*steps)}
-	for _, kv := range sets {
-		trainArgs = append(trainArgs, "--set", kv)
-	}
-	trainArgs = append(trainArgs, fs.Args()...)
-	js, err := sweep.AblationJobs(*dir, grids, g.Tasks, g.Seeds, trainArgs)
+	js, err := sweep.AblationJobs(*dir, grids, g.Tasks, g.Seeds, trainArgsOf(*size, *steps, sets, fs.Args()))
 	if err != nil {
 		return err
 	}

@@ -85,20 +85,10 @@ func runSweep(ctx context.Context, args []string) error {
 		if g, err = gridFromFlags(*tasks, *presets, *lambdas, *kls, *priors, *seeds); err != nil {
 			return err
 		}
-		g.TrainArgs = []string{"--size", *size}
-		if *steps > 0 {
-			g.TrainArgs = append(g.TrainArgs, "--steps", strconv.Itoa(*steps))
-		}
-		for _, kv := range sets {
-			g.TrainArgs = append(g.TrainArgs, "--set", kv)
-		}
-		g.TrainArgs = append(g.TrainArgs, fs.Args()...)
+		g.TrainArgs = trainArgsOf(*size, *steps, sets, fs.Args())
 	}
-	known := envs.Names()
-	for _, t := range g.Tasks {
-		if !slices.Contains(known, t) {
-			return fmt.Errorf("sweep: unknown task %q; tasks of this build: %s", t, strings.Join(known, ", "))
-		}
+	if err := checkTasks("sweep", g.Tasks); err != nil {
+		return err
 	}
 	pts, err := g.Points()
 	if err != nil {
@@ -336,5 +326,29 @@ func printSweepStatus(ctx context.Context, dir string) error {
 		}
 	}
 	fmt.Printf("%d points: %s\n", len(pts), strings.Join(parts, ", "))
+	return nil
+}
+
+// trainArgsOf are the `pompc train` flags every run of a sweep or ablation gets: the size, the
+// steps (0: the preset's), the --set overrides and the extra flags after --.
+func trainArgsOf(size string, steps int, sets []string, extra []string) []string {
+	args := []string{"--size", size}
+	if steps > 0 {
+		args = append(args, "--steps", strconv.Itoa(steps))
+	}
+	for _, kv := range sets {
+		args = append(args, "--set", kv)
+	}
+	return append(args, extra...)
+}
+
+// checkTasks refuses tasks this build does not have, before anything starts.
+func checkTasks(cmd string, tasks []string) error {
+	known := envs.Names()
+	for _, t := range tasks {
+		if !slices.Contains(known, t) {
+			return fmt.Errorf("%s: unknown task %q; tasks of this build: %s", cmd, t, strings.Join(known, ", "))
+		}
+	}
 	return nil
 }
