@@ -62,3 +62,26 @@ func RunsOf(jobs []Job) ([]Run, error) {
 	}
 	return runs, nil
 }
+
+// BestLambda is the λ among lambdas whose finished PO-MPC runs (preset pompc, the λ ablation's
+// default prior) score the highest IQM of normalized final returns across tasks (the first on a
+// tie), with that IQM; ok is false when no such run has finished.
+func BestLambda(runs []Run, lambdas []float64) (best, iqm float64, ok bool) {
+	for _, l := range lambdas {
+		var scores []float64
+		for _, r := range runs {
+			ev := r.Metrics[pompc.KeyEvalReturn]
+			if r.Preset != "pompc" || r.Lambda != l || r.KL != "" || r.Prior != "" || r.Status.State != rundir.StateDone || len(ev) == 0 {
+				continue
+			}
+			scores = append(scores, Final(ev)/TaskMax(r.Task))
+		}
+		if len(scores) == 0 {
+			continue
+		}
+		if v := IQM(scores); !ok || v > iqm {
+			best, iqm, ok = l, v, true
+		}
+	}
+	return best, iqm, ok
+}

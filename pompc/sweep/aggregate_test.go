@@ -119,3 +119,20 @@ func TestAggregateOfRuns(t *testing.T) {
 	require.Equal(t, []int64{1000, 2000}, steps)
 	require.InDelta(t, (0.2+0.3)/2, iqm[0].Point, 1e-12) // IQM of 0.1, 0.2, 0.3, 0.4
 }
+
+// BestLambda picks the PO-MPC λ with the highest IQM of normalized finals, ignoring other
+// presets and the prior variants.
+func TestBestLambda(t *testing.T) {
+	run := func(preset string, lambda float64, prior string, final float64) Run {
+		return Run{Point: Point{Task: "cartpole-swingup", Preset: preset, Lambda: lambda, Prior: prior},
+			Status: rundir.Status{State: rundir.StateDone}, Metrics: map[string][]pompc.Record{pompc.KeyEvalReturn: evalCurve(0, final)}}
+	}
+	runs := []Run{run("pompc", 0.1, "", 500), run("pompc", 1, "", 700), run("pompc", 1, "", 600), run("pompc", 9, "", 600),
+		run("tdmpc2", math.NaN(), "", 990), run("pompc", 9, "planner", 1000)}
+	best, iqm, ok := BestLambda(runs, []float64{0.1, 1, 9})
+	require.True(t, ok)
+	require.Equal(t, 1.0, best)
+	require.InDelta(t, 0.65, iqm, 1e-12)
+	_, _, ok = BestLambda(runs[:1], []float64{9})
+	require.False(t, ok)
+}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/pompc/pompc/pompc"
@@ -15,7 +16,7 @@ import (
 
 // runAblation: pompc ablation --dir DIR [flags] [-- extra train flags]. The ablation of issue 17
 // on every task as one population per task: TD-MPC2, PO-MPC at each λ and BMPC, then at
-// --prior-lambda the planner prior and the forward KL next to the default learned prior with
+// --prior-lambda (default best: the λ ablation's winner) the planner prior and the forward KL next to the default learned prior with
 // reverse KL. Resumable (run it again); writes the tables (per task and across tasks) and the
 // figures into DIR.
 func runAblation(ctx context.Context, args []string) error {
@@ -23,7 +24,7 @@ func runAblation(ctx context.Context, args []string) error {
 	dir := fs.String("dir", "", "ablation directory (required): one run directory per point, results, figures/")
 	tasks := fs.String("tasks", "cartpole-swingup", "comma-separated tasks")
 	lambdas := fs.String("lambdas", "0.1,1,9", "PO-MPC's λ values of the λ ablation")
-	priorLambda := fs.String("prior-lambda", "1", "λ of the prior ablation (learned vs planner prior, reverse vs forward KL); empty: none")
+	priorLambda := fs.String("prior-lambda", "best", "λ of the prior ablation (learned vs planner prior, reverse vs forward KL): a value, best (the λ ablation's winner by IQM, after it finished), or empty: none")
 	seeds := fs.String("seeds", "5:", "comma-separated seeds, or a count N for 0..N-1 written as N:")
 	size := fs.String("size", "tiny", "network size preset of every run")
 	steps := fs.Int("steps", 50_000, "agent steps per run")
@@ -45,19 +46,7 @@ func runAblation(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	grids := sweep.LambdaAblation(g.Lambdas...)
-	if strings.TrimSpace(*priorLambda) != "" {
-		l, err := pompc.ParseLambda(*priorLambda)
-		if err != nil {
-			return err
-		}
-		grids = append(grids, sweep.PriorAblation(l)...)
-	}
 	if err := checkTasks("ablation", g.Tasks); err != nil {
-		return err
-	}
-	js, err := sweep.AblationJobs(*dir, grids, g.Tasks, g.Seeds, trainArgsOf(*size, *steps, sets, fs.Args()))
-	if err != nil {
 		return err
 	}
 	style, err := widgets.StyleByName(*width)
@@ -68,13 +57,55 @@ func runAblation(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("ablation %s: %d runs on %s, one population per task\n", *dir, len(js), strings.Join(g.Tasks, ", "))
+	trainArgs := trainArgsOf(*size, *steps, sets, fs.Args())
 	l := sweep.PopulationLauncher{Exe: exe, Args: []string{"population"}}
-	sum, err := sweep.Engine{Launcher: l, Parallel: *jobs, Log: os.Stdout}.Run(ctx, js)
-	if err != nil {
+	var all []sweep.Job
+	var sum sweep.Summary
+	// train runs the grids' jobs (one population per task) and keeps them for the report.
+	train := func(grids []sweep.Grid) error {
+		js, err := sweep.AblationJobs(*dir, grids, g.Tasks, g.Seeds, trainArgs)
+		if err != nil {
+			return err
+		}
+		for _, j := range js {
+			if !slices.ContainsFunc(all, func(a sweep.Job) bool { return a.Dir == j.Dir }) {
+				all = append(all, j)
+			}
+		}
+		fmt.Printf("ablation %s: %d runs on %s, one population per task\n", *dir, len(js), strings.Join(g.Tasks, ", "))
+		s, err := sweep.Engine{Launcher: l, Parallel: *jobs, Log: os.Stdout}.Run(ctx, js)
+		sum.Total, sum.Done, sum.Skipped, sum.Stopped = sum.Total+s.Total, sum.Done+s.Done, sum.Skipped+s.Skipped, sum.Stopped+s.Stopped
+		sum.Failed = append(sum.Failed, s.Failed...)
 		return err
 	}
-	runs, err := sweep.RunsOf(js)
+	grids := sweep.LambdaAblation(g.Lambdas...)
+	pl := strings.TrimSpace(*priorLambda)
+	if pl == "best" {
+		if err := train(grids); err != nil {
+			return err
+		}
+		grids = nil
+		runs, err := sweep.RunsOf(all)
+		if err != nil {
+			return err
+		}
+		if best, iqm, ok := sweep.BestLambda(runs, g.Lambdas); ok && sum.Stopped == 0 {
+			fmt.Printf("ablation: best λ = %s (IQM of normalized final returns %.3f); the prior ablation runs there\n", pompc.FormatLambda(best), iqm)
+			grids = sweep.PriorAblation(best)
+		}
+	} else if pl != "" {
+		lam, err := pompc.ParseLambda(pl)
+		if err != nil {
+			return err
+		}
+		grids = append(grids, sweep.PriorAblation(lam)...)
+	}
+	if len(grids) > 0 {
+		if err := train(grids); err != nil {
+			return err
+		}
+	}
+	runs, err := sweep.RunsOf(all)
 	if err != nil {
 		return err
 	}
