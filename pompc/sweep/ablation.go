@@ -65,21 +65,31 @@ func RunsOf(jobs []Job) ([]Run, error) {
 
 // BestLambda is the λ among lambdas whose finished PO-MPC runs (preset pompc, the λ ablation's
 // default prior) score the highest IQM of normalized final returns across tasks (the first on a
-// tie), with that IQM; ok is false when no such run has finished.
+// tie), with that IQM. Only λ values with finished runs on every task any of them has compete
+// (a λ whose hard task failed is not judged on the easy ones); ok is false when none does.
 func BestLambda(runs []Run, lambdas []float64) (best, iqm float64, ok bool) {
-	for _, l := range lambdas {
-		var scores []float64
-		for _, r := range runs {
-			ev := r.Metrics[pompc.KeyEvalReturn]
-			if r.Preset != "pompc" || r.Lambda != l || r.KL != "" || r.Prior != "" || r.Status.State != rundir.StateDone || len(ev) == 0 {
-				continue
-			}
-			scores = append(scores, Final(ev)/TaskMax(r.Task))
-		}
-		if len(scores) == 0 {
+	scores := map[float64]map[string][]float64{}
+	tasks := map[string]bool{}
+	for _, r := range runs {
+		ev := r.Metrics[pompc.KeyEvalReturn]
+		if r.Preset != "pompc" || r.KL != "" || r.Prior != "" || r.Status.State != rundir.StateDone || len(ev) == 0 {
 			continue
 		}
-		if v := IQM(scores); !ok || v > iqm {
+		if scores[r.Lambda] == nil {
+			scores[r.Lambda] = map[string][]float64{}
+		}
+		scores[r.Lambda][r.Task] = append(scores[r.Lambda][r.Task], Final(ev)/TaskMax(r.Task))
+		tasks[r.Task] = true
+	}
+	for _, l := range lambdas {
+		var all []float64
+		for t := range tasks {
+			all = append(all, scores[l][t]...)
+		}
+		if len(scores[l]) != len(tasks) || len(all) == 0 {
+			continue
+		}
+		if v := IQM(all); !ok || v > iqm {
 			best, iqm, ok = l, v, true
 		}
 	}

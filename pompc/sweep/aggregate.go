@@ -249,7 +249,7 @@ func Scores(runs []Run) (tasks []string, vs []VariantScores) {
 	}
 	for _, r := range runs {
 		ev := r.Metrics[pompc.KeyEvalReturn]
-		if r.Status.State != rundir.StateDone || len(ev) == 0 {
+		if r.Status.State != rundir.StateDone || len(ev) == 0 || math.IsNaN(Final(ev)) {
 			continue
 		}
 		m := TaskMax(r.Task)
@@ -270,7 +270,8 @@ type AggregateRow struct {
 	Variant string
 	// Tasks and Runs count the tasks with finished runs and those runs.
 	Tasks, Runs int
-	// IQM, Mean, Median and OptGap are of the normalized final scores of all runs × tasks.
+	// IQM and OptGap are of the normalized final scores of all runs × tasks, Mean and Median of
+	// the per-task mean scores (rliable's definitions).
 	IQM, Mean, Median, OptGap Interval
 	// PerTask is the mean normalized final score on each task (NaN without runs).
 	PerTask []float64
@@ -297,9 +298,22 @@ func Aggregate(runs []Run, seed uint64) (tasks []string, rows []AggregateRow) {
 			of := func(f func([]float64) float64) func([][]float64) float64 {
 				return func(s [][]float64) float64 { return f(flat(s)) }
 			}
+			// rliable's definitions: IQM and optimality gap over all runs × tasks; mean and median
+			// of the per-task means (every task weighs the same, whatever its number of runs).
+			perTask := func(f func([]float64) float64) func([][]float64) float64 {
+				return func(s [][]float64) float64 {
+					var means []float64
+					for _, t := range s {
+						if len(t) > 0 {
+							means = append(means, stat.Mean(t, nil))
+						}
+					}
+					return f(means)
+				}
+			}
 			row.IQM = StratifiedBootstrap(v.Final, of(IQM), Level, BootstrapReps, rng)
-			row.Mean = StratifiedBootstrap(v.Final, of(func(x []float64) float64 { return stat.Mean(x, nil) }), Level, BootstrapReps, rng)
-			row.Median = StratifiedBootstrap(v.Final, of(Median), Level, BootstrapReps, rng)
+			row.Mean = StratifiedBootstrap(v.Final, perTask(func(x []float64) float64 { return stat.Mean(x, nil) }), Level, BootstrapReps, rng)
+			row.Median = StratifiedBootstrap(v.Final, perTask(Median), Level, BootstrapReps, rng)
 			row.OptGap = StratifiedBootstrap(v.Final, of(OptimalityGap), Level, BootstrapReps, rng)
 		}
 		rows = append(rows, row)

@@ -109,6 +109,7 @@ func TestAggregateOfRuns(t *testing.T) {
 	require.InDelta(t, (0.5+0.7+0.9+1.0)/4, r.Mean.Point, 1e-12)
 	require.InDelta(t, (0.7+0.9)/2, r.IQM.Point, 1e-12)
 	require.InDelta(t, (0.5+0.3+0.1+0)/4, r.OptGap.Point, 1e-12)
+	require.InDelta(t, (0.6+0.95)/2, r.Median.Point, 1e-12, "the median of the per-task means (rliable)")
 	require.LessOrEqual(t, r.IQM.Lo, r.IQM.Point)
 	require.GreaterOrEqual(t, r.IQM.Hi, r.IQM.Point)
 	require.Equal(t, 1, rows[1].Tasks)
@@ -135,4 +136,12 @@ func TestBestLambda(t *testing.T) {
 	require.InDelta(t, 0.65, iqm, 1e-12)
 	_, _, ok = BestLambda(runs[:1], []float64{9})
 	require.False(t, ok)
+	// A λ without runs on a task the others have does not compete.
+	hard := run("pompc", 1, "", 100)
+	hard.Task = "cheetah-run"
+	other := run("pompc", 9, "", 50)
+	other.Task = "cheetah-run"
+	best, _, ok = BestLambda(append(runs, hard, other), []float64{0.1, 1, 9})
+	require.True(t, ok)
+	require.Equal(t, 1.0, best, "0.1 has no cheetah-run run")
 }

@@ -239,8 +239,8 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s |\n", a.Variant, a.Tasks, a.Runs,
 				interval(a.IQM), interval(a.Mean), interval(a.Median), interval(a.OptGap))
 		}
-		fmt.Fprintf(&b, "\nAcross tasks (%s): final returns normalized by the task maximum (1000), pooled over runs × tasks; "+
-			"IQM: mean of the middle 50%%; optimality gap: mean of 1 − min(score, 1) (lower is better). "+
+		fmt.Fprintf(&b, "\nAcross tasks (%s): final returns normalized by the task maximum (1000); IQM (the mean of the middle 50%%) "+
+			"and optimality gap (the mean of 1 − min(score, 1), lower is better) over all runs × tasks, mean and median of the per-task means. "+
 			"[95%% stratified bootstrap interval, %d resamples of the runs within each task.]\n", strings.Join(rep.Tasks, ", "), BootstrapReps)
 	}
 	if len(rep.POI) > 0 {

@@ -130,8 +130,13 @@ func (s Slurm) Submit(ctx context.Context, dir string, g Grid) (Submission, erro
 	if err != nil {
 		return Submission{}, err
 	}
+	queued, err := queuedTasks(ctx, subs)
+	if err != nil {
+		// Without the queue, points still training would be submitted again.
+		return Submission{}, fmt.Errorf("sweep: cannot tell which runs are still queued or running: %w", err)
+	}
 	inFlight := map[string]bool{}
-	for name, st := range queuedTasks(ctx, subs) {
+	for name, st := range queued {
 		if st != "" {
 			inFlight[name] = true
 		}
@@ -187,9 +192,11 @@ func (s Slurm) Submit(ctx context.Context, dir string, g Grid) (Submission, erro
 	args := append([]string{"--parsable"}, s.SbatchArgs...)
 	cmd := exec.CommandContext(ctx, "sbatch", append(args, scriptPath)...)
 	cmd.Env = append(os.Environ(), s.Env...)
-	out, err := cmd.CombinedOutput()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output() // the job id is on stdout; sites print notices on stderr
 	if err != nil {
-		return sub, fmt.Errorf("sweep: sbatch %s: %w: %s", scriptPath, err, strings.TrimSpace(string(out)))
+		return sub, fmt.Errorf("sweep: sbatch %s: %w: %s", scriptPath, err, strings.TrimSpace(stderr.String()))
 	}
 	// --parsable prints "jobid" or "jobid;cluster".
 	sub.JobID, _, _ = strings.Cut(strings.TrimSpace(lastLine(string(out))), ";")
@@ -215,8 +222,9 @@ func lastLine(s string) string {
 
 // sbatchScript is the job array's script. The task runs pompc in the background so that the
 // shell can take SIGTERM (SLURM's warning before the time limit, a preemption, scancel
-// --signal=TERM --batch), pass it on (pompc checkpoints and stops), and requeue the task when
-// its runs are not finished (pompc's exit code TaskStopped).
+// --signal=TERM --batch) or SIGUSR1, pass it on (pompc checkpoints and stops, exit status
+// TaskStopped), and requeue the task while SLURM still has it running. A cancelled job (scancel)
+// gets the same SIGTERM, but SLURM no longer lists it as RUNNING: it is not requeued.
 var sbatchScript = template.Must(template.New("sbatch").Parse(`#!/bin/bash
 #SBATCH --job-name={{.Name}}
 #SBATCH --array=0-{{.Last}}{{if .Parallel}}%{{.Parallel}}{{end}}
@@ -227,25 +235,23 @@ var sbatchScript = template.Must(template.New("sbatch").Parse(`#!/bin/bash
 # pompc sweep {{.Dir}}: submission {{.N}}, {{.Tasks}} task(s). Written by pompc; resubmit with
 # the same pompc sweep command (finished runs are skipped).
 echo "pompc: task ${SLURM_ARRAY_TASK_ID} of job ${SLURM_ARRAY_JOB_ID} on $(hostname), restart ${SLURM_RESTART_COUNT:-0}"
-{{.Exe}} sweep --dir {{.QDir}} --submission {{.N}} --point "${SLURM_ARRAY_TASK_ID}" &
-child=$!
+child=""
 stop() {
-	kill -TERM "$child" 2>/dev/null
-	wait "$child"
+	[ -n "$child" ] && kill -TERM "$child" 2>/dev/null
+	[ -n "$child" ] && wait "$child"
 	rc=$?
-	if [ "$rc" -eq {{.Stopped}} ]; then
+	state=$(squeue -h -j "${SLURM_JOB_ID}" -o %T 2>/dev/null)
+	if [ "$rc" -eq {{.Stopped}} ] && [ "$state" = RUNNING ]; then
 		echo "pompc: checkpointed; requeueing task ${SLURM_ARRAY_TASK_ID}"
 		scontrol requeue "${SLURM_JOB_ID}"
 	fi
 	exit "$rc"
 }
-trap stop TERM
+trap stop TERM USR1
+{{.Exe}} sweep --dir {{.QDir}} --submission {{.N}} --point "${SLURM_ARRAY_TASK_ID}" &
+child=$!
 wait "$child"
-rc=$?
-if [ "$rc" -eq {{.Stopped}} ]; then
-	scontrol requeue "${SLURM_JOB_ID}"
-fi
-exit "$rc"
+exit $?
 `))
 
 // script is the submission's sbatch script.
@@ -256,11 +262,23 @@ func (s Slurm) script(absDir string, sub Submission) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	err := sbatchScript.Execute(&b, map[string]any{
-		"Name": "pompc-" + filepath.Base(absDir), "Last": len(sub.Items) - 1, "Parallel": s.ArrayParallelism,
-		"Out": shellQuote(submissionDir(absDir, sub.N)), "Signal": signal, "Dir": absDir, "QDir": shellQuote(absDir),
+		"Name": jobName(absDir), "Last": len(sub.Items) - 1, "Parallel": s.ArrayParallelism,
+		// A % in the path is escaped: --output expands SLURM's filename patterns.
+		"Out": shellQuote(strings.ReplaceAll(submissionDir(absDir, sub.N), "%", "%%")), "Signal": signal, "Dir": absDir, "QDir": shellQuote(absDir),
 		"N": sub.N, "Tasks": len(sub.Items), "Exe": shellQuote(s.Exe), "Stopped": TaskStopped,
 	})
 	return b.Bytes(), err
+}
+
+// jobName is the array's job name: "pompc-" and the sweep directory's name, letters, digits,
+// '.', '_' and '-' only.
+func jobName(absDir string) string {
+	return "pompc-" + strings.Map(func(r rune) rune {
+		if r < 128 && (r == '.' || r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '-'
+	}, filepath.Base(absDir))
 }
 
 // shellQuote quotes s for bash.
@@ -328,7 +346,7 @@ func SweepStatus(ctx context.Context, dir string) ([]PointStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	queued := queuedTasks(ctx, subs)
+	queued, _ := queuedTasks(ctx, subs) // a status without SLURM's view is still the run directories'
 	for name, st := range finishedTasks(ctx, subs) {
 		if _, ok := queued[name]; !ok {
 			queued[name] = st
@@ -393,14 +411,14 @@ func lastStep(runDir string) int64 {
 
 // queuedTasks maps the run directory names of the submissions' tasks still in SLURM's queue
 // to their state: all of this user's tasks, one line each (asking squeue for finished job ids
-// by -j fails).
-func queuedTasks(ctx context.Context, subs []Submission) map[string]string {
+// by -j fails). It fails when a submission has a job id and squeue cannot answer.
+func queuedTasks(ctx context.Context, subs []Submission) (map[string]string, error) {
 	return taskStates(ctx, subs, " ", "squeue", "-h", "-r", "--me", "-o", "%i %T")
 }
 
 // finishedTasks maps the run directory names of the submissions' tasks that left the queue to
 // their final SLURM state (COMPLETED, FAILED, TIMEOUT, ...) from sacct, on clusters that keep
-// accounting.
+// accounting (an empty map elsewhere).
 func finishedTasks(ctx context.Context, subs []Submission) map[string]string {
 	var ids []string
 	for _, s := range subs {
@@ -408,22 +426,20 @@ func finishedTasks(ctx context.Context, subs []Submission) map[string]string {
 			ids = append(ids, s.JobID)
 		}
 	}
-	return taskStates(ctx, subs, "|", "sacct", "-n", "-X", "-P", "-j", strings.Join(ids, ","), "-o", "JobID,State")
+	m, _ := taskStates(ctx, subs, "|", "sacct", "-n", "-X", "-P", "-j", strings.Join(ids, ","), "-o", "JobID,State")
+	return m
 }
 
 // taskStates runs a SLURM query that prints "jobid_index<sep>STATE" lines and maps the run
 // directory names of the submissions' tasks to their states (an empty map when no submission
-// has a job id, or the command is missing or fails).
-func taskStates(ctx context.Context, subs []Submission, sep, name string, args ...string) map[string]string {
+// has a job id; an error when the command is missing or fails).
+func taskStates(ctx context.Context, subs []Submission, sep, name string, args ...string) (map[string]string, error) {
 	if !slices.ContainsFunc(subs, func(s Submission) bool { return s.JobID != "" }) {
-		return map[string]string{}
-	}
-	if _, err := exec.LookPath(name); err != nil {
-		return map[string]string{}
+		return map[string]string{}, nil
 	}
 	data, err := exec.CommandContext(ctx, name, args...).Output()
 	if err != nil {
-		return map[string]string{}
+		return map[string]string{}, fmt.Errorf("%s: %w", name, err)
 	}
 	state := map[string]string{}
 	for _, line := range strings.Split(string(data), "\n") {
@@ -441,5 +457,5 @@ func taskStates(ctx context.Context, subs []Submission, sep, name string, args .
 			}
 		}
 	}
-	return out
+	return out, nil
 }

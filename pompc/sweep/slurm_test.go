@@ -57,3 +57,17 @@ func TestSweepStatusAndItems(t *testing.T) {
 	_, _, err = TaskJobs(dir, g, 3, 0)
 	require.ErrorContains(t, err, "no submission 3")
 }
+
+// The array's script: every field filled in, the paths quoted, a % escaped for --output, the job
+// name kept to safe characters, the signal SLURM sends before the time limit.
+func TestSlurmScript(t *testing.T) {
+	b, err := Slurm{Exe: "/opt/my pompc", ArrayParallelism: 3, SignalSeconds: 90}.script("/data/100% sure#1", Submission{N: 2, Items: [][]string{{"a"}, {"b"}}})
+	require.NoError(t, err)
+	s := string(b)
+	require.NotContains(t, s, "<no value>")
+	for _, want := range []string{"#SBATCH --job-name=pompc-100--sure-1\n", "#SBATCH --array=0-1%3\n", "#SBATCH --signal=B:TERM@90\n",
+		"#SBATCH --output='/data/100%% sure#1/slurm/2'/task-%a.out", "'/opt/my pompc' sweep --dir '/data/100% sure#1' --submission 2",
+		"#SBATCH --requeue", "trap stop TERM USR1", `[ "$state" = RUNNING ]`} {
+		require.Contains(t, s, want)
+	}
+}

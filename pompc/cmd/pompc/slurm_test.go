@@ -302,3 +302,31 @@ func TestSlurmTaskRequeuesAndResumes(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(a, b), "final checkpoints differ")
 }
+
+// TestSlurmCancelStopsTask: a cancelled task (scancel) checkpoints its run and stays cancelled:
+// only a signal to a task SLURM still runs (the time-limit warning) requeues it.
+func TestSlurmCancelStopsTask(t *testing.T) {
+	slurmCluster(t)
+	dir := filepath.Join(t.TempDir(), "sweep")
+	args := append([]string{"sweep", "--dir", dir, "--tasks", "cartpole-balance", "--presets", "pompc", "--seeds", "0",
+		"--steps", "4000", "--no-figures", "--launcher", "slurm"}, sweepTrainArgs...)
+	out, err := pompcCmd(t, args...).CombinedOutput()
+	require.NoError(t, err, string(out))
+	lines := strings.Fields(strings.TrimSpace(string(out)))
+	jobID := lines[len(lines)-1]
+	run := sweepPoints(t, dir)[0]
+	waitFor(t, 3*time.Minute, "a checkpoint past the seed phase", func() bool {
+		step, err := pompc.CheckpointStep(run)
+		return err == nil && step >= 40
+	})
+	require.NoError(t, exec.Command("scancel", jobID).Run())
+	waitFor(t, time.Minute, "the cancelled task to leave the queue", func() bool { return queueEmpty(t) })
+	time.Sleep(3 * time.Second)
+	require.True(t, queueEmpty(t), "a cancelled task came back")
+	st, err := rundir.ReadStatus(run)
+	require.NoError(t, err)
+	require.NotEqual(t, rundir.StateDone, st.State)
+	step, err := pompc.CheckpointStep(run)
+	require.NoError(t, err)
+	require.Greater(t, step, int64(40), "the run checkpointed when cancelled")
+}

@@ -276,7 +276,10 @@ func runSlurmTask(ctx context.Context, dir string, n, point int, style widgets.S
 		return exitCode{sweep.TaskStopped, fmt.Sprintf("pompc: sweep task %d stopped with %d run(s) unfinished (checkpointed)", point, sum.Stopped)}
 	}
 	if done, _ := sweepDone(ctx, dir); done {
-		return writeSweepOutputs(dir, style, reference, noFigures)
+		// The task's runs are done whatever happens to the report (pompc sweep --report redoes it).
+		if err := writeSweepOutputs(dir, style, reference, noFigures); err != nil {
+			fmt.Fprintf(os.Stderr, "pompc: the sweep's report: %v (pompc sweep --dir %s --report writes it)\n", err, dir)
+		}
 	}
 	return nil
 }
