@@ -296,6 +296,29 @@ func LoadConfig(dir string) (Config, string, error) {
 	return cfg, st.Task, nil
 }
 
+// LoadTrainer makes a trainer for the run saved in dir and restores it there (what pompc eval and
+// the notebooks' episode videos play from): the checkpoint's config and task, on the backend
+// backendSpec names (empty: the config's, as ChooseBackend). The caller closes it.
+func LoadTrainer(dir, backendSpec string) (*Trainer, error) {
+	cfg, task, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	backend, err := NewBackend(ChooseBackend(backendSpec, cfg.Backend))
+	if err != nil {
+		return nil, err
+	}
+	tr, err := NewTrainer(backend, cfg, task)
+	if err != nil {
+		return nil, err
+	}
+	if err := tr.Load(dir); err != nil {
+		tr.Close()
+		return nil, err
+	}
+	return tr, nil
+}
+
 // Load restores a trainer saved with Save into t, which must have been made for the same task
 // and dims. The current episode is abandoned; the next Step starts a new one.
 func (t *Trainer) Load(dir string) error {

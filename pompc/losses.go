@@ -65,18 +65,22 @@ func SoftTDTarget(reward, cont, nextQ, logPi, logPrior, lambda, valid *Node, gam
 }
 
 // PriorLoss fits the intermediate prior pi_p to the stored planner Gaussians q_t over rollout
-// latents with a valid q_t (alg §4), as (1/T) Σ_t ρ^t · masked-mean_b KL:
-// forward: KL(q_t || pi_p(.|z_t)) (mass covering); reverse: KL(pi_p(.|z_t) || q_t) (mode seeking).
+// latents with a valid q_t (alg §4), as (1/T) Σ_t ρ^t · masked-mean_b KL (PriorKL).
 // All inputs [T, B, A] except valid [T, B]. Returns the loss and the per-(t,b) KL [T, B].
 func PriorLoss(priorMean, priorLogStd, planMean, planStd, valid *Node, dir KLDir, rho float64) (loss, kl *Node) {
 	checkRank("PriorLoss", priorMean, 3)
+	kl = PriorKL(priorMean, priorLogStd, planMean, planStd, dir)
+	return rhoMean(maskedMean(kl, valid, -1), rho), kl
+}
+
+// PriorKL is the closed-form KL fitting pi_p (clip form) to a planner Gaussian q_t, [T, B]:
+// forward: KL(q_t || pi_p(.|z_t)) (mass covering); reverse: KL(pi_p(.|z_t) || q_t) (mode seeking).
+func PriorKL(priorMean, priorLogStd, planMean, planStd *Node, dir KLDir) *Node {
 	ps := Exp(priorLogStd)
 	if dir == KLForward {
-		kl = GaussianKL(planMean, planStd, priorMean, ps)
-	} else {
-		kl = GaussianKL(priorMean, ps, planMean, planStd)
+		return GaussianKL(planMean, planStd, priorMean, ps)
 	}
-	return rhoMean(maskedMean(kl, valid, -1), rho), kl
+	return GaussianKL(priorMean, ps, planMean, planStd)
 }
 
 // PriorKLSampled is the KL of PriorLoss for the tanh policy form, where pi_p(a) is the law of

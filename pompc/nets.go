@@ -638,12 +638,6 @@ func (n *nets) randomHeadPair(g *Graph) *Node {
 	return Stack([]*Node{i1, i2}, -1)
 }
 
-// QValue is the scalar value of two random heads of a critic: "min" (TD targets) or "avg"
-// (planner and policy), decoded from two-hot logits. Shape [...].
-func (n *nets) QValue(path string, z, a *Node, reduce string) *Node {
-	return n.qValueHeads(path, z, a, n.randomHeadPair(z.Graph()), reduce)
-}
-
 // tdValue is the bootstrapped value of a TD target: two random heads of the target critic path,
 // reduced per run by TDHeads, min (TD-MPC2) or avg (BMPC's Q variant).
 func (n *nets) tdValue(path string, z, a *Node) *Node {
@@ -656,7 +650,8 @@ func (n *nets) tdValue(path string, z, a *Node) *Node {
 	return pick(avg, ReduceMean(v, axis), ReduceMin(v, axis))
 }
 
-// qValueHeads is QValue with the two heads given (int32 [2]).
+// qValueHeads is the scalar value of the two given heads (int32 [2]) of a critic: "min" or
+// "avg" (planner and policy), decoded from two-hot logits. Shape [...].
 func (n *nets) qValueHeads(path string, z, a, heads *Node, reduce string) *Node {
 	v := n.headValues(path, z, a, heads)
 	axis := min(n.pop, 1)

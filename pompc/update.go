@@ -304,11 +304,9 @@ func (a *Agent) policyUpdate(u *updateCtx, nodes map[string]*Node, zsD, planMean
 		pm := Tanh(pmu)
 		var kl *Node
 		if every(forward) || !has(forward) {
-			_, kl = PriorLoss(pm, pls, planMean, planStd, planPrior, u.vs[0].priorKL, cfg.Rho)
+			kl = PriorKL(pm, pls, planMean, planStd, u.vs[0].priorKL)
 		} else {
-			_, kf := PriorLoss(pm, pls, planMean, planStd, planPrior, KLForward, cfg.Rho)
-			_, kr := PriorLoss(pm, pls, planMean, planStd, planPrior, KLReverse, cfg.Rho)
-			kl = sel(forward, kf, kr)
+			kl = sel(forward, PriorKL(pm, pls, planMean, planStd, KLForward), PriorKL(pm, pls, planMean, planStd, KLReverse))
 		}
 		if anyTanh {
 			var eps *Node

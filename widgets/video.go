@@ -29,22 +29,11 @@ func EpisodeVideo(dir string, o VideoOptions) (gif []byte, ret float64, step int
 	if every == 0 {
 		every = 2
 	}
-	cfg, task, err := pompc.LoadConfig(dir)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	backend, err := pompc.NewBackend(pompc.ChooseBackend(o.Backend, cfg.Backend))
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	tr, err := pompc.NewTrainer(backend, cfg, task)
+	tr, err := pompc.LoadTrainer(dir, o.Backend)
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	defer tr.Close()
-	if err := tr.Load(dir); err != nil {
-		return nil, 0, 0, err
-	}
 	frames, ret, err := pompc.RecordEpisode(tr.EvalEnv(), tr.Agent(), w, h, every)
 	if err != nil {
 		return nil, 0, 0, err

@@ -42,22 +42,12 @@ func runEval(ctx context.Context, args []string) error {
 	if *episodes <= 0 {
 		return fmt.Errorf("eval: --episodes must be > 0, got %d", *episodes)
 	}
-	cfg, task, err := pompc.LoadConfig(*runDir)
-	if err != nil {
-		return err
-	}
-	backend, err := pompc.NewBackend(pompc.ChooseBackend(*backendSpec, cfg.Backend))
-	if err != nil {
-		return err
-	}
-	tr, err := pompc.NewTrainer(backend, cfg, task)
+	tr, err := pompc.LoadTrainer(*runDir, *backendSpec)
 	if err != nil {
 		return err
 	}
 	defer tr.Close()
-	if err := tr.Load(*runDir); err != nil {
-		return err
-	}
+	cfg, task := tr.Config(), tr.Task()
 	returns := make([]float64, 0, *episodes)
 	for e := 0; e < *episodes && ctx.Err() == nil; e++ {
 		r, err := pompc.RunEpisode(tr.EvalEnv(), tr.Agent(), true)

@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -260,15 +261,7 @@ func TestSlurmTaskRequeuesAndResumes(t *testing.T) {
 	require.NoError(t, err, string(out))
 
 	dir := filepath.Join(t.TempDir(), "sweep")
-	out, err = pompcCmd(t, grid(dir, "--launcher", "slurm")...).CombinedOutput()
-	require.NoError(t, err, string(out))
-	lines := strings.Fields(strings.TrimSpace(string(out)))
-	jobID := lines[len(lines)-1]
-	run := sweepPoints(t, dir)[0]
-	waitFor(t, 3*time.Minute, "a checkpoint past the seed phase", func() bool {
-		step, err := pompc.CheckpointStep(run)
-		return err == nil && step >= 60
-	})
+	jobID, run := submitOneAndCheckpoint(t, grid(dir, "--launcher", "slurm"), 60)
 	require.NoError(t, exec.Command("scancel", "--signal=TERM", "--batch", jobID+"_0").Run())
 	// The task checkpoints and requeues; SLURM holds a requeued job back a while: release it.
 	waitFor(t, time.Minute, "the task to be requeued", func() bool {
@@ -310,15 +303,7 @@ func TestSlurmCancelStopsTask(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sweep")
 	args := append([]string{"sweep", "--dir", dir, "--tasks", "cartpole-balance", "--presets", "pompc", "--seeds", "0",
 		"--steps", "4000", "--no-figures", "--launcher", "slurm"}, sweepTrainArgs...)
-	out, err := pompcCmd(t, args...).CombinedOutput()
-	require.NoError(t, err, string(out))
-	lines := strings.Fields(strings.TrimSpace(string(out)))
-	jobID := lines[len(lines)-1]
-	run := sweepPoints(t, dir)[0]
-	waitFor(t, 3*time.Minute, "a checkpoint past the seed phase", func() bool {
-		step, err := pompc.CheckpointStep(run)
-		return err == nil && step >= 40
-	})
+	jobID, run := submitOneAndCheckpoint(t, args, 40)
 	require.NoError(t, exec.Command("scancel", jobID).Run())
 	waitFor(t, time.Minute, "the cancelled task to leave the queue", func() bool { return queueEmpty(t) })
 	time.Sleep(3 * time.Second)
@@ -329,4 +314,21 @@ func TestSlurmCancelStopsTask(t *testing.T) {
 	step, err := pompc.CheckpointStep(run)
 	require.NoError(t, err)
 	require.Greater(t, step, int64(40), "the run checkpointed when cancelled")
+}
+
+// submitOneAndCheckpoint submits a one-point sweep (`pompc` args with --launcher slurm) and waits
+// until its run has a checkpoint at step >= step; it returns the array's job id and the run.
+func submitOneAndCheckpoint(t *testing.T, args []string, step int64) (jobID, run string) {
+	t.Helper()
+	out, err := pompcCmd(t, args...).CombinedOutput()
+	require.NoError(t, err, string(out))
+	lines := strings.Fields(strings.TrimSpace(string(out)))
+	jobID = lines[len(lines)-1]
+	dir := args[slices.Index(args, "--dir")+1]
+	run = sweepPoints(t, dir)[0]
+	waitFor(t, 3*time.Minute, "a checkpoint past the seed phase", func() bool {
+		s, err := pompc.CheckpointStep(run)
+		return err == nil && s >= step
+	})
+	return jobID, run
 }
