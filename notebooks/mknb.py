@@ -261,9 +261,10 @@ The last cell exports the paper figures as PDF, SVG and PNG under
 `out/ablations-<budget>/figures/`.
 
 Parameters (first cell): `--budget=tiny` is CI's smoke run (seconds per run, a shrunken planner
-and batch, one evaluation episode); `--budget=full` is the real experiment (100k steps per run,
-3 seeds, 21 runs: roughly 12 to 15 hours on a 2-core CPU, an estimate from the measured ~49
-agent steps/s summed over a population plus the evaluations, not a timed run; README
+and batch, one evaluation episode); `--budget=full` is the real experiment, the same ablation
+as `pompc ablation` (README "The ablation"): 5 seeds × 50k agent steps per variant, an evaluation
+of 5 episodes every 5k steps, 35 runs in two populations (the λ ablation's 25, then the prior
+ablation's 10 at the best λ): about 12-15 hours per task on a 2-core CPU (README
 "Populations"). `--parallel=N` sets how many populations (or runs) train
 at once (default: one per CPU, at most one per population); they share the cores evenly
 (`sweep.Threads`).
@@ -298,13 +299,25 @@ import (
 var task = widgets.Param("task", "cartpole-swingup")
 
 // The ablations (the same definitions as pompc ablation): λ: TD-MPC2 (λ = 0), PO-MPC at
-// λ ∈ {0.1, 1, 9}, BMPC (λ = ∞); the prior at λ = 1: the learned prior fitted with reverse KL
-// (PO-MPC's default, the same run as the λ ablation's λ = 1), the planner's Gaussian as the
-// prior, and the learned prior fitted with forward KL.
+// λ ∈ {0.1, 1, 9}, BMPC (λ = ∞); the prior at the λ ablation's best λ: the learned prior fitted
+// with reverse KL (PO-MPC's default, the same run as the λ ablation's), the planner's Gaussian
+// as the prior, and the learned prior fitted with forward KL.
 var (
-	lambdaAblation = sweep.LambdaAblation(0.1, 1, 9)
-	priorAblation  = sweep.PriorAblation(1)
+	lambdas        = []float64{0.1, 1, 9}
+	lambdaAblation = sweep.LambdaAblation(lambdas...)
 )
+
+// priorAblation is the prior/KL ablation at the λ ablation's winner (sweep.BestLambda: the
+// highest IQM of normalized final returns, as pompc ablation --prior-lambda best chooses it);
+// ok is false while the λ ablation has not finished.
+func priorAblation() (grids []sweep.Grid, lambda float64, ok bool) {
+	lambda, iqm, ok := sweep.BestLambda(finished(lambdaAblation), lambdas)
+	if !ok {
+		return nil, 0, false
+	}
+	fmt.Printf("best λ = %s (IQM of normalized final returns %.3f)\\n", pompc.FormatLambda(lambda), iqm)
+	return sweep.PriorAblation(lambda), lambda, true
+}
 
 func budget() sweep.Budget {
 	b, err := sweep.BudgetByName(widgets.Param("budget", "tiny"))
@@ -386,14 +399,21 @@ rs := train("λ ablation on "+task, lambdaAblation)
 fmt.Printf("%d runs\\n", len(rs))
 """),
     md("""
-## Learned vs planner prior, forward vs reverse KL (λ = 1)
+## Learned vs planner prior, forward vs reverse KL (at the best λ)
 
-The baseline (learned prior, reverse KL) is the λ = 1 run of the λ ablation: it is not trained
-again, only drawn.
+At the λ the λ ablation found best (the highest interquartile mean of final returns normalized
+by the task's maximum, `sweep.BestLambda`, as `pompc ablation` chooses it). The baseline
+(learned prior, reverse KL) is that λ's run of the λ ablation: it is not trained again, only
+drawn.
 """),
     code("""
 %%
-rs := train("prior and KL direction at λ = 1 on "+task, priorAblation)
+grids, lambda, ok := priorAblation()
+if !ok {
+	fmt.Println("the λ ablation has not finished: run its cell first")
+	return
+}
+rs := train("prior and KL direction at λ = "+pompc.FormatLambda(lambda)+" on "+task, grids)
 fmt.Printf("%d runs\\n", len(rs))
 """),
     md("""
@@ -407,7 +427,9 @@ exported as PDF, SVG and PNG.
     code("""
 %%
 report("lambda", finished(lambdaAblation))
-report("prior-kl", finished(priorAblation))
+if grids, _, ok := priorAblation(); ok {
+	report("prior-kl", finished(grids))
+}
 """),
     md("""
 ## Watch the best run

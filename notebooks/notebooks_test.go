@@ -223,6 +223,19 @@ func (nb notebook) htmlOutputs() []string {
 	return out
 }
 
+// streamText returns every stream output (stdout and stderr) of the notebook, joined.
+func (nb notebook) streamText() string {
+	var b strings.Builder
+	for _, c := range nb.Cells {
+		for _, o := range c.Outputs {
+			if o.OutputType == "stream" {
+				b.WriteString(str(o.Text))
+			}
+		}
+	}
+	return b.String()
+}
+
 // errors lists the notebook's error outputs, and stderr lines GoNB uses for build failures.
 func (nb notebook) errors() []string {
 	var out []string
@@ -373,7 +386,7 @@ func TestQuickstartHeadless(t *testing.T) {
 }
 
 // TestAblationsHeadless executes the ablation notebook at the tiny budget: 5 λ variants and
-// 2 prior/KL variants × 3 seeds train to the end, the live sweep figure and the final
+// 2 prior/KL variants × 3 seeds (at the λ ablation's best λ) train to the end, the live sweep figure and the final
 // figures are in the saved notebook, and every figure is exported as PDF, SVG and PNG.
 func TestAblationsHeadless(t *testing.T) {
 	if testing.Short() {
@@ -384,6 +397,9 @@ func TestAblationsHeadless(t *testing.T) {
 	dir, nb := executeHeadless(t, "ablations", "--budget=tiny", 9*time.Minute)
 	if errs := nb.errors(); len(errs) > 0 {
 		t.Fatalf("cell errors:\n%s", strings.Join(errs, "\n"))
+	}
+	if txt := nb.streamText(); !strings.Contains(txt, "best λ = ") {
+		t.Errorf("the prior ablation does not say which λ won: %.500s", txt)
 	}
 	b := sweep.Budgets["tiny"]
 	var sweeps, figures int

@@ -348,6 +348,60 @@ func (c Config) PolicyLatents() int {
 	return c.Horizon + 1
 }
 
+// DefaultPreset and DefaultSize are what `pompc train` builds without --preset and --size.
+const (
+	DefaultPreset = "pompc"
+	DefaultSize   = "tiny"
+)
+
+// BuildConfig is the configuration `pompc train` builds from its flags, in this order: the
+// preset, then the size preset (WithSize), then the config-key flags (flags: key → value, e.g.
+// "batch_size" → "8"; each key once, so their order does not matter), then every --set
+// key=value in sets, in order (later wins). Empty preset and size are DefaultPreset and
+// DefaultSize. Every bad key or value is reported at once.
+func BuildConfig(preset, size string, flags map[string]string, sets []string) (Config, error) {
+	if preset == "" {
+		preset = DefaultPreset
+	}
+	if size == "" {
+		size = DefaultSize
+	}
+	cfg, err := PresetByName(preset)
+	if err != nil {
+		return cfg, err
+	}
+	sz, err := SizeByName(size)
+	if err != nil {
+		return cfg, err
+	}
+	cfg = cfg.WithSize(sz)
+	var errs []error
+	keys := make([]string, 0, len(flags))
+	for k := range flags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := cfg.Set(k, flags[k]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, kv := range sets {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			errs = append(errs, fmt.Errorf("pompc: --set wants key=value, got %q", kv))
+			continue
+		}
+		if err := cfg.Set(k, v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
 // PresetByName returns TDMPC2, BMPC or POMPC by name (case-insensitive).
 func PresetByName(name string) (Config, error) {
 	switch strings.ToLower(name) {

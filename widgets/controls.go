@@ -212,7 +212,7 @@ func (c *Controls) buildLive() error {
 	}
 	c.widgetID = []string{slider.HtmlId(), kl.HtmlId(), prior.HtmlId(), stop.HtmlId()}
 
-	listen(c, slider.Listen().LatestOnly(), func(pos int) (string, error) {
+	listen(c, c.widgetEvents(slider.HtmlId()), idx, func(pos int) (string, error) {
 		if pos < 0 || pos >= len(c.lambdas) {
 			return "", fmt.Errorf("slider position %d out of range", pos)
 		}
@@ -220,19 +220,28 @@ func (c *Controls) buildLive() error {
 		dom.SetInnerText(c.labelID, pompc.FormatLambda(l))
 		return "λ → " + pompc.FormatLambda(l), c.run.SetLambda(l)
 	})
-	listen(c, kl.Listen().LatestOnly(), func(i int) (string, error) {
+	listen(c, c.widgetEvents(kl.HtmlId()), indexOf(KLDirs, c.st.PriorKL), func(i int) (string, error) {
 		if i < 0 || i >= len(KLDirs) {
 			return "", fmt.Errorf("KL choice %d out of range", i)
 		}
 		return "KL → " + string(KLDirs[i]), c.run.SetPriorKL(KLDirs[i])
 	})
-	listen(c, prior.Listen().LatestOnly(), func(i int) (string, error) {
+	listen(c, c.widgetEvents(prior.HtmlId()), indexOf(PriorKinds, c.st.Prior), func(i int) (string, error) {
 		if i < 0 || i >= len(PriorKinds) {
 			return "", fmt.Errorf("prior choice %d out of range", i)
 		}
 		return "prior → " + string(PriorKinds[i]), c.run.SetPrior(PriorKinds[i])
 	})
-	listen(c, stop.Listen(), func(int) (string, error) {
+	// The button's values are its click counter: increasing, so each click is a new value.
+	clicks := newEvents()
+	stopCh := stop.Listen()
+	go func() {
+		for n := range stopCh.C {
+			clicks.deliver(int64(n), n)
+		}
+	}()
+	c.closers = append(c.closers, stopCh.Close, clicks.close)
+	listen(c, clicks, -1, func(int) (string, error) {
 		return "stop requested", c.run.Stop()
 	})
 	return nil
@@ -254,12 +263,93 @@ func (c *Controls) done(what string, build func()) error {
 	}
 }
 
-// listen handles a widget's events one at a time until the channel closes: it applies the
-// change to the run, then reads the run's status back and redraws the status line.
-func listen(c *Controls, ch *comms.AddressChan[int], apply func(int) (string, error)) {
-	c.closers = append(c.closers, ch.Close)
+// events holds the newest value of one widget. GoNB hands each message from the browser to
+// its subscribers from a goroutine of its own, so two quick moves of a slider can arrive in
+// either order (a drag that ended on λ = 9 was seen applying λ = 3 last); each value therefore
+// carries the browser's sequence number and an older one than the newest seen is dropped.
+type events struct {
+	mu     sync.Mutex
+	seq    int64
+	val    int
+	notify chan struct{} // one pending wake-up at most
+	done   chan struct{}
+	once   sync.Once
+}
+
+func newEvents() *events {
+	return &events{seq: -1, notify: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// deliver records value val with sequence number seq, unless a newer one was seen; safe from
+// any goroutine, also after close.
+func (e *events) deliver(seq int64, val int) {
+	e.mu.Lock()
+	if seq <= e.seq {
+		e.mu.Unlock()
+		return
+	}
+	e.seq, e.val = seq, val
+	e.mu.Unlock()
+	select {
+	case e.notify <- struct{}{}:
+	default:
+	}
+}
+
+// latest is the newest value delivered.
+func (e *events) latest() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.val
+}
+
+func (e *events) close() { e.once.Do(func() { close(e.done) }) }
+
+// eventSeqBase packs a browser event as seq·eventSeqBase + value (widget values are small
+// non-negative indices), so that one number carries both through GoNB's comms.
+const eventSeqBase = 1 << 16
+
+// widgetEvents subscribes to the value-with-sequence messages of the page element htmlID
+// (a GoNB slider or select, whose value is an index): a script in the page numbers every
+// input/change event of the element and sends seq·eventSeqBase + value on an address of
+// this panel, next to GoNB's own (unnumbered) message for the same event.
+func (c *Controls) widgetEvents(htmlID string) *events {
+	e := newEvents()
+	address := "/pompc/controls/" + htmlID
+	id := comms.Subscribe(address, func(_ string, v int) {
+		if v >= 0 {
+			e.deliver(int64(v/eventSeqBase), v%eventSeqBase)
+		}
+	})
+	c.closers = append(c.closers, func() { comms.Unsubscribe(id); e.close() })
+	dom.TransientJavascript(fmt.Sprintf(`(() => {
+  const comm = globalThis?.gonb_comm, el = document.getElementById(%q);
+  if (!comm || !el) { console.error("pompc: the controls will not reach the run (no GoNB comms)"); return; }
+  let seq = 0;
+  const send = () => { seq++; comm.send(%q, seq * %d + Number(el.value)); };
+  el.addEventListener("input", send);
+  el.addEventListener("change", send);
+})();`, htmlID, address, eventSeqBase))
+	return e
+}
+
+// listen applies a widget's newest value to the run, one change at a time, until the events
+// close: it applies the value (unless the run already has it: cur is the value the run
+// started with, -1 for none; a refused change leaves it), then reads the run's status back and
+// redraws the status line. Values that arrive while a change is applied collapse into the
+// newest.
+func listen(c *Controls, e *events, cur int, apply func(int) (string, error)) {
 	go func() {
-		for v := range ch.C {
+		for {
+			select {
+			case <-e.done:
+				return
+			case <-e.notify:
+			}
+			v := e.latest()
+			if v == cur {
+				continue
+			}
 			c.Note("applying your change…") // the run applies it between two steps
 			what, err := apply(v)
 			c.mu.Lock()
@@ -267,7 +357,7 @@ func listen(c *Controls, ch *comms.AddressChan[int], apply func(int) (string, er
 			if err != nil {
 				c.msg = what + ": " + err.Error()
 			} else {
-				c.msg = what
+				c.msg, cur = what, v
 			}
 			c.mu.Unlock()
 			if st, err := c.run.Status(); err == nil {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janpfeifer/gonb/gonbui/comms"
 	"github.com/pompc/pompc/pompc"
 )
 
@@ -159,19 +158,19 @@ func TestLambdaStops(t *testing.T) {
 }
 
 // The widget handlers apply each change to the run and redraw the status from what the run
-// reports. (The events are fed straight into the channels the GoNB widgets deliver them on.)
+// reports. (The events are delivered as GoNB's subscription delivers them.)
 func TestControlHandlersDriveTheRun(t *testing.T) {
 	f := newFakeRun()
 	c := &Controls{run: f, st: f.st, opts: ControlOptions{WidgetTimeout: time.Second}, panelID: "p", statID: "s", rootID: "r"}
 	c.lambdas = lambdaStops(nil, 1)
-	chans := map[string]*comms.AddressChan[int]{}
+	evs := map[string]*events{}
 	for _, n := range []string{"lambda", "kl", "prior", "stop"} {
-		chans[n] = comms.Listen[int]("/test/" + n) // outside a notebook: a plain channel
+		evs[n] = newEvents()
 	}
-	listen(c, chans["lambda"], func(pos int) (string, error) { return "λ", c.run.SetLambda(c.lambdas[pos]) })
-	listen(c, chans["kl"], func(i int) (string, error) { return "kl", c.run.SetPriorKL(KLDirs[i]) })
-	listen(c, chans["prior"], func(i int) (string, error) { return "prior", c.run.SetPrior(PriorKinds[i]) })
-	listen(c, chans["stop"], func(int) (string, error) { return "stop", c.run.Stop() })
+	listen(c, evs["lambda"], lambdaIndex(c.lambdas, 1), func(pos int) (string, error) { return "λ", c.run.SetLambda(c.lambdas[pos]) })
+	listen(c, evs["kl"], indexOf(KLDirs, f.st.PriorKL), func(i int) (string, error) { return "kl", c.run.SetPriorKL(KLDirs[i]) })
+	listen(c, evs["prior"], indexOf(PriorKinds, f.st.Prior), func(i int) (string, error) { return "prior", c.run.SetPrior(PriorKinds[i]) })
+	listen(c, evs["stop"], -1, func(int) (string, error) { return "stop", c.run.Stop() })
 
 	// Each widget has its own handler goroutine: send one event at a time so the calls' order
 	// is defined.
@@ -181,7 +180,7 @@ func TestControlHandlersDriveTheRun(t *testing.T) {
 		v         int
 	}{{"lambda", `data-lambda="9"`, lambdaIndex(c.lambdas, 9)}, {"kl", `data-prior-kl="forward"`, indexOf(KLDirs, pompc.KLForward)},
 		{"prior", `data-prior="planner"`, indexOf(PriorKinds, pompc.PriorPlanner)}, {"stop", `data-training="false"`, 1}} {
-		chans[ev.ch].C <- ev.v
+		evs[ev.ch].deliver(1, ev.v)
 		waitFor(t, func() bool {
 			c.mu.Lock()
 			defer c.mu.Unlock()
@@ -204,14 +203,32 @@ func TestControlHandlersDriveTheRun(t *testing.T) {
 
 	// A refused change shows the run's error in the status line.
 	f.failSet = errors.New("prior none needs λ = 0")
-	chans["prior"].C <- indexOf(PriorKinds, pompc.PriorNone)
+	evs["prior"].deliver(2, indexOf(PriorKinds, pompc.PriorNone))
 	waitFor(t, func() bool { return c.Events() == 5 })
 	waitFor(t, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return strings.Contains(c.lastSt, "prior none needs λ = 0")
 	})
+	f.failSet = nil
+
+	// An event older than one already seen (GoNB delivers each from its own goroutine, so a
+	// drag's events can arrive out of order) is dropped, and the value the run already has is
+	// not applied again: the run ends at the drag's last position.
+	last, stale := lambdaIndex(c.lambdas, 3), lambdaIndex(c.lambdas, 9)
+	evs["lambda"].deliver(5, last)
+	evs["lambda"].deliver(4, stale)
+	waitFor(t, func() bool { return c.Events() == 6 })
+	evs["lambda"].deliver(6, last) // the change event after the last input event: same value
+	evs["lambda"].deliver(3, stale)
+	time.Sleep(50 * time.Millisecond)
+	if got := f.Calls(); got[len(got)-1] != "lambda 3" || c.Events() != 6 {
+		t.Errorf("after a drag ending on λ = 3 with stale events: run calls %v, %d events", got, c.Events())
+	}
 	c.Close()
+	for _, e := range evs {
+		e.close()
+	}
 }
 
 func waitFor(t *testing.T, cond func() bool) {

@@ -17,7 +17,8 @@ type Budget struct {
 	Name string
 	// Steps is the agent steps per run.
 	Steps int
-	// SeedSteps is the random-action phase before updates start.
+	// SeedSteps is the random-action phase before updates start; 0 keeps the config's own
+	// (max(1000, 5 × episode length), alg §6).
 	SeedSteps int
 	// EvalEvery and EvalEpisodes set the evaluation schedule (EvalEvery > Steps: none).
 	EvalEvery, EvalEpisodes int
@@ -29,14 +30,17 @@ type Budget struct {
 	Small bool
 }
 
-// Budgets are the notebooks' run lengths. tiny exercises every code path in seconds per run on
-// two CPU cores: 100 random seed steps, the 100 updates that end the seed phase, 50 trained
-// steps and one evaluation episode at the end, with the Small planner and batch (it is a smoke
-// test, not an experiment: no training episode ends before step 500). full is a real
-// experiment with the presets' own sizes (hours per run on a CPU, much less on a GPU).
+// Budgets are the run lengths of the ablation (`pompc ablation --budget`, the ablations
+// notebook's --budget). tiny exercises every code path in seconds per run on two CPU cores: 100
+// random seed steps, the 100 updates that end the seed phase, 50 trained steps and one
+// evaluation episode at the end, with the Small planner and batch (it is a smoke test, not an
+// experiment: no training episode ends before step 500). full is the ablation of README "The
+// ablation" (issue 17): 5 seeds × 50k agent steps (100k environment steps at DMC's action
+// repeat 2, where the published TD-MPC2 curves have their first point), the config's own seed
+// phase, an evaluation of 5 episodes every 5k steps.
 var Budgets = map[string]Budget{
 	"tiny": {Name: "tiny", Steps: 150, SeedSteps: 100, EvalEvery: 150, EvalEpisodes: 1, Seeds: 3, Small: true},
-	"full": {Name: "full", Steps: 100_000, SeedSteps: 2_500, EvalEvery: 5_000, EvalEpisodes: 10, Seeds: 3},
+	"full": {Name: "full", Steps: 50_000, EvalEvery: 5_000, EvalEpisodes: 5, Seeds: 5},
 }
 
 // BudgetByName returns Budgets[name] or a clear error.
@@ -50,19 +54,24 @@ func BudgetByName(name string) (Budget, error) {
 
 // Set is the budget as config overrides, "key=value" each.
 func (b Budget) Set() []string {
-	kv := []string{"steps=" + strconv.Itoa(b.Steps), "seed_steps=" + strconv.Itoa(b.SeedSteps),
-		"eval_every=" + strconv.Itoa(b.EvalEvery), "eval_episodes=" + strconv.Itoa(b.EvalEpisodes)}
+	kv := []string{"steps=" + strconv.Itoa(b.Steps)}
+	if b.SeedSteps > 0 {
+		kv = append(kv, "seed_steps="+strconv.Itoa(b.SeedSteps))
+	}
+	kv = append(kv, "eval_every="+strconv.Itoa(b.EvalEvery), "eval_episodes="+strconv.Itoa(b.EvalEpisodes))
 	if b.Small {
 		kv = append(kv, "batch_size=32", "num_samples=64", "iterations=2", "num_elites=16", "num_pi_trajs=8", "reanalyze_seqs=4")
 	}
 	return kv
 }
 
-// TrainArgs is the budget as `pompc train` flags (--set key=value each), for Grid.TrainArgs.
+// TrainArgs is the budget as `pompc train` config flags (--key value each), for
+// Grid.TrainArgs: flags given after them, and every --set, override them.
 func (b Budget) TrainArgs() []string {
 	var args []string
 	for _, kv := range b.Set() {
-		args = append(args, "--set", kv)
+		k, v, _ := strings.Cut(kv, "=")
+		args = append(args, "--"+k, v)
 	}
 	return args
 }

@@ -17,7 +17,7 @@ func TestBudgets(t *testing.T) {
 			if err != nil {
 				t.Errorf("budget %s, preset %s: %v", name, preset, err)
 			}
-			if c.Steps != b.Steps || c.SeedSteps != b.SeedSteps || c.EvalEvery != b.EvalEvery {
+			if c.Steps != b.Steps || c.SeedSteps != b.SeedSteps || c.EvalEvery != b.EvalEvery || c.EvalEpisodes != b.EvalEpisodes {
 				t.Errorf("budget %s not applied: %+v", name, c)
 			}
 		}

@@ -191,43 +191,56 @@ func (g Grid) Jobs(dir string) ([]Job, error) {
 	return jobs, nil
 }
 
-// ConfigIn is the point's configuration in g: Config with the grid's TrainArgs applied where
-// they set the configuration (--steps, --size, --seed and --set key=value; other flags only
-// steer the child process).
+// ConfigIn is the point's configuration in g: what its `pompc train` child builds from its
+// flags (TrainArgs: the grid's flags, then the point's seed and axes), through the same
+// pompc.BuildConfig: --preset, --size, the config-key flags (the last of each), then every
+// --set in order. Other flags only steer the child process.
 func (p Point) ConfigIn(g Grid) (pompc.Config, error) {
-	cfg, err := p.Config()
-	if err != nil {
-		return cfg, err
+	if _, err := p.Config(); err != nil {
+		return pompc.Config{}, err
 	}
-	args := g.TrainArgs
+	keys := map[string]bool{}
+	for _, k := range pompc.ConfigKeys() {
+		keys[k] = true
+	}
+	var preset, size string
+	flags := map[string]string{}
+	var sets []string
+	args := p.TrainArgs(g, "")
 	for i := 0; i < len(args); i++ {
-		key, val, inline := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
 		if !strings.HasPrefix(args[i], "-") {
 			continue
 		}
-		if key != "set" && key != "steps" && key != "size" && key != "seed" {
+		key, val, inline := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if key != "set" && key != "preset" && key != "size" && !keys[key] {
 			continue
 		}
 		if !inline {
 			if i+1 >= len(args) {
-				return cfg, fmt.Errorf("sweep: train flag %s has no value", args[i])
+				return pompc.Config{}, fmt.Errorf("sweep: train flag %s has no value", args[i])
 			}
 			i++
 			val = args[i]
 		}
-		if key == "set" {
-			k, v, ok := strings.Cut(val, "=")
-			if !ok {
-				return cfg, fmt.Errorf("sweep: --set %q is not key=value", val)
+		switch key {
+		case "set":
+			if !strings.Contains(val, "=") {
+				return pompc.Config{}, fmt.Errorf("sweep: --set %q is not key=value", val)
 			}
-			key, val = k, v
-		}
-		if err := cfg.Set(key, val); err != nil {
-			return cfg, fmt.Errorf("sweep: %s: %w", p.Name(), err)
+			sets = append(sets, val)
+		case "preset":
+			preset = val
+		case "size":
+			size = val
+		default:
+			flags[key] = val
 		}
 	}
-	cfg.Seed = int64(p.Seed)
-	return cfg, cfg.Validate()
+	cfg, err := pompc.BuildConfig(preset, size, flags, sets)
+	if err != nil {
+		return cfg, fmt.Errorf("sweep: %s: %w", p.Name(), err)
+	}
+	return cfg, nil
 }
 
 // Points expands the grid in a fixed order (task, preset, lambda, KL, prior, seed), checking each

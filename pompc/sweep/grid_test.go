@@ -136,3 +136,28 @@ func TestRunVariantByLambdaHistory(t *testing.T) {
 		t.Errorf("tdmpc2: %q", got)
 	}
 }
+
+// TestConfigInReadsFlagsAsTrainDoes: a job's configuration follows `pompc train`'s order
+// (pompc.BuildConfig): the size preset first wherever --size stands, the last of each
+// config-key flag, then every --set in order over them, then the point's own axes and seed.
+func TestConfigInReadsFlagsAsTrainDoes(t *testing.T) {
+	g := Grid{Tasks: []string{"cartpole-balance"}, Presets: []string{"pompc"}, Lambdas: []float64{9}, Seeds: []int{7},
+		TrainArgs: []string{"--batch_size", "8", "--eval_every", "5000", "--set", "batch_size=16", "--size", "tiny",
+			"--save-every", "10", "--eval_every=30", "--set", "lambda=3", "--quiet", "--log_std_min", "-4"}}
+	jobs, err := g.Jobs(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jobs[0].Config
+	if c.Size.Name != "tiny" || c.NumSamples != pompc.POMPC().WithSize(pompc.SizeTiny).NumSamples {
+		t.Errorf("size not applied first: %+v", c.Size)
+	}
+	if c.BatchSize != 16 || c.EvalEvery != 30 || c.LogStdMin != -4 || c.Seed != 7 || c.Lambda != 9 {
+		t.Errorf("batch %d (want 16: --set over the flag), eval_every %d (want 30: the last flag), log_std_min %g, seed %d, λ %g (want 9: the point's λ comes after the grid's --set lambda=3)",
+			c.BatchSize, c.EvalEvery, c.LogStdMin, c.Seed, c.Lambda)
+	}
+	g.TrainArgs = []string{"--batch_size", "x"}
+	if _, err := g.Jobs(t.TempDir()); err == nil {
+		t.Error("a bad flag value: want an error")
+	}
+}

@@ -25,9 +25,10 @@ func runAblation(ctx context.Context, args []string) error {
 	tasks := fs.String("tasks", "cartpole-swingup", "comma-separated tasks")
 	lambdas := fs.String("lambdas", "0.1,1,9", "PO-MPC's λ values of the λ ablation")
 	priorLambda := fs.String("prior-lambda", "best", "λ of the prior ablation (learned vs planner prior, reverse vs forward KL): a value, best (the λ ablation's winner by IQM, after it finished), or empty: none")
-	seeds := fs.String("seeds", "5:", "comma-separated seeds, or a count N for 0..N-1 written as N:")
+	budgetName := fs.String("budget", "full", "run length (sweep.Budgets, the ablations notebook's --budget): full (5 seeds × 50k agent steps, an evaluation of 5 episodes every 5k) or tiny (CI's smoke run)")
+	seeds := fs.String("seeds", "", "comma-separated seeds, or a count N for 0..N-1 written as N: (default: the budget's, 1..5 for full)")
 	size := fs.String("size", "tiny", "network size preset of every run")
-	steps := fs.Int("steps", 50_000, "agent steps per run")
+	steps := fs.Int("steps", 0, "agent steps per run (default: the budget's, 50000 for full)")
 	jobs := fs.Int("jobs", 0, "populations at once (one per task), each with NumCPU/jobs threads; 0: one per CPU, at most one per task")
 	var sets setFlags
 	fs.Var(&sets, "set", "config override key=value for every run (repeatable)")
@@ -42,9 +43,19 @@ func runAblation(ctx context.Context, args []string) error {
 	if *dir == "" {
 		return errors.New("ablation: --dir is required")
 	}
+	b, err := sweep.BudgetByName(*budgetName)
+	if err != nil {
+		return err
+	}
+	if *steps > 0 {
+		b.Steps = *steps
+	}
 	g, err := gridFromFlags(*tasks, "pompc", *lambdas, "", "", *seeds)
 	if err != nil {
 		return err
+	}
+	if *seeds == "" {
+		g.Seeds = b.SeedList()
 	}
 	if err := checkTasks("ablation", g.Tasks); err != nil {
 		return err
@@ -57,7 +68,8 @@ func runAblation(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	trainArgs := trainArgsOf(*size, *steps, sets, fs.Args())
+	// The budget's config flags first, so that --set and the extra train flags win over them.
+	trainArgs := trainArgsOf(*size, 0, sets, append(b.TrainArgs(), fs.Args()...))
 	l := sweep.PopulationLauncher{Exe: exe, Args: []string{"population"}}
 	var all []sweep.Job
 	var sum sweep.Summary

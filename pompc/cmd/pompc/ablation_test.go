@@ -19,7 +19,7 @@ import (
 // tasks, and a second run trains nothing.
 func TestAblationCommand(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "abl")
-	args := append([]string{"--dir", dir, "--tasks", "cartpole-balance", "--seeds", "1:", "--steps", "60"}, sweepTrainArgs...)
+	args := append([]string{"--dir", dir, "--tasks", "cartpole-balance", "--seeds", "1", "--steps", "60"}, sweepTrainArgs...)
 	out, err := pompcCmd(t, append([]string{"ablation"}, args...)...).CombinedOutput()
 	require.NoError(t, err, string(out))
 	require.Contains(t, string(out), "best λ = ", "the prior ablation runs at the λ ablation's winner")
@@ -38,6 +38,12 @@ func TestAblationCommand(t *testing.T) {
 		}
 	}
 	require.Len(t, runs, 7, "5 λ variants + planner prior + forward KL: %s", strings.Join(runs, ", "))
+	// The full budget's keys, then the extra train flags over them.
+	cfg, err := os.ReadFile(filepath.Join(dir, runs[0], "config.json"))
+	require.NoError(t, err)
+	for _, kv := range []string{`"steps": 60,`, `"eval_every": 30,`, `"eval_episodes": 1,`, `"seed_steps": 20,`, `"seed": 1`} {
+		require.Contains(t, string(cfg), kv)
+	}
 	before, err := rundir.ReadStatus(filepath.Join(dir, runs[0]))
 	require.NoError(t, err)
 	require.NoError(t, runAblationAsChild(t, args))
@@ -47,6 +53,7 @@ func TestAblationCommand(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dir, "figures", "aggregate-all.png"))
 	require.NoError(t, err)
 	require.ErrorContains(t, runAblation(context.Background(), []string{"--dir", dir, "--tasks", "nosuch"}), "unknown task")
+	require.ErrorContains(t, runAblation(context.Background(), []string{"--dir", dir, "--budget", "huge"}), "unknown budget")
 }
 
 // runAblationAsChild runs `pompc ablation args` as this test binary acting as pompc (the
@@ -61,9 +68,10 @@ func runAblationAsChild(t *testing.T, args []string) error {
 
 // BenchmarkAblation is the ablation of issue 17 as a benchmark (README "The ablation"), run
 // once: POMPC_ABLATION_DIR (resumable; default a temp dir), POMPC_ABLATION_TASKS (default
-// cartpole-swingup), POMPC_ABLATION_SEEDS (default 5:), POMPC_ABLATION_STEPS (default 50000),
-// POMPC_ABLATION_SIZE (default tiny). It reports each variant's IQM of normalized final returns
-// across the tasks, and writes the tables and figures into the directory.
+// cartpole-swingup), POMPC_ABLATION_BUDGET (default full: 5 seeds × 50k steps, sweep.Budgets),
+// POMPC_ABLATION_SEEDS and POMPC_ABLATION_STEPS (default the budget's), POMPC_ABLATION_SIZE
+// (default tiny). It reports each variant's IQM of normalized final returns across the tasks,
+// and writes the tables and figures into the directory.
 func BenchmarkAblation(b *testing.B) {
 	env := func(k, def string) string {
 		if v := os.Getenv(k); v != "" {
@@ -72,8 +80,8 @@ func BenchmarkAblation(b *testing.B) {
 		return def
 	}
 	dir := env("POMPC_ABLATION_DIR", filepath.Join(b.TempDir(), "ablation"))
-	args := []string{"--dir", dir, "--tasks", env("POMPC_ABLATION_TASKS", "cartpole-swingup"), "--seeds", env("POMPC_ABLATION_SEEDS", "5:"),
-		"--steps", env("POMPC_ABLATION_STEPS", "50000"), "--size", env("POMPC_ABLATION_SIZE", "tiny")}
+	args := []string{"--dir", dir, "--tasks", env("POMPC_ABLATION_TASKS", "cartpole-swingup"), "--budget", env("POMPC_ABLATION_BUDGET", "full"),
+		"--seeds", env("POMPC_ABLATION_SEEDS", ""), "--steps", env("POMPC_ABLATION_STEPS", "0"), "--size", env("POMPC_ABLATION_SIZE", "tiny")}
 	for range b.N {
 		cmd := pompcCmd(b, append([]string{"ablation"}, args...)...)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr

@@ -22,7 +22,8 @@ func (s *setFlags) Set(v string) error {
 }
 
 // configFlags registers --preset, --size, --set and one flag per config key on fs, and builds
-// the Config after parsing: preset, then size, then every config flag given, then --set in order.
+// the Config after parsing (pompc.BuildConfig: preset, then size, then every config flag
+// given, then --set in order).
 type configFlags struct {
 	fs     *flag.FlagSet
 	preset *string
@@ -31,10 +32,10 @@ type configFlags struct {
 	keys   map[string]*string
 }
 
-func newConfigFlags(fs *flag.FlagSet, defPreset, defSize string) *configFlags {
+func newConfigFlags(fs *flag.FlagSet) *configFlags {
 	c := &configFlags{fs: fs, keys: map[string]*string{}}
-	c.preset = fs.String("preset", defPreset, "algorithm preset: tdmpc2 (lambda 0), pompc (lambda 1), bmpc (lambda inf)")
-	c.size = fs.String("size", defSize, "network size preset: tiny, 1M, 5M, 19M, 48M")
+	c.preset = fs.String("preset", pompc.DefaultPreset, "algorithm preset: tdmpc2 (lambda 0), pompc (lambda 1), bmpc (lambda inf)")
+	c.size = fs.String("size", pompc.DefaultSize, "network size preset: tiny, 1M, 5M, 19M, 48M")
 	fs.Var(&c.sets, "set", "config override key=value (repeatable), e.g. --set lambda=9 --set prior_kl=forward")
 	for _, k := range pompc.ConfigKeys() {
 		if k == "size" || k == "preset" || k == "size.name" {
@@ -45,32 +46,13 @@ func newConfigFlags(fs *flag.FlagSet, defPreset, defSize string) *configFlags {
 	return c
 }
 
+// build is pompc.BuildConfig of the parsed flags.
 func (c *configFlags) build() (pompc.Config, error) {
-	cfg, err := pompc.PresetByName(*c.preset)
-	if err != nil {
-		return cfg, err
-	}
-	size, err := pompc.SizeByName(*c.size)
-	if err != nil {
-		return cfg, err
-	}
-	cfg = cfg.WithSize(size)
-	var errs []string
+	flags := map[string]string{}
 	c.fs.Visit(func(f *flag.Flag) {
 		if p, ok := c.keys[f.Name]; ok {
-			if err := cfg.Set(f.Name, *p); err != nil {
-				errs = append(errs, err.Error())
-			}
+			flags[f.Name] = *p
 		}
 	})
-	for _, kv := range c.sets {
-		k, v, _ := strings.Cut(kv, "=")
-		if err := cfg.Set(k, v); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
-	if len(errs) > 0 {
-		return cfg, fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return cfg, cfg.Validate()
+	return pompc.BuildConfig(*c.preset, *c.size, flags, c.sets)
 }

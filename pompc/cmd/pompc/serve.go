@@ -18,7 +18,7 @@ func runServe(ctx context.Context, args []string) error {
 	task := fs.String("task", "", "task of a new run (default: resume the run in --run-dir)")
 	saveEvery := fs.Int("save-every", session.DefaultSaveEvery, "checkpoint every N agent steps (negative: only at the end of each training)")
 	idle := fs.Duration("idle", session.DefaultIdleTimeout, "save and exit after this long without clients or training (negative: never)")
-	cf := newConfigFlags(fs, "pompc", "tiny")
+	cf := newConfigFlags(fs)
 	// --backend is the config field "backend"; for an existing run it overrides the recorded one.
 	backendSpec := ""
 	if f := fs.Lookup("backend"); f != nil {

@@ -46,7 +46,7 @@ func parseTrain(args []string) (*trainRun, error) {
 	saveEvery := fs.Int("save-every", 5000, "checkpoint every N agent steps (0: only at the end)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
-	cf := newConfigFlags(fs, "pompc", "tiny")
+	cf := newConfigFlags(fs)
 	if f := fs.Lookup("backend"); f != nil {
 		f.Usage = backendUsage
 	}
