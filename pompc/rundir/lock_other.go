@@ -43,3 +43,10 @@ func (l *Lock) Unlock() error {
 	l.path = ""
 	return err
 }
+
+// InUse reports whether dir's lock file exists (this platform cannot tell whether its holder
+// still lives).
+func InUse(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, LockFile))
+	return err == nil
+}

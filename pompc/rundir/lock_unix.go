@@ -79,3 +79,19 @@ func (l *Lock) Unlock() error {
 	l.f = nil
 	return err
 }
+
+// InUse reports whether a live process holds dir's lock: the lock file names a process that
+// still exists. It only reads (taking the flock, even shared, could make a launcher's Acquire
+// fail at that instant), so a recycled pid can make a dead holder look alive.
+func InUse(dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, LockFile))
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	err = syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

@@ -120,3 +120,19 @@ func TestStatusRoundTripAndDamage(t *testing.T) {
 	require.ErrorContains(t, err, "damaged")
 	require.ErrorContains(t, err, StatusFile)
 }
+
+// TestInUse: a run directory is in use while the process its lock names lives: this process's
+// lock is, a lock left by a process that has exited is not, and no lock is not.
+func TestInUse(t *testing.T) {
+	dir := t.TempDir()
+	require.False(t, InUse(dir), "no lock file")
+	l, err := Acquire(dir)
+	require.NoError(t, err)
+	require.True(t, InUse(dir), "held by this process")
+	require.NoError(t, l.Unlock())
+	require.False(t, InUse(dir), "released")
+	cmd := exec.Command("true")
+	require.NoError(t, cmd.Run())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, LockFile), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644))
+	require.False(t, InUse(dir), "left by a process that exited")
+}

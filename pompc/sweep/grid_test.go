@@ -161,3 +161,40 @@ func TestConfigInReadsFlagsAsTrainDoes(t *testing.T) {
 		t.Error("a bad flag value: want an error")
 	}
 }
+
+// TestAtStep: runs cut at one step compare there: a finished run and a run past the step count
+// as done with their evaluation at the step, a run not there yet stays pending; the runs given
+// are not changed.
+func TestAtStep(t *testing.T) {
+	rec := func(key string, steps []int64, vals ...float64) []pompc.Record {
+		var out []pompc.Record
+		for i, s := range steps {
+			out = append(out, pompc.Record{Key: key, Step: s, Val: vals[i]})
+		}
+		return out
+	}
+	p := Point{Task: "t", Preset: "pompc", Lambda: 1}
+	runs := []Run{
+		{Point: p, Status: rundir.Status{State: rundir.StateDone, Step: 100}, Metrics: map[string][]pompc.Record{
+			pompc.KeyEvalReturn: rec(pompc.KeyEvalReturn, []int64{25, 50, 75, 100}, 100, 200, 300, 400)}},
+		{Point: p, Status: rundir.Status{State: rundir.StateRunning}, Metrics: map[string][]pompc.Record{
+			pompc.KeyEvalReturn: rec(pompc.KeyEvalReturn, []int64{25, 50}, 10, 20),
+			"loss/value":        rec("loss/value", []int64{40, 60}, 1, 2)}},
+		{Point: p, Status: rundir.Status{State: rundir.StateRunning}, Metrics: map[string][]pompc.Record{
+			pompc.KeyEvalReturn: rec(pompc.KeyEvalReturn, []int64{25}, 5),
+			"loss/value":        rec("loss/value", []int64{40}, 1)}},
+	}
+	cut := AtStep(runs, 50)
+	for i, want := range []string{rundir.StateDone, rundir.StateDone, rundir.StateRunning} {
+		require.Equal(t, want, cut[i].Status.State, "run %d", i)
+	}
+	require.Equal(t, 200.0, Final(cut[0].Metrics[pompc.KeyEvalReturn]))
+	require.Equal(t, 20.0, Final(cut[1].Metrics[pompc.KeyEvalReturn]))
+	require.Len(t, cut[1].Metrics["loss/value"], 1)
+	require.Len(t, runs[0].Metrics[pompc.KeyEvalReturn], 4, "the runs given are not changed")
+	require.Equal(t, rundir.StateRunning, runs[1].Status.State)
+	rows := Summarize(cut)
+	require.Equal(t, 2, rows[0].Seeds)
+	require.Equal(t, 1, rows[0].Pending)
+	require.InDelta(t, 110, rows[0].FinalMean, 1e-12)
+}

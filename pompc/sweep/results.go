@@ -124,7 +124,10 @@ func num(v float64) string {
 // seeds), and across tasks a row per variant of aggregate normalized scores and the probability
 // of improvement between every pair of variants (stratified bootstrap intervals, aggregate.go).
 type Report struct {
-	Rows []Row
+	// AtStep, when positive, is the agent step the runs were cut at (AtStep) before they were
+	// summarized; the tables say so.
+	AtStep int64
+	Rows   []Row
 	// Tasks are the sweep's tasks, in grid order (the columns of AggregateRow.PerTask).
 	Tasks      []string
 	Aggregates []AggregateRow
@@ -153,6 +156,37 @@ func NewReport(runs []Run) Report {
 		}
 	}
 	return rep
+}
+
+// AtStep is runs as they stood at agent step n: every metric series cut to its records at steps
+// <= n, and a run that trained to step n or beyond (a record at n or later, or done at n or
+// later) counted as done there, so its final return is its last evaluation at or before n and
+// its AUC spans its evaluations up to n. Runs still training, and runs trained longer, then
+// compare at one step (an interim report of a long ablation, or a comparison with published
+// curves at their step). Runs that have not reached n keep their state (pending in the tables,
+// left out of the aggregates).
+func AtStep(runs []Run, n int64) []Run {
+	out := make([]Run, len(runs))
+	for i, r := range runs {
+		reached := r.Status.State == rundir.StateDone && r.Status.Step >= n
+		cut := make(map[string][]pompc.Record, len(r.Metrics))
+		for k, recs := range r.Metrics {
+			j := len(recs)
+			for j > 0 && recs[j-1].Step > n {
+				j--
+			}
+			if len(recs) > 0 && recs[len(recs)-1].Step >= n {
+				reached = true
+			}
+			cut[k] = recs[:j:j]
+		}
+		r.Metrics = cut
+		if reached && r.Status.State != rundir.StateFailed {
+			r.Status.State, r.Status.Step = rundir.StateDone, n
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // AllTasks is the task cell of the aggregate rows.
@@ -233,6 +267,10 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 	}
 	b.WriteString("\nFinal return: last evaluation return; AUC: area under the evaluation curve over its step span " +
 		"(mean return during training). Mean ± half-width of the 95% Student-t interval over seeds.\n")
+	if rep.AtStep > 0 {
+		fmt.Fprintf(&b, "All runs as they stood at agent step %d (runs still training or trained longer cut there; "+
+			"pending: not there yet); wall time is each run's time so far.\n", rep.AtStep)
+	}
 	if len(rep.Aggregates) > 0 {
 		fmt.Fprintf(&b, "\n| variant | tasks | runs | IQM | mean | median | optimality gap |\n|---|---|---|---|---|---|---|\n")
 		for _, a := range rep.Aggregates {

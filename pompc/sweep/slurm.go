@@ -329,6 +329,10 @@ type PointStatus struct {
 	Slurm, Task string
 	// LogTail holds the last lines of a failed run's train.log.
 	LogTail string
+	// Since is when a running run's current launch began (its status record), at SinceStep: its
+	// rate so far is (Step − SinceStep) / (now − Since), seed phase included.
+	Since     time.Time
+	SinceStep int64
 }
 
 // SweepStatus reports every point of the sweep in dir from its run directory (the status
@@ -362,16 +366,37 @@ func SweepStatus(ctx context.Context, dir string) ([]PointStatus, error) {
 			}
 		}
 	}
+	out, err := JobsStatus(jobs, len(subs) == 0)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Slurm, out[i].Task = queued[out[i].Name], task[out[i].Name]
+	}
+	return out, nil
+}
+
+// JobsStatus reports each job from its run directory: its state (pending when never
+// launched; with local, the runs train on this machine, so a run marked running that no live
+// process holds is reported stopped), its latest step (the status record's, or a running run's latest metrics record),
+// its target, when its current launch began, and a failed run's log tail.
+func JobsStatus(jobs []Job, local bool) ([]PointStatus, error) {
 	out := make([]PointStatus, len(jobs))
 	for i, j := range jobs {
-		name := filepath.Base(j.Dir)
 		st, err := rundir.ReadStatus(j.Dir)
 		if err != nil {
 			return nil, err
 		}
-		p := PointStatus{Name: name, State: st.State, Step: st.Step, Target: j.Steps(), Slurm: queued[name], Task: task[name]}
+		p := PointStatus{Name: filepath.Base(j.Dir), State: st.State, Step: st.Step, Target: j.Steps()}
 		if p.State == "" {
 			p.State = "pending"
+		}
+		if p.State == rundir.StateRunning {
+			if !local || rundir.InUse(j.Dir) {
+				p.Since, p.SinceStep = st.Updated, st.Step
+			} else {
+				p.State = rundir.StateStopped // its process died: run it again to resume
+			}
 		}
 		if p.State != rundir.StateDone {
 			p.Step = max(p.Step, lastStep(j.Dir))

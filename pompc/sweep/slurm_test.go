@@ -12,7 +12,8 @@ import (
 )
 
 // SweepStatus reads each point from its run directory: never launched (pending), running with
-// its latest metrics step, done, failed with the tail of its log; and the items of a submission
+// its latest metrics step (stopped once no process holds it), done, failed with the tail of
+// its log; and the items of a submission
 // group a batched sweep's points by population (one array task each), one point each otherwise.
 func TestSweepStatusAndItems(t *testing.T) {
 	dir := t.TempDir()
@@ -32,11 +33,19 @@ func TestSweepStatusAndItems(t *testing.T) {
 	require.NoError(t, os.WriteFile(rundir.Path(jobs[2].Dir, rundir.MetricsFile),
 		[]byte(`{"key":"loss/pi","step":55,"val":1}`+"\n"+`{"key":"loss/pi","step":57,"val":1}`+"\n"), 0o644))
 
+	lock, err := rundir.Acquire(jobs[2].Dir) // its training process (here: this one)
+	require.NoError(t, err)
 	pts, err := SweepStatus(context.Background(), dir)
 	require.NoError(t, err)
 	require.Len(t, pts, 4)
 	require.Equal(t, []string{"done", "failed", "running", "pending"}, []string{pts[0].State, pts[1].State, pts[2].State, pts[3].State})
 	require.Equal(t, int64(57), pts[2].Step)
+	require.False(t, pts[2].Since.IsZero(), "when its launch began")
+	// Marked running, but no process holds it (killed with its machine): stopped.
+	require.NoError(t, lock.Unlock())
+	pts, err = SweepStatus(context.Background(), dir)
+	require.NoError(t, err)
+	require.Equal(t, rundir.StateStopped, pts[2].State)
 	require.True(t, strings.HasSuffix(pts[1].LogTail, "pompc: boom"), pts[1].LogTail)
 	require.NotContains(t, pts[1].LogTail, "a\n")
 

@@ -2,23 +2,122 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/pompc/pompc/envs"
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/sweep"
 	"github.com/pompc/pompc/widgets"
 )
 
+// ablationFile holds an ablation's settings in its directory, so that `pompc ablation --dir D`
+// alone resumes it and --status / --report read it.
+const ablationFile = "ablation.json"
+
+// ablationSpec is an ablation's settings, resolved (the budget's seeds and steps filled in):
+// two invocations with equal specs train the same runs.
+type ablationSpec struct {
+	Tasks   []string  `json:"tasks"`
+	Lambdas []float64 `json:"lambdas"`
+	// PriorLambda is "best", a λ, or "" (no prior ablation).
+	PriorLambda string   `json:"prior_lambda"`
+	Budget      string   `json:"budget"`
+	Seeds       []int    `json:"seeds"`
+	Steps       int      `json:"steps"`
+	Size        string   `json:"size"`
+	Sets        []string `json:"sets,omitempty"`
+	// Extra are the train flags after --.
+	Extra []string `json:"extra,omitempty"`
+}
+
+// trainArgs are the `pompc train` flags of every run: the budget's config flags first, so
+// that --set and the extra train flags win over them.
+func (s ablationSpec) trainArgs() ([]string, error) {
+	b, err := sweep.BudgetByName(s.Budget)
+	if err != nil {
+		return nil, err
+	}
+	b.Steps = s.Steps
+	return trainArgsOf(s.Size, 0, s.Sets, append(b.TrainArgs(), s.Extra...)), nil
+}
+
+// lambdaJobs and priorJobs are the runs of the λ ablation and of the prior ablation at λ.
+func (s ablationSpec) lambdaJobs(dir string) ([]sweep.Job, error) {
+	args, err := s.trainArgs()
+	if err != nil {
+		return nil, err
+	}
+	return sweep.AblationJobs(dir, sweep.LambdaAblation(s.Lambdas...), s.Tasks, s.Seeds, args)
+}
+
+func (s ablationSpec) priorJobs(dir string, lambda float64) ([]sweep.Job, error) {
+	args, err := s.trainArgs()
+	if err != nil {
+		return nil, err
+	}
+	return sweep.AblationJobs(dir, sweep.PriorAblation(lambda), s.Tasks, s.Seeds, args)
+}
+
+// priorLambda is the λ of the prior ablation: the spec's value, or for "best" the λ
+// ablation's winner once every run of it is done (ok false before, or with no prior ablation).
+func (s ablationSpec) priorLambda(lambdaRuns []sweep.Run) (lambda, iqm float64, best, ok bool, err error) {
+	switch strings.TrimSpace(s.PriorLambda) {
+	case "":
+		return 0, 0, false, false, nil
+	case "best":
+		for _, r := range lambdaRuns {
+			if r.Status.State != rundir.StateDone {
+				return 0, 0, true, false, nil
+			}
+		}
+		lambda, iqm, ok = sweep.BestLambda(lambdaRuns, s.Lambdas)
+		return lambda, iqm, true, ok, nil
+	}
+	lambda, err = pompc.ParseLambda(s.PriorLambda)
+	return lambda, 0, false, err == nil, err
+}
+
+func loadAblation(dir string) (ablationSpec, error) {
+	var s ablationSpec
+	data, err := os.ReadFile(filepath.Join(dir, ablationFile))
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return s, fmt.Errorf("ablation: %s: %w", filepath.Join(dir, ablationFile), err)
+	}
+	return s, nil
+}
+
+func saveAblation(dir string, s ablationSpec) error {
+	if err := rundir.Ensure(dir); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return rundir.WriteFile(filepath.Join(dir, ablationFile), append(data, '\n'), 0o644)
+}
+
 // runAblation: pompc ablation --dir DIR [flags] [-- extra train flags]. The ablation of issue 17
 // on every task as one population per task: TD-MPC2, PO-MPC at each λ and BMPC, then at
-// --prior-lambda (default best: the λ ablation's winner) the planner prior and the forward KL next to the default learned prior with
-// reverse KL. Resumable (run it again); writes the tables (per task and across tasks) and the
-// figures into DIR.
+// --prior-lambda (default best: the λ ablation's winner) the planner prior and the forward KL
+// next to the default learned prior with reverse KL. Resumable (run it again, with no flags:
+// DIR/ablation.json holds its settings); writes the tables (per task and across tasks) and
+// the figures into DIR. --status shows every run's progress and the time left; --report
+// writes the tables and figures of what has trained so far (--at-step: every run cut at one
+// step).
 func runAblation(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ablation", flag.ContinueOnError)
 	dir := fs.String("dir", "", "ablation directory (required): one run directory per point, results, figures/")
@@ -33,8 +132,13 @@ func runAblation(ctx context.Context, args []string) error {
 	var sets setFlags
 	fs.Var(&sets, "set", "config override key=value for every run (repeatable)")
 	width := fs.String("width", "single", "figure width: single or double column")
+	status := fs.Bool("status", false, "show every run's progress, the latest evaluations and the time left; train nothing")
+	report := fs.Bool("report", false, "write the tables and figures of what has trained so far; train nothing")
+	atStep := fs.Int64("at-step", 0, "with --report: every run as it stood at this agent step (runs that have not reached it are pending)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: pompc ablation --dir DIR [flags] [-- extra pompc train flags]")
+		fmt.Fprintln(fs.Output(), "usage: pompc ablation --dir DIR [flags] [-- extra pompc train flags]\n"+
+			"       pompc ablation --dir DIR            (resume: DIR/ablation.json holds the settings)\n"+
+			"       pompc ablation --dir DIR --status | --report [--at-step N]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -43,92 +147,269 @@ func runAblation(ctx context.Context, args []string) error {
 	if *dir == "" {
 		return errors.New("ablation: --dir is required")
 	}
+	if *atStep < 0 || (*atStep > 0 && !*report) {
+		return errors.New("ablation: --at-step wants --report and a positive step")
+	}
+	style, err := widgets.StyleByName(*width)
+	if err != nil {
+		return err
+	}
+	specFlags := map[string]bool{"tasks": true, "lambdas": true, "prior-lambda": true, "budget": true, "seeds": true,
+		"size": true, "steps": true, "set": true}
+	given := len(fs.Args()) > 0
+	fs.Visit(func(f *flag.Flag) { given = given || specFlags[f.Name] })
+
+	spec := ablationSpec{Tasks: splitList(*tasks), PriorLambda: strings.TrimSpace(*priorLambda), Budget: *budgetName,
+		Size: *size, Sets: sets, Extra: fs.Args()}
 	b, err := sweep.BudgetByName(*budgetName)
 	if err != nil {
 		return err
 	}
+	spec.Budget, spec.Steps = b.Name, b.Steps
 	if *steps > 0 {
-		b.Steps = *steps
+		spec.Steps = *steps
 	}
 	g, err := gridFromFlags(*tasks, "pompc", *lambdas, "", "", *seeds)
 	if err != nil {
 		return err
 	}
+	spec.Lambdas, spec.Seeds = g.Lambdas, g.Seeds
 	if *seeds == "" {
-		g.Seeds = b.SeedList()
+		spec.Seeds = b.SeedList()
 	}
-	if err := checkTasks("ablation", g.Tasks); err != nil {
+	if len(spec.Sets) == 0 {
+		spec.Sets = nil
+	}
+	if len(spec.Extra) == 0 {
+		spec.Extra = nil
+	}
+	if given {
+		if err := checkTasks("ablation", spec.Tasks); err != nil {
+			return err
+		}
+	}
+	saved, err := loadAblation(*dir)
+	switch {
+	case err == nil && !given:
+		spec = saved
+	case err == nil && !reflect.DeepEqual(saved, spec):
+		return fmt.Errorf("ablation: %s holds an ablation with other settings (%s); resume it with no settings flags, or use another --dir",
+			*dir, filepath.Join(*dir, ablationFile))
+	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return err
 	}
-	style, err := widgets.StyleByName(*width)
-	if err != nil {
+	if err := checkTasks("ablation", spec.Tasks); err != nil {
+		return err
+	}
+	if _, err := spec.trainArgs(); err != nil {
+		return err
+	}
+	switch {
+	case *status:
+		return printAblationStatus(*dir, spec)
+	case *report:
+		runs, _, err := ablationRuns(*dir, spec)
+		if err != nil {
+			return err
+		}
+		return writeReport(*dir, runs, style, true, false, *atStep)
+	}
+	if err := saveAblation(*dir, spec); err != nil {
 		return err
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	// The budget's config flags first, so that --set and the extra train flags win over them.
-	trainArgs := trainArgsOf(*size, 0, sets, append(b.TrainArgs(), fs.Args()...))
 	l := sweep.PopulationLauncher{Exe: exe, Args: []string{"population"}}
-	var all []sweep.Job
 	var sum sweep.Summary
-	// train runs the grids' jobs (one population per task) and keeps them for the report.
-	train := func(grids []sweep.Grid) error {
-		js, err := sweep.AblationJobs(*dir, grids, g.Tasks, g.Seeds, trainArgs)
-		if err != nil {
-			return err
-		}
-		for _, j := range js {
-			if !slices.ContainsFunc(all, func(a sweep.Job) bool { return a.Dir == j.Dir }) {
-				all = append(all, j)
-			}
-		}
-		fmt.Printf("ablation %s: %d runs on %s, one population per task\n", *dir, len(js), strings.Join(g.Tasks, ", "))
+	// train runs jobs (one population per task) and adds up their summary.
+	train := func(js []sweep.Job) error {
+		fmt.Printf("ablation %s: %d runs on %s, one population per task\n", *dir, len(js), strings.Join(spec.Tasks, ", "))
 		s, err := sweep.Engine{Launcher: l, Parallel: *jobs, Log: os.Stdout}.Run(ctx, js)
 		sum.Total, sum.Done, sum.Skipped, sum.Stopped = sum.Total+s.Total, sum.Done+s.Done, sum.Skipped+s.Skipped, sum.Stopped+s.Stopped
 		sum.Failed = append(sum.Failed, s.Failed...)
 		return err
 	}
-	grids := sweep.LambdaAblation(g.Lambdas...)
-	pl := strings.TrimSpace(*priorLambda)
-	if pl == "best" {
-		if err := train(grids); err != nil {
-			return err
-		}
-		grids = nil
-		runs, err := sweep.RunsOf(all)
-		if err != nil {
-			return err
-		}
-		if best, iqm, ok := sweep.BestLambda(runs, g.Lambdas); ok && sum.Stopped == 0 {
-			fmt.Printf("ablation: best λ = %s (IQM of normalized final returns %.3f); the prior ablation runs there\n", pompc.FormatLambda(best), iqm)
-			grids = sweep.PriorAblation(best)
-		}
-	} else if pl != "" {
-		lam, err := pompc.ParseLambda(pl)
-		if err != nil {
-			return err
-		}
-		grids = append(grids, sweep.PriorAblation(lam)...)
-	}
-	if len(grids) > 0 {
-		if err := train(grids); err != nil {
-			return err
-		}
-	}
-	runs, err := sweep.RunsOf(all)
+	lj, err := spec.lambdaJobs(*dir)
 	if err != nil {
 		return err
 	}
-	if err := writeReport(*dir, runs, style, true, false); err != nil {
+	// A fixed prior λ trains together with the λ ablation (its default-prior run is the λ
+	// ablation's own); "best" waits for the λ ablation's winner.
+	if lam, _, best, ok, err := spec.priorLambda(nil); err != nil {
+		return err
+	} else if ok && !best {
+		pj, err := spec.priorJobs(*dir, lam)
+		if err != nil {
+			return err
+		}
+		lj = mergeJobs(lj, pj)
+	}
+	if err := train(lj); err != nil {
+		return err
+	}
+	if spec.PriorLambda == "best" && sum.Stopped == 0 {
+		lambdaRuns, err := sweep.RunsOf(lj)
+		if err != nil {
+			return err
+		}
+		if lam, iqm, _, ok, _ := spec.priorLambda(lambdaRuns); ok {
+			fmt.Printf("ablation: best λ = %s (IQM of normalized final returns %.3f); the prior ablation runs there\n", pompc.FormatLambda(lam), iqm)
+			pj, err := spec.priorJobs(*dir, lam)
+			if err != nil {
+				return err
+			}
+			if err := train(pj); err != nil {
+				return err
+			}
+		}
+	}
+	runs, _, err := ablationRuns(*dir, spec)
+	if err != nil {
+		return err
+	}
+	if err := writeReport(*dir, runs, style, true, false, 0); err != nil {
 		return err
 	}
 	if len(sum.Failed) > 0 {
 		return fmt.Errorf("ablation: %d of %d runs failed; see their train.log; run the command again to retry them", len(sum.Failed), sum.Total)
 	}
 	if sum.Stopped > 0 {
-		fmt.Printf("interrupted: %d runs not finished; run the same command again to resume\n", sum.Stopped)
+		fmt.Printf("interrupted: %d runs not finished; run `pompc ablation --dir %s` again to resume\n", sum.Stopped, *dir)
+	}
+	return nil
+}
+
+// mergeJobs is a followed by the jobs of b whose run directories a does not have.
+func mergeJobs(a, b []sweep.Job) []sweep.Job {
+	for _, j := range b {
+		if !slices.ContainsFunc(a, func(x sweep.Job) bool { return x.Dir == j.Dir }) {
+			a = append(a, j)
+		}
+	}
+	return a
+}
+
+// ablationJobs are the ablation's runs known so far: the λ ablation's, and the prior
+// ablation's once its λ is known (fixed, or the λ ablation's winner after it finished).
+func ablationJobs(dir string, spec ablationSpec) (jobs []sweep.Job, priorNote string, err error) {
+	jobs, err = spec.lambdaJobs(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	lambdaRuns, err := sweep.RunsOf(jobs)
+	if err != nil {
+		return nil, "", err
+	}
+	lam, _, best, ok, err := spec.priorLambda(lambdaRuns)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case ok:
+		pj, err := spec.priorJobs(dir, lam)
+		if err != nil {
+			return nil, "", err
+		}
+		jobs = mergeJobs(jobs, pj)
+		if best {
+			priorNote = "the prior ablation runs at the best λ = " + pompc.FormatLambda(lam)
+		}
+	case best && len(spec.Lambdas) > 0:
+		// As many runs as at any of the λ values (the default prior's are the λ ablation's own).
+		pj, err := spec.priorJobs(dir, spec.Lambdas[0])
+		if err != nil {
+			return nil, "", err
+		}
+		n := len(mergeJobs(slices.Clone(jobs), pj)) - len(jobs)
+		priorNote = fmt.Sprintf("then the prior ablation at the best λ (%d more runs), once the λ ablation has finished", n)
+	}
+	return jobs, priorNote, nil
+}
+
+// ablationRuns are the runs of ablationJobs with their metrics.
+func ablationRuns(dir string, spec ablationSpec) ([]sweep.Run, string, error) {
+	jobs, note, err := ablationJobs(dir, spec)
+	if err != nil {
+		return nil, "", err
+	}
+	runs, err := sweep.RunsOf(jobs)
+	return runs, note, err
+}
+
+// printAblationStatus prints every run's state and step, the latest evaluation of each
+// variant (mean over the seeds that have one) and an estimate of the time left.
+func printAblationStatus(dir string, spec ablationSpec) error {
+	jobs, note, err := ablationJobs(dir, spec)
+	if err != nil {
+		return err
+	}
+	pts, err := sweep.JobsStatus(jobs, true)
+	if err != nil {
+		return err
+	}
+	printPointStatus(pts)
+	runs, err := sweep.RunsOf(jobs)
+	if err != nil {
+		return err
+	}
+	type latest struct {
+		sum  float64
+		n    int
+		step int64
+	}
+	byVariant := map[string]*latest{}
+	var order []string
+	for _, r := range runs {
+		k := r.Task + "  " + r.Variant()
+		if byVariant[k] == nil {
+			byVariant[k] = &latest{}
+			order = append(order, k)
+		}
+		if ev := r.Metrics[pompc.KeyEvalReturn]; len(ev) > 0 {
+			l := byVariant[k]
+			l.sum += ev[len(ev)-1].Val
+			l.n++
+			l.step = max(l.step, ev[len(ev)-1].Step)
+		}
+	}
+	header := "latest evaluation (mean over the seeds that have one):"
+	for _, k := range order {
+		if l := byVariant[k]; l.n > 0 {
+			if header != "" {
+				fmt.Println(header)
+				header = ""
+			}
+			fmt.Printf("  %-40s %7.1f  (%d seeds, step %d)\n", k, l.sum/float64(l.n), l.n, l.step)
+		}
+	}
+	if header != "" {
+		fmt.Println("no evaluation yet")
+	}
+	// Time left: the slowest running run at its rate since its launch began, counted from the
+	// end of the seed phase when the launch began in it (random actions are nearly free; the
+	// updates that end it are counted as time, not as steps).
+	seedEnd := map[string]int64{}
+	for _, task := range spec.Tasks {
+		if env, err := envs.Make(task); err == nil {
+			seedEnd[task] = int64(jobs[0].Config.SeedStepsFor(env.Spec().EpisodeLen))
+			env.Close()
+		}
+	}
+	var left time.Duration
+	for i, p := range pts {
+		from := max(p.SinceStep, seedEnd[jobs[i].Point.Task])
+		if p.State != rundir.StateRunning || p.Since.IsZero() || p.Step <= from {
+			continue
+		}
+		rate := float64(p.Step-from) / time.Since(p.Since).Seconds()
+		left = max(left, time.Duration(float64(p.Target-p.Step)/rate*float64(time.Second)))
+	}
+	if left > 0 {
+		fmt.Printf("the running runs finish in about %s (at their rate since launch, evaluations included)\n", left.Round(time.Minute))
+	}
+	if note != "" {
+		fmt.Println(note)
 	}
 	return nil
 }

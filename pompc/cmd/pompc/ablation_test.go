@@ -47,9 +47,26 @@ func TestAblationCommand(t *testing.T) {
 	before, err := rundir.ReadStatus(filepath.Join(dir, runs[0]))
 	require.NoError(t, err)
 	require.NoError(t, runAblationAsChild(t, args))
+	// With no settings flags, the directory's ablation.json resumes the same ablation.
+	require.NoError(t, runAblationAsChild(t, []string{"--dir", dir}))
 	after, err := rundir.ReadStatus(filepath.Join(dir, runs[0]))
 	require.NoError(t, err)
 	require.Equal(t, before, after, "a finished run trained again")
+	require.ErrorContains(t, runAblation(context.Background(), []string{"--dir", dir, "--seeds", "1,2"}), "other settings")
+
+	// --status: every run done, the latest evaluation of each variant, the best λ.
+	out, err = pompcCmd(t, "ablation", "--dir", dir, "--status").CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, want := range []string{"7 points: 7 done", "latest evaluation", "cartpole-balance  pompc λ=9 ", "the prior ablation runs at the best λ = "} {
+		require.Contains(t, string(out), want)
+	}
+	// --report --at-step: the runs cut at step 30 (their first evaluation).
+	out, err = pompcCmd(t, "ablation", "--dir", dir, "--report", "--at-step", "30").CombinedOutput()
+	require.NoError(t, err, string(out))
+	md, err = os.ReadFile(filepath.Join(dir, "results.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "at agent step 30")
+	require.NotContains(t, string(md), " pending)", "every run reached step 30")
 	_, err = os.Stat(filepath.Join(dir, "figures", "aggregate-all.png"))
 	require.NoError(t, err)
 	require.ErrorContains(t, runAblation(context.Background(), []string{"--dir", dir, "--tasks", "nosuch"}), "unknown task")

@@ -45,6 +45,7 @@ func runSweep(ctx context.Context, args []string) error {
 	point := fs.Int("point", -1, "run one task of a SLURM submission (what its array tasks run: $SLURM_ARRAY_TASK_ID)")
 	status := fs.Bool("status", false, "show every point: pending, running (step), done, failed (log tail), with its SLURM task state; train nothing")
 	report := fs.Bool("report", false, "write the results tables and figures of the finished points; train nothing")
+	atStep := fs.Int64("at-step", 0, "with --report: every run as it stood at this agent step (runs still training count once there; those not there yet are pending)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: pompc sweep --dir DIR [flags] [-- extra pompc train flags]")
 		fs.PrintDefaults()
@@ -55,6 +56,9 @@ func runSweep(ctx context.Context, args []string) error {
 	if *dir == "" {
 		return errors.New("sweep: --dir is required")
 	}
+	if *atStep < 0 || (*atStep > 0 && !*report) {
+		return errors.New("sweep: --at-step wants --report and a positive step")
+	}
 	style, err := widgets.StyleByName(*width)
 	if err != nil {
 		return err
@@ -63,7 +67,7 @@ func runSweep(ctx context.Context, args []string) error {
 	case *status:
 		return printSweepStatus(ctx, *dir)
 	case *report:
-		return writeSweepOutputs(*dir, style, *reference, *noFigures)
+		return writeSweepOutputs(*dir, style, *reference, *noFigures, *atStep)
 	case *point >= 0 || *submission >= 0:
 		return runSlurmTask(ctx, *dir, *submission, *point, style, *reference, *noFigures)
 	}
@@ -111,7 +115,7 @@ func runSweep(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeSweepOutputs(*dir, style, *reference, *noFigures); err != nil {
+	if err := writeSweepOutputs(*dir, style, *reference, *noFigures, 0); err != nil {
 		return err
 	}
 	switch {
@@ -132,18 +136,22 @@ func runSweep(ctx context.Context, args []string) error {
 
 // writeSweepOutputs writes results.csv, results.md and (unless noFigures) figures/ for the
 // sweep in dir, printing the Markdown table.
-func writeSweepOutputs(dir string, style widgets.Style, reference, noFigures bool) error {
+func writeSweepOutputs(dir string, style widgets.Style, reference, noFigures bool, atStep int64) error {
 	_, runs, err := sweep.Load(dir)
 	if err != nil {
 		return err
 	}
-	return writeReport(dir, runs, style, reference, noFigures)
+	return writeReport(dir, runs, style, reference, noFigures, atStep)
 }
 
 // writeReport writes the tables (results.csv, results.md, printing the Markdown) and, unless
-// noFigures, the figures of runs into dir.
-func writeReport(dir string, runs []sweep.Run, style widgets.Style, reference, noFigures bool) error {
+// noFigures, the figures of runs into dir; atStep > 0 cuts every run there first (sweep.AtStep).
+func writeReport(dir string, runs []sweep.Run, style widgets.Style, reference, noFigures bool, atStep int64) error {
+	if atStep > 0 {
+		runs = sweep.AtStep(runs, atStep)
+	}
 	rep := sweep.NewReport(runs)
+	rep.AtStep = atStep
 	if err := sweep.WriteTables(dir, rep); err != nil {
 		return err
 	}
@@ -227,7 +235,7 @@ func submitSlurm(ctx context.Context, dir string, g sweep.Grid, s sweep.Slurm, p
 	if len(sub.Items) == 0 {
 		fmt.Printf("sweep %s: all %d runs done or in flight; nothing submitted\n", dir, points)
 		if done, _ := sweepDone(ctx, dir); done {
-			return writeSweepOutputs(dir, style, reference, noFigures)
+			return writeSweepOutputs(dir, style, reference, noFigures, 0)
 		}
 		return nil
 	}
@@ -277,7 +285,7 @@ func runSlurmTask(ctx context.Context, dir string, n, point int, style widgets.S
 	}
 	if done, _ := sweepDone(ctx, dir); done {
 		// The task's runs are done whatever happens to the report (pompc sweep --report redoes it).
-		if err := writeSweepOutputs(dir, style, reference, noFigures); err != nil {
+		if err := writeSweepOutputs(dir, style, reference, noFigures, 0); err != nil {
 			fmt.Fprintf(os.Stderr, "pompc: the sweep's report: %v (pompc sweep --dir %s --report writes it)\n", err, dir)
 		}
 	}
@@ -305,6 +313,13 @@ func printSweepStatus(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
+	printPointStatus(pts)
+	return nil
+}
+
+// printPointStatus prints a line per run (state, step of target, SLURM task, a failed run's log
+// tail) and the count of each state.
+func printPointStatus(pts []sweep.PointStatus) {
 	counts := map[string]int{}
 	for _, p := range pts {
 		counts[p.State]++
@@ -329,7 +344,6 @@ func printSweepStatus(ctx context.Context, dir string) error {
 		}
 	}
 	fmt.Printf("%d points: %s\n", len(pts), strings.Join(parts, ", "))
-	return nil
 }
 
 // trainArgsOf are the `pompc train` flags every run of a sweep or ablation gets: the size, the
