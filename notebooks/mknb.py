@@ -65,8 +65,9 @@ milliseconds.
 
 The first cell holds the notebook's parameters: `--budget=tiny` is a smoke run (150 steps with
 a shrunken planner and batch, about a minute on two cores, what CI runs), `--budget=full` a real
-one (100k steps with the preset's sizes). `--steps=N` makes the training cell train to step N
-instead of the budget's length.
+one (50k agent steps, 100k environment steps at action repeat 2: the ablation's budget, where
+the published curves have their first point). `--steps=N` makes the training cell train to
+step N instead of the budget's length.
 """),
     code(FIRST_CELL_HEAD + """
 var (
@@ -80,7 +81,11 @@ b, err := sweep.BudgetByName(*flagBudget)
 must(err)
 must(widgets.SetParam("budget", b.Name))
 must(widgets.SetParam("steps", strconv.Itoa(*flagSteps)))
-fmt.Printf("budget %q: %d agent steps (%d of random seed actions)\\n", b.Name, b.Steps, b.SeedSteps)
+seed := "the config's seed phase of random actions"
+if b.SeedSteps > 0 {
+	seed = fmt.Sprintf("%d of random seed actions", b.SeedSteps)
+}
+fmt.Printf("budget %q: %d agent steps (%s)\\n", b.Name, b.Steps, seed)
 """),
     md("""
 Declarations shared by the cells below: where the run lives and how to open it.
@@ -290,6 +295,7 @@ fmt.Printf("budget %q on %s: %d seeds × %d agent steps per run\\n", b.Name, *fl
     code("""
 import (
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/session"
 	"github.com/pompc/pompc/pompc/sweep"
 	"github.com/pompc/pompc/widgets"
@@ -308,10 +314,17 @@ var (
 )
 
 // priorAblation is the prior/KL ablation at the λ ablation's winner (sweep.BestLambda: the
-// highest IQM of normalized final returns, as pompc ablation --prior-lambda best chooses it);
-// ok is false while the λ ablation has not finished.
+// highest IQM of normalized final returns, as pompc ablation --prior-lambda best chooses it,
+// once every run of the λ ablation is done: finished trains the unfinished ones first); ok is
+// false when a run of it did not finish (failed or interrupted).
 func priorAblation() (grids []sweep.Grid, lambda float64, ok bool) {
-	lambda, iqm, ok := sweep.BestLambda(finished(lambdaAblation), lambdas)
+	rs := finished(lambdaAblation)
+	for _, r := range rs {
+		if r.Status.State != rundir.StateDone {
+			return nil, 0, false
+		}
+	}
+	lambda, iqm, ok := sweep.BestLambda(rs, lambdas)
 	if !ok {
 		return nil, 0, false
 	}
@@ -410,7 +423,7 @@ drawn.
 %%
 grids, lambda, ok := priorAblation()
 if !ok {
-	fmt.Println("the λ ablation has not finished: run its cell first")
+	fmt.Println("no λ yet: the λ ablation's runs must all finish first (its cell above)")
 	return
 }
 rs := train("prior and KL direction at λ = "+pompc.FormatLambda(lambda)+" on "+task, grids)

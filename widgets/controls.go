@@ -3,6 +3,7 @@ package widgets
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -212,7 +213,7 @@ func (c *Controls) buildLive() error {
 	}
 	c.widgetID = []string{slider.HtmlId(), kl.HtmlId(), prior.HtmlId(), stop.HtmlId()}
 
-	listen(c, c.widgetEvents(slider.HtmlId()), idx, func(pos int) (string, error) {
+	listen(c, c.widgetEvents(slider.HtmlId()), func(st pompc.Status) int { return slices.Index(c.lambdas, st.Lambda) }, func(pos int) (string, error) {
 		if pos < 0 || pos >= len(c.lambdas) {
 			return "", fmt.Errorf("slider position %d out of range", pos)
 		}
@@ -220,13 +221,13 @@ func (c *Controls) buildLive() error {
 		dom.SetInnerText(c.labelID, pompc.FormatLambda(l))
 		return "λ → " + pompc.FormatLambda(l), c.run.SetLambda(l)
 	})
-	listen(c, c.widgetEvents(kl.HtmlId()), indexOf(KLDirs, c.st.PriorKL), func(i int) (string, error) {
+	listen(c, c.widgetEvents(kl.HtmlId()), func(st pompc.Status) int { return indexOf(KLDirs, st.PriorKL) }, func(i int) (string, error) {
 		if i < 0 || i >= len(KLDirs) {
 			return "", fmt.Errorf("KL choice %d out of range", i)
 		}
 		return "KL → " + string(KLDirs[i]), c.run.SetPriorKL(KLDirs[i])
 	})
-	listen(c, c.widgetEvents(prior.HtmlId()), indexOf(PriorKinds, c.st.Prior), func(i int) (string, error) {
+	listen(c, c.widgetEvents(prior.HtmlId()), func(st pompc.Status) int { return indexOf(PriorKinds, st.Prior) }, func(i int) (string, error) {
 		if i < 0 || i >= len(PriorKinds) {
 			return "", fmt.Errorf("prior choice %d out of range", i)
 		}
@@ -241,7 +242,7 @@ func (c *Controls) buildLive() error {
 		}
 	}()
 	c.closers = append(c.closers, stopCh.Close, clicks.close)
-	listen(c, clicks, -1, func(int) (string, error) {
+	listen(c, clicks, nil, func(int) (string, error) {
 		return "stop requested", c.run.Stop()
 	})
 	return nil
@@ -321,7 +322,9 @@ func (c *Controls) widgetEvents(htmlID string) *events {
 			e.deliver(int64(v/eventSeqBase), v%eventSeqBase)
 		}
 	})
-	c.closers = append(c.closers, func() { comms.Unsubscribe(id); e.close() })
+	// Unsubscribing waits for GoNB's subscription lock, which its dispatch can leave held when a
+	// message arrives for an address nobody listens to any more: never block Close on it.
+	c.closers = append(c.closers, func() { e.close(); go comms.Unsubscribe(id) })
 	dom.TransientJavascript(fmt.Sprintf(`(() => {
   const comm = globalThis?.gonb_comm, el = document.getElementById(%q);
   if (!comm || !el) { console.error("pompc: the controls will not reach the run (no GoNB comms)"); return; }
@@ -334,11 +337,11 @@ func (c *Controls) widgetEvents(htmlID string) *events {
 }
 
 // listen applies a widget's newest value to the run, one change at a time, until the events
-// close: it applies the value (unless the run already has it: cur is the value the run
-// started with, -1 for none; a refused change leaves it), then reads the run's status back and
-// redraws the status line. Values that arrive while a change is applied collapse into the
-// newest.
-func listen(c *Controls, e *events, cur int, apply func(int) (string, error)) {
+// close: it applies the value unless the run already has it (have: the widget value of the
+// run's latest status, e.g. after another dashboard changed it; nil for a button), then reads
+// the run's status back and redraws the status line. Values that arrive while a change is
+// applied collapse into the newest.
+func listen(c *Controls, e *events, have func(pompc.Status) int, apply func(int) (string, error)) {
 	go func() {
 		for {
 			select {
@@ -346,9 +349,19 @@ func listen(c *Controls, e *events, cur int, apply func(int) (string, error)) {
 				return
 			case <-e.notify:
 			}
+			select {
+			case <-e.done: // closed while a value was pending: the controls are inactive
+				return
+			default:
+			}
 			v := e.latest()
-			if v == cur {
-				continue
+			if have != nil {
+				c.mu.Lock()
+				h := have(c.st)
+				c.mu.Unlock()
+				if v == h {
+					continue
+				}
 			}
 			c.Note("applying your change…") // the run applies it between two steps
 			what, err := apply(v)
@@ -357,7 +370,7 @@ func listen(c *Controls, e *events, cur int, apply func(int) (string, error)) {
 			if err != nil {
 				c.msg = what + ": " + err.Error()
 			} else {
-				c.msg, cur = what, v
+				c.msg = what
 			}
 			c.mu.Unlock()
 			if st, err := c.run.Status(); err == nil {

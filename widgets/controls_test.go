@@ -167,10 +167,10 @@ func TestControlHandlersDriveTheRun(t *testing.T) {
 	for _, n := range []string{"lambda", "kl", "prior", "stop"} {
 		evs[n] = newEvents()
 	}
-	listen(c, evs["lambda"], lambdaIndex(c.lambdas, 1), func(pos int) (string, error) { return "λ", c.run.SetLambda(c.lambdas[pos]) })
-	listen(c, evs["kl"], indexOf(KLDirs, f.st.PriorKL), func(i int) (string, error) { return "kl", c.run.SetPriorKL(KLDirs[i]) })
-	listen(c, evs["prior"], indexOf(PriorKinds, f.st.Prior), func(i int) (string, error) { return "prior", c.run.SetPrior(PriorKinds[i]) })
-	listen(c, evs["stop"], -1, func(int) (string, error) { return "stop", c.run.Stop() })
+	listen(c, evs["lambda"], func(st pompc.Status) int { return lambdaIndex(c.lambdas, st.Lambda) }, func(pos int) (string, error) { return "λ", c.run.SetLambda(c.lambdas[pos]) })
+	listen(c, evs["kl"], func(st pompc.Status) int { return indexOf(KLDirs, st.PriorKL) }, func(i int) (string, error) { return "kl", c.run.SetPriorKL(KLDirs[i]) })
+	listen(c, evs["prior"], func(st pompc.Status) int { return indexOf(PriorKinds, st.Prior) }, func(i int) (string, error) { return "prior", c.run.SetPrior(PriorKinds[i]) })
+	listen(c, evs["stop"], nil, func(int) (string, error) { return "stop", c.run.Stop() })
 
 	// Each widget has its own handler goroutine: send one event at a time so the calls' order
 	// is defined.

@@ -32,6 +32,8 @@ func TestPopulationLauncherTrainsTheGridTogether(t *testing.T) {
 	}
 	l, err := PopulationLauncher(25)
 	require.NoError(t, err)
+	require.Len(t, sweep.Items(l, jobs, []int{0, 1, 2, 3}), 2, "on the pure-Go backend: one population per λ")
+	l.Group = sweep.GroupShared // the whole grid as one population, as on a GPU
 	sum, err := sweep.Engine{Launcher: l}.Run(context.Background(), jobs)
 	require.NoError(t, err)
 	require.Equal(t, 4, sum.Done, "%+v", sum.Failed)

@@ -197,4 +197,16 @@ func TestAtStep(t *testing.T) {
 	require.Equal(t, 2, rows[0].Seeds)
 	require.Equal(t, 1, rows[0].Pending)
 	require.InDelta(t, 110, rows[0].FinalMean, 1e-12)
+
+	// At an evaluation step, a run whose records of that step are written but whose
+	// evaluation is still running has not reached it; a finished run that ended before the
+	// step is not there either.
+	evaluating := Run{Point: p, Status: rundir.Status{State: rundir.StateRunning}, Metrics: map[string][]pompc.Record{
+		pompc.KeyEvalReturn: rec(pompc.KeyEvalReturn, []int64{25}, 5),
+		"loss/value":        rec("loss/value", []int64{40, 50}, 1, 2)}}
+	cut = AtStep([]Run{evaluating, runs[0]}, 50)
+	require.Equal(t, rundir.StateRunning, cut[0].Status.State)
+	cut = AtStep(runs[:1], 200)
+	require.Empty(t, cut[0].Status.State, "a run done at 100 is not at step 200")
+	require.Equal(t, 1, Summarize(cut)[0].Pending)
 }

@@ -159,15 +159,18 @@ func NewReport(runs []Run) Report {
 }
 
 // AtStep is runs as they stood at agent step n: every metric series cut to its records at steps
-// <= n, and a run that trained to step n or beyond (a record at n or later, or done at n or
-// later) counted as done there, so its final return is its last evaluation at or before n and
+// <= n, and a run that trained past step n (a record after n, an evaluation at n, or done at n
+// or later) counted as done there, so its final return is its last evaluation at or before n and
 // its AUC spans its evaluations up to n. Runs still training, and runs trained longer, then
 // compare at one step (an interim report of a long ablation, or a comparison with published
-// curves at their step). Runs that have not reached n keep their state (pending in the tables,
-// left out of the aggregates).
+// curves at their step). Runs that have not reached n keep their state, and runs that ended
+// before n lose theirs (pending in the tables, left out of the aggregates); failed runs stay
+// failed.
 func AtStep(runs []Run, n int64) []Run {
 	out := make([]Run, len(runs))
 	for i, r := range runs {
+		// Past n: done there, a record after n (step n's evaluation, written before the
+		// next step's records, is in), or an evaluation at n itself.
 		reached := r.Status.State == rundir.StateDone && r.Status.Step >= n
 		cut := make(map[string][]pompc.Record, len(r.Metrics))
 		for k, recs := range r.Metrics {
@@ -175,14 +178,18 @@ func AtStep(runs []Run, n int64) []Run {
 			for j > 0 && recs[j-1].Step > n {
 				j--
 			}
-			if len(recs) > 0 && recs[len(recs)-1].Step >= n {
+			if j < len(recs) || (k == pompc.KeyEvalReturn && j > 0 && recs[j-1].Step == n) {
 				reached = true
 			}
 			cut[k] = recs[:j:j]
 		}
 		r.Metrics = cut
-		if reached && r.Status.State != rundir.StateFailed {
+		switch {
+		case r.Status.State == rundir.StateFailed:
+		case reached:
 			r.Status.State, r.Status.Step = rundir.StateDone, n
+		case r.Status.State == rundir.StateDone:
+			r.Status.State = "" // ended before n: not there (pending in the tables)
 		}
 		out[i] = r
 	}

@@ -34,6 +34,8 @@ type Runner struct {
 	// Batched trains the points that can share graphs as populations, one `pompc population`
 	// process each (PopulationLauncher); false: one `pompc train` process per point.
 	Batched bool
+	// Group says which points share a population when Batched ("": GroupAuto).
+	Group Grouping
 }
 
 // Run runs every point of g under dir that is not done yet (Engine with a ProcessLauncher):
@@ -62,7 +64,7 @@ func (r Runner) Run(ctx context.Context, dir string, g Grid) (Summary, error) {
 	defer lock.Unlock()
 	var l Launcher = ProcessLauncher{Exe: r.Exe, Env: r.Env}
 	if r.Batched {
-		l = PopulationLauncher{Exe: r.Exe, Args: []string{"population"}, Env: r.Env}
+		l = PopulationLauncher{Exe: r.Exe, Args: []string{"population"}, Env: r.Env, Group: r.Group}
 	}
 	return Engine{Launcher: l, Parallel: r.Jobs, Log: r.Log}.Run(ctx, jobs)
 }
@@ -209,6 +211,49 @@ type PopulationLauncher struct {
 	EnvFile string
 	// Env is the children's environment (nil: this process's).
 	Env []string
+	// Group says which jobs share a population ("": GroupAuto).
+	Group Grouping
+}
+
+// Grouping is which of a sweep's runs train together as one population.
+type Grouping string
+
+const (
+	// GroupShared trains every run that can share graphs (pompc.PopulationKey: one task, one
+	// size, planner and step target) as one population: one graph for a whole ablation, with
+	// per-run coefficients and masks. It pays where a call's launch overhead dominates (a GPU).
+	GroupShared Grouping = "shared"
+	// GroupVariant trains each variant (preset, λ, prior, KL direction: Point.Variant) as a
+	// population of its seeds. On a CPU batching gains nothing (README "Populations"), while a
+	// mixed population computes the branches of every variant for every run and masks them:
+	// measured on the 2-core machine, a population of TD-MPC2, PO-MPC at three λ and BMPC took
+	// more time per step than the five trained apart.
+	GroupVariant Grouping = "variant"
+	// GroupAuto is GroupVariant on the pure-Go backend and GroupShared on XLA (the job's
+	// backend, else $GOMLX_BACKEND, else the default: pompc.BackendSpec).
+	GroupAuto Grouping = "auto"
+)
+
+// ParseGrouping reads auto, shared or variant ("" is auto).
+func ParseGrouping(s string) (Grouping, error) {
+	switch g := Grouping(strings.TrimSpace(s)); g {
+	case "", GroupAuto:
+		return GroupAuto, nil
+	case GroupShared, GroupVariant:
+		return g, nil
+	}
+	return "", fmt.Errorf("sweep: unknown population grouping %q (want auto, shared or variant)", s)
+}
+
+// groupOf resolves g for a job: auto becomes variant on the pure-Go backend, shared elsewhere.
+func (g Grouping) groupOf(j Job) Grouping {
+	if g != "" && g != GroupAuto {
+		return g
+	}
+	if name, _, _ := strings.Cut(pompc.BackendSpec(j.Config.Backend), ":"); name == "go" {
+		return GroupVariant
+	}
+	return GroupShared
 }
 
 // PopulationFile lists the runs of one population child.
@@ -230,8 +275,15 @@ type PopulationRun struct {
 // Name implements Launcher.
 func (PopulationLauncher) Name() string { return "population" }
 
-// BatchKey implements BatchLauncher: pompc.PopulationKey of the job's task and configuration.
-func (PopulationLauncher) BatchKey(j Job) string { return pompc.PopulationKey(j.Point.Task, j.Config) }
+// BatchKey implements BatchLauncher: pompc.PopulationKey of the job's task and configuration,
+// and with GroupVariant its variant.
+func (l PopulationLauncher) BatchKey(j Job) string {
+	key := pompc.PopulationKey(j.Point.Task, j.Config)
+	if l.Group.groupOf(j) == GroupVariant {
+		key += "\x00" + j.Point.Variant()
+	}
+	return key
+}
 
 // Launch implements Launcher: a population of one.
 func (l PopulationLauncher) Launch(ctx context.Context, j Job, threads int, progress func(pompc.Status)) error {

@@ -53,6 +53,9 @@ type Slurm struct {
 	// Batched makes one task per population (runs that share graphs, pompc.PopulationKey)
 	// instead of one per point.
 	Batched bool
+	// Group says which runs share a population when Batched (GroupAuto: by the runs'
+	// backend, GroupVariant on the pure-Go backend, GroupShared on XLA).
+	Group Grouping
 	// SignalSeconds is how long before its time limit a task gets SIGTERM to checkpoint (0: 120).
 	SignalSeconds int
 }
@@ -161,7 +164,7 @@ func (s Slurm) Submit(ctx context.Context, dir string, g Grid) (Submission, erro
 	}
 	var l Launcher = ProcessLauncher{}
 	if s.Batched {
-		l = PopulationLauncher{}
+		l = PopulationLauncher{Group: s.Group}
 	}
 	for _, item := range Items(l, jobs, todo) {
 		var names []string

@@ -27,8 +27,9 @@ const ablationFile = "ablation.json"
 // ablationSpec is an ablation's settings, resolved (the budget's seeds and steps filled in):
 // two invocations with equal specs train the same runs.
 type ablationSpec struct {
-	Tasks   []string  `json:"tasks"`
-	Lambdas []float64 `json:"lambdas"`
+	Tasks []string `json:"tasks"`
+	// Lambdas are PO-MPC's λ of the λ ablation, as pompc.FormatLambda writes them ("inf").
+	Lambdas []string `json:"lambdas"`
 	// PriorLambda is "best", a λ, or "" (no prior ablation).
 	PriorLambda string   `json:"prior_lambda"`
 	Budget      string   `json:"budget"`
@@ -51,13 +52,30 @@ func (s ablationSpec) trainArgs() ([]string, error) {
 	return trainArgsOf(s.Size, 0, s.Sets, append(b.TrainArgs(), s.Extra...)), nil
 }
 
+// lambdas parses Lambdas.
+func (s ablationSpec) lambdas() ([]float64, error) {
+	out := make([]float64, len(s.Lambdas))
+	for i, v := range s.Lambdas {
+		l, err := pompc.ParseLambda(v)
+		if err != nil {
+			return nil, fmt.Errorf("ablation: λ %q: %w", v, err)
+		}
+		out[i] = l
+	}
+	return out, nil
+}
+
 // lambdaJobs and priorJobs are the runs of the λ ablation and of the prior ablation at λ.
 func (s ablationSpec) lambdaJobs(dir string) ([]sweep.Job, error) {
 	args, err := s.trainArgs()
 	if err != nil {
 		return nil, err
 	}
-	return sweep.AblationJobs(dir, sweep.LambdaAblation(s.Lambdas...), s.Tasks, s.Seeds, args)
+	ls, err := s.lambdas()
+	if err != nil {
+		return nil, err
+	}
+	return sweep.AblationJobs(dir, sweep.LambdaAblation(ls...), s.Tasks, s.Seeds, args)
 }
 
 func (s ablationSpec) priorJobs(dir string, lambda float64) ([]sweep.Job, error) {
@@ -80,7 +98,11 @@ func (s ablationSpec) priorLambda(lambdaRuns []sweep.Run) (lambda, iqm float64, 
 				return 0, 0, true, false, nil
 			}
 		}
-		lambda, iqm, ok = sweep.BestLambda(lambdaRuns, s.Lambdas)
+		ls, err := s.lambdas()
+		if err != nil {
+			return 0, 0, true, false, err
+		}
+		lambda, iqm, ok = sweep.BestLambda(lambdaRuns, ls)
 		return lambda, iqm, true, ok, nil
 	}
 	lambda, err = pompc.ParseLambda(s.PriorLambda)
@@ -111,7 +133,7 @@ func saveAblation(dir string, s ablationSpec) error {
 }
 
 // runAblation: pompc ablation --dir DIR [flags] [-- extra train flags]. The ablation of issue 17
-// on every task as one population per task: TD-MPC2, PO-MPC at each λ and BMPC, then at
+// on every task (populations grouped by --populations): TD-MPC2, PO-MPC at each λ and BMPC, then at
 // --prior-lambda (default best: the λ ablation's winner) the planner prior and the forward KL
 // next to the default learned prior with reverse KL. Resumable (run it again, with no flags:
 // DIR/ablation.json holds its settings); writes the tables (per task and across tasks) and
@@ -128,12 +150,13 @@ func runAblation(ctx context.Context, args []string) error {
 	seeds := fs.String("seeds", "", "comma-separated seeds, or a count N for 0..N-1 written as N: (default: the budget's, 1..5 for full)")
 	size := fs.String("size", "tiny", "network size preset of every run")
 	steps := fs.Int("steps", 0, "agent steps per run (default: the budget's, 50000 for full)")
-	jobs := fs.Int("jobs", 0, "populations at once (one per task), each with NumCPU/jobs threads; 0: one per CPU, at most one per task")
+	jobs := fs.Int("jobs", 0, "populations at once, each with NumCPU/jobs threads; 0: one per CPU, at most one per population")
 	var sets setFlags
 	fs.Var(&sets, "set", "config override key=value for every run (repeatable)")
 	width := fs.String("width", "single", "figure width: single or double column")
 	status := fs.Bool("status", false, "show every run's progress, the latest evaluations and the time left; train nothing")
 	report := fs.Bool("report", false, "write the tables and figures of what has trained so far; train nothing")
+	populations := fs.String("populations", "auto", populationsUsage)
 	atStep := fs.Int64("at-step", 0, "with --report: every run as it stood at this agent step (runs that have not reached it are pending)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: pompc ablation --dir DIR [flags] [-- extra pompc train flags]\n"+
@@ -151,6 +174,10 @@ func runAblation(ctx context.Context, args []string) error {
 		return errors.New("ablation: --at-step wants --report and a positive step")
 	}
 	style, err := widgets.StyleByName(*width)
+	if err != nil {
+		return err
+	}
+	group, err := sweep.ParseGrouping(*populations)
 	if err != nil {
 		return err
 	}
@@ -173,7 +200,10 @@ func runAblation(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec.Lambdas, spec.Seeds = g.Lambdas, g.Seeds
+	for _, l := range g.Lambdas {
+		spec.Lambdas = append(spec.Lambdas, pompc.FormatLambda(l))
+	}
+	spec.Seeds = g.Seeds
 	if *seeds == "" {
 		spec.Seeds = b.SeedList()
 	}
@@ -201,7 +231,12 @@ func runAblation(ctx context.Context, args []string) error {
 	if err := checkTasks("ablation", spec.Tasks); err != nil {
 		return err
 	}
-	if _, err := spec.trainArgs(); err != nil {
+	// Every setting checked before anything is saved or trained: the runs' configurations
+	// (a bad --set or train flag) and the prior ablation's λ.
+	if _, err := spec.lambdaJobs(*dir); err != nil {
+		return err
+	}
+	if _, _, _, _, err := spec.priorLambda(nil); err != nil {
 		return err
 	}
 	switch {
@@ -214,6 +249,12 @@ func runAblation(ctx context.Context, args []string) error {
 		}
 		return writeReport(*dir, runs, style, true, false, *atStep)
 	}
+	// One ablation process per directory (the runs are locked one by one as they train).
+	lock, err := rundir.Acquire(*dir)
+	if err != nil {
+		return fmt.Errorf("ablation: %w", err)
+	}
+	defer lock.Unlock()
 	if err := saveAblation(*dir, spec); err != nil {
 		return err
 	}
@@ -221,11 +262,11 @@ func runAblation(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	l := sweep.PopulationLauncher{Exe: exe, Args: []string{"population"}}
+	l := sweep.PopulationLauncher{Exe: exe, Args: []string{"population"}, Group: group}
 	var sum sweep.Summary
-	// train runs jobs (one population per task) and adds up their summary.
+	// train runs jobs (populations as --populations groups them) and adds up their summary.
 	train := func(js []sweep.Job) error {
-		fmt.Printf("ablation %s: %d runs on %s, one population per task\n", *dir, len(js), strings.Join(spec.Tasks, ", "))
+		fmt.Printf("ablation %s: %d runs on %s in %d populations\n", *dir, len(js), strings.Join(spec.Tasks, ", "), len(sweep.Items(l, js, allIndices(len(js)))))
 		s, err := sweep.Engine{Launcher: l, Parallel: *jobs, Log: os.Stdout}.Run(ctx, js)
 		sum.Total, sum.Done, sum.Skipped, sum.Stopped = sum.Total+s.Total, sum.Done+s.Done, sum.Skipped+s.Skipped, sum.Stopped+s.Stopped
 		sum.Failed = append(sum.Failed, s.Failed...)
@@ -281,6 +322,14 @@ func runAblation(ctx context.Context, args []string) error {
 	return nil
 }
 
+func allIndices(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
 // mergeJobs is a followed by the jobs of b whose run directories a does not have.
 func mergeJobs(a, b []sweep.Job) []sweep.Job {
 	for _, j := range b {
@@ -317,7 +366,11 @@ func ablationJobs(dir string, spec ablationSpec) (jobs []sweep.Job, priorNote st
 		}
 	case best && len(spec.Lambdas) > 0:
 		// As many runs as at any of the λ values (the default prior's are the λ ablation's own).
-		pj, err := spec.priorJobs(dir, spec.Lambdas[0])
+		ls, err := spec.lambdas()
+		if err != nil {
+			return nil, "", err
+		}
+		pj, err := spec.priorJobs(dir, ls[0])
 		if err != nil {
 			return nil, "", err
 		}

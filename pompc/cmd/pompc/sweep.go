@@ -30,7 +30,8 @@ func runSweep(ctx context.Context, args []string) error {
 	priors := fs.String("priors", "", "comma-separated prior kinds (learned, planner); empty: each preset's own")
 	seeds := fs.String("seeds", "0,1,2", "comma-separated seeds, or a count N for 0..N-1 written as N:")
 	jobs := fs.Int("jobs", 0, "runs (or populations, with --batched) at once, each with NumCPU/jobs threads; 0: one per CPU, at most one per run or population")
-	batched := fs.Bool("batched", true, "train the points that can share graphs (same task, size, planner and update variant: λ = 0, finite or inf) as populations, one batched graph and one process each; false: one `pompc train` process per point")
+	batched := fs.Bool("batched", true, "train the points that can share graphs (same task, size, planner and step target) as populations, one batched graph and one process each; false: one `pompc train` process per point")
+	populations := fs.String("populations", "auto", populationsUsage)
 	size := fs.String("size", "tiny", "network size preset of every run")
 	steps := fs.Int("steps", 0, "agent steps per run (0: the preset's)")
 	var sets setFlags
@@ -58,6 +59,10 @@ func runSweep(ctx context.Context, args []string) error {
 	}
 	if *atStep < 0 || (*atStep > 0 && !*report) {
 		return errors.New("sweep: --at-step wants --report and a positive step")
+	}
+	group, err := sweep.ParseGrouping(*populations)
+	if err != nil {
+		return err
 	}
 	style, err := widgets.StyleByName(*width)
 	if err != nil {
@@ -104,14 +109,14 @@ func runSweep(ctx context.Context, args []string) error {
 	}
 	if *launcher == "slurm" {
 		return submitSlurm(ctx, *dir, g, sweep.Slurm{Exe: exe, SbatchArgs: strings.Fields(*slurmArgs),
-			ArrayParallelism: *arrayPar, Batched: *batched}, len(pts), style, *reference, *noFigures)
+			ArrayParallelism: *arrayPar, Batched: *batched, Group: group}, len(pts), style, *reference, *noFigures)
 	}
 	if *batched {
 		fmt.Printf("sweep %s: %d runs, as populations (--batched)\n", *dir, len(pts))
 	} else {
 		fmt.Printf("sweep %s: %d runs, one process each\n", *dir, len(pts))
 	}
-	sum, err := sweep.Runner{Exe: exe, Jobs: *jobs, Log: os.Stdout, Batched: *batched}.Run(ctx, *dir, g)
+	sum, err := sweep.Runner{Exe: exe, Jobs: *jobs, Log: os.Stdout, Batched: *batched, Group: group}.Run(ctx, *dir, g)
 	if err != nil {
 		return err
 	}
@@ -270,7 +275,8 @@ func runSlurmTask(ctx context.Context, dir string, n, point int, style widgets.S
 	}
 	var l sweep.Launcher = sweep.ProcessLauncher{Exe: exe}
 	if batched {
-		l = sweep.PopulationLauncher{Exe: exe, Args: []string{"population"}}
+		// The item is the population the submission grouped (its --populations).
+		l = sweep.PopulationLauncher{Exe: exe, Args: []string{"population"}, Group: sweep.GroupShared}
 	}
 	// One item, all of the allocation's cores (GOMAXPROCS follows the task's CPU set).
 	sum, err := sweep.Engine{Launcher: l, Parallel: 1, Log: os.Stdout}.Run(ctx, jobs)
@@ -345,6 +351,9 @@ func printPointStatus(pts []sweep.PointStatus) {
 	}
 	fmt.Printf("%d points: %s\n", len(pts), strings.Join(parts, ", "))
 }
+
+// populationsUsage documents --populations of pompc sweep and pompc ablation.
+const populationsUsage = "which runs share a population: variant (each variant's seeds; on a CPU batching gains nothing and a mixed population computes every variant's branches for every run), shared (every run that can share graphs: one graph per task, for a GPU), auto (variant on the pure-Go backend, shared on XLA)"
 
 // trainArgsOf are the `pompc train` flags every run of a sweep or ablation gets: the size, the
 // steps (0: the preset's), the --set overrides and the extra flags after --.
