@@ -192,8 +192,10 @@ func (r *trainRun) finish(ctx context.Context, runErr error, start time.Time) er
 	if runErr != nil {
 		return runErr
 	}
-	if ctx.Err() != nil {
-		fmt.Printf("%sinterrupted at step %d; checkpoint saved, continue with --resume --run-dir %s\n", r.prefix, tr.StepCount(), r.dir)
+	reached := tr.StepCount() >= r.total
+	if !reached {
+		fmt.Printf("%sstopped at step %d of %d; checkpoint saved, continue with --resume --run-dir %s (or the sweep's command)\n",
+			r.prefix, tr.StepCount(), r.total, r.dir)
 	}
 	metricsPath := rundir.Path(r.dir, rundir.MetricsFile)
 	fig := rundir.Path(r.dir, rundir.CurveFile)
@@ -201,7 +203,9 @@ func (r *trainRun) finish(ctx context.Context, runErr error, start time.Time) er
 	if err := widgets.SaveCurve(metricsPath, title, fig); err != nil {
 		fmt.Fprintf(os.Stderr, "pompc: no learning-curve figure: %v\n", err)
 	}
-	fmt.Printf("%sdone: %d steps in %s; final eval return %.1f\n", r.prefix, tr.StepCount(), time.Since(start).Round(time.Second), tr.LastEval())
+	if reached {
+		fmt.Printf("%sdone: %d steps in %s; final eval return %.1f\n", r.prefix, tr.StepCount(), time.Since(start).Round(time.Second), tr.LastEval())
+	}
 	fmt.Printf("%srun directory %s: %s, %s, %s, %s\n", r.prefix, r.dir, rundir.ConfigFile, rundir.MetricsFile, rundir.CheckpointFile, rundir.CurveFile)
 	return nil
 }
