@@ -379,9 +379,13 @@ func SweepStatus(ctx context.Context, dir string) ([]PointStatus, error) {
 	return out, nil
 }
 
+// launchGrace is how long after its launch began a run counts as running without holding its
+// lock: a population child opens its runs one after another, each loading its checkpoint.
+const launchGrace = 5 * time.Minute
+
 // JobsStatus reports each job from its run directory: its state (pending when never
 // launched; with local, the runs train on this machine, so a run marked running that no live
-// process holds is reported stopped), its latest step (the status record's, or a running run's latest metrics record),
+// process holds, launched longer than launchGrace ago, is reported stopped), its latest step (the status record's, or a running run's latest metrics record),
 // its target, when its current launch began, and a failed run's log tail.
 func JobsStatus(jobs []Job, local bool) ([]PointStatus, error) {
 	out := make([]PointStatus, len(jobs))
@@ -395,7 +399,7 @@ func JobsStatus(jobs []Job, local bool) ([]PointStatus, error) {
 			p.State = "pending"
 		}
 		if p.State == rundir.StateRunning {
-			if !local || rundir.InUse(j.Dir) {
+			if !local || rundir.InUse(j.Dir) || time.Since(st.Updated) < launchGrace {
 				p.Since, p.SinceStep = st.Updated, st.Step
 			} else {
 				p.State = rundir.StateStopped // its process died: run it again to resume

@@ -2,10 +2,12 @@ package sweep
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/stretchr/testify/require"
@@ -41,8 +43,18 @@ func TestSweepStatusAndItems(t *testing.T) {
 	require.Equal(t, []string{"done", "failed", "running", "pending"}, []string{pts[0].State, pts[1].State, pts[2].State, pts[3].State})
 	require.Equal(t, int64(57), pts[2].Step)
 	require.False(t, pts[2].Since.IsZero(), "when its launch began")
-	// Marked running, but no process holds it (killed with its machine): stopped.
+	// Marked running, but no process holds it (killed with its machine): stopped, once its
+	// launch is older than the time a population takes to open its runs.
 	require.NoError(t, lock.Unlock())
+	pts, err = SweepStatus(context.Background(), dir)
+	require.NoError(t, err)
+	require.Equal(t, rundir.StateRunning, pts[2].State, "just launched: its process may not have opened it yet")
+	st, err := rundir.ReadStatus(jobs[2].Dir)
+	require.NoError(t, err)
+	st.Updated = time.Now().Add(-2 * launchGrace)
+	data, err := json.Marshal(st)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(rundir.Path(jobs[2].Dir, rundir.StatusFile), data, 0o644))
 	pts, err = SweepStatus(context.Background(), dir)
 	require.NoError(t, err)
 	require.Equal(t, rundir.StateStopped, pts[2].State)
