@@ -67,6 +67,12 @@ func TestAblationCommand(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(md), "at agent step 30")
 	require.NotContains(t, string(md), " pending)", "every run reached step 30")
+	// pompc plot reads the ablation directory (its runs so far), also cut at a step.
+	png := filepath.Join(t.TempDir(), "lambda.png")
+	out, err = pompcCmd(t, "plot", dir, "-o", png, "--figure", "lambda", "--at-step", "30").CombinedOutput()
+	require.NoError(t, err, string(out))
+	_, err = os.Stat(png)
+	require.NoError(t, err)
 	_, err = os.Stat(filepath.Join(dir, "figures", "aggregate-all.png"))
 	require.NoError(t, err)
 	require.ErrorContains(t, runAblation(context.Background(), []string{"--dir", dir, "--tasks", "nosuch"}), "unknown task")

@@ -29,8 +29,9 @@ func runPlot(_ context.Context, args []string) error {
 	reference := fs.Bool("reference", false, "overlay the published TD-MPC2 and SAC curves (clipped to the runs' steps)")
 	dpi := fs.Int("dpi", 300, "PNG resolution")
 	cdn := fs.Bool("cdn", false, "HTML: load echarts from the CDN instead of inlining it (needs a network to view)")
+	atStep := fs.Int64("at-step", 0, "every run as it stood at this agent step (sweep.AtStep: the curves end there, runs past it count as finished)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: pompc plot RUN_OR_SWEEP_DIR -o FILE [flags]")
+		fmt.Fprintln(fs.Output(), "usage: pompc plot RUN_SWEEP_OR_ABLATION_DIR -o FILE [flags]")
 		fs.PrintDefaults()
 	}
 	// The directory may come before the flags (pompc plot DIR -o fig.pdf) or after them.
@@ -46,7 +47,7 @@ func runPlot(_ context.Context, args []string) error {
 	}
 	if dir == "" || *out == "" {
 		fs.Usage()
-		return errors.New("plot: a run or sweep directory and -o FILE are required")
+		return errors.New("plot: a run, sweep or ablation directory and -o FILE are required")
 	}
 	style, err := widgets.StyleByName(*width)
 	if err != nil {
@@ -56,6 +57,12 @@ func runPlot(_ context.Context, args []string) error {
 	runs, err := loadRuns(dir)
 	if err != nil {
 		return err
+	}
+	if *atStep < 0 {
+		return errors.New("plot: --at-step wants a positive step")
+	}
+	if *atStep > 0 {
+		runs = sweep.AtStep(runs, *atStep)
 	}
 	figs, err := widgets.SweepFigures(runs, widgets.SetOptions{Style: style, Smooth: *smooth, Reference: *reference})
 	if err != nil {
@@ -97,11 +104,18 @@ func runPlot(_ context.Context, args []string) error {
 	return fmt.Errorf("plot: %s has no %q figure; it has: %s", dir, *figure, strings.Join(avail, ", "))
 }
 
-// loadRuns reads a sweep directory (sweep.json) or a single run directory (metrics.jsonl).
+// loadRuns reads a sweep directory (sweep.json), an ablation directory (ablation.json: the runs
+// known so far) or a single run directory (metrics.jsonl).
 func loadRuns(dir string) ([]sweep.Run, error) {
 	if _, err := os.Stat(filepath.Join(dir, sweep.GridFile)); err == nil {
 		_, runs, err := sweep.Load(dir)
 		return runs, err
+	}
+	if spec, err := loadAblation(dir); err == nil {
+		runs, _, err := ablationRuns(dir, spec)
+		return runs, err
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, rundir.MetricsFile)); err == nil {
 		r, err := widgets.RunFromDir(dir)
@@ -110,7 +124,8 @@ func loadRuns(dir string) ([]sweep.Run, error) {
 		}
 		return []sweep.Run{r}, nil
 	}
-	return nil, fmt.Errorf("plot: %s is neither a sweep directory (%s) nor a run directory (%s)", dir, sweep.GridFile, rundir.MetricsFile)
+	return nil, fmt.Errorf("plot: %s is neither a sweep directory (%s), an ablation directory (%s) nor a run directory (%s)",
+		dir, sweep.GridFile, ablationFile, rundir.MetricsFile)
 }
 
 func saveFiguresHTML(path string, figs []widgets.NamedFigure, title string, cdn bool) error {
