@@ -314,7 +314,7 @@ func runAblation(ctx context.Context, args []string) error {
 		return err
 	}
 	if len(sum.Failed) > 0 {
-		return fmt.Errorf("ablation: %d of %d runs failed; see their train.log; run the command again to retry them", len(sum.Failed), sum.Total)
+		return fmt.Errorf("ablation: %d of %d runs failed; see their train.log; run the command again to retry them", len(sum.Failed), len(runs))
 	}
 	if sum.Stopped > 0 {
 		fmt.Printf("interrupted: %d runs not finished; run `pompc ablation --dir %s` again to resume\n", sum.Stopped, *dir)
