@@ -248,14 +248,16 @@ This notebook trains, on a pure-Go task (`--task`, default `cartpole-swingup`: a
 the variants can differ) and for several seeds:
 
 * **the λ ablation**: TD-MPC2 (λ = 0), PO-MPC at λ ∈ {0.1, 1, 9}, and BMPC (λ = ∞);
-* **the prior ablation** at λ = 1: the learned intermediate prior π_p against the planner's own
+* **the prior ablation** at the λ ablation's best λ: the learned intermediate prior π_p against the planner's own
   Gaussian as the prior, and π_p fitted with forward KL(q‖π_p) against reverse KL(π_p‖q).
 
 The ablations are sweep grids (`pompc/sweep`), run by the same sweep engine as `pompc sweep`.
-By default (`--batched=true`) each ablation trains as one **population**
-(`pompc.NewPopulation`): one batched planner and update graph for all its variants and seeds
-(TD-MPC2, PO-MPC at every λ, BMPC, the prior and KL variants: each run keeps the terms of its
-own variant), in one background process (`session.PopulationLauncher`). While it trains,
+By default (`--batched=true`) the runs train as **populations** (`pompc.NewPopulation`), each
+in one background process (`session.PopulationLauncher`): on the pure-Go backend one per variant
+(its seeds: on a CPU batching gains nothing, and a mixed graph would compute every variant's
+branches for every run), on a GPU (XLA) one for the whole ablation, one batched planner and
+update graph for TD-MPC2, PO-MPC at every λ, BMPC and the prior and KL variants (each run
+keeps the terms of its own variant). While it trains,
 `session.Open` on one of its run directories attaches to that run: its λ and the other knobs
 can be changed from another kernel's dashboard. `--batched=false` gives every run its own
 session server instead. Either
@@ -279,7 +281,7 @@ var (
 	flagBudget   = flag.String("budget", "tiny", "run length: tiny (CI smoke run) or full (the real experiment)")
 	flagTask     = flag.String("task", "cartpole-swingup", "the task of every run (a pure-Go task, or a MuJoCo one in a -tags mujoco build)")
 	flagParallel = flag.Int("parallel", 0, "populations (or runs) training at once (0: one per CPU)")
-	flagBatched  = flag.Bool("batched", true, "train the runs that share graphs as one population each; false: one session server per run")
+	flagBatched  = flag.Bool("batched", true, "train the runs as populations (per variant on a CPU, the whole ablation on a GPU); false: one session server per run")
 )
 
 %% --budget=tiny
@@ -364,7 +366,8 @@ func finished(grids []sweep.Grid) []sweep.Run {
 	return sweepOf(grids, widgets.SweepOptions{Parallel: parallel(), Hide: true})
 }
 
-// launcher trains the runs that share graphs as one population each (session.PopulationLauncher),
+// launcher trains the runs as populations (session.PopulationLauncher: per variant on the
+// pure-Go backend, every run that can share graphs on XLA),
 // or, with --batched=false, every run on its own session server (session.Launcher).
 func launcher() sweep.Launcher {
 	if widgets.Param("batched", "true") == "false" {
@@ -402,7 +405,7 @@ func report(prefix string, rs []sweep.Run) {
     md("""
 ## The λ ablation
 
-Five variants × seeds, trained in the background as one population. The figure redraws about
+Five variants × seeds, trained in the background as populations. The figure redraws about
 every second: episode and evaluation return, the two KL terms, the policy entropy and the value
 loss, each as the mean ± std over the seeds that have data.
 """),
