@@ -29,6 +29,7 @@ func runPlot(_ context.Context, args []string) error {
 	reference := fs.Bool("reference", false, "overlay the published TD-MPC2 and SAC curves (clipped to the runs' steps)")
 	dpi := fs.Int("dpi", 300, "PNG resolution")
 	cdn := fs.Bool("cdn", false, "HTML: load echarts from the CDN instead of inlining it (needs a network to view)")
+	variants := fs.String("variants", "", `draw only these variants, separated by ";" (as the tables name them, e.g. "tdmpc2;pompc λ=1")`)
 	atStep := fs.Int64("at-step", 0, "every run as it stood at this agent step (sweep.AtStep: the curves end there, runs past it count as finished)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: pompc plot RUN_SWEEP_OR_ABLATION_DIR -o FILE [flags]")
@@ -63,6 +64,22 @@ func runPlot(_ context.Context, args []string) error {
 	}
 	if *atStep > 0 {
 		runs = sweep.AtStep(runs, *atStep)
+	}
+	if *variants != "" {
+		want := map[string]bool{}
+		for _, v := range strings.Split(*variants, ";") {
+			want[strings.TrimSpace(v)] = true
+		}
+		var kept []sweep.Run
+		for _, r := range runs {
+			if want[r.Variant()] {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) == 0 {
+			return fmt.Errorf("plot: no run of the variants %q in %s", *variants, dir)
+		}
+		runs = kept
 	}
 	figs, err := widgets.SweepFigures(runs, widgets.SetOptions{Style: style, Smooth: *smooth, Reference: *reference})
 	if err != nil {
