@@ -271,8 +271,8 @@ Parameters (first cell): `--budget=tiny` is CI's smoke run (seconds per run, a s
 and batch, one evaluation episode); `--budget=full` is the real experiment, the same ablation
 as `pompc ablation` (README "The ablation"): 5 seeds × 50k agent steps per variant, an evaluation
 of 5 episodes every 5k steps, 35 runs in two populations (the λ ablation's 25, then the prior
-ablation's 10 at the best λ): about 12-15 hours per task on a 2-core CPU (README
-"Populations"). `--parallel=N` sets how many populations (or runs) train
+ablation's 10 at the best λ): about 13-15 hours per task on a 2-core CPU (README "The ablation":
+the variants train as populations of their seeds, two at a time). `--parallel=N` sets how many populations (or runs) train
 at once (default: one per CPU, at most one per population); they share the cores evenly
 (`sweep.Threads`).
 """),
