@@ -141,23 +141,15 @@ loop:
 	if res.err != nil {
 		return nil, res.err
 	}
-	runs := make([]sweep.Run, len(jobs))
+	runs, err := sweep.RunsOf(jobs)
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
 	for i, j := range jobs {
-		r := sweep.Run{Point: j.Point, Dir: j.Dir}
-		var err error
-		if r.Status, err = rundir.ReadStatus(j.Dir); err != nil {
-			return nil, err
-		}
-		if rundir.Exists(j.Dir, rundir.MetricsFile) {
-			if r.Metrics, err = pompc.ReadRunMetrics(j.Dir); err != nil {
-				return nil, err
-			}
-		}
 		if items[i].err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", j.Name, items[i].err))
 		}
-		runs[i] = r
 	}
 	if ctx.Err() != nil {
 		errs = append(errs, ctx.Err())

@@ -196,9 +196,6 @@ func (g Grid) Jobs(dir string) ([]Job, error) {
 // pompc.BuildConfig: --preset, --size, the config-key flags (the last of each), then every
 // --set in order. Other flags only steer the child process.
 func (p Point) ConfigIn(g Grid) (pompc.Config, error) {
-	if _, err := p.Config(); err != nil {
-		return pompc.Config{}, err
-	}
 	keys := map[string]bool{}
 	for _, k := range pompc.ConfigKeys() {
 		keys[k] = true

@@ -17,7 +17,6 @@ import (
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/sweep"
-	"github.com/pompc/pompc/widgets"
 )
 
 // ablationFile holds an ablation's settings in its directory, so that `pompc ablation --dir D`
@@ -153,11 +152,8 @@ func runAblation(ctx context.Context, args []string) error {
 	jobs := fs.Int("jobs", 0, "populations at once, each with NumCPU/jobs threads; 0: one per CPU, at most one per population")
 	var sets setFlags
 	fs.Var(&sets, "set", "config override key=value for every run (repeatable)")
-	width := fs.String("width", "single", "figure width: single or double column")
 	status := fs.Bool("status", false, "show every run's progress, the latest evaluations and the time left; train nothing")
-	report := fs.Bool("report", false, "write the tables and figures of what has trained so far; train nothing")
-	populations := fs.String("populations", "auto", populationsUsage)
-	atStep := fs.Int64("at-step", 0, "with --report: every run as it stood at this agent step (runs that have not reached it are pending)")
+	of := addOutputFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: pompc ablation --dir DIR [flags] [-- extra pompc train flags]\n"+
 			"       pompc ablation --dir DIR            (resume: DIR/ablation.json holds the settings)\n"+
@@ -170,14 +166,7 @@ func runAblation(ctx context.Context, args []string) error {
 	if *dir == "" {
 		return errors.New("ablation: --dir is required")
 	}
-	if *atStep < 0 || (*atStep > 0 && !*report) {
-		return errors.New("ablation: --at-step wants --report and a positive step")
-	}
-	style, err := widgets.StyleByName(*width)
-	if err != nil {
-		return err
-	}
-	group, err := sweep.ParseGrouping(*populations)
+	style, group, err := of.parse("ablation")
 	if err != nil {
 		return err
 	}
@@ -242,12 +231,12 @@ func runAblation(ctx context.Context, args []string) error {
 	switch {
 	case *status:
 		return printAblationStatus(*dir, spec)
-	case *report:
-		runs, _, err := ablationRuns(*dir, spec)
+	case *of.report:
+		_, runs, _, err := ablationRuns(*dir, spec)
 		if err != nil {
 			return err
 		}
-		return writeReport(*dir, runs, style, true, false, *atStep)
+		return writeReport(*dir, runs, style, true, false, *of.atStep)
 	}
 	// One ablation process per directory (the runs are locked one by one as they train).
 	lock, err := rundir.Acquire(*dir)
@@ -285,7 +274,7 @@ func runAblation(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		lj = mergeJobs(lj, pj)
+		lj = append(lj, newJobs(lj, pj)...)
 	}
 	if err := train(lj); err != nil {
 		return err
@@ -306,7 +295,7 @@ func runAblation(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	runs, _, err := ablationRuns(*dir, spec)
+	_, runs, _, err := ablationRuns(*dir, spec)
 	if err != nil {
 		return err
 	}
@@ -330,37 +319,42 @@ func allIndices(n int) []int {
 	return out
 }
 
-// mergeJobs is a followed by the jobs of b whose run directories a does not have.
-func mergeJobs(a, b []sweep.Job) []sweep.Job {
+// newJobs are the jobs of b whose run directories a does not have.
+func newJobs(a, b []sweep.Job) []sweep.Job {
+	var out []sweep.Job
 	for _, j := range b {
 		if !slices.ContainsFunc(a, func(x sweep.Job) bool { return x.Dir == j.Dir }) {
-			a = append(a, j)
+			out = append(out, j)
 		}
 	}
-	return a
+	return out
 }
 
-// ablationJobs are the ablation's runs known so far: the λ ablation's, and the prior
-// ablation's once its λ is known (fixed, or the λ ablation's winner after it finished).
-func ablationJobs(dir string, spec ablationSpec) (jobs []sweep.Job, priorNote string, err error) {
-	jobs, err = spec.lambdaJobs(dir)
-	if err != nil {
-		return nil, "", err
+// ablationRuns are the ablation's runs known so far, with what their directories hold: the λ
+// ablation's, and the prior ablation's once its λ is known (fixed, or the λ ablation's winner
+// after it finished). Each run directory is read once.
+func ablationRuns(dir string, spec ablationSpec) (jobs []sweep.Job, runs []sweep.Run, priorNote string, err error) {
+	if jobs, err = spec.lambdaJobs(dir); err != nil {
+		return nil, nil, "", err
 	}
-	lambdaRuns, err := sweep.RunsOf(jobs)
-	if err != nil {
-		return nil, "", err
+	if runs, err = sweep.RunsOf(jobs); err != nil {
+		return nil, nil, "", err
 	}
-	lam, _, best, ok, err := spec.priorLambda(lambdaRuns)
+	lam, _, best, ok, err := spec.priorLambda(runs)
 	switch {
 	case err != nil:
-		return nil, "", err
+		return nil, nil, "", err
 	case ok:
 		pj, err := spec.priorJobs(dir, lam)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
-		jobs = mergeJobs(jobs, pj)
+		extra := newJobs(jobs, pj)
+		er, err := sweep.RunsOf(extra)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		jobs, runs = append(jobs, extra...), append(runs, er...)
 		if best {
 			priorNote = "the prior ablation runs at the best λ = " + pompc.FormatLambda(lam)
 		}
@@ -368,32 +362,22 @@ func ablationJobs(dir string, spec ablationSpec) (jobs []sweep.Job, priorNote st
 		// As many runs as at any of the λ values (the default prior's are the λ ablation's own).
 		ls, err := spec.lambdas()
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		pj, err := spec.priorJobs(dir, ls[0])
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
-		n := len(mergeJobs(slices.Clone(jobs), pj)) - len(jobs)
+		n := len(newJobs(jobs, pj))
 		priorNote = fmt.Sprintf("then the prior ablation at the best λ (%d more runs), once the λ ablation has finished", n)
 	}
-	return jobs, priorNote, nil
-}
-
-// ablationRuns are the runs of ablationJobs with their metrics.
-func ablationRuns(dir string, spec ablationSpec) ([]sweep.Run, string, error) {
-	jobs, note, err := ablationJobs(dir, spec)
-	if err != nil {
-		return nil, "", err
-	}
-	runs, err := sweep.RunsOf(jobs)
-	return runs, note, err
+	return jobs, runs, priorNote, nil
 }
 
 // printAblationStatus prints every run's state and step, the latest evaluation of each
 // variant (mean over the seeds that have one) and an estimate of the time left.
 func printAblationStatus(dir string, spec ablationSpec) error {
-	jobs, note, err := ablationJobs(dir, spec)
+	jobs, runs, note, err := ablationRuns(dir, spec)
 	if err != nil {
 		return err
 	}
@@ -402,10 +386,6 @@ func printAblationStatus(dir string, spec ablationSpec) error {
 		return err
 	}
 	printPointStatus(pts)
-	runs, err := sweep.RunsOf(jobs)
-	if err != nil {
-		return err
-	}
 	type latest struct {
 		sum  float64
 		n    int

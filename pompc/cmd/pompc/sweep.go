@@ -31,12 +31,10 @@ func runSweep(ctx context.Context, args []string) error {
 	seeds := fs.String("seeds", "0,1,2", "comma-separated seeds, or a count N for 0..N-1 written as N:")
 	jobs := fs.Int("jobs", 0, "runs (or populations, with --batched) at once, each with NumCPU/jobs threads; 0: one per CPU, at most one per run or population")
 	batched := fs.Bool("batched", true, "train the points that can share graphs (same task, size, planner and step target) as populations, one batched graph and one process each; false: one `pompc train` process per point")
-	populations := fs.String("populations", "auto", populationsUsage)
 	size := fs.String("size", "tiny", "network size preset of every run")
 	steps := fs.Int("steps", 0, "agent steps per run (0: the preset's)")
 	var sets setFlags
 	fs.Var(&sets, "set", "config override key=value for every run (repeatable)")
-	width := fs.String("width", "single", "figure width: single (3.25 in) or double (6.75 in) column")
 	reference := fs.Bool("reference", true, "overlay the published TD-MPC2 and SAC curves where the task has them")
 	noFigures := fs.Bool("no-figures", false, "write only the results tables")
 	launcher := fs.String("launcher", "local", "local: train here, as child processes; slurm: submit one SLURM job array (one task per point, or per population with --batched) and return its job id")
@@ -45,8 +43,7 @@ func runSweep(ctx context.Context, args []string) error {
 	submission := fs.Int("submission", -1, "with --point: the SLURM submission (D/slurm/N) whose task to run")
 	point := fs.Int("point", -1, "run one task of a SLURM submission (what its array tasks run: $SLURM_ARRAY_TASK_ID)")
 	status := fs.Bool("status", false, "show every point: pending, running (step), done, failed (log tail), with its SLURM task state; train nothing")
-	report := fs.Bool("report", false, "write the results tables and figures of the finished points; train nothing")
-	atStep := fs.Int64("at-step", 0, "with --report: every run as it stood at this agent step (runs still training count once there; those not there yet are pending)")
+	of := addOutputFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: pompc sweep --dir DIR [flags] [-- extra pompc train flags]")
 		fs.PrintDefaults()
@@ -57,22 +54,15 @@ func runSweep(ctx context.Context, args []string) error {
 	if *dir == "" {
 		return errors.New("sweep: --dir is required")
 	}
-	if *atStep < 0 || (*atStep > 0 && !*report) {
-		return errors.New("sweep: --at-step wants --report and a positive step")
-	}
-	group, err := sweep.ParseGrouping(*populations)
-	if err != nil {
-		return err
-	}
-	style, err := widgets.StyleByName(*width)
+	style, group, err := of.parse("sweep")
 	if err != nil {
 		return err
 	}
 	switch {
 	case *status:
 		return printSweepStatus(ctx, *dir)
-	case *report:
-		return writeSweepOutputs(*dir, style, *reference, *noFigures, *atStep)
+	case *of.report:
+		return writeSweepOutputs(*dir, style, *reference, *noFigures, *of.atStep)
 	case *point >= 0 || *submission >= 0:
 		return runSlurmTask(ctx, *dir, *submission, *point, style, *reference, *noFigures)
 	}
@@ -352,8 +342,35 @@ func printPointStatus(pts []sweep.PointStatus) {
 	fmt.Printf("%d points: %s\n", len(pts), strings.Join(parts, ", "))
 }
 
-// populationsUsage documents --populations of pompc sweep and pompc ablation.
-const populationsUsage = "which runs share a population: variant (each variant's seeds; on a CPU batching gains nothing and a mixed population computes every variant's branches for every run), shared (every run that can share graphs: one graph per task, for a GPU), auto (variant on the pure-Go backend, shared on XLA)"
+// outputFlags are the flags pompc sweep and pompc ablation share: how runs are grouped into
+// populations, the figure width, and --report [--at-step N].
+type outputFlags struct {
+	populations, width *string
+	report             *bool
+	atStep             *int64
+}
+
+func addOutputFlags(fs *flag.FlagSet) *outputFlags {
+	return &outputFlags{
+		populations: fs.String("populations", "auto", "which runs share a population: variant (each variant's seeds; on a CPU batching gains nothing and a mixed population computes every variant's branches for every run), shared (every run that can share graphs: one graph per task, for a GPU), auto (variant on the pure-Go backend, shared on XLA)"),
+		width:       fs.String("width", "single", "figure width: single (3.25 in) or double (6.75 in) column"),
+		report:      fs.Bool("report", false, "write the tables and figures of what has trained so far; train nothing"),
+		atStep:      fs.Int64("at-step", 0, "with --report: every run as it stood at this agent step (runs past it count once there; those not there yet are pending)"),
+	}
+}
+
+// parse checks the flags after fs.Parse and returns the figure style and the grouping.
+func (o *outputFlags) parse(cmd string) (widgets.Style, sweep.Grouping, error) {
+	if *o.atStep < 0 || (*o.atStep > 0 && !*o.report) {
+		return widgets.Style{}, "", fmt.Errorf("%s: --at-step wants --report and a positive step", cmd)
+	}
+	group, err := sweep.ParseGrouping(*o.populations)
+	if err != nil {
+		return widgets.Style{}, "", err
+	}
+	style, err := widgets.StyleByName(*o.width)
+	return style, group, err
+}
 
 // trainArgsOf are the `pompc train` flags every run of a sweep or ablation gets: the size, the
 // steps (0: the preset's), the --set overrides and the extra flags after --.
