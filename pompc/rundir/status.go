@@ -25,10 +25,16 @@ type Status struct {
 	// step the launch trained to.
 	Step       int64 `json:"step"`
 	TargetStep int64 `json:"target_step"`
-	// WallSeconds sums the wall time of every launch that ended (a launch killed together with
-	// its sweep is not counted); Attempts counts the launches.
+	// WallSeconds sums the wall time of every launch (a running launch rewrites its record
+	// every HeartbeatEvery, so one killed with its sweep loses at most that much); Attempts
+	// counts the launches.
 	WallSeconds float64 `json:"wall_s"`
 	Attempts    int     `json:"attempts"`
+	// Launched is when the latest launch began and LaunchStep the step the run stood at then
+	// (its latest metrics record), so a running run's rate is
+	// (Step − LaunchStep) / (Updated − Launched). Zero in records written before they existed.
+	Launched   time.Time `json:"launched,omitzero"`
+	LaunchStep int64     `json:"launch_step,omitempty"`
 	// Launcher names what ran it ("process", "session").
 	Launcher string `json:"launcher,omitempty"`
 	// Error is why the last launch failed (for a child process, the end of its output).
@@ -36,6 +42,10 @@ type Status struct {
 	// Updated is when the record was written.
 	Updated time.Time `json:"updated"`
 }
+
+// HeartbeatEvery is how often the launcher of a running run rewrites its status record with
+// the run's step and wall time.
+const HeartbeatEvery = time.Minute
 
 // ReadStatus reads dir's status.json; a run never launched gives the zero Status and no error.
 // A damaged file is an error naming it.

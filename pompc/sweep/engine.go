@@ -90,6 +90,9 @@ type Engine struct {
 	Log io.Writer
 	// OnUpdate, if set, is called on every change of a job (from the engine's goroutines).
 	OnUpdate func(Update)
+	// Heartbeat is how often a training job's status record is rewritten with its step and
+	// wall time (0: rundir.HeartbeatEvery).
+	Heartbeat time.Duration
 }
 
 // Failure is a job that ended with an error.
@@ -253,13 +256,31 @@ type result struct {
 	err    error
 }
 
-// running is a job being launched: its status record and its progress.
+// running is a job being launched: its status record and its progress; beat is when its
+// record was last rewritten while it trains, ended whether end has written its final one.
 type running struct {
 	st       rundir.Status
 	prevWall float64
 	mu       sync.Mutex
 	last     pompc.Status
+	beat     time.Time
+	ended    bool
 	err      error
+}
+
+// heartbeat rewrites a training job's running record with its step and wall time so far, at
+// most every `every`: a launch killed with its sweep (no end record) then loses
+// at most that much of its wall time, and a later launch starts from the right step. A write
+// error is left for end to report. Called with r.mu held.
+func (r *running) heartbeat(dir string, start time.Time, every time.Duration) {
+	if r.ended || r.err != nil || time.Since(r.beat) < every {
+		return
+	}
+	r.beat = time.Now()
+	st := r.st
+	st.Step = max(st.Step, r.last.Step)
+	st.WallSeconds = r.prevWall + time.Since(start).Seconds()
+	_ = rundir.WriteStatus(dir, st)
 }
 
 // launchItem runs one work item (one job, or a batch) through the launcher and writes each
@@ -271,10 +292,15 @@ func (e Engine) launchItem(ctx context.Context, item []int, jobs []Job, threads 
 		rs[n] = e.begin(i, jobs[i], mu, update, logf)
 	}
 	start := time.Now()
+	every := e.Heartbeat
+	if every <= 0 {
+		every = rundir.HeartbeatEvery
+	}
 	progress := func(n int, s pompc.Status) {
 		r := rs[n]
 		r.mu.Lock()
 		r.last = s
+		r.heartbeat(jobs[item[n]].Dir, start, every)
 		r.mu.Unlock()
 		update(Update{Job: item[n], State: rundir.StateRunning, Step: s.Step, Status: s, Wall: seconds(r.prevWall) + time.Since(start)})
 	}
@@ -322,7 +348,10 @@ func (e Engine) begin(i int, j Job, mu *sync.Mutex, update func(Update), logf fu
 	r.prevWall = st.WallSeconds
 	st.State, st.TargetStep, st.Launcher, st.Error = rundir.StateRunning, j.Steps(), e.Launcher.Name(), ""
 	st.Attempts++
-	r.st = st
+	// The step it starts from: a launch killed before its heartbeat left an older one.
+	st.Step = max(st.Step, lastStep(j.Dir))
+	st.Launched, st.LaunchStep = time.Now().UTC(), st.Step
+	r.st, r.beat = st, time.Now()
 	if r.err = rundir.WriteStatus(j.Dir, st); r.err != nil {
 		return r
 	}
@@ -342,8 +371,9 @@ func (e Engine) begin(i int, j Job, mu *sync.Mutex, update func(Update), logf fu
 func (e Engine) end(ctx context.Context, i int, j Job, r *running, start time.Time, runErr error, update func(Update)) result {
 	st := r.st
 	r.mu.Lock()
-	st.Step = r.last.Step
+	st.Step = max(r.last.Step, st.Step)
 	last := r.last
+	r.ended = true
 	r.mu.Unlock()
 	st.WallSeconds = r.prevWall + time.Since(start).Seconds()
 	switch {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/rundir"
@@ -125,6 +127,56 @@ func TestEngineRecordsSkipsAndRetries(t *testing.T) {
 	_, err = eng.Run(context.Background(), jobs)
 	require.NoError(t, err)
 	require.Equal(t, []string{"j0"}, l.launched)
+}
+
+// beatLauncher reports one step, then waits for release while the test reads the record.
+type beatLauncher struct {
+	reported, release chan struct{}
+}
+
+func (beatLauncher) Name() string { return "beat" }
+
+func (b beatLauncher) Launch(ctx context.Context, j Job, threads int, progress func(pompc.Status)) error {
+	time.Sleep(5 * time.Millisecond)
+	progress(pompc.Status{Step: 40})
+	close(b.reported)
+	<-b.release
+	progress(pompc.Status{Step: j.Steps()})
+	return nil
+}
+
+// TestEngineHeartbeat: a training job's record carries its launch (time and the step its
+// metrics had reached) and is rewritten with its step and wall time while it trains, so a
+// launch killed with its sweep leaves both behind; the final record is written once.
+func TestEngineHeartbeat(t *testing.T) {
+	jobs := fakeJobs(t, 1)
+	require.NoError(t, rundir.Ensure(jobs[0].Dir))
+	require.NoError(t, os.WriteFile(rundir.Path(jobs[0].Dir, rundir.MetricsFile),
+		[]byte(`{"key":"loss/pi","step":25,"val":1}`+"\n"), 0o644))
+	require.NoError(t, rundir.WriteStatus(jobs[0].Dir, rundir.Status{State: rundir.StateRunning, Step: 0,
+		WallSeconds: 100, Attempts: 1})) // a launch killed before it wrote anything else
+	b := beatLauncher{reported: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error)
+	before := time.Now().UTC()
+	go func() {
+		_, err := Engine{Launcher: b, Heartbeat: time.Nanosecond}.Run(context.Background(), jobs)
+		done <- err
+	}()
+	<-b.reported
+	st, err := rundir.ReadStatus(jobs[0].Dir)
+	require.NoError(t, err)
+	require.Equal(t, rundir.StateRunning, st.State)
+	require.Equal(t, 2, st.Attempts)
+	require.Equal(t, int64(40), st.Step, "the heartbeat's step")
+	require.Equal(t, int64(25), st.LaunchStep, "the step its metrics had reached at launch")
+	require.False(t, st.Launched.Before(before.Truncate(time.Second)))
+	require.Greater(t, st.WallSeconds, 100.0, "the earlier launches' wall time plus this one's so far")
+	close(b.release)
+	require.NoError(t, <-done)
+	st, err = rundir.ReadStatus(jobs[0].Dir)
+	require.NoError(t, err)
+	require.Equal(t, rundir.StateDone, st.State)
+	require.Equal(t, jobs[0].Steps(), st.Step)
 }
 
 // TestEngineStopAndBadJobs: a cancelled sweep records its runs in flight as stopped; bad job

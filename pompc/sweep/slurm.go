@@ -399,8 +399,12 @@ func JobsStatus(jobs []Job, local bool) ([]PointStatus, error) {
 			p.State = "pending"
 		}
 		if p.State == rundir.StateRunning {
-			if !local || rundir.InUse(j.Dir) || time.Since(st.Updated) < launchGrace {
-				p.Since, p.SinceStep = st.Updated, st.Step
+			launched, from := st.Launched, st.LaunchStep
+			if launched.IsZero() { // a record from before Launched existed
+				launched, from = st.Updated, st.Step
+			}
+			if !local || rundir.InUse(j.Dir) || time.Since(launched) < launchGrace {
+				p.Since, p.SinceStep = launched, from
 			} else {
 				p.State = rundir.StateStopped // its process died: run it again to resume
 			}

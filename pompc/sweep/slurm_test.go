@@ -58,6 +58,22 @@ func TestSweepStatusAndItems(t *testing.T) {
 	pts, err = SweepStatus(context.Background(), dir)
 	require.NoError(t, err)
 	require.Equal(t, rundir.StateStopped, pts[2].State)
+	// A record its launcher rewrote a minute ago (heartbeat) but launched long ago, with no
+	// process holding it, is stopped too; held, its rate counts from its launch and launch step.
+	launched := time.Now().Add(-2 * launchGrace).UTC()
+	require.NoError(t, rundir.WriteStatus(jobs[2].Dir, rundir.Status{State: rundir.StateRunning, Step: 56,
+		Launched: launched, LaunchStep: 50}))
+	pts, err = SweepStatus(context.Background(), dir)
+	require.NoError(t, err)
+	require.Equal(t, rundir.StateStopped, pts[2].State, "its heartbeat does not make a dead process live")
+	lock, err = rundir.Acquire(jobs[2].Dir)
+	require.NoError(t, err)
+	pts, err = SweepStatus(context.Background(), dir)
+	require.NoError(t, err)
+	require.NoError(t, lock.Unlock())
+	require.Equal(t, rundir.StateRunning, pts[2].State)
+	require.True(t, pts[2].Since.Equal(launched), "since its launch, not its latest heartbeat")
+	require.Equal(t, int64(50), pts[2].SinceStep)
 	require.True(t, strings.HasSuffix(pts[1].LogTail, "pompc: boom"), pts[1].LogTail)
 	require.NotContains(t, pts[1].LogTail, "a\n")
 
