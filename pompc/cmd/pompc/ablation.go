@@ -230,9 +230,9 @@ func runAblation(ctx context.Context, args []string) error {
 	}
 	switch {
 	case *status:
-		return printAblationStatus(*dir, spec)
+		return printAblationStatus(*dir, spec, group)
 	case *of.report:
-		_, runs, _, err := ablationRuns(*dir, spec)
+		_, runs, _, _, err := ablationRuns(*dir, spec)
 		if err != nil {
 			return err
 		}
@@ -255,7 +255,7 @@ func runAblation(ctx context.Context, args []string) error {
 	var sum sweep.Summary
 	// train runs jobs (populations as --populations groups them) and adds up their summary.
 	train := func(js []sweep.Job) error {
-		fmt.Printf("ablation %s: %d runs on %s in %d populations\n", *dir, len(js), strings.Join(spec.Tasks, ", "), len(sweep.Items(l, js, allIndices(len(js)))))
+		fmt.Printf("ablation %s: %d runs on %s in %d populations\n", *dir, len(js), strings.Join(spec.Tasks, ", "), len(sweep.Items(l, js, sweep.Indices(len(js)))))
 		s, err := sweep.Engine{Launcher: l, Parallel: *jobs, Log: os.Stdout}.Run(ctx, js)
 		sum.Total, sum.Done, sum.Skipped, sum.Stopped = sum.Total+s.Total, sum.Done+s.Done, sum.Skipped+s.Skipped, sum.Stopped+s.Stopped
 		sum.Failed = append(sum.Failed, s.Failed...)
@@ -295,7 +295,7 @@ func runAblation(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	_, runs, _, err := ablationRuns(*dir, spec)
+	_, runs, _, _, err := ablationRuns(*dir, spec)
 	if err != nil {
 		return err
 	}
@@ -311,14 +311,6 @@ func runAblation(ctx context.Context, args []string) error {
 	return nil
 }
 
-func allIndices(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
-}
-
 // newJobs are the jobs of b whose run directories a does not have.
 func newJobs(a, b []sweep.Job) []sweep.Job {
 	var out []sweep.Job
@@ -332,27 +324,28 @@ func newJobs(a, b []sweep.Job) []sweep.Job {
 
 // ablationRuns are the ablation's runs known so far, with what their directories hold: the λ
 // ablation's, and the prior ablation's once its λ is known (fixed, or the λ ablation's winner
-// after it finished). Each run directory is read once.
-func ablationRuns(dir string, spec ablationSpec) (jobs []sweep.Job, runs []sweep.Run, priorNote string, err error) {
+// after it finished). Each run directory is read once. Before the best λ is known, later are
+// the prior ablation's jobs as they will be, but at the first λ (for the time left).
+func ablationRuns(dir string, spec ablationSpec) (jobs []sweep.Job, runs []sweep.Run, later []sweep.Job, priorNote string, err error) {
 	if jobs, err = spec.lambdaJobs(dir); err != nil {
-		return nil, nil, "", err
+		return nil, nil, nil, "", err
 	}
 	if runs, err = sweep.RunsOf(jobs); err != nil {
-		return nil, nil, "", err
+		return nil, nil, nil, "", err
 	}
 	lam, _, best, ok, err := spec.priorLambda(runs)
 	switch {
 	case err != nil:
-		return nil, nil, "", err
+		return nil, nil, nil, "", err
 	case ok:
 		pj, err := spec.priorJobs(dir, lam)
 		if err != nil {
-			return nil, nil, "", err
+			return nil, nil, nil, "", err
 		}
 		extra := newJobs(jobs, pj)
 		er, err := sweep.RunsOf(extra)
 		if err != nil {
-			return nil, nil, "", err
+			return nil, nil, nil, "", err
 		}
 		jobs, runs = append(jobs, extra...), append(runs, er...)
 		if best {
@@ -362,22 +355,22 @@ func ablationRuns(dir string, spec ablationSpec) (jobs []sweep.Job, runs []sweep
 		// As many runs as at any of the λ values (the default prior's are the λ ablation's own).
 		ls, err := spec.lambdas()
 		if err != nil {
-			return nil, nil, "", err
+			return nil, nil, nil, "", err
 		}
 		pj, err := spec.priorJobs(dir, ls[0])
 		if err != nil {
-			return nil, nil, "", err
+			return nil, nil, nil, "", err
 		}
-		n := len(newJobs(jobs, pj))
-		priorNote = fmt.Sprintf("then the prior ablation at the best λ (%d more runs), once the λ ablation has finished", n)
+		later = newJobs(jobs, pj)
+		priorNote = fmt.Sprintf("then the prior ablation at the best λ (%d more runs), once the λ ablation has finished", len(later))
 	}
-	return jobs, runs, priorNote, nil
+	return jobs, runs, later, priorNote, nil
 }
 
 // printAblationStatus prints every run's state and step, the latest evaluation of each
 // variant (mean over the seeds that have one) and an estimate of the time left.
-func printAblationStatus(dir string, spec ablationSpec) error {
-	jobs, runs, note, err := ablationRuns(dir, spec)
+func printAblationStatus(dir string, spec ablationSpec, group sweep.Grouping) error {
+	jobs, runs, later, note, err := ablationRuns(dir, spec)
 	if err != nil {
 		return err
 	}
@@ -419,9 +412,8 @@ func printAblationStatus(dir string, spec ablationSpec) error {
 	if header != "" {
 		fmt.Println("no evaluation yet")
 	}
-	// Time left: the slowest running run at its rate since its launch began, counted from the
-	// end of the seed phase when the launch began in it (random actions are nearly free; the
-	// updates that end it are counted as time, not as steps).
+	// Time left, at each kind's rate so far (sweep.EstimateLeft), with the populations as
+	// `pompc ablation` launches them (one slot per CPU, at most one per population).
 	seedEnd := map[string]int64{}
 	for _, task := range spec.Tasks {
 		if env, err := envs.Make(task); err == nil {
@@ -429,17 +421,24 @@ func printAblationStatus(dir string, spec ablationSpec) error {
 			env.Close()
 		}
 	}
-	var left time.Duration
+	l := sweep.PopulationLauncher{Group: group}
+	var todo []int
 	for i, p := range pts {
-		from := max(p.SinceStep, seedEnd[jobs[i].Point.Task])
-		if p.State != rundir.StateRunning || p.Since.IsZero() || p.Step <= from {
-			continue
+		if p.State != rundir.StateDone {
+			todo = append(todo, i)
 		}
-		rate := float64(p.Step-from) / time.Since(p.Since).Seconds()
-		left = max(left, time.Duration(float64(p.Target-p.Step)/rate*float64(time.Second)))
 	}
-	if left > 0 {
-		fmt.Printf("the running runs finish in about %s (at their rate since launch, evaluations included)\n", left.Round(time.Minute))
+	est := sweep.EstimateLeft(l, jobs, pts, sweep.DefaultParallel(len(sweep.Items(l, jobs, todo))),
+		func(j sweep.Job) int64 { return seedEnd[j.Point.Task] }, later)
+	if est.Running > 0 {
+		fmt.Printf("the running populations finish in about %s", est.Running.Round(time.Minute))
+		if est.All > est.Running {
+			fmt.Printf(", the whole ablation in about %s", est.All.Round(time.Minute))
+			if est.Unknown > 0 {
+				fmt.Printf(" and the time of %d runs whose kind has not trained yet", est.Unknown)
+			}
+		}
+		fmt.Println(" (at each preset's rate so far on this machine, evaluations included)")
 	}
 	if note != "" {
 		fmt.Println(note)

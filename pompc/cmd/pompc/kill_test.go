@@ -30,7 +30,9 @@ func pompcCmd(t testing.TB, args ...string) *exec.Cmd {
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "POMPC_TEST_AS_MAIN=1")
+	// Its temporary files (a population's file) go to the test's own folder: a child killed
+	// by the test cannot remove them.
+	cmd.Env = append(os.Environ(), "POMPC_TEST_AS_MAIN=1", "TMPDIR="+t.TempDir())
 	return cmd
 }
 

@@ -129,7 +129,7 @@ func loadRuns(dir string) ([]sweep.Run, error) {
 		return runs, err
 	}
 	if spec, err := loadAblation(dir); err == nil {
-		_, runs, _, err := ablationRuns(dir, spec)
+		_, runs, _, _, err := ablationRuns(dir, spec)
 		return runs, err
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err

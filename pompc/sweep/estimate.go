@@ -1,0 +1,144 @@
+package sweep
+
+import (
+	"slices"
+	"time"
+
+	"github.com/pompc/pompc/pompc/rundir"
+)
+
+// Estimate is how long the jobs of a sweep not done yet will take on its machine.
+type Estimate struct {
+	// Running is the time left of the work items training now (their slowest run's).
+	Running time.Duration
+	// All is the time until every job ends, the later phase included: the pending items
+	// scheduled on the free slots in the engine's order, the later phase once they all ended.
+	All time.Duration
+	// Unknown counts the jobs left out of All: their kind (task, preset, size) has no rate yet.
+	Unknown int
+}
+
+// EstimateLeft estimates the time left of jobs (pts: their status, as JobsStatus gives) and
+// of later, a phase that starts once jobs have ended (the ablation's prior ablation at the best
+// λ), when work items (Items under l) run parallel at a time. A run's time left is its steps
+// left at the rate of its kind (task, preset and size: the cost of a step): the mean rate of
+// that kind's running runs since their launch, counted from seedEnd(job) (the end of the seed
+// phase, whose random steps cost next to nothing) when the launch began inside it, or else
+// its finished runs' steps over their whole wall time. An item lasts as long as its slowest
+// run. The rates hold while the machine's load stays as it is.
+func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedEnd func(Job) int64, later []Job) Estimate {
+	type acc struct{ sum, n float64 }
+	runningRate, doneRate := map[string]*acc{}, map[string]*acc{}
+	add := func(m map[string]*acc, k string, r float64) {
+		if m[k] == nil {
+			m[k] = &acc{}
+		}
+		m[k].sum += r
+		m[k].n++
+	}
+	now := time.Now()
+	for i, p := range pts {
+		k := kindOf(jobs[i])
+		switch {
+		case p.State == rundir.StateRunning && !p.Since.IsZero():
+			from := max(p.SinceStep, seedEnd(jobs[i]))
+			if p.Step > from && now.After(p.Since) {
+				add(runningRate, k, float64(p.Step-from)/now.Sub(p.Since).Seconds())
+			}
+		case p.State == rundir.StateDone:
+			if st, err := rundir.ReadStatus(jobs[i].Dir); err == nil && st.WallSeconds > 0 {
+				add(doneRate, k, float64(p.Target)/st.WallSeconds)
+			}
+		}
+	}
+	rate := func(j Job) float64 {
+		if a := runningRate[kindOf(j)]; a != nil {
+			return a.sum / a.n
+		}
+		if a := doneRate[kindOf(j)]; a != nil {
+			return a.sum / a.n
+		}
+		return 0
+	}
+	var est Estimate
+	// left is an item's time left (its slowest run's); false when a run has no rate.
+	left := func(js []Job, steps []int64) (time.Duration, bool) {
+		var d time.Duration
+		for n, j := range js {
+			r := rate(j)
+			if r <= 0 {
+				est.Unknown += len(js)
+				return 0, false
+			}
+			d = max(d, time.Duration(float64(j.Steps()-steps[n])/r*float64(time.Second)))
+		}
+		return d, true
+	}
+	slots := make([]time.Duration, max(parallel, 1))
+	// schedule puts an item on the slot free first (list scheduling, as the engine's workers).
+	schedule := func(d time.Duration) {
+		m := 0
+		for s := range slots {
+			if slots[s] < slots[m] {
+				m = s
+			}
+		}
+		slots[m] += d
+	}
+	var todo []int
+	for i, p := range pts {
+		if p.State != rundir.StateDone {
+			todo = append(todo, i)
+		}
+	}
+	var pending []time.Duration
+	for _, item := range Items(l, jobs, todo) {
+		js, steps := make([]Job, len(item)), make([]int64, len(item))
+		running := false
+		for n, i := range item {
+			js[n], steps[n] = jobs[i], pts[i].Step
+			running = running || pts[i].State == rundir.StateRunning
+		}
+		d, ok := left(js, steps)
+		switch {
+		case !ok:
+		case running:
+			est.Running = max(est.Running, d)
+			schedule(d)
+		default:
+			pending = append(pending, d)
+		}
+	}
+	for _, d := range pending {
+		schedule(d)
+	}
+	end := slices.Max(slots)
+	if len(later) > 0 {
+		for s := range slots {
+			slots[s] = end
+		}
+		for _, item := range Items(l, later, Indices(len(later))) {
+			js := make([]Job, len(item))
+			for n, i := range item {
+				js[n] = later[i]
+			}
+			if d, ok := left(js, make([]int64, len(js))); ok {
+				schedule(d)
+			}
+		}
+	}
+	est.All = slices.Max(slots)
+	return est
+}
+
+// kindOf is what a job's step costs depend on: its task, preset and network size.
+func kindOf(j Job) string { return j.Point.Task + "|" + j.Point.Preset + "|" + j.Config.Size.Name }
+
+// Indices is 0..n-1: every job of a list, as Items takes them.
+func Indices(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}

@@ -1,0 +1,54 @@
+package sweep
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
+	"github.com/stretchr/testify/require"
+)
+
+// TestEstimateLeft: a running run's rate counts from the end of the seed phase; a kind with
+// no running run takes its finished runs' rate over their whole wall time; pending items go to
+// the slot free first; the later phase starts when every item has ended; a kind with no rate
+// is counted apart.
+func TestEstimateLeft(t *testing.T) {
+	job := func(task, preset string, steps int) Job {
+		cfg := pompc.POMPC()
+		cfg.Steps = steps
+		return Job{Point: Point{Task: task, Preset: preset}, Dir: t.TempDir(), Config: cfg}
+	}
+	jobs := []Job{
+		job("a", "pompc", 2000),  // running: 1000 steps since its launch 100 s ago, seed phase to 500
+		job("a", "pompc", 2000),  // pending, same kind: 5 steps/s
+		job("a", "tdmpc2", 1000), // done in 50 s of wall time: 20 steps/s
+		job("a", "tdmpc2", 1000), // pending
+		job("b", "bmpc", 1000),   // pending, no rate of its kind
+	}
+	require.NoError(t, rundir.WriteStatus(jobs[2].Dir, rundir.Status{State: rundir.StateDone, Step: 1000, WallSeconds: 50}))
+	pts := []PointStatus{
+		{State: rundir.StateRunning, Step: 1000, Target: 2000, Since: time.Now().Add(-100 * time.Second)},
+		{State: "pending", Target: 2000},
+		{State: rundir.StateDone, Step: 1000, Target: 1000},
+		{State: "pending", Target: 1000},
+		{State: "pending", Target: 1000},
+	}
+	seedEnd := func(j Job) int64 {
+		if j.Point.Task == "a" {
+			return 500
+		}
+		return 0
+	}
+	later := []Job{job("a", "pompc", 500)}
+	est := EstimateLeft(ProcessLauncher{}, jobs, pts, 2, seedEnd, later)
+	// Slot 0: the running run's 1000 steps at 5/s (200 s), then the pending tdmpc2 run (50 s);
+	// slot 1: the pending pompc run (400 s). The later run starts at 400 s and takes 100 s.
+	require.InDelta(t, 200, est.Running.Seconds(), 1)
+	require.InDelta(t, 500, est.All.Seconds(), 2)
+	require.Equal(t, 1, est.Unknown)
+
+	// One slot: every item after the other.
+	est = EstimateLeft(ProcessLauncher{}, jobs, pts, 1, seedEnd, nil)
+	require.InDelta(t, 200+400+50, est.All.Seconds(), 2)
+}
