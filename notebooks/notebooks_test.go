@@ -211,11 +211,14 @@ func readNotebook(t *testing.T, path string) notebook {
 }
 
 // htmlOutputs returns every text/html output of the notebook.
-func (nb notebook) htmlOutputs() []string {
+func (nb notebook) htmlOutputs() []string { return nb.outputs("text/html") }
+
+// outputs returns every output of the notebook of the MIME type mime.
+func (nb notebook) outputs(mime string) []string {
 	var out []string
 	for _, c := range nb.Cells {
 		for _, o := range c.Outputs {
-			if h := str(o.Data["text/html"]); h != "" {
+			if h := str(o.Data[mime]); h != "" {
 				out = append(out, h)
 			}
 		}
@@ -400,6 +403,15 @@ func TestAblationsHeadless(t *testing.T) {
 	}
 	if txt := nb.streamText(); !strings.Contains(txt, "best λ = ") {
 		t.Errorf("the prior ablation does not say which λ won: %.500s", txt)
+	}
+	// The λ ablation's report answers the paper's question (sweep.Claims, OrderingAnswer).
+	ordering := false
+	for _, m := range nb.outputs("text/markdown") {
+		ordering = ordering || (strings.Contains(m, "### The paper's ordering") && strings.Contains(m, "cartpole-swingup: the ordering ") &&
+			strings.Contains(m, "beats TD-MPC2"))
+	}
+	if !ordering {
+		t.Errorf("no report says whether the paper's ordering appears")
 	}
 	b := sweep.Budgets["tiny"]
 	var sweeps, figures int
