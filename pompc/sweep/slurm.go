@@ -58,6 +58,9 @@ type Slurm struct {
 	Group Grouping
 	// SignalSeconds is how long before its time limit a task gets SIGTERM to checkpoint (0: 120).
 	SignalSeconds int
+	// Command is the pompc command an array task runs, with --dir, --submission and --point
+	// appended: "sweep" (the default) or "ablation".
+	Command string
 }
 
 // Submission is one submitted job array of a sweep.
@@ -111,17 +114,34 @@ func LoadSubmissions(dir string) ([]Submission, error) {
 // running in an earlier submission, per squeue) as one job array, and returns it. With nothing
 // left to train it returns a Submission without items and submits nothing.
 func (s Slurm) Submit(ctx context.Context, dir string, g Grid) (Submission, error) {
-	if s.Exe == "" {
-		return Submission{}, errors.New("sweep: no pompc executable for the SLURM tasks")
-	}
-	if s.ArrayParallelism < 0 {
-		return Submission{}, fmt.Errorf("sweep: --array-parallelism must be >= 0, got %d", s.ArrayParallelism)
+	if err := s.check(); err != nil {
+		return Submission{}, err
 	}
 	jobs, err := g.Jobs(dir)
 	if err != nil {
 		return Submission{}, err
 	}
 	if err := SaveGrid(dir, g); err != nil {
+		return Submission{}, err
+	}
+	return s.SubmitJobs(ctx, dir, jobs)
+}
+
+func (s Slurm) check() error {
+	if s.Exe == "" {
+		return errors.New("sweep: no pompc executable for the SLURM tasks")
+	}
+	if s.ArrayParallelism < 0 {
+		return fmt.Errorf("sweep: --array-parallelism must be >= 0, got %d", s.ArrayParallelism)
+	}
+	return nil
+}
+
+// SubmitJobs submits the jobs under dir that are neither done nor in flight as one job array
+// (Submit's, for any job list: the tasks run s.Command, which must rebuild the same list from
+// dir), and returns it; with nothing left to train it submits nothing.
+func (s Slurm) SubmitJobs(ctx context.Context, dir string, jobs []Job) (Submission, error) {
+	if err := s.check(); err != nil {
 		return Submission{}, err
 	}
 	lock, err := rundir.Acquire(dir)
@@ -235,8 +255,8 @@ var sbatchScript = template.Must(template.New("sbatch").Parse(`#!/bin/bash
 #SBATCH --open-mode=append
 #SBATCH --requeue
 #SBATCH --signal=B:TERM@{{.Signal}}
-# pompc sweep {{.Dir}}: submission {{.N}}, {{.Tasks}} task(s). Written by pompc; resubmit with
-# the same pompc sweep command (finished runs are skipped).
+# pompc {{.Command}} {{.Dir}}: submission {{.N}}, {{.Tasks}} task(s). Written by pompc; resubmit with
+# the same pompc {{.Command}} command (finished runs are skipped).
 echo "pompc: task ${SLURM_ARRAY_TASK_ID} of job ${SLURM_ARRAY_JOB_ID} on $(hostname), restart ${SLURM_RESTART_COUNT:-0}"
 child=""
 stop() {
@@ -251,7 +271,7 @@ stop() {
 	exit "$rc"
 }
 trap stop TERM USR1
-{{.Exe}} sweep --dir {{.QDir}} --submission {{.N}} --point "${SLURM_ARRAY_TASK_ID}" &
+{{.Exe}} {{.Command}} --dir {{.QDir}} --submission {{.N}} --point "${SLURM_ARRAY_TASK_ID}" &
 child=$!
 wait "$child"
 exit $?
@@ -268,9 +288,17 @@ func (s Slurm) script(absDir string, sub Submission) ([]byte, error) {
 		"Name": jobName(absDir), "Last": len(sub.Items) - 1, "Parallel": s.ArrayParallelism,
 		// A % in the path is escaped: --output expands SLURM's filename patterns.
 		"Out": shellQuote(strings.ReplaceAll(submissionDir(absDir, sub.N), "%", "%%")), "Signal": signal, "Dir": absDir, "QDir": shellQuote(absDir),
-		"N": sub.N, "Tasks": len(sub.Items), "Exe": shellQuote(s.Exe), "Stopped": TaskStopped,
+		"N": sub.N, "Tasks": len(sub.Items), "Exe": shellQuote(s.Exe), "Stopped": TaskStopped, "Command": s.command(),
 	})
 	return b.Bytes(), err
+}
+
+// command is the pompc command of the array tasks.
+func (s Slurm) command() string {
+	if s.Command == "" {
+		return "sweep"
+	}
+	return s.Command
 }
 
 // jobName is the array's job name: "pompc-" and the sweep directory's name, letters, digits,
@@ -290,6 +318,16 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // TaskJobs are the jobs of array task index of submission n of the sweep in dir, and whether
 // they train as one population.
 func TaskJobs(dir string, g Grid, n, index int) ([]Job, bool, error) {
+	jobs, err := g.Jobs(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	return SubmissionJobs(dir, jobs, n, index)
+}
+
+// SubmissionJobs are the jobs (of jobs, by run directory) of array task index of submission n
+// under dir, and whether they train as one population.
+func SubmissionJobs(dir string, jobs []Job, n, index int) ([]Job, bool, error) {
 	subs, err := LoadSubmissions(dir)
 	if err != nil {
 		return nil, false, err
@@ -302,15 +340,11 @@ func TaskJobs(dir string, g Grid, n, index int) ([]Job, bool, error) {
 	if index < 0 || index >= len(sub.Items) {
 		return nil, false, fmt.Errorf("sweep: submission %d has tasks 0..%d, not %d", n, len(sub.Items)-1, index)
 	}
-	jobs, err := g.Jobs(dir)
-	if err != nil {
-		return nil, false, err
-	}
 	var out []Job
 	for _, name := range sub.Items[index] {
 		k := slices.IndexFunc(jobs, func(j Job) bool { return filepath.Base(j.Dir) == name })
 		if k < 0 {
-			return nil, false, fmt.Errorf("sweep: submission %d names run %s, which the grid does not have", n, name)
+			return nil, false, fmt.Errorf("sweep: submission %d names run %s, which %s does not have", n, name, dir)
 		}
 		out = append(out, jobs[k])
 	}
@@ -349,6 +383,12 @@ func SweepStatus(ctx context.Context, dir string) ([]PointStatus, error) {
 	if err != nil {
 		return nil, err
 	}
+	return StatusOf(ctx, dir, jobs)
+}
+
+// StatusOf reports jobs (of the sweep or ablation in dir) as SweepStatus does: from their run
+// directories and, for the ones submitted to SLURM from dir, from squeue and sacct.
+func StatusOf(ctx context.Context, dir string, jobs []Job) ([]PointStatus, error) {
 	subs, err := LoadSubmissions(dir)
 	if err != nil {
 		return nil, err

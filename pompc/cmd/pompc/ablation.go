@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/sweep"
+	"github.com/pompc/pompc/widgets"
 )
 
 // ablationFile holds an ablation's settings in its directory, so that `pompc ablation --dir D`
@@ -154,6 +156,7 @@ func runAblation(ctx context.Context, args []string) error {
 	fs.Var(&sets, "set", "config override key=value for every run (repeatable)")
 	status := fs.Bool("status", false, "show every run's progress, the latest evaluations and the time left; train nothing")
 	of := addOutputFlags(fs)
+	lf := addLaunchFlags(fs, "one task per population; the λ ablation's last task submits the prior ablation at the best λ")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: pompc ablation --dir DIR [flags] [-- extra pompc train flags]\n"+
 			"       pompc ablation --dir DIR            (resume: DIR/ablation.json holds the settings)\n"+
@@ -230,13 +233,33 @@ func runAblation(ctx context.Context, args []string) error {
 	}
 	switch {
 	case *status:
-		return printAblationStatus(*dir, spec, group)
+		return printAblationStatus(ctx, *dir, spec, group)
 	case *of.report:
 		_, runs, _, _, err := ablationRuns(*dir, spec)
 		if err != nil {
 			return err
 		}
 		return writeReport(*dir, runs, style, true, false, *of.atStep)
+	case lf.task():
+		return runAblationTask(ctx, *dir, spec, *lf.submission, *lf.point, style)
+	}
+	if err := lf.check("ablation"); err != nil {
+		return err
+	}
+	if *lf.launcher == "slurm" {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		if err := saveAblation(*dir, spec); err != nil {
+			return err
+		}
+		s := lf.slurm(exe)
+		s.Batched, s.Group, s.Command = true, group, "ablation"
+		if err := saveSlurmLaunch(*dir, s); err != nil {
+			return err
+		}
+		return submitAblation(ctx, *dir, spec, s, style)
 	}
 	// One ablation process per directory (the runs are locked one by one as they train).
 	lock, err := rundir.Acquire(*dir)
@@ -367,14 +390,148 @@ func ablationRuns(dir string, spec ablationSpec) (jobs []sweep.Job, runs []sweep
 	return jobs, runs, later, priorNote, nil
 }
 
-// printAblationStatus prints every run's state and step, the latest evaluation of each
-// variant (mean over the seeds that have one) and an estimate of the time left.
-func printAblationStatus(dir string, spec ablationSpec, group sweep.Grouping) error {
+// slurmLaunchFile keeps, in an ablation's slurm/ folder, how its arrays are submitted, so that
+// the λ ablation's last task submits the prior ablation the same way.
+const slurmLaunchFile = "launch.json"
+
+func saveSlurmLaunch(dir string, s sweep.Slurm) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, sweep.SlurmDir), 0o755); err != nil {
+		return err
+	}
+	return rundir.WriteFile(filepath.Join(dir, sweep.SlurmDir, slurmLaunchFile), append(data, '\n'), 0o644)
+}
+
+func loadSlurmLaunch(dir string) (sweep.Slurm, error) {
+	var s sweep.Slurm
+	data, err := os.ReadFile(filepath.Join(dir, sweep.SlurmDir, slurmLaunchFile))
+	if err != nil {
+		return s, err
+	}
+	return s, json.Unmarshal(data, &s)
+}
+
+// submitAblation submits every run of the ablation known now that is neither done nor in
+// flight as one SLURM job array (one task per population): the λ ablation, and the prior
+// ablation once its λ is known. With every run done it writes the report instead.
+func submitAblation(ctx context.Context, dir string, spec ablationSpec, s sweep.Slurm, style widgets.Style) error {
 	jobs, runs, later, note, err := ablationRuns(dir, spec)
 	if err != nil {
 		return err
 	}
-	pts, err := sweep.JobsStatus(jobs, true)
+	sub, err := s.SubmitJobs(ctx, dir, jobs)
+	if err != nil {
+		return err
+	}
+	if len(sub.Items) > 0 {
+		n := 0
+		for _, it := range sub.Items {
+			n += len(it)
+		}
+		fmt.Printf("ablation %s: submitted job array %s: %d task(s), %d run(s) (script %s)\n", dir, sub.JobID, len(sub.Items), n,
+			filepath.Join(dir, sweep.SlurmDir, strconv.Itoa(sub.N), "array.sbatch"))
+		if len(later) > 0 {
+			fmt.Printf("%s: the λ ablation's last task submits it (or run `pompc ablation --dir %s --launcher slurm` again then)\n", note, dir)
+		}
+		fmt.Println(sub.JobID)
+		return nil
+	}
+	if len(later) == 0 && allDone(runs) {
+		fmt.Printf("ablation %s: all %d runs done; nothing submitted\n", dir, len(runs))
+		return writeReport(dir, runs, style, true, false, 0)
+	}
+	fmt.Printf("ablation %s: every run is done or in flight; nothing submitted\n", dir)
+	return nil
+}
+
+// runAblationTask trains one array task of an ablation's submission; the task that ends the λ
+// ablation submits the prior ablation at the best λ (once: never when a submission already
+// named one of its runs), and the task that ends the whole ablation writes its report.
+func runAblationTask(ctx context.Context, dir string, spec ablationSpec, n, point int, style widgets.Style) error {
+	jobs, _, _, _, err := ablationRuns(dir, spec)
+	if err != nil {
+		return err
+	}
+	if err := trainSubmissionTask(ctx, "ablation", dir, jobs, n, point); err != nil {
+		return err
+	}
+	jobs, runs, later, _, err := ablationRuns(dir, spec)
+	if err != nil {
+		return err
+	}
+	if spec.PriorLambda == "best" && len(later) == 0 {
+		if err := submitPriorOnce(ctx, dir, spec, jobs); err != nil {
+			fmt.Fprintf(os.Stderr, "pompc: the prior ablation was not submitted: %v; `pompc ablation --dir %s --launcher slurm` submits it\n", err, dir)
+		}
+	}
+	if len(later) == 0 && allDone(runs) {
+		// The task's runs are done whatever happens to the report (--report redoes it).
+		if err := writeReport(dir, runs, style, true, false, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "pompc: the ablation's report: %v (pompc ablation --dir %s --report writes it)\n", err, dir)
+		}
+	}
+	return nil
+}
+
+// submitPriorOnce submits the prior ablation's runs (those of jobs that the λ ablation does
+// not have) unless a submission of dir already named one of them.
+func submitPriorOnce(ctx context.Context, dir string, spec ablationSpec, jobs []sweep.Job) error {
+	lj, err := spec.lambdaJobs(dir)
+	if err != nil {
+		return err
+	}
+	prior := newJobs(lj, jobs)
+	if len(prior) == 0 {
+		return nil
+	}
+	subs, err := sweep.LoadSubmissions(dir)
+	if err != nil {
+		return err
+	}
+	for _, sub := range subs {
+		for _, item := range sub.Items {
+			for _, name := range item {
+				if slices.ContainsFunc(prior, func(j sweep.Job) bool { return filepath.Base(j.Dir) == name }) {
+					return nil
+				}
+			}
+		}
+	}
+	s, err := loadSlurmLaunch(dir)
+	if err != nil {
+		return err
+	}
+	sub, err := s.SubmitJobs(ctx, dir, prior)
+	if err != nil {
+		return err
+	}
+	if len(sub.Items) > 0 {
+		fmt.Printf("ablation %s: the λ ablation is done; submitted the prior ablation as job array %s (%d task(s))\n", dir, sub.JobID, len(sub.Items))
+	}
+	return nil
+}
+
+// allDone reports whether there are runs and every one is done.
+func allDone(runs []sweep.Run) bool {
+	for _, r := range runs {
+		if r.Status.State != rundir.StateDone {
+			return false
+		}
+	}
+	return len(runs) > 0
+}
+
+// printAblationStatus prints every run's state and step, the latest evaluation of each
+// variant (mean over the seeds that have one) and an estimate of the time left.
+func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, group sweep.Grouping) error {
+	jobs, runs, later, note, err := ablationRuns(dir, spec)
+	if err != nil {
+		return err
+	}
+	pts, err := sweep.StatusOf(ctx, dir, jobs)
 	if err != nil {
 		return err
 	}
@@ -411,6 +568,13 @@ func printAblationStatus(dir string, spec ablationSpec, group sweep.Grouping) er
 	}
 	if header != "" {
 		fmt.Println("no evaluation yet")
+	}
+	if subs, _ := sweep.LoadSubmissions(dir); len(subs) > 0 {
+		// On SLURM the time left is the cluster's: squeue tells.
+		if note != "" {
+			fmt.Println(note)
+		}
+		return nil
 	}
 	// Time left, at each kind's rate so far (sweep.EstimateLeft), with the populations as
 	// `pompc ablation` launches them (one slot per CPU, at most one per population).

@@ -217,6 +217,55 @@ func TestSlurmSweepArray(t *testing.T) {
 	}
 }
 
+// TestSlurmAblation submits an ablation to a real (one-node) SLURM cluster: one array of the λ
+// ablation's populations, whose last task submits the prior ablation at the best λ as a second
+// array (once); the last task of that one writes the report with the paper's ordering.
+// Submitting again trains nothing.
+func TestSlurmAblation(t *testing.T) {
+	slurmCluster(t)
+	dir := filepath.Join(t.TempDir(), "abl")
+	args := append([]string{"ablation", "--dir", dir, "--tasks", "cartpole-balance", "--seeds", "1", "--steps", "60",
+		"--launcher", "slurm", "--array-parallelism", "2", "--slurm-args", "--cpus-per-task=1"}, sweepTrainArgs...)
+	out, err := pompcCmd(t, args...).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "submitted job array")
+	require.Contains(t, string(out), "the λ ablation's last task submits it")
+	waitFor(t, 5*time.Minute, "both arrays to finish", func() bool { return countDone(t, dir) == 7 && queueEmpty(t) })
+
+	subs, err := sweep.LoadSubmissions(dir)
+	require.NoError(t, err)
+	require.Len(t, subs, 2, "the λ ablation, then the prior ablation")
+	names := func(s sweep.Submission) []string {
+		var out []string
+		for _, it := range s.Items {
+			out = append(out, it...)
+		}
+		slices.Sort(out)
+		return out
+	}
+	require.Len(t, names(subs[0]), 5, "TD-MPC2, three λ, BMPC")
+	prior := names(subs[1])
+	require.Len(t, prior, 2, "the planner prior and the forward KL at the best λ")
+	require.Contains(t, prior[0]+prior[1], "planner")
+	require.Contains(t, prior[0]+prior[1], "forward")
+	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
+	require.NoError(t, err, "the last task writes the report")
+	require.Contains(t, string(md), "### The paper's ordering")
+	require.Contains(t, string(md), "the learned prior beats the planner prior")
+	status, err := pompcCmd(t, "ablation", "--dir", dir, "--status").CombinedOutput()
+	require.NoError(t, err, string(status))
+	require.Contains(t, string(status), "7 points: 7 done")
+	require.Contains(t, string(status), "slurm "+subs[1].JobID+"_")
+
+	out, err = pompcCmd(t, "ablation", "--dir", dir, "--launcher", "slurm").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "nothing submitted")
+	require.True(t, queueEmpty(t))
+	subs, err = sweep.LoadSubmissions(dir)
+	require.NoError(t, err)
+	require.Len(t, subs, 2)
+}
+
 // sweepPoints are the run directories of the sweep in dir.
 func sweepPoints(t *testing.T, dir string) []string {
 	g, err := sweep.LoadGrid(dir)

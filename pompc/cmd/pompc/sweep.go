@@ -37,11 +37,7 @@ func runSweep(ctx context.Context, args []string) error {
 	fs.Var(&sets, "set", "config override key=value for every run (repeatable)")
 	reference := fs.Bool("reference", true, "overlay the published TD-MPC2 and SAC curves where the task has them")
 	noFigures := fs.Bool("no-figures", false, "write only the results tables")
-	launcher := fs.String("launcher", "local", "local: train here, as child processes; slurm: submit one SLURM job array (one task per point, or per population with --batched) and return its job id")
-	slurmArgs := fs.String("slurm-args", "", `extra sbatch options for --launcher slurm, e.g. "--partition=gpu --gres=gpu:1 --time=12:00:00"`)
-	arrayPar := fs.Int("array-parallelism", 0, "--launcher slurm: at most this many array tasks at once (0: no cap)")
-	submission := fs.Int("submission", -1, "with --point: the SLURM submission (D/slurm/N) whose task to run")
-	point := fs.Int("point", -1, "run one task of a SLURM submission (what its array tasks run: $SLURM_ARRAY_TASK_ID)")
+	lf := addLaunchFlags(fs, "one task per point, or per population with --batched")
 	status := fs.Bool("status", false, "show every point: pending, running (step), done, failed (log tail), with its SLURM task state; train nothing")
 	of := addOutputFlags(fs)
 	fs.Usage = func() {
@@ -63,11 +59,11 @@ func runSweep(ctx context.Context, args []string) error {
 		return printSweepStatus(ctx, *dir)
 	case *of.report:
 		return writeSweepOutputs(*dir, style, *reference, *noFigures, *of.atStep)
-	case *point >= 0 || *submission >= 0:
-		return runSlurmTask(ctx, *dir, *submission, *point, style, *reference, *noFigures)
+	case lf.task():
+		return runSlurmTask(ctx, *dir, *lf.submission, *lf.point, style, *reference, *noFigures)
 	}
-	if *launcher != "local" && *launcher != "slurm" {
-		return fmt.Errorf("sweep: --launcher must be local or slurm, got %q", *launcher)
+	if err := lf.check("sweep"); err != nil {
+		return err
 	}
 	gridFlags := map[string]bool{"tasks": true, "presets": true, "lambdas": true, "kl": true, "priors": true,
 		"seeds": true, "size": true, "steps": true, "set": true}
@@ -97,9 +93,10 @@ func runSweep(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *launcher == "slurm" {
-		return submitSlurm(ctx, *dir, g, sweep.Slurm{Exe: exe, SbatchArgs: strings.Fields(*slurmArgs),
-			ArrayParallelism: *arrayPar, Batched: *batched, Group: group}, len(pts), style, *reference, *noFigures)
+	if *lf.launcher == "slurm" {
+		s := lf.slurm(exe)
+		s.Batched, s.Group = *batched, group
+		return submitSlurm(ctx, *dir, g, s, len(pts), style, *reference, *noFigures)
 	}
 	if *batched {
 		fmt.Printf("sweep %s: %d runs, as populations (--batched)\n", *dir, len(pts))
@@ -248,14 +245,34 @@ func submitSlurm(ctx context.Context, dir string, g sweep.Grid, s sweep.Slurm, p
 // sweep.TaskStopped when a signal stopped it before its runs finished (its script requeues
 // it), and writes the sweep's tables and figures once every point is done.
 func runSlurmTask(ctx context.Context, dir string, n, point int, style widgets.Style, reference, noFigures bool) error {
-	if n < 0 || point < 0 {
-		return errors.New("sweep: --point and --submission go together")
-	}
 	g, err := sweep.LoadGrid(dir)
 	if err != nil {
 		return err
 	}
-	jobs, batched, err := sweep.TaskJobs(dir, g, n, point)
+	jobs, err := g.Jobs(dir)
+	if err != nil {
+		return err
+	}
+	if err := trainSubmissionTask(ctx, "sweep", dir, jobs, n, point); err != nil {
+		return err
+	}
+	if done, _ := sweepDone(ctx, dir); done {
+		// The task's runs are done whatever happens to the report (pompc sweep --report redoes it).
+		if err := writeSweepOutputs(dir, style, reference, noFigures, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "pompc: the sweep's report: %v (pompc sweep --dir %s --report writes it)\n", err, dir)
+		}
+	}
+	return nil
+}
+
+// trainSubmissionTask trains array task point of submission n under dir, its runs among all
+// (what the array task of a sweep or an ablation runs). It exits with sweep.TaskStopped when a
+// signal stopped it before its runs finished (its script requeues it).
+func trainSubmissionTask(ctx context.Context, cmd, dir string, all []sweep.Job, n, point int) error {
+	if n < 0 || point < 0 {
+		return fmt.Errorf("%s: --point and --submission go together", cmd)
+	}
+	jobs, batched, err := sweep.SubmissionJobs(dir, all, n, point)
 	if err != nil {
 		return err
 	}
@@ -275,17 +292,46 @@ func runSlurmTask(ctx context.Context, dir string, n, point int, style widgets.S
 	}
 	switch {
 	case len(sum.Failed) > 0:
-		return fmt.Errorf("sweep: %d of %d runs of task %d failed; see their train.log", len(sum.Failed), len(jobs), point)
+		return fmt.Errorf("%s: %d of %d runs of task %d failed; see their train.log", cmd, len(sum.Failed), len(jobs), point)
 	case sum.Stopped > 0:
-		return exitCode{sweep.TaskStopped, fmt.Sprintf("pompc: sweep task %d stopped with %d run(s) unfinished (checkpointed)", point, sum.Stopped)}
-	}
-	if done, _ := sweepDone(ctx, dir); done {
-		// The task's runs are done whatever happens to the report (pompc sweep --report redoes it).
-		if err := writeSweepOutputs(dir, style, reference, noFigures, 0); err != nil {
-			fmt.Fprintf(os.Stderr, "pompc: the sweep's report: %v (pompc sweep --dir %s --report writes it)\n", err, dir)
-		}
+		return exitCode{sweep.TaskStopped, fmt.Sprintf("pompc: %s task %d stopped with %d run(s) unfinished (checkpointed)", cmd, point, sum.Stopped)}
 	}
 	return nil
+}
+
+// launchFlags are the flags that choose where a sweep or an ablation trains: here, or as SLURM
+// job arrays; and, for an array task, which task of which submission to run.
+type launchFlags struct {
+	launcher, slurmArgs *string
+	arrayPar            *int
+	submission, point   *int
+}
+
+// addLaunchFlags registers the launch flags on fs; items says what an array task trains.
+func addLaunchFlags(fs *flag.FlagSet, items string) *launchFlags {
+	return &launchFlags{
+		launcher:   fs.String("launcher", "local", "local: train here, as child processes; slurm: submit a SLURM job array ("+items+") and return its job id"),
+		slurmArgs:  fs.String("slurm-args", "", `extra sbatch options for --launcher slurm, e.g. "--partition=gpu --gres=gpu:1 --time=12:00:00"`),
+		arrayPar:   fs.Int("array-parallelism", 0, "--launcher slurm: at most this many array tasks at once (0: no cap)"),
+		submission: fs.Int("submission", -1, "with --point: the SLURM submission (D/slurm/N) whose task to run"),
+		point:      fs.Int("point", -1, "run one task of a SLURM submission (what its array tasks run: $SLURM_ARRAY_TASK_ID)"),
+	}
+}
+
+// task reports whether the command runs one array task.
+func (f *launchFlags) task() bool { return *f.point >= 0 || *f.submission >= 0 }
+
+// check refuses an unknown launcher.
+func (f *launchFlags) check(cmd string) error {
+	if *f.launcher != "local" && *f.launcher != "slurm" {
+		return fmt.Errorf("%s: --launcher must be local or slurm, got %q", cmd, *f.launcher)
+	}
+	return nil
+}
+
+// slurm is the SLURM submitter the flags describe, its tasks running exe.
+func (f *launchFlags) slurm(exe string) sweep.Slurm {
+	return sweep.Slurm{Exe: exe, SbatchArgs: strings.Fields(*f.slurmArgs), ArrayParallelism: *f.arrayPar}
 }
 
 // sweepDone reports whether every point of the sweep in dir is done.
