@@ -256,29 +256,25 @@ type result struct {
 	err    error
 }
 
-// running is a job being launched: its status record and its progress; beat is when its
-// record was last rewritten while it trains, ended whether end has written its final one.
+// running is a job being launched: its status record and its progress.
 type running struct {
 	st       rundir.Status
 	prevWall float64
 	mu       sync.Mutex
 	last     pompc.Status
-	beat     time.Time
-	ended    bool
 	err      error
 }
 
-// heartbeat rewrites a training job's running record with its step and wall time so far, at
-// most every `every`: a launch killed with its sweep (no end record) then loses
-// at most that much of its wall time, and a later launch starts from the right step. A write
-// error is left for end to report. Called with r.mu held.
-func (r *running) heartbeat(dir string, start time.Time, every time.Duration) {
-	if r.ended || r.err != nil || time.Since(r.beat) < every {
+// heartbeat rewrites a training job's running record with its step (the launcher's latest
+// report or the run's latest metrics record, whichever is later) and its wall time so far, so
+// that a launch killed with its sweep (no end record) loses at most one heartbeat period of its
+// wall time. A write error is left for end to report. Called with r.mu held.
+func (r *running) heartbeat(dir string, start time.Time) {
+	if r.err != nil {
 		return
 	}
-	r.beat = time.Now()
 	st := r.st
-	st.Step = max(st.Step, r.last.Step)
+	st.Step = max(st.Step, r.last.Step, lastStep(dir))
 	st.WallSeconds = r.prevWall + time.Since(start).Seconds()
 	_ = rundir.WriteStatus(dir, st)
 }
@@ -296,11 +292,30 @@ func (e Engine) launchItem(ctx context.Context, item []int, jobs []Job, threads 
 	if every <= 0 {
 		every = rundir.HeartbeatEvery
 	}
+	// The heartbeat: every period, each job's running record gets its step and wall time
+	// (launchers that report progress only at the end included); stopped before end writes.
+	stopBeat, beatDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(beatDone)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopBeat:
+				return
+			case <-tick.C:
+				for n, i := range item {
+					rs[n].mu.Lock()
+					rs[n].heartbeat(jobs[i].Dir, start)
+					rs[n].mu.Unlock()
+				}
+			}
+		}
+	}()
 	progress := func(n int, s pompc.Status) {
 		r := rs[n]
 		r.mu.Lock()
 		r.last = s
-		r.heartbeat(jobs[item[n]].Dir, start, every)
 		r.mu.Unlock()
 		update(Update{Job: item[n], State: rundir.StateRunning, Step: s.Step, Status: s, Wall: seconds(r.prevWall) + time.Since(start)})
 	}
@@ -323,6 +338,8 @@ func (e Engine) launchItem(ctx context.Context, item []int, jobs []Job, threads 
 			runErrs[n] = errs[b]
 		}
 	}
+	close(stopBeat)
+	<-beatDone
 	out := make([]result, len(item))
 	for n, i := range item {
 		if rs[n].err != nil {
@@ -348,10 +365,16 @@ func (e Engine) begin(i int, j Job, mu *sync.Mutex, update func(Update), logf fu
 	r.prevWall = st.WallSeconds
 	st.State, st.TargetStep, st.Launcher, st.Error = rundir.StateRunning, j.Steps(), e.Launcher.Name(), ""
 	st.Attempts++
-	// The step it starts from: a launch killed before its heartbeat left an older one.
-	st.Step = max(st.Step, lastStep(j.Dir))
+	// The step it starts from: its checkpoint's (a launch killed between heartbeats left an
+	// older record, and its metrics may run past the checkpoint).
+	st.Step = 0
+	if rundir.HasCheckpoint(j.Dir) {
+		if st.Step, err = pompc.CheckpointStep(j.Dir); err != nil {
+			st.Step = lastStep(j.Dir)
+		}
+	}
 	st.Launched, st.LaunchStep = time.Now().UTC(), st.Step
-	r.st, r.beat = st, time.Now()
+	r.st = st
 	if r.err = rundir.WriteStatus(j.Dir, st); r.err != nil {
 		return r
 	}
@@ -371,9 +394,9 @@ func (e Engine) begin(i int, j Job, mu *sync.Mutex, update func(Update), logf fu
 func (e Engine) end(ctx context.Context, i int, j Job, r *running, start time.Time, runErr error, update func(Update)) result {
 	st := r.st
 	r.mu.Lock()
-	st.Step = max(r.last.Step, st.Step)
+	// A launcher may report only at the end: a stopped run's step is its metrics' (it saved there).
+	st.Step = max(r.last.Step, lastStep(j.Dir))
 	last := r.last
-	r.ended = true
 	r.mu.Unlock()
 	st.WallSeconds = r.prevWall + time.Since(start).Seconds()
 	switch {

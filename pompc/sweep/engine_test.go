@@ -129,53 +129,67 @@ func TestEngineRecordsSkipsAndRetries(t *testing.T) {
 	require.Equal(t, []string{"j0"}, l.launched)
 }
 
-// beatLauncher reports one step, then waits for release while the test reads the record.
-type beatLauncher struct {
-	reported, release chan struct{}
+// quietLauncher reports nothing until its run ends (as ProcessLauncher and PopulationLauncher,
+// whose children write only the run directory): started is closed at launch, release ends it.
+type quietLauncher struct {
+	started, release chan struct{}
 }
 
-func (beatLauncher) Name() string { return "beat" }
+func (quietLauncher) Name() string { return "quiet" }
 
-func (b beatLauncher) Launch(ctx context.Context, j Job, threads int, progress func(pompc.Status)) error {
-	time.Sleep(5 * time.Millisecond)
-	progress(pompc.Status{Step: 40})
-	close(b.reported)
-	<-b.release
-	progress(pompc.Status{Step: j.Steps()})
+func (q quietLauncher) Launch(ctx context.Context, j Job, threads int, progress func(pompc.Status)) error {
+	close(q.started)
+	<-q.release
 	return nil
 }
 
-// TestEngineHeartbeat: a training job's record carries its launch (time and the step its
-// metrics had reached) and is rewritten with its step and wall time while it trains, so a
-// launch killed with its sweep leaves both behind; the final record is written once.
+// TestEngineHeartbeat: a training job's record carries its launch (time, and the step it
+// resumes from: 0 without a checkpoint) and is rewritten every heartbeat with its step (its
+// metrics' latest, for a launcher that reports nothing until the end) and wall time, so a
+// launch killed with its sweep leaves both behind; no heartbeat lands after the final record.
 func TestEngineHeartbeat(t *testing.T) {
 	jobs := fakeJobs(t, 1)
-	require.NoError(t, rundir.Ensure(jobs[0].Dir))
-	require.NoError(t, os.WriteFile(rundir.Path(jobs[0].Dir, rundir.MetricsFile),
-		[]byte(`{"key":"loss/pi","step":25,"val":1}`+"\n"), 0o644))
-	require.NoError(t, rundir.WriteStatus(jobs[0].Dir, rundir.Status{State: rundir.StateRunning, Step: 0,
+	dir := jobs[0].Dir
+	require.NoError(t, rundir.Ensure(dir))
+	metrics := func(step int) {
+		f, err := os.OpenFile(rundir.Path(dir, rundir.MetricsFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		require.NoError(t, err)
+		_, err = fmt.Fprintf(f, `{"key":"loss/pi","step":%d,"val":1}`+"\n", step)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+	metrics(25)
+	require.NoError(t, rundir.WriteStatus(dir, rundir.Status{State: rundir.StateRunning, Step: 25,
 		WallSeconds: 100, Attempts: 1})) // a launch killed before it wrote anything else
-	b := beatLauncher{reported: make(chan struct{}), release: make(chan struct{})}
+	q := quietLauncher{started: make(chan struct{}), release: make(chan struct{})}
 	done := make(chan error)
 	before := time.Now().UTC()
 	go func() {
-		_, err := Engine{Launcher: b, Heartbeat: time.Nanosecond}.Run(context.Background(), jobs)
+		_, err := Engine{Launcher: q, Heartbeat: 10 * time.Millisecond}.Run(context.Background(), jobs)
 		done <- err
 	}()
-	<-b.reported
-	st, err := rundir.ReadStatus(jobs[0].Dir)
-	require.NoError(t, err)
+	<-q.started
+	metrics(40) // the child trains on
+	var st rundir.Status
+	deadline := time.Now().Add(5 * time.Second)
+	for st.Step != 40 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		var err error
+		st, err = rundir.ReadStatus(dir)
+		require.NoError(t, err)
+	}
+	require.Equal(t, int64(40), st.Step, "a heartbeat's step, from the metrics")
 	require.Equal(t, rundir.StateRunning, st.State)
 	require.Equal(t, 2, st.Attempts)
-	require.Equal(t, int64(40), st.Step, "the heartbeat's step")
-	require.Equal(t, int64(25), st.LaunchStep, "the step its metrics had reached at launch")
+	require.Equal(t, int64(0), st.LaunchStep, "no checkpoint: it starts over")
 	require.False(t, st.Launched.Before(before.Truncate(time.Second)))
 	require.Greater(t, st.WallSeconds, 100.0, "the earlier launches' wall time plus this one's so far")
-	close(b.release)
+	close(q.release)
 	require.NoError(t, <-done)
-	st, err = rundir.ReadStatus(jobs[0].Dir)
+	time.Sleep(50 * time.Millisecond) // five heartbeat periods
+	st, err := rundir.ReadStatus(dir)
 	require.NoError(t, err)
-	require.Equal(t, rundir.StateDone, st.State)
+	require.Equal(t, rundir.StateDone, st.State, "no heartbeat after the final record")
 	require.Equal(t, jobs[0].Steps(), st.Step)
 }
 

@@ -70,7 +70,7 @@ func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedE
 				est.Unknown += len(js)
 				return 0, false
 			}
-			d = max(d, time.Duration(float64(j.Steps()-steps[n])/r*float64(time.Second)))
+			d = max(d, durationOf(float64(j.Steps()-steps[n])/r))
 		}
 		return d, true
 	}
@@ -129,6 +129,11 @@ func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedE
 	}
 	est.All = slices.Max(slots)
 	return est
+}
+
+// durationOf is sec seconds as a Duration, at most 100 years (a rate near 0 would overflow).
+func durationOf(sec float64) time.Duration {
+	return time.Duration(min(sec, 100*365*24*3600) * float64(time.Second))
 }
 
 // kindOf is what a job's step costs depend on: its task, preset and network size.

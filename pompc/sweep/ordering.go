@@ -19,6 +19,8 @@ type Claim struct {
 	Task       string
 	X, Y       string
 	Final, AUC Interval
+	// Runs is the fewest finished runs either side has on a task of the comparison.
+	Runs int
 }
 
 // Claim outcomes, from where a P(X > Y) interval lies.
@@ -26,7 +28,14 @@ const (
 	ClaimHolds      = "holds"        // the interval is above ½: X ends above Y
 	ClaimReversed   = "reversed"     // below ½: Y ends above X
 	ClaimUnresolved = "not resolved" // it contains ½: these seeds cannot tell
+	ClaimTooFew     = "too few runs" // fewer than MinClaimRuns a side on a task: no verdict
 )
+
+// MinClaimRuns is the fewest runs each side needs on every task for a claim to get a verdict.
+// The bootstrap interval of P(X > Y) is [1, 1] whenever every run of X ends above every run
+// of Y, however few they are; a complete separation is significant at 5% (two-sided exact
+// Mann–Whitney test) only from 4 runs a side on (p = 2/70), not at 3 (p = 2/20).
+const MinClaimRuns = 4
 
 // Outcome says what a P(X > Y) interval shows: ClaimHolds, ClaimReversed or ClaimUnresolved
 // ("" without runs to compare).
@@ -40,6 +49,20 @@ func Outcome(p Interval) string {
 		return ClaimReversed
 	}
 	return ClaimUnresolved
+}
+
+// FinalOutcome is the claim's verdict on final returns: Outcome of its interval, or
+// ClaimTooFew with fewer than MinClaimRuns runs a side.
+func (c Claim) FinalOutcome() string { return c.outcome(c.Final) }
+
+// AUCOutcome is FinalOutcome for the AUCs.
+func (c Claim) AUCOutcome() string { return c.outcome(c.AUC) }
+
+func (c Claim) outcome(p Interval) string {
+	if o := Outcome(p); o == "" || c.Runs >= MinClaimRuns {
+		return o
+	}
+	return ClaimTooFew
 }
 
 // variantRole is what a variant is in the paper's comparisons.
@@ -165,16 +188,19 @@ func Claims(runs []Run) []Claim {
 	for _, p := range pairs {
 		x, y := scores[p.x], scores[p.y]
 		xa, ya := aucs(x), aucs(y)
+		fewest, both := math.MaxInt, 0
 		for t, task := range tasks {
 			if len(x.Final[t]) == 0 || len(y.Final[t]) == 0 {
 				continue
 			}
-			out = append(out, Claim{Text: p.text, Task: task, X: p.x, Y: p.y,
+			runs := min(len(x.Final[t]), len(y.Final[t]))
+			fewest, both = min(fewest, runs), both+1
+			out = append(out, Claim{Text: p.text, Task: task, X: p.x, Y: p.y, Runs: runs,
 				Final: POIInterval(only(x.Final, t), only(y.Final, t), Level, BootstrapReps, rng),
 				AUC:   POIInterval(only(xa, t), only(ya, t), Level, BootstrapReps, rng)})
 		}
-		if len(tasks) > 1 {
-			out = append(out, Claim{Text: p.text, Task: AllTasks, X: p.x, Y: p.y,
+		if len(tasks) > 1 && both > 0 {
+			out = append(out, Claim{Text: p.text, Task: AllTasks, X: p.x, Y: p.y, Runs: fewest,
 				Final: POIInterval(x.Final, y.Final, Level, BootstrapReps, rng),
 				AUC:   POIInterval(xa, ya, Level, BootstrapReps, rng)})
 		}
@@ -184,8 +210,10 @@ func Claims(runs []Run) []Claim {
 
 // OrderingAnswer says, for each task of claims (and across tasks), whether the paper's
 // ordering appears, from the final returns: it appears when some PO-MPC λ ends above both
-// TD-MPC2 and BMPC (both intervals above ½), it does not when every λ ends below one of them
-// (an interval below ½), and otherwise these seeds cannot tell. Each λ's outcomes follow.
+// TD-MPC2 and BMPC (both verdicts hold; with several λ, one of them, with no correction for
+// the several tried), it does not when every λ ends below one of them, it cannot be told with
+// fewer than MinClaimRuns runs a side, or without one of the ends; otherwise these seeds cannot
+// tell. Each λ's outcomes follow.
 func OrderingAnswer(claims []Claim) []string {
 	type outcomes struct{ vsT, vsB string }
 	var tasks []string
@@ -208,9 +236,9 @@ func OrderingAnswer(claims []Claim) []string {
 			lams[c.Task] = append(lams[c.Task], lam)
 		}
 		if vsT {
-			o.vsT = Outcome(c.Final)
+			o.vsT = c.FinalOutcome()
 		} else {
-			o.vsB = Outcome(c.Final)
+			o.vsB = c.FinalOutcome()
 		}
 	}
 	side := func(o, end string) string {
@@ -227,9 +255,11 @@ func OrderingAnswer(claims []Claim) []string {
 	var out []string
 	for _, task := range tasks {
 		var above, details []string
-		below := 0
+		below, tooFew, noT, noB := 0, false, true, true
 		for _, lam := range lams[task] {
 			o := by[task][lam]
+			noT, noB = noT && o.vsT == "", noB && o.vsB == ""
+			tooFew = tooFew || o.vsT == ClaimTooFew || o.vsB == ClaimTooFew
 			if o.vsT == ClaimHolds && o.vsB == ClaimHolds {
 				above = append(above, lam)
 			}
@@ -242,12 +272,27 @@ func OrderingAnswer(claims []Claim) []string {
 					sides = append(sides, s)
 				}
 			}
-			details = append(details, lam+" "+strings.Join(sides, ", "))
+			if len(sides) > 0 {
+				details = append(details, lam+" "+strings.Join(sides, ", "))
+			}
 		}
 		var answer string
 		switch {
+		case noT || noB:
+			end := "TD-MPC2"
+			if noB {
+				end = "BMPC"
+			}
+			out = append(out, fmt.Sprintf("%s: the ordering cannot be checked: no %s runs", task, end))
+			continue
+		case tooFew:
+			out = append(out, fmt.Sprintf("%s: the ordering cannot be told from fewer than %d runs a side", task, MinClaimRuns))
+			continue
+		case len(above) > 0 && len(lams[task]) > 1:
+			answer = fmt.Sprintf("appears (%s above both ends: %d of %d λ, no correction for trying several)",
+				strings.Join(above, ", "), len(above), len(lams[task]))
 		case len(above) > 0:
-			answer = "appears (" + strings.Join(above, ", ") + " above both ends)"
+			answer = "appears (" + above[0] + " above both ends)"
 		case below == len(lams[task]):
 			answer = "does not appear (every PO-MPC λ ends below an end)"
 		default:

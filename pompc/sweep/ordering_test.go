@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/pompc/pompc/pompc"
@@ -84,8 +85,33 @@ func TestClaimsAndOrdering(t *testing.T) {
 
 	ans := OrderingAnswer(claims)
 	require.Equal(t, []string{
-		a + ": the ordering appears (λ=1 above both ends); λ=1 above TD-MPC2, above BMPC; λ=9 not resolved against TD-MPC2, not resolved against BMPC",
+		a + ": the ordering appears (λ=1 above both ends: 1 of 2 λ, no correction for trying several); λ=1 above TD-MPC2, above BMPC; λ=9 not resolved against TD-MPC2, not resolved against BMPC",
 		b + ": the ordering does not appear (every PO-MPC λ ends below an end); λ=1 below TD-MPC2, above BMPC; λ=9 below TD-MPC2, below BMPC",
 		AllTasks + ": the ordering is not resolved by these seeds; λ=1 not resolved against TD-MPC2, above BMPC; λ=9 not resolved against TD-MPC2, not resolved against BMPC",
 	}, ans)
+
+	// Three runs a side: even a complete separation gets no verdict.
+	var few []Run
+	kept := map[string]int{}
+	for _, r := range runs {
+		if r.Task == a && r.Status.State == rundir.StateDone && kept[r.Variant()] < 3 {
+			few = append(few, r)
+			kept[r.Variant()]++
+		}
+	}
+	claims = Claims(few)
+	for _, c := range claims {
+		if c.Text == "PO-MPC λ=1 beats TD-MPC2 (λ = 0)" {
+			require.Equal(t, 3, c.Runs)
+			require.Equal(t, Interval{1, 1, 1}, c.Final)
+			require.Equal(t, ClaimHolds, Outcome(c.Final))
+			require.Equal(t, ClaimTooFew, c.FinalOutcome(), "3 against 3")
+		}
+	}
+	require.Equal(t, []string{a + ": the ordering cannot be told from fewer than 4 runs a side"}, OrderingAnswer(claims))
+
+	// Without BMPC runs the ordering cannot be checked (whatever the seeds).
+	noB := slices.DeleteFunc(slices.Clone(runs), func(r Run) bool { return r.Preset == "bmpc" })
+	require.Equal(t, []string{a + ": the ordering cannot be checked: no BMPC runs", b + ": the ordering cannot be checked: no BMPC runs",
+		AllTasks + ": the ordering cannot be checked: no BMPC runs"}, OrderingAnswer(Claims(noB)))
 }

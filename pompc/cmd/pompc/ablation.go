@@ -374,6 +374,8 @@ func ablationRuns(dir string, spec ablationSpec) (jobs []sweep.Job, runs []sweep
 		if best {
 			priorNote = "the prior ablation runs at the best λ = " + pompc.FormatLambda(lam)
 		}
+	case best && allDone(runs):
+		priorNote = "no λ has a finished run on every task: the prior ablation cannot choose its λ"
 	case best && len(spec.Lambdas) > 0:
 		// As many runs as at any of the λ values (the default prior's are the λ ablation's own).
 		ls, err := spec.lambdas()
@@ -394,6 +396,7 @@ func ablationRuns(dir string, spec ablationSpec) (jobs []sweep.Job, runs []sweep
 // the λ ablation's last task submits the prior ablation the same way.
 const slurmLaunchFile = "launch.json"
 
+// saveSlurmLaunch writes s to the ablation's slurm/launch.json.
 func saveSlurmLaunch(dir string, s sweep.Slurm) error {
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -405,6 +408,7 @@ func saveSlurmLaunch(dir string, s sweep.Slurm) error {
 	return rundir.WriteFile(filepath.Join(dir, sweep.SlurmDir, slurmLaunchFile), append(data, '\n'), 0o644)
 }
 
+// loadSlurmLaunch reads the ablation's slurm/launch.json.
 func loadSlurmLaunch(dir string) (sweep.Slurm, error) {
 	var s sweep.Slurm
 	data, err := os.ReadFile(filepath.Join(dir, sweep.SlurmDir, slurmLaunchFile))
@@ -462,8 +466,9 @@ func runAblationTask(ctx context.Context, dir string, spec ablationSpec, n, poin
 	if err != nil {
 		return err
 	}
-	if spec.PriorLambda == "best" && len(later) == 0 {
-		if err := submitPriorOnce(ctx, dir, spec, jobs); err != nil {
+	if strings.TrimSpace(spec.PriorLambda) == "best" && len(later) == 0 {
+		// Locked: another task (or the user) is submitting now; it submits the prior ablation.
+		if err := submitPriorOnce(ctx, dir, spec, jobs); err != nil && !errors.Is(err, rundir.ErrLocked) {
 			fmt.Fprintf(os.Stderr, "pompc: the prior ablation was not submitted: %v; `pompc ablation --dir %s --launcher slurm` submits it\n", err, dir)
 		}
 	}
@@ -592,17 +597,22 @@ func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, gro
 			todo = append(todo, i)
 		}
 	}
-	est := sweep.EstimateLeft(l, jobs, pts, sweep.DefaultParallel(len(sweep.Items(l, jobs, todo))),
-		func(j sweep.Job) int64 { return seedEnd[j.Point.Task] }, later)
-	if est.Running > 0 {
+	slots := sweep.DefaultParallel(len(sweep.Items(l, jobs, todo)) + len(later)) // --jobs is not saved: its default
+	est := sweep.EstimateLeft(l, jobs, pts, slots, func(j sweep.Job) int64 { return seedEnd[j.Point.Task] }, later)
+	switch {
+	case est.Running > 0:
 		fmt.Printf("the running populations finish in about %s", est.Running.Round(time.Minute))
 		if est.All > est.Running {
 			fmt.Printf(", the whole ablation in about %s", est.All.Round(time.Minute))
-			if est.Unknown > 0 {
-				fmt.Printf(" and the time of %d runs whose kind has not trained yet", est.Unknown)
-			}
 		}
-		fmt.Println(" (at each preset's rate so far on this machine, evaluations included)")
+	case est.All > 0:
+		fmt.Printf("nothing trains now; the rest of the ablation takes about %s once resumed", est.All.Round(time.Minute))
+	}
+	if est.Unknown > 0 {
+		fmt.Printf("; %d runs not counted (their preset has no rate yet)", est.Unknown)
+	}
+	if est.All > 0 || est.Unknown > 0 {
+		fmt.Printf(" (at each preset's rate so far on this machine, evaluations included, %d populations at a time)\n", slots)
 	}
 	if note != "" {
 		fmt.Println(note)
