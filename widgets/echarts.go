@@ -227,11 +227,7 @@ func EchartsLearningCurves(curves []Curve, o CurveOptions) (*charts.Line, error)
 		bands, names, hexes, dashed = append(bands, b), append(names, c.Variant), append(hexes, pal.Hex(c.Variant)), append(dashed, false)
 	}
 	for _, c := range o.Reference {
-		seeds := c.Seeds
-		if o.ClipReference && !math.IsInf(maxStep, -1) {
-			seeds = figClip(seeds, maxStep)
-		}
-		if b, err := figAggregate(seeds, 0); err == nil && len(b.x) >= 2 { // a lone point says nothing
+		if b, ok := referenceBand(c, o.ClipReference && !math.IsInf(maxStep, -1), maxStep); ok {
 			bands, names, hexes, dashed = append(bands, b), append(names, c.Variant), append(hexes, pal.Hex(c.Variant)), append(dashed, true)
 		}
 	}

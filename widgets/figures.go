@@ -25,6 +25,38 @@ import (
 type Curve struct {
 	Variant string
 	Seeds   [][]pompc.Record
+	// Band, when set, is a published curve given as its mean and interval rather than per seed
+	// (BMPC's results): it is drawn as it is, and Seeds is ignored.
+	Band *Band
+}
+
+// Band is a mean curve with its interval at each step, over Seeds seeds.
+type Band struct {
+	Steps        []int64
+	Mean, Lo, Hi []float64
+	Seeds        int
+}
+
+// referenceBand is a reference curve's band, cut at maxStep when clip is set; false when
+// fewer than two of its points remain (a lone point says nothing).
+func referenceBand(c Curve, clip bool, maxStep float64) (figBandData, bool) {
+	if c.Band == nil {
+		seeds := c.Seeds
+		if clip {
+			seeds = figClip(seeds, maxStep)
+		}
+		b, err := figAggregate(seeds, 0)
+		return b, err == nil && len(b.x) >= 2
+	}
+	b := figBandData{seeds: c.Band.Seeds}
+	for i, st := range c.Band.Steps {
+		if clip && float64(st) > maxStep {
+			continue
+		}
+		b.x, b.mean = append(b.x, float64(st)), append(b.mean, c.Band.Mean[i])
+		b.lo, b.hi = append(b.lo, c.Band.Lo[i]), append(b.hi, c.Band.Hi[i])
+	}
+	return b, len(b.x) >= 2
 }
 
 // CurveOptions configures LearningCurves and KLCurves. The zero value is usable.
@@ -38,7 +70,7 @@ type CurveOptions struct {
 	Smooth int
 	// Palette colours the variants; nil makes one from the curves drawn.
 	Palette *Palette
-	// Reference curves (ReferenceCurve: published TD-MPC2 and SAC) are drawn dashed, with their
+	// Reference curves (ReferenceCurve: published TD-MPC2, BMPC and SAC) are drawn dashed, with their
 	// band. With ClipReference they stop at the last step of the other curves.
 	Reference     []Curve
 	ClipReference bool
@@ -262,20 +294,15 @@ func LearningCurves(curves []Curve, opts CurveOptions) (*Figure, error) {
 		}
 	}
 	for _, c := range opts.Reference {
-		seeds := c.Seeds
-		if opts.ClipReference && !math.IsInf(maxStep, -1) {
-			seeds = figClip(seeds, maxStep)
-		}
-		b, err := figAggregate(seeds, 0)
-		if err != nil || len(b.x) < 2 {
+		b, ok := referenceBand(c, opts.ClipReference && !math.IsInf(maxStep, -1), maxStep)
+		if !ok {
 			continue // nothing (or a lone point) of the reference in range
 		}
 		if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), true, c.Variant); err != nil {
 			return nil, err
 		}
 	}
-	figLegend(p, true, opts.Style, len(curves)+len(opts.Reference))
-	return &Figure{Plot: p, Style: opts.Style}, nil
+	return &Figure{Plot: p, Style: opts.Style, Outside: figLegend(p, true, opts.Style, len(curves)+len(opts.Reference))}, nil
 }
 
 func figClip(seeds [][]pompc.Record, maxStep float64) [][]pompc.Record {
@@ -290,17 +317,29 @@ func figClip(seeds [][]pompc.Record, maxStep float64) [][]pompc.Record {
 	return out
 }
 
-// figLegend puts the legend in a top corner and raises the y range so it sits above the data:
-// one legend row takes about 1.3 font sizes of the plot height.
-func figLegend(p *plot.Plot, left bool, s Style, rows int) {
+// maxLegendInside is the most legend rows kept inside the data area; more go to the right of
+// the plot (Figure.Outside), where they take no room from the data.
+const maxLegendInside = 4
+
+// figLegend puts the legend in a top corner and raises the y range so it sits above the data
+// (one legend row takes about 1.3 font sizes of the plot height); with more than
+// maxLegendInside rows it moves the legend out of the plot and returns it, for Figure.Outside.
+func figLegend(p *plot.Plot, left bool, s Style, rows int) *plot.Legend {
 	s = s.withDefaults()
+	if rows > maxLegendInside {
+		out := p.Legend
+		out.Top, out.Left, out.XOffs, out.YOffs = true, true, 0, 0
+		p.Legend = plot.NewLegend()
+		p.Legend.TextStyle = out.TextStyle
+		return &out
+	}
 	p.Legend.Top, p.Legend.Left = true, left
 	p.Legend.XOffs, p.Legend.YOffs = 0, 0
 	if left {
 		p.Legend.XOffs = vg.Points(4)
 	}
 	if rows == 0 {
-		return
+		return nil
 	}
 	// Fraction of the data area the legend needs (the data area is ~75% of the figure height).
 	frac := float64(rows) * 1.6 * p.Legend.TextStyle.Font.Size.Points() / (0.7 * s.Height.Points())
@@ -309,6 +348,7 @@ func figLegend(p *plot.Plot, left bool, s Style, rows int) {
 	if hi > lo {
 		p.Y.Max = lo + (hi-lo)/(1-frac)
 	}
+	return nil
 }
 
 func figOr(s, def string) string {
@@ -346,8 +386,7 @@ func KLCurves(policyPrior, priorPlanner []Curve, opts CurveOptions) (*Figure, er
 			}
 		}
 	}
-	figLegend(p, false, opts.Style, len(policyPrior)+len(priorPlanner))
-	return &Figure{Plot: p, Style: opts.Style}, nil
+	return &Figure{Plot: p, Style: opts.Style, Outside: figLegend(p, false, opts.Style, len(policyPrior)+len(priorPlanner))}, nil
 }
 
 // LambdaPoint is the per-seed values (final return or AUC) of one lambda.
@@ -459,8 +498,7 @@ func LambdaSweep(series []LambdaSeries, opts LambdaOptions) (*Figure, error) {
 		p.Add(eb, sc)
 		p.Legend.Add(s.Variant, sc)
 	}
-	figLegend(p, false, opts.Style, len(series))
-	return &Figure{Plot: p, Style: opts.Style}, nil
+	return &Figure{Plot: p, Style: opts.Style, Outside: figLegend(p, false, opts.Style, len(series))}, nil
 }
 
 // ActionOptions configures ActionDistributions.
@@ -575,8 +613,7 @@ func ActionDistributions(metrics map[string][]pompc.Record, opts ActionOptions) 
 		p.Legend.Add(role.label, sc)
 	}
 	p.Y.Min, p.Y.Max = math.Min(p.Y.Min, -1), math.Max(p.Y.Max, 1)
-	figLegend(p, false, opts.Style, len(roles))
-	return &Figure{Plot: p, Style: opts.Style}, nil
+	return &Figure{Plot: p, Style: opts.Style, Outside: figLegend(p, false, opts.Style, len(roles))}, nil
 }
 
 // figLambdas collects the distinct finite λ of a sweep's series in increasing order and whether

@@ -118,16 +118,17 @@ func AggregateFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
 				return nil, err
 			}
 		}
+		var outside *plot.Legend
 		if fig.kind == FigProfile {
 			// Profiles fall from 1 to 0: the top right is free for the legend.
 			p.Y.Min, p.Y.Max = 0, 1.02
 			p.Legend.Top, p.Legend.Left = true, false
 		} else {
-			figLegend(p, true, o.Style, len(names))
+			outside = figLegend(p, true, o.Style, len(names))
 		}
 		c := echartsBase(fig.title, sub, fig.xl, fig.yl, stepAxis())
 		echartsBands(c, fig.bands, names, hexes, dashed)
-		add(fig.kind, &Figure{Plot: p, Style: o.Style}, c)
+		add(fig.kind, &Figure{Plot: p, Style: o.Style, Outside: outside}, c)
 	}
 
 	// Probability of improvement: every pair once, in variant order.

@@ -38,7 +38,7 @@ type SetOptions struct {
 	// Smooth is the moving-average width for learning and KL curves (KL curves use at least 5:
 	// per-update values are noisy).
 	Smooth int
-	// Reference overlays the published TD-MPC2 and SAC curves of the task, when there are some,
+	// Reference overlays the published TD-MPC2, BMPC and SAC curves of the task, when there are some,
 	// clipped to the steps of the runs.
 	Reference bool
 	// Palette colours the variants; nil makes one from all the runs' variants, so every figure of
@@ -116,7 +116,7 @@ func SweepFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
 		curves := curvesOf(trs, pompc.KeyEvalReturn)
 		co := CurveOptions{Style: o.Style, Title: task, Smooth: o.Smooth, Palette: pal, ClipReference: true}
 		if o.Reference {
-			for _, algo := range []string{"tdmpc2", "sac"} {
+			for _, algo := range []string{"tdmpc2", "bmpc", "sac"} {
 				if c, err := ReferenceCurve(algo, task); err == nil {
 					co.Reference = append(co.Reference, c)
 				}

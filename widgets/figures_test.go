@@ -127,6 +127,28 @@ func TestGoldenLearningCurves(t *testing.T) {
 		CurveOptions{Style: testStyle(Double), Title: "cartpole-swingup (double column)"})
 	require.NoError(t, err)
 	checkGolden(t, "learning-curves-double", f)
+
+	// Seven variants and three published curves (BMPC's as its band): the legend goes to the
+	// right of the plot at double width, and back inside, above the data, at single width.
+	bmpc, err := ReferenceCurve("bmpc", "cartpole-swingup")
+	require.NoError(t, err)
+	sac, err := ReferenceCurve("sac", "cartpole-swingup")
+	require.NoError(t, err)
+	many := append(curves, Curve{Variant: "bmpc", Seeds: synthCurve(800, 6, 5, 20, 2500)})
+	for i, v := range []string{"pompc λ=0.1", "pompc λ=9", "pompc λ=1 prior=planner", "pompc λ=1 kl=forward"} {
+		many = append(many, Curve{Variant: v, Seeds: synthCurve(600+50*float64(i), 5, 3, 20, 2500)})
+	}
+	many[0].Seeds, many[1].Seeds = synthCurve(700, 3, 3, 20, 2500), synthCurve(850, 4, 3, 20, 2500)
+	o := CurveOptions{Style: testStyle(Double), Title: "cartpole-swingup", Reference: []Curve{ref, bmpc, sac}, ClipReference: true}
+	f, err = LearningCurves(many, o)
+	require.NoError(t, err)
+	require.NotNil(t, f.Outside, "10 legend rows")
+	require.Less(t, f.Plot.Y.Max, 1100.0, "no room made for a legend inside")
+	checkGolden(t, "learning-curves-legend-outside", f)
+	o.Style = testStyle(Single)
+	f, err = LearningCurves(many, o)
+	require.NoError(t, err)
+	checkGolden(t, "learning-curves-legend-single", f)
 }
 
 func TestGoldenLambdaSweep(t *testing.T) {
@@ -264,6 +286,28 @@ func TestReferenceCurve(t *testing.T) {
 	}
 	m, _ := sweep.MeanCI(at1M, 0.95)
 	require.InDelta(t, 844, m, 1)
+	// BMPC's published curve is its mean and band (the reference README's table: 770 at 100k
+	// environment steps, 878 at 1M, on cartpole-swingup).
+	c, err = ReferenceCurve("bmpc", "cartpole-swingup")
+	require.NoError(t, err)
+	require.Equal(t, RefBMPC, c.Variant)
+	require.NotNil(t, c.Band)
+	require.Equal(t, 5, c.Band.Seeds)
+	require.Equal(t, int64(50000), c.Band.Steps[1])
+	require.InDelta(t, 770, c.Band.Mean[1], 0.5)
+	require.Less(t, c.Band.Lo[1], c.Band.Mean[1])
+	require.Greater(t, c.Band.Hi[1], c.Band.Mean[1])
+	require.InDelta(t, 878, c.Band.Mean[len(c.Band.Mean)-1], 0.5)
+	for _, task := range []string{"cheetah-run", "walker-walk", "humanoid-walk"} {
+		_, err := ReferenceCurve("bmpc", task)
+		require.NoError(t, err, task)
+	}
+	// Drawn with the others: its band cut at the last step of the curves beside it.
+	b, ok := referenceBand(c, true, 150000)
+	require.True(t, ok)
+	require.Equal(t, []float64{0, 50000, 100000, 150000}, b.x)
+	_, ok = referenceBand(c, true, 10000)
+	require.False(t, ok, "a lone point")
 	_, err = ReferenceCurve("tdmpc2", "nosuch-task")
 	require.ErrorContains(t, err, "cartpole-swingup")
 	_, err = ReferenceCurve("ppo", "cartpole-swingup")

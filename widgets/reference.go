@@ -13,18 +13,20 @@ import (
 	"github.com/pompc/pompc/pompc"
 )
 
-// referenceFS holds the TD-MPC2 authors' published per-seed DMC curves (see reference/SOURCE.md).
+// referenceFS holds the TD-MPC2 authors' published per-seed DMC curves and the BMPC authors'
+// published mean curves with their bands (see reference/SOURCE.md).
 //
-//go:embed reference/tdmpc2/*.csv reference/sac/*.csv reference/SOURCE.md
+//go:embed reference/tdmpc2/*.csv reference/sac/*.csv reference/bmpc/*.csv reference/SOURCE.md
 var referenceFS embed.FS
 
 // ReferenceSource names where the embedded reference curves come from.
-const ReferenceSource = "TD-MPC2 authors' published results (github.com/nicklashansen/tdmpc2, results/, commit e9f5932)"
+const ReferenceSource = "TD-MPC2 authors' published results (github.com/nicklashansen/tdmpc2, results/, commit e9f5932); " +
+	"BMPC authors' published results (github.com/wertyuilife2/bmpc, results/, commit d5dabc6)"
 
 // ReferenceActionRepeat converts the published x axis (environment steps) to agent steps.
 const ReferenceActionRepeat = 2
 
-// ReferenceTasks lists the tasks with published curves for algo ("tdmpc2" or "sac").
+// ReferenceTasks lists the tasks with published curves for algo ("tdmpc2", "bmpc" or "sac").
 func ReferenceTasks(algo string) []string {
 	entries, err := fs.ReadDir(referenceFS, "reference/"+algo)
 	if err != nil {
@@ -38,13 +40,14 @@ func ReferenceTasks(algo string) []string {
 	return out
 }
 
-// ReferenceCurve returns the published per-seed evaluation returns of algo ("tdmpc2" or "sac")
-// on task as a Curve named RefTDMPC2 or RefSAC, with steps converted to agent steps (environment
-// steps / ReferenceActionRepeat) so they share an axis with pompc's curves.
+// ReferenceCurve returns the published evaluation returns of algo on task as a Curve named
+// RefTDMPC2, RefBMPC or RefSAC, with steps converted to agent steps (environment steps /
+// ReferenceActionRepeat) so they share an axis with pompc's curves: per seed for "tdmpc2" and
+// "sac", as the published mean and band (Curve.Band, 5 seeds) for "bmpc".
 func ReferenceCurve(algo, task string) (Curve, error) {
-	name := map[string]string{"tdmpc2": RefTDMPC2, "sac": RefSAC}[algo]
+	name := map[string]string{"tdmpc2": RefTDMPC2, "bmpc": RefBMPC, "sac": RefSAC}[algo]
 	if name == "" {
-		return Curve{}, fmt.Errorf("widgets: no published curves for %q (tdmpc2 or sac)", algo)
+		return Curve{}, fmt.Errorf("widgets: no published curves for %q (tdmpc2, bmpc or sac)", algo)
 	}
 	data, err := referenceFS.ReadFile("reference/" + algo + "/" + task + ".csv")
 	if errors.Is(err, fs.ErrNotExist) {
@@ -56,6 +59,9 @@ func ReferenceCurve(algo, task string) (Curve, error) {
 	rows, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
 	if err != nil {
 		return Curve{}, fmt.Errorf("widgets: reference %s/%s: %w", algo, task, err)
+	}
+	if algo == "bmpc" {
+		return bandCurve(name, algo+"/"+task, rows)
 	}
 	bySeed := map[string][]pompc.Record{}
 	var seeds []string
@@ -78,4 +84,25 @@ func ReferenceCurve(algo, task string) (Curve, error) {
 		c.Seeds = append(c.Seeds, bySeed[s])
 	}
 	return c, nil
+}
+
+// bandCurve reads a published mean curve with its band (columns step,mean,lo,hi; BMPC's 5 seeds).
+func bandCurve(name, file string, rows [][]string) (Curve, error) {
+	b := &Band{Seeds: 5}
+	for i, row := range rows {
+		if i == 0 {
+			continue
+		}
+		var v [4]float64
+		for k := range v {
+			x, err := strconv.ParseFloat(row[min(k, len(row)-1)], 64)
+			if err != nil || len(row) != 4 {
+				return Curve{}, fmt.Errorf("widgets: reference %s line %d: %q", file, i+1, row)
+			}
+			v[k] = x
+		}
+		b.Steps = append(b.Steps, int64(v[0])/ReferenceActionRepeat)
+		b.Mean, b.Lo, b.Hi = append(b.Mean, v[1]), append(b.Lo, v[2]), append(b.Hi, v[3])
+	}
+	return Curve{Variant: name, Band: b}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -101,6 +102,9 @@ func (s Style) apply(p *plot.Plot) {
 type Figure struct {
 	Plot  *plot.Plot
 	Style Style
+	// Outside, when set, is the legend, drawn to the right of the plot (too many entries to
+	// sit inside the data area).
+	Outside *plot.Legend
 }
 
 // Save writes the figure to path, choosing the format by extension: .pdf, .svg, .png (at
@@ -133,7 +137,37 @@ func (f *Figure) Write(w io.Writer, format string) error {
 	default:
 		return fmt.Errorf("widgets: unknown figure format %q (pdf, svg, png, eps, jpg, tif)", format)
 	}
-	f.Plot.Draw(draw.New(c))
+	dc := draw.New(c)
+	r := vg.Rectangle{}
+	if f.Outside != nil {
+		r = f.Outside.Rectangle(dc)
+	}
+	gap := vg.Points(6)
+	lw := r.Max.X - r.Min.X + gap
+	switch {
+	case f.Outside == nil:
+		f.Plot.Draw(dc)
+	case lw > 0.4*(dc.Max.X-dc.Min.X):
+		// Too wide to sit beside the plot (a single column): inside after all, in the top left,
+		// the y range raised by the legend's height so that it sits above the data.
+		p := *f.Plot
+		p.Legend = *f.Outside
+		p.Legend.XOffs = vg.Points(4)
+		frac := math.Min(float64((r.Max.Y-r.Min.Y)/(0.7*(dc.Max.Y-dc.Min.Y)))+0.05, 0.6)
+		if p.Y.Max > p.Y.Min {
+			p.Y.Max = p.Y.Min + (p.Y.Max-p.Y.Min)/(1-frac)
+		}
+		p.Draw(dc)
+	default:
+		// The legend's width, a gap, and the plot in what is left; the legend starts level with
+		// the top of the data area (below the title).
+		f.Plot.Draw(draw.Crop(dc, 0, -lw, 0, 0))
+		leg := *f.Outside
+		if f.Plot.Title.Text != "" {
+			leg.YOffs = -f.Plot.Title.TextStyle.Height(f.Plot.Title.Text) - f.Plot.Title.Padding
+		}
+		leg.Draw(draw.Crop(dc, dc.Max.X-dc.Min.X-lw+gap, 0, 0, 0))
+	}
 	_, err := c.WriteTo(w)
 	return err
 }
@@ -157,8 +191,13 @@ var okabeOrder = []color.RGBA{OkabeBlue, OkabeVermillion, OkabeBluishGreen, Okab
 // Published reference curves (see ReferenceCurve).
 const (
 	RefTDMPC2 = "TD-MPC2 (published)"
+	RefBMPC   = "BMPC (published)"
 	RefSAC    = "SAC (published)"
 )
+
+// DarkVermillion (a darker shade of the Okabe-Ito vermillion that marks BMPC) marks BMPC's
+// published curve.
+var DarkVermillion = color.RGBA{140, 55, 0, 255}
 
 // variantColors fixes the colour of the variants that appear across the project's figures:
 // the three presets, the usual lambdas, the published baselines, and the prior and KL choices
@@ -172,6 +211,7 @@ var variantColors = map[string]color.RGBA{
 	"pompc λ=3":   OkabeOrange,
 	"pompc λ=inf": OkabeVermillion,
 	RefTDMPC2:     OkabeBlack,
+	RefBMPC:       DarkVermillion,
 	RefSAC:        Grey,
 	"planner":     OkabeBlack,
 	"π_s":         OkabeBlue,
