@@ -270,9 +270,9 @@ The last cell exports the paper figures as PDF, SVG and PNG under
 Parameters (first cell): `--budget=tiny` is CI's smoke run (seconds per run, a shrunken planner
 and batch, one evaluation episode); `--budget=full` is the real experiment, the same ablation
 as `pompc ablation` (README "The ablation"): 5 seeds × 50k agent steps per variant, an evaluation
-of 5 episodes every 5k steps, 35 runs in two populations (the λ ablation's 25, then the prior
-ablation's 10 at the best λ): about 13-15 hours per task on a 2-core CPU (README "The ablation":
-the variants train as populations of their seeds, two at a time). `--parallel=N` sets how many populations (or runs) train
+of 5 episodes every 5k steps, 35 runs in two phases (the λ ablation's 25, then the prior
+ablation's 10 at the best λ), each variant's seeds one population: about 13 hours per task on a
+2-core CPU, two populations at a time (README "The ablation"). `--parallel=N` sets how many populations (or runs) train
 at once (default: one per CPU, at most one per population); they share the cores evenly
 (`sweep.Threads`).
 """),
