@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -223,7 +224,9 @@ func (e Engine) Run(ctx context.Context, jobs []Job) (Summary, error) {
 
 // Items are the work items of the jobs todo (indices into jobs) under launcher l: one job each,
 // or, for a BatchLauncher, the jobs of one BatchKey together (one population), in first-seen
-// order. The engine launches one item at a time per slot; a SLURM array has one task per item.
+// order, except that items with a started run (one with a checkpoint) come first: a resumed
+// sweep finishes what it began before it begins more. The engine launches one item at a time
+// per slot; a SLURM array has one task per item.
 func Items(l Launcher, jobs []Job, todo []int) [][]int {
 	items := make([][]int, 0, len(todo))
 	bl, batched := l.(BatchLauncher)
@@ -231,18 +234,30 @@ func Items(l Launcher, jobs []Job, todo []int) [][]int {
 		for _, i := range todo {
 			items = append(items, []int{i})
 		}
-		return items
-	}
-	index := map[string]int{}
-	for _, i := range todo {
-		key := bl.BatchKey(jobs[i])
-		if k, ok := index[key]; ok {
-			items[k] = append(items[k], i)
-			continue
+	} else {
+		index := map[string]int{}
+		for _, i := range todo {
+			key := bl.BatchKey(jobs[i])
+			if k, ok := index[key]; ok {
+				items[k] = append(items[k], i)
+				continue
+			}
+			index[key] = len(items)
+			items = append(items, []int{i})
 		}
-		index[key] = len(items)
-		items = append(items, []int{i})
 	}
+	started := func(item []int) bool {
+		return slices.ContainsFunc(item, func(i int) bool { return rundir.HasCheckpoint(jobs[i].Dir) })
+	}
+	slices.SortStableFunc(items, func(a, b []int) int {
+		switch sa, sb := started(a), started(b); {
+		case sa && !sb:
+			return -1
+		case sb && !sa:
+			return 1
+		}
+		return 0
+	})
 	return items
 }
 

@@ -299,3 +299,16 @@ func TestLineRouter(t *testing.T) {
 	require.Equal(t, "population of 2 runs\n[runs/b] done\n[runs/c] x\nlast\n", b.String())
 	require.Equal(t, "population of 2 runs\n[runs/a] eval 10\n[runs/b] done\n[runs/c] x\nlast\n", tail.String())
 }
+
+// TestItemsStartedFirst: items with a started run (a checkpoint) come first, the others keep
+// their order; a population counts as started when one of its runs is.
+func TestItemsStartedFirst(t *testing.T) {
+	jobs := fakeJobs(t, 4)
+	require.Equal(t, [][]int{{0}, {1}, {2}, {3}}, Items(ProcessLauncher{}, jobs, []int{0, 1, 2, 3}))
+	for _, i := range []int{2, 3} {
+		require.NoError(t, rundir.Ensure(jobs[i].Dir))
+		require.NoError(t, os.WriteFile(rundir.Path(jobs[i].Dir, rundir.CheckpointFile), []byte("x"), 0o644))
+	}
+	require.Equal(t, [][]int{{2}, {3}, {0}, {1}}, Items(ProcessLauncher{}, jobs, []int{0, 1, 2, 3}))
+	require.Equal(t, [][]int{{3}, {1}}, Items(ProcessLauncher{}, jobs, []int{1, 3}))
+}

@@ -154,6 +154,7 @@ func runAblation(ctx context.Context, args []string) error {
 	jobs := fs.Int("jobs", 0, "populations at once, each with NumCPU/jobs threads; 0: one per CPU, at most one per population")
 	var sets setFlags
 	fs.Var(&sets, "set", "config override key=value for every run (repeatable)")
+	addTasks := fs.String("add-tasks", "", "comma-separated tasks to add to the ablation in --dir (its other settings kept); refused once its prior ablation at the best λ has started, since the best λ is chosen across every task")
 	status := fs.Bool("status", false, "show every run's progress, the latest evaluations and the time left; train nothing")
 	of := addOutputFlags(fs)
 	lf := addLaunchFlags(fs, "one task per population; the λ ablation's last task submits the prior ablation at the best λ")
@@ -211,6 +212,17 @@ func runAblation(ctx context.Context, args []string) error {
 		}
 	}
 	saved, err := loadAblation(*dir)
+	if *addTasks != "" {
+		if given {
+			return errors.New("ablation: --add-tasks keeps the ablation's other settings: give no other settings flag")
+		}
+		if err != nil {
+			return fmt.Errorf("ablation: --add-tasks needs an ablation in %s: %w", *dir, err)
+		}
+		if saved, err = addAblationTasks(*dir, saved, splitList(*addTasks)); err != nil {
+			return err
+		}
+	}
 	switch {
 	case err == nil && !given:
 		spec = saved
@@ -390,6 +402,59 @@ func ablationRuns(dir string, spec ablationSpec) (jobs []sweep.Job, runs []sweep
 		priorNote = fmt.Sprintf("then the prior ablation at the best λ (%d more runs), once the λ ablation has finished", len(later))
 	}
 	return jobs, runs, later, priorNote, nil
+}
+
+// addAblationTasks returns spec with tasks added (those it lacks) and saves it in dir. With
+// the prior ablation at the best λ, it refuses once a prior-ablation run has started: the best
+// λ is chosen across every task, and a new task could change it.
+func addAblationTasks(dir string, spec ablationSpec, tasks []string) (ablationSpec, error) {
+	if err := checkTasks("ablation", tasks); err != nil {
+		return spec, err
+	}
+	var added []string
+	for _, t := range tasks {
+		if !slices.Contains(spec.Tasks, t) {
+			added = append(added, t)
+		}
+	}
+	if len(added) == 0 {
+		return spec, nil
+	}
+	if strings.TrimSpace(spec.PriorLambda) == "best" {
+		lj, err := spec.lambdaJobs(dir)
+		if err != nil {
+			return spec, err
+		}
+		ls, err := spec.lambdas()
+		if err != nil {
+			return spec, err
+		}
+		for _, l := range ls {
+			pj, err := spec.priorJobs(dir, l)
+			if err != nil {
+				return spec, err
+			}
+			for _, j := range newJobs(lj, pj) {
+				if st, err := rundir.ReadStatus(j.Dir); err != nil || st.State != "" {
+					return spec, fmt.Errorf("ablation: the prior ablation of %s has started (%s): adding a task would change the best λ it runs at; use another --dir", dir, filepath.Base(j.Dir))
+				}
+			}
+		}
+	}
+	// Not while the ablation trains here: that process keeps its settings and would choose the
+	// best λ without the new tasks.
+	lock, err := rundir.Acquire(dir)
+	if err != nil {
+		return spec, fmt.Errorf("ablation: stop the ablation training in %s before adding tasks: %w", dir, err)
+	}
+	defer lock.Unlock()
+	out := spec
+	out.Tasks = append(slices.Clone(spec.Tasks), added...)
+	if err := saveAblation(dir, out); err != nil {
+		return spec, err
+	}
+	fmt.Printf("ablation %s: added %s (now %s)\n", dir, strings.Join(added, ", "), strings.Join(out.Tasks, ", "))
+	return out, nil
 }
 
 // slurmLaunchFile keeps, in an ablation's slurm/ folder, how its arrays are submitted, so that

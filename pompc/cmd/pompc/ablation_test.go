@@ -133,3 +133,49 @@ func BenchmarkAblation(b *testing.B) {
 		}
 	}
 }
+
+// TestAblationAddTasks: --add-tasks extends an ablation's tasks (its other settings kept)
+// until its prior ablation at the best λ has started, and never while it trains.
+func TestAblationAddTasks(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "abl")
+	spec := ablationSpec{Tasks: []string{"cartpole-balance"}, Lambdas: []string{"1", "9"}, PriorLambda: "best",
+		Budget: "tiny", Seeds: []int{1}, Steps: 60, Size: "tiny"}
+	require.NoError(t, saveAblation(dir, spec))
+	got, err := addAblationTasks(dir, spec, []string{"cartpole-balance", "pendulum-swingup"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"cartpole-balance", "pendulum-swingup"}, got.Tasks)
+	saved, err := loadAblation(dir)
+	require.NoError(t, err)
+	require.Equal(t, got, saved)
+	want := got
+	want.Tasks = spec.Tasks
+	require.Equal(t, spec, want, "nothing else changed")
+	_, err = addAblationTasks(dir, saved, []string{"nosuch-task"})
+	require.ErrorContains(t, err, "unknown task")
+
+	// Not while the ablation trains (its process holds the directory).
+	lock, err := rundir.Acquire(dir)
+	require.NoError(t, err)
+	_, err = addAblationTasks(dir, saved, []string{"cartpole-swingup"})
+	require.ErrorContains(t, err, "stop the ablation")
+	require.NoError(t, lock.Unlock())
+
+	// Once a run of the prior ablation has started, the best λ may not change.
+	lj, err := saved.lambdaJobs(dir)
+	require.NoError(t, err)
+	pj, err := saved.priorJobs(dir, 9)
+	require.NoError(t, err)
+	started := newJobs(lj, pj)[0]
+	require.NoError(t, rundir.Ensure(started.Dir))
+	require.NoError(t, rundir.WriteStatus(started.Dir, rundir.Status{State: rundir.StateRunning}))
+	_, err = addAblationTasks(dir, saved, []string{"cartpole-swingup"})
+	require.ErrorContains(t, err, "prior ablation of")
+	// With a fixed prior λ it does not depend on the tasks: adding one is fine.
+	saved.PriorLambda = "1"
+	got, err = addAblationTasks(dir, saved, []string{"cartpole-swingup"})
+	require.NoError(t, err)
+	require.Len(t, got.Tasks, 3)
+	// The command: --add-tasks with another settings flag is refused.
+	require.ErrorContains(t, runAblation(context.Background(), []string{"--dir", dir, "--add-tasks", "cartpole-balance-sparse", "--seeds", "2"}),
+		"give no other settings flag")
+}
