@@ -23,21 +23,25 @@ func PriorAblation(lambda float64) []Grid {
 		{Presets: []string{"pompc"}, Lambdas: l, KLs: []string{"forward"}}}
 }
 
-// AblationJobs are the jobs of grids on every task and seed, each run with trainArgs, under root:
-// a point that several grids share (the default prior at λ) is one job.
+// AblationJobs are the jobs of grids on every task and seed, each run with trainArgs, under root,
+// task by task (the populations of one task train before the next task's, so each task's
+// answer comes whole as soon as it can): a point that several grids share (the default prior
+// at λ) is one job.
 func AblationJobs(root string, grids []Grid, tasks []string, seeds []int, trainArgs []string) ([]Job, error) {
 	var out []Job
 	seen := map[string]bool{}
-	for _, g := range grids {
-		g.Tasks, g.Seeds, g.TrainArgs = tasks, seeds, trainArgs
-		js, err := g.Jobs(root)
-		if err != nil {
-			return nil, err
-		}
-		for _, j := range js {
-			if !seen[j.Dir] {
-				seen[j.Dir] = true
-				out = append(out, j)
+	for _, task := range tasks {
+		for _, g := range grids {
+			g.Tasks, g.Seeds, g.TrainArgs = []string{task}, seeds, trainArgs
+			js, err := g.Jobs(root)
+			if err != nil {
+				return nil, err
+			}
+			for _, j := range js {
+				if !seen[j.Dir] {
+					seen[j.Dir] = true
+					out = append(out, j)
+				}
 			}
 		}
 	}

@@ -24,11 +24,13 @@ type Estimate struct {
 // left at the rate of its kind (task, preset and size: the cost of a step): the mean rate of
 // that kind's running runs since their launch, counted from seedEnd(job) (the end of the seed
 // phase, whose random steps cost next to nothing) when the launch began inside it, or else
-// its finished runs' steps over their whole wall time. An item lasts as long as its slowest
-// run. The rates hold while the machine's load stays as it is.
+// its finished runs' steps over their whole wall time, or else its stopped runs' steps over
+// their wall time so far; a kind with none of these takes its preset's and size's on other
+// tasks. An item lasts as long as its slowest run. The rates hold while the machine's load
+// stays as it is.
 func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedEnd func(Job) int64, later []Job) Estimate {
 	type acc struct{ sum, n float64 }
-	runningRate, doneRate := map[string]*acc{}, map[string]*acc{}
+	runningRate, doneRate, pastRate := map[string]*acc{}, map[string]*acc{}, map[string]*acc{}
 	add := func(m map[string]*acc, k string, r float64) {
 		if m[k] == nil {
 			m[k] = &acc{}
@@ -37,26 +39,39 @@ func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedE
 		m[k].n++
 	}
 	now := time.Now()
+	add2 := func(m map[string]*acc, j Job, r float64) {
+		add(m, kindOf(j), r)
+		add(m, kindAnyTask(j), r)
+	}
 	for i, p := range pts {
-		k := kindOf(jobs[i])
+		k := jobs[i]
 		switch {
 		case p.State == rundir.StateRunning && !p.Since.IsZero():
 			from := max(p.SinceStep, seedEnd(jobs[i]))
 			if p.Step > from && now.After(p.Since) {
-				add(runningRate, k, float64(p.Step-from)/now.Sub(p.Since).Seconds())
+				add2(runningRate, k, float64(p.Step-from)/now.Sub(p.Since).Seconds())
 			}
 		case p.State == rundir.StateDone:
 			if st, err := rundir.ReadStatus(jobs[i].Dir); err == nil && st.WallSeconds > 0 {
-				add(doneRate, k, float64(p.Target)/st.WallSeconds)
+				add2(doneRate, k, float64(p.Target)/st.WallSeconds)
+			}
+		default:
+			// Stopped (or failed) after some training: its steps over its wall time so far.
+			if st, err := rundir.ReadStatus(jobs[i].Dir); err == nil && st.WallSeconds > 0 && st.Step > 0 {
+				add2(pastRate, k, float64(st.Step)/st.WallSeconds)
 			}
 		}
 	}
+	// A kind's rate: its running runs', else its finished runs', else its stopped runs'; a kind
+	// with none takes its preset's and size's on the other tasks (the networks cost the same
+	// there; the simulators' share of a step is small).
 	rate := func(j Job) float64 {
-		if a := runningRate[kindOf(j)]; a != nil {
-			return a.sum / a.n
-		}
-		if a := doneRate[kindOf(j)]; a != nil {
-			return a.sum / a.n
+		for _, k := range []string{kindOf(j), kindAnyTask(j)} {
+			for _, m := range []map[string]*acc{runningRate, doneRate, pastRate} {
+				if a := m[k]; a != nil {
+					return a.sum / a.n
+				}
+			}
 		}
 		return 0
 	}
@@ -138,6 +153,9 @@ func durationOf(sec float64) time.Duration {
 
 // kindOf is what a job's step costs depend on: its task, preset and network size.
 func kindOf(j Job) string { return j.Point.Task + "|" + j.Point.Preset + "|" + j.Config.Size.Name }
+
+// kindAnyTask is a job's preset and size, on any task.
+func kindAnyTask(j Job) string { return "*|" + j.Point.Preset + "|" + j.Config.Size.Name }
 
 // Indices is 0..n-1: every job of a list, as Items takes them.
 func Indices(n int) []int {

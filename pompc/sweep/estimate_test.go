@@ -51,4 +51,15 @@ func TestEstimateLeft(t *testing.T) {
 	// One slot: every item after the other.
 	est = EstimateLeft(ProcessLauncher{}, jobs, pts, 1, seedEnd, nil)
 	require.InDelta(t, 200+400+50, est.All.Seconds(), 2)
+
+	// A kind with no run of its own takes its preset's rate on another task (task c's pompc run:
+	// 1000 steps at task a's 5 steps/s); a stopped run's rate is its steps over its wall time
+	// so far (task d's: 500 steps in 100 s).
+	more := []Job{jobs[0], job("c", "pompc", 1000), job("d", "sac", 1000), job("d", "sac", 1000)}
+	require.NoError(t, rundir.WriteStatus(more[2].Dir, rundir.Status{State: rundir.StateStopped, Step: 500, WallSeconds: 100}))
+	mpts := []PointStatus{pts[0], {State: "pending", Target: 1000}, {State: rundir.StateStopped, Step: 500, Target: 1000},
+		{State: "pending", Target: 1000}}
+	est = EstimateLeft(ProcessLauncher{}, more, mpts, 1, seedEnd, nil)
+	require.Equal(t, 0, est.Unknown)
+	require.InDelta(t, 200+200+100+200, est.All.Seconds(), 2)
 }

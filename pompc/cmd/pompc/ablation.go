@@ -664,20 +664,21 @@ func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, gro
 	}
 	slots := sweep.DefaultParallel(len(sweep.Items(l, jobs, todo)) + len(later)) // --jobs is not saved: its default
 	est := sweep.EstimateLeft(l, jobs, pts, slots, func(j sweep.Job) int64 { return seedEnd[j.Point.Task] }, later)
+	var parts []string
 	switch {
 	case est.Running > 0:
-		fmt.Printf("the running populations finish in about %s", est.Running.Round(time.Minute))
+		parts = append(parts, "the running populations finish in about "+est.Running.Round(time.Minute).String())
 		if est.All > est.Running {
-			fmt.Printf(", the whole ablation in about %s", est.All.Round(time.Minute))
+			parts = append(parts, "the whole ablation in about "+est.All.Round(time.Minute).String())
 		}
 	case est.All > 0:
-		fmt.Printf("nothing trains now; the rest of the ablation takes about %s once resumed", est.All.Round(time.Minute))
+		parts = append(parts, "nothing trains now; the rest of the ablation takes about "+est.All.Round(time.Minute).String()+" once resumed")
 	}
 	if est.Unknown > 0 {
-		fmt.Printf("; %d runs not counted (their preset has no rate yet)", est.Unknown)
+		parts = append(parts, fmt.Sprintf("%d runs not counted (their preset has trained nowhere yet)", est.Unknown))
 	}
-	if est.All > 0 || est.Unknown > 0 {
-		fmt.Printf(" (at each preset's rate so far on this machine, evaluations included, %d populations at a time)\n", slots)
+	if len(parts) > 0 {
+		fmt.Printf("%s (at each preset's rate so far on this machine, evaluations included, %d populations at a time)\n", strings.Join(parts, ", "), slots)
 	}
 	if note != "" {
 		fmt.Println(note)
