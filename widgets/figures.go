@@ -25,16 +25,20 @@ import (
 type Curve struct {
 	Variant string
 	Seeds   [][]pompc.Record
-	// Band, when set, is a published curve given as its mean and interval rather than per seed
-	// (BMPC's results): it is drawn as it is, and Seeds is ignored.
+	// Band, when set on a reference curve (CurveOptions.Reference), is a published curve given
+	// as its mean and interval rather than per seed (BMPC's results): it is drawn as it is, and
+	// Seeds is ignored. Other curves are always drawn from their seeds.
 	Band *Band
 }
 
 // Band is a mean curve with its interval at each step, over Seeds seeds.
 type Band struct {
-	Steps        []int64
+	// Steps are the agent steps of the points.
+	Steps []int64
+	// Mean is the curve; Lo and Hi bound its interval at each step.
 	Mean, Lo, Hi []float64
-	Seeds        int
+	// Seeds is how many runs the published curve averages.
+	Seeds int
 }
 
 // referenceBand is a reference curve's band, cut at maxStep when clip is set; false when
@@ -293,6 +297,7 @@ func LearningCurves(curves []Curve, opts CurveOptions) (*Figure, error) {
 			return nil, err
 		}
 	}
+	drawn := 0
 	for _, c := range opts.Reference {
 		b, ok := referenceBand(c, opts.ClipReference && !math.IsInf(maxStep, -1), maxStep)
 		if !ok {
@@ -301,8 +306,9 @@ func LearningCurves(curves []Curve, opts CurveOptions) (*Figure, error) {
 		if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), true, c.Variant); err != nil {
 			return nil, err
 		}
+		drawn++
 	}
-	return &Figure{Plot: p, Style: opts.Style, Outside: figLegend(p, true, opts.Style, len(curves)+len(opts.Reference))}, nil
+	return &Figure{Plot: p, Style: opts.Style, Outside: figLegend(p, true, opts.Style, len(curves)+drawn)}, nil
 }
 
 func figClip(seeds [][]pompc.Record, maxStep float64) [][]pompc.Record {

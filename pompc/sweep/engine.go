@@ -246,19 +246,16 @@ func Items(l Launcher, jobs []Job, todo []int) [][]int {
 			items = append(items, []int{i})
 		}
 	}
-	started := func(item []int) bool {
-		return slices.ContainsFunc(item, func(i int) bool { return rundir.HasCheckpoint(jobs[i].Dir) })
-	}
-	slices.SortStableFunc(items, func(a, b []int) int {
-		switch sa, sb := started(a), started(b); {
-		case sa && !sb:
-			return -1
-		case sb && !sa:
-			return 1
+	// Started items first, each in first-seen order (one file check per run).
+	var started, fresh [][]int
+	for _, item := range items {
+		if slices.ContainsFunc(item, func(i int) bool { return rundir.HasCheckpoint(jobs[i].Dir) }) {
+			started = append(started, item)
+		} else {
+			fresh = append(fresh, item)
 		}
-		return 0
-	})
-	return items
+	}
+	return append(started, fresh...)
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

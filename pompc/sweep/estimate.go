@@ -14,7 +14,7 @@ type Estimate struct {
 	// All is the time until every job ends, the later phase included: the pending items
 	// scheduled on the free slots in the engine's order, the later phase once they all ended.
 	All time.Duration
-	// Unknown counts the jobs left out of All: their kind (task, preset, size) has no rate yet.
+	// Unknown counts the jobs left out of All: their preset and size have trained on no task yet.
 	Unknown int
 }
 
@@ -24,8 +24,8 @@ type Estimate struct {
 // left at the rate of its kind (task, preset and size: the cost of a step): the mean rate of
 // that kind's running runs since their launch, counted from seedEnd(job) (the end of the seed
 // phase, whose random steps cost next to nothing) when the launch began inside it, or else
-// its finished runs' steps over their whole wall time, or else its stopped runs' steps over
-// their wall time so far; a kind with none of these takes its preset's and size's on other
+// its finished runs' steps over their whole wall time, or else its stopped runs' rate over their
+// last launch (counted as a running run's); a kind with none of these takes its preset's and size's on other
 // tasks. An item lasts as long as its slowest run. The rates hold while the machine's load
 // stays as it is.
 func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedEnd func(Job) int64, later []Job) Estimate {
@@ -56,9 +56,14 @@ func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedE
 				add2(doneRate, k, float64(p.Target)/st.WallSeconds)
 			}
 		default:
-			// Stopped (or failed) after some training: its steps over its wall time so far.
-			if st, err := rundir.ReadStatus(jobs[i].Dir); err == nil && st.WallSeconds > 0 && st.Step > 0 {
-				add2(pastRate, k, float64(st.Step)/st.WallSeconds)
+			// Stopped (or failed) after some training: its last launch's rate, as a running
+			// run's (from the end of the seed phase), up to its last record.
+			st, err := rundir.ReadStatus(jobs[i].Dir)
+			if err != nil || st.Launched.IsZero() || !st.Updated.After(st.Launched) {
+				continue
+			}
+			if from := max(st.LaunchStep, seedEnd(jobs[i])); st.Step > from {
+				add2(pastRate, k, float64(st.Step-from)/st.Updated.Sub(st.Launched).Seconds())
 			}
 		}
 	}

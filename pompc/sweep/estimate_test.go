@@ -1,6 +1,8 @@
 package sweep
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,13 +55,27 @@ func TestEstimateLeft(t *testing.T) {
 	require.InDelta(t, 200+400+50, est.All.Seconds(), 2)
 
 	// A kind with no run of its own takes its preset's rate on another task (task c's pompc run:
-	// 1000 steps at task a's 5 steps/s); a stopped run's rate is its steps over its wall time
-	// so far (task d's: 500 steps in 100 s).
-	more := []Job{jobs[0], job("c", "pompc", 1000), job("d", "sac", 1000), job("d", "sac", 1000)}
-	require.NoError(t, rundir.WriteStatus(more[2].Dir, rundir.Status{State: rundir.StateStopped, Step: 500, WallSeconds: 100}))
-	mpts := []PointStatus{pts[0], {State: "pending", Target: 1000}, {State: rundir.StateStopped, Step: 500, Target: 1000},
-		{State: "pending", Target: 1000}}
-	est = EstimateLeft(ProcessLauncher{}, more, mpts, 1, seedEnd, nil)
+	// 1000 steps at task a's 5 steps/s); a stopped run's rate is its last launch's from the end
+	// of the seed phase (task d's: launched at 100, stopped at 600 100 s later: 5 steps/s),
+	// and a kind's own rate comes before its preset's elsewhere (task e's tdmpc2, 10 steps/s,
+	// where task a's finished one did 20).
+	more := []Job{jobs[0], job("c", "pompc", 1000), job("d", "sac", 1000), job("d", "sac", 1000),
+		job("e", "tdmpc2", 1000), job("e", "tdmpc2", 1000), jobs[2]}
+	launched := time.Now().Add(-time.Hour).UTC()
+	stop := rundir.Status{State: rundir.StateStopped, Step: 600, LaunchStep: 100, Launched: launched}
+	require.NoError(t, rundir.WriteStatus(more[2].Dir, stop))
+	data, err := os.ReadFile(rundir.Path(more[2].Dir, rundir.StatusFile))
+	require.NoError(t, err)
+	// WriteStatus stamps Updated now; put it 100 s after the launch.
+	data = []byte(strings.Replace(string(data), `"updated": "`, `"updated": "`+launched.Add(100*time.Second).Format(time.RFC3339Nano)+`", "x": "`, 1))
+	require.NoError(t, os.WriteFile(rundir.Path(more[2].Dir, rundir.StatusFile), data, 0o644))
+	mpts := []PointStatus{pts[0], {State: "pending", Target: 1000}, {State: rundir.StateStopped, Step: 600, Target: 1000},
+		{State: "pending", Target: 1000},
+		{State: rundir.StateRunning, Step: 500, Target: 1000, Since: time.Now().Add(-50 * time.Second)}, {State: "pending", Target: 1000},
+		pts[2]}
+	est = EstimateLeft(ProcessLauncher{}, more, mpts, 1, func(Job) int64 { return 0 }, nil)
 	require.Equal(t, 0, est.Unknown)
-	require.InDelta(t, 200+200+100+200, est.All.Seconds(), 2)
+	// a: 1000 left at 10/s (no seed phase here) = 100; c: 1000 at 10/s = 100; d: 400 and 1000
+	// at 5/s = 80 + 200; e: 500 and 1000 at 10/s = 50 + 100.
+	require.InDelta(t, 100+100+80+200+50+100, est.All.Seconds(), 3)
 }

@@ -213,15 +213,19 @@ func runAblation(ctx context.Context, args []string) error {
 	}
 	saved, err := loadAblation(*dir)
 	if *addTasks != "" {
-		if given {
+		switch {
+		case given:
 			return errors.New("ablation: --add-tasks keeps the ablation's other settings: give no other settings flag")
-		}
-		if err != nil {
+		case *status || *of.report || lf.task():
+			return errors.New("ablation: --add-tasks changes the ablation: not with --status, --report or an array task")
+		case err != nil:
 			return fmt.Errorf("ablation: --add-tasks needs an ablation in %s: %w", *dir, err)
 		}
-		if saved, err = addAblationTasks(*dir, saved, splitList(*addTasks)); err != nil {
+		if _, err := addAblationTasks(*dir, saved, splitList(*addTasks)); err != nil {
 			return err
 		}
+		fmt.Printf("train them with `pompc ablation --dir %s` (or submit them with --launcher slurm)\n", *dir)
+		return nil
 	}
 	switch {
 	case err == nil && !given:
@@ -421,6 +425,19 @@ func addAblationTasks(dir string, spec ablationSpec, tasks []string) (ablationSp
 		return spec, nil
 	}
 	if strings.TrimSpace(spec.PriorLambda) == "best" {
+		// Started here, or submitted to SLURM and still queued (no status record yet).
+		subs, err := sweep.LoadSubmissions(dir)
+		if err != nil {
+			return spec, err
+		}
+		submitted := map[string]bool{}
+		for _, sub := range subs {
+			for _, item := range sub.Items {
+				for _, name := range item {
+					submitted[name] = true
+				}
+			}
+		}
 		lj, err := spec.lambdaJobs(dir)
 		if err != nil {
 			return spec, err
@@ -435,8 +452,12 @@ func addAblationTasks(dir string, spec ablationSpec, tasks []string) (ablationSp
 				return spec, err
 			}
 			for _, j := range newJobs(lj, pj) {
-				if st, err := rundir.ReadStatus(j.Dir); err != nil || st.State != "" {
-					return spec, fmt.Errorf("ablation: the prior ablation of %s has started (%s): adding a task would change the best λ it runs at; use another --dir", dir, filepath.Base(j.Dir))
+				st, err := rundir.ReadStatus(j.Dir)
+				if err != nil {
+					return spec, err
+				}
+				if st.State != "" || submitted[filepath.Base(j.Dir)] {
+					return spec, fmt.Errorf("ablation: the prior ablation of %s has started or is submitted (%s): adding a task would change the best λ it runs at; use another --dir", dir, filepath.Base(j.Dir))
 				}
 			}
 		}

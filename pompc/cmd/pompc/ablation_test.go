@@ -170,12 +170,33 @@ func TestAblationAddTasks(t *testing.T) {
 	require.NoError(t, rundir.WriteStatus(started.Dir, rundir.Status{State: rundir.StateRunning}))
 	_, err = addAblationTasks(dir, saved, []string{"cartpole-swingup"})
 	require.ErrorContains(t, err, "prior ablation of")
+	// Submitted to SLURM and queued (no status record yet) counts as started.
+	require.NoError(t, os.Remove(rundir.Path(started.Dir, rundir.StatusFile)))
+	_, err = addAblationTasks(dir, saved, []string{"cartpole-swingup"})
+	require.NoError(t, err, "nothing of the prior ablation started")
+	saved, err = loadAblation(dir)
+	require.NoError(t, err)
+	sub := filepath.Join(dir, sweep.SlurmDir, "0")
+	require.NoError(t, os.MkdirAll(sub, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(sub, "submission.json"),
+		[]byte(`{"n":0,"job_id":"7","batched":true,"items":[["`+filepath.Base(started.Dir)+`"]]}`), 0o644))
+	_, err = addAblationTasks(dir, saved, []string{"cartpole-balance-sparse"})
+	require.ErrorContains(t, err, "started or is submitted")
 	// With a fixed prior λ it does not depend on the tasks: adding one is fine.
 	saved.PriorLambda = "1"
-	got, err = addAblationTasks(dir, saved, []string{"cartpole-swingup"})
+	got, err = addAblationTasks(dir, saved, []string{"cartpole-balance-sparse"})
 	require.NoError(t, err)
-	require.Len(t, got.Tasks, 3)
-	// The command: --add-tasks with another settings flag is refused.
+	require.Len(t, got.Tasks, 4)
+	// The command: --add-tasks with another settings flag, or with --status, is refused; alone
+	// it only adds (training is the next command's).
 	require.ErrorContains(t, runAblation(context.Background(), []string{"--dir", dir, "--add-tasks", "cartpole-balance-sparse", "--seeds", "2"}),
 		"give no other settings flag")
+	require.ErrorContains(t, runAblation(context.Background(), []string{"--dir", dir, "--add-tasks", "cartpole-balance-sparse", "--status"}),
+		"not with --status")
+	dir2 := filepath.Join(t.TempDir(), "abl2")
+	require.NoError(t, saveAblation(dir2, spec))
+	require.NoError(t, runAblation(context.Background(), []string{"--dir", dir2, "--add-tasks", "cartpole-swingup"}))
+	entries, err := os.ReadDir(dir2)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "only ablation.json: nothing trained")
 }
