@@ -12,9 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/pompc/pompc/envs"
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/sweep"
@@ -667,40 +665,8 @@ func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, gro
 		}
 		return nil
 	}
-	// Time left, at each kind's rate so far (sweep.EstimateLeft), with the populations as
-	// `pompc ablation` launches them (one slot per CPU, at most one per population).
-	seedEnd := map[string]int64{}
-	for _, task := range spec.Tasks {
-		if env, err := envs.Make(task); err == nil {
-			seedEnd[task] = int64(jobs[0].Config.SeedStepsFor(env.Spec().EpisodeLen))
-			env.Close()
-		}
-	}
-	l := sweep.PopulationLauncher{Group: group}
-	var todo []int
-	for i, p := range pts {
-		if p.State != rundir.StateDone {
-			todo = append(todo, i)
-		}
-	}
-	slots := sweep.DefaultParallel(len(sweep.Items(l, jobs, todo)) + len(later)) // --jobs is not saved: its default
-	est := sweep.EstimateLeft(l, jobs, pts, slots, func(j sweep.Job) int64 { return seedEnd[j.Point.Task] }, later)
-	var parts []string
-	switch {
-	case est.Running > 0:
-		parts = append(parts, "the running populations finish in about "+est.Running.Round(time.Minute).String())
-		if est.All > est.Running {
-			parts = append(parts, "the whole ablation in about "+est.All.Round(time.Minute).String())
-		}
-	case est.All > 0:
-		parts = append(parts, "nothing trains now; the rest of the ablation takes about "+est.All.Round(time.Minute).String()+" once resumed")
-	}
-	if est.Unknown > 0 {
-		parts = append(parts, fmt.Sprintf("%d runs not counted (their preset has trained nowhere yet)", est.Unknown))
-	}
-	if len(parts) > 0 {
-		fmt.Printf("%s (at each preset's rate so far on this machine, evaluations included, %d populations at a time)\n", strings.Join(parts, ", "), slots)
-	}
+	// Time left, with the populations as `pompc ablation` launches them.
+	printTimeLeft("ablation", jobs, pts, sweep.PopulationLauncher{Group: group}, later)
 	if note != "" {
 		fmt.Println(note)
 	}

@@ -10,9 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pompc/pompc/envs"
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/sweep"
 	"github.com/pompc/pompc/widgets"
 )
@@ -356,7 +358,63 @@ func printSweepStatus(ctx context.Context, dir string) error {
 		return err
 	}
 	printPointStatus(pts)
+	if subs, _ := sweep.LoadSubmissions(dir); len(subs) > 0 {
+		return nil // on SLURM the time left is the cluster's: squeue tells
+	}
+	g, err := sweep.LoadGrid(dir)
+	if err != nil {
+		return err
+	}
+	jobs, err := g.Jobs(dir)
+	if err != nil {
+		return err
+	}
+	// The time left as `pompc sweep` launches by default (--batched: populations by variant on
+	// the pure-Go backend; the launch flags are not saved).
+	printTimeLeft("sweep", jobs, pts, sweep.PopulationLauncher{}, nil)
 	return nil
+}
+
+// printTimeLeft prints how long the jobs not done (pts: their status) and then later take on
+// this machine under launcher l, one slot per CPU (sweep.EstimateLeft), if anything is known.
+func printTimeLeft(what string, jobs []sweep.Job, pts []sweep.PointStatus, l sweep.Launcher, later []sweep.Job) {
+	if len(jobs) == 0 {
+		return
+	}
+	// The seed phase of each task (its random steps cost next to nothing).
+	seedEnd := map[string]int64{}
+	for _, j := range jobs {
+		if _, ok := seedEnd[j.Point.Task]; !ok {
+			if env, err := envs.Make(j.Point.Task); err == nil {
+				seedEnd[j.Point.Task] = int64(j.Config.SeedStepsFor(env.Spec().EpisodeLen))
+				env.Close()
+			}
+		}
+	}
+	var todo []int
+	for i, p := range pts {
+		if p.State != rundir.StateDone {
+			todo = append(todo, i)
+		}
+	}
+	slots := sweep.DefaultParallel(len(sweep.Items(l, jobs, todo)) + len(later)) // --jobs is not saved: its default
+	est := sweep.EstimateLeft(l, jobs, pts, slots, func(j sweep.Job) int64 { return seedEnd[j.Point.Task] }, later)
+	var parts []string
+	switch {
+	case est.Running > 0:
+		parts = append(parts, "the running work finishes in about "+est.Running.Round(time.Minute).String())
+		if est.All > est.Running {
+			parts = append(parts, "the whole "+what+" in about "+est.All.Round(time.Minute).String())
+		}
+	case est.All > 0:
+		parts = append(parts, "nothing trains now; the rest of the "+what+" takes about "+est.All.Round(time.Minute).String()+" once resumed")
+	}
+	if est.Unknown > 0 {
+		parts = append(parts, fmt.Sprintf("%d runs not counted (their preset has trained nowhere yet)", est.Unknown))
+	}
+	if len(parts) > 0 {
+		fmt.Printf("%s (at each preset's rate so far on this machine, evaluations included, %d at a time)\n", strings.Join(parts, ", "), slots)
+	}
 }
 
 // printPointStatus prints a line per run (state, step of target, SLURM task, a failed run's log
