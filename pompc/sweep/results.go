@@ -39,16 +39,22 @@ func (r Run) Variant() string {
 
 // Load reads a sweep directory: its grid and, for every point, its status and metrics.
 func Load(dir string) (Grid, []Run, error) {
-	g, err := LoadGrid(dir)
-	if err != nil {
-		return g, nil, err
-	}
-	jobs, err := g.Jobs(dir)
+	g, jobs, err := LoadJobs(dir)
 	if err != nil {
 		return g, nil, err
 	}
 	runs, err := RunsOf(jobs)
 	return g, runs, err
+}
+
+// LoadJobs reads a sweep directory's grid and returns it with its jobs.
+func LoadJobs(dir string) (Grid, []Job, error) {
+	g, err := LoadGrid(dir)
+	if err != nil {
+		return g, nil, err
+	}
+	jobs, err := g.Jobs(dir)
+	return g, jobs, err
 }
 
 // Row summarizes the finished seeds of one task and variant.

@@ -375,11 +375,7 @@ type PointStatus struct {
 // SweepStatus reports every point of the sweep in dir from its run directory (the status
 // record, the latest metrics step) and, where squeue and sacct answer, from SLURM.
 func SweepStatus(ctx context.Context, dir string) ([]PointStatus, error) {
-	g, err := LoadGrid(dir)
-	if err != nil {
-		return nil, err
-	}
-	jobs, err := g.Jobs(dir)
+	_, jobs, err := LoadJobs(dir)
 	if err != nil {
 		return nil, err
 	}

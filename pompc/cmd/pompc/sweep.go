@@ -247,11 +247,7 @@ func submitSlurm(ctx context.Context, dir string, g sweep.Grid, s sweep.Slurm, p
 // sweep.TaskStopped when a signal stopped it before its runs finished (its script requeues
 // it), and writes the sweep's tables and figures once every point is done.
 func runSlurmTask(ctx context.Context, dir string, n, point int, style widgets.Style, reference, noFigures bool) error {
-	g, err := sweep.LoadGrid(dir)
-	if err != nil {
-		return err
-	}
-	jobs, err := g.Jobs(dir)
+	_, jobs, err := sweep.LoadJobs(dir)
 	if err != nil {
 		return err
 	}
@@ -361,11 +357,7 @@ func printSweepStatus(ctx context.Context, dir string) error {
 	if subs, _ := sweep.LoadSubmissions(dir); len(subs) > 0 {
 		return nil // on SLURM the time left is the cluster's: squeue tells
 	}
-	g, err := sweep.LoadGrid(dir)
-	if err != nil {
-		return err
-	}
-	jobs, err := g.Jobs(dir)
+	_, jobs, err := sweep.LoadJobs(dir)
 	if err != nil {
 		return err
 	}
