@@ -245,7 +245,8 @@ ablations = [
 # PO-MPC ablations: λ, the prior, and the KL direction
 
 This notebook trains, on a pure-Go task (`--task`, default `cartpole-swingup`: a task where
-the variants can differ) and for several seeds:
+the variants can differ; several, comma-separated, train one ablation across them, as
+`pompc ablation --tasks`) and for several seeds:
 
 * **the λ ablation**: TD-MPC2 (λ = 0), PO-MPC at λ ∈ {0.1, 1, 9}, and BMPC (λ = ∞);
 * **the prior ablation** at the λ ablation's best λ: the learned intermediate prior π_p against the planner's own
@@ -279,7 +280,7 @@ at once (default: one per CPU, at most one per population); they share the cores
     code(FIRST_CELL_HEAD + """
 var (
 	flagBudget   = flag.String("budget", "tiny", "run length: tiny (CI smoke run) or full (the real experiment)")
-	flagTask     = flag.String("task", "cartpole-swingup", "the task of every run (a pure-Go task, or a MuJoCo one in a -tags mujoco build)")
+	flagTask     = flag.String("task", "cartpole-swingup", "the tasks of the ablation, comma-separated (pure-Go tasks, or MuJoCo ones in a -tags mujoco build); the best λ is chosen across them")
 	flagParallel = flag.Int("parallel", 0, "populations (or runs) training at once (0: one per CPU)")
 	flagBatched  = flag.Bool("batched", true, "train the runs as populations (per variant on a CPU, the whole ablation on a GPU); false: one session server per run")
 )
@@ -292,7 +293,7 @@ must(widgets.SetParam("budget", b.Name))
 must(widgets.SetParam("task", *flagTask))
 must(widgets.SetParam("parallel", strconv.Itoa(*flagParallel)))
 must(widgets.SetParam("batched", strconv.FormatBool(*flagBatched)))
-fmt.Printf("budget %q on %s: %d seeds × %d agent steps per run\\n", b.Name, *flagTask, b.Seeds, b.Steps)
+fmt.Printf("budget %q on %s: %d seeds × %d agent steps per run\\n", b.Name, strings.ReplaceAll(*flagTask, ",", ", "), b.Seeds, b.Steps)
 """),
     code("""
 import (
@@ -303,8 +304,12 @@ import (
 	"github.com/pompc/pompc/widgets"
 )
 
-// task is the task of every run (the first cell's --task).
-var task = widgets.Param("task", "cartpole-swingup")
+// tasks are the ablation's tasks (the first cell's --task, comma-separated), task their names
+// for titles.
+var (
+	tasks = strings.Split(widgets.Param("task", "cartpole-swingup"), ",")
+	task  = strings.Join(tasks, ", ")
+)
 
 // The ablations (the same definitions as pompc ablation): λ: TD-MPC2 (λ = 0), PO-MPC at
 // λ ∈ {0.1, 1, 9}, BMPC (λ = ∞); the prior at the λ ablation's best λ: the learned prior fitted
@@ -350,7 +355,7 @@ func parallel() int {
 func jobs(grids []sweep.Grid) []sweep.Job {
 	root, err := widgets.OutDir("ablations-" + budget().Name, "runs")
 	must(err)
-	js, err := sweep.AblationJobs(root, grids, []string{task}, budget().SeedList(), append([]string{"--size", "tiny"}, budget().TrainArgs()...))
+	js, err := sweep.AblationJobs(root, grids, tasks, budget().SeedList(), append([]string{"--size", "tiny"}, budget().TrainArgs()...))
 	must(err)
 	return js
 }

@@ -397,7 +397,9 @@ func TestAblationsHeadless(t *testing.T) {
 	}
 	t.Parallel() // the three notebook runs overlap: each is mostly one process at a time
 	needJupyter(t)
-	dir, nb := executeHeadless(t, "ablations", "--budget=tiny", 9*time.Minute)
+	// Two tasks: one ablation across them (the best λ chosen across both), as pompc ablation.
+	tasks := []string{"cartpole-swingup", "cartpole-balance"}
+	dir, nb := executeHeadless(t, "ablations", "--budget=tiny --task="+strings.Join(tasks, ","), 9*time.Minute)
 	if errs := nb.errors(); len(errs) > 0 {
 		t.Fatalf("cell errors:\n%s", strings.Join(errs, "\n"))
 	}
@@ -408,6 +410,7 @@ func TestAblationsHeadless(t *testing.T) {
 	ordering := false
 	for _, m := range nb.outputs("text/markdown") {
 		ordering = ordering || (strings.Contains(m, "### The paper's ordering") && strings.Contains(m, "cartpole-swingup: the ordering ") &&
+			strings.Contains(m, "cartpole-balance: the ordering ") && strings.Contains(m, sweep.AllTasks+": the ordering ") &&
 			strings.Contains(m, "beats TD-MPC2"))
 	}
 	if !ordering {
@@ -428,8 +431,8 @@ func TestAblationsHeadless(t *testing.T) {
 			}
 		}
 		if strings.Contains(h, `class="pompc-sweep-table"`) {
-			if n := strings.Count(h, `data-state="done"`); n != 5*b.Seeds && n != 3*b.Seeds {
-				t.Errorf("sweep table has %d finished runs, want %d or %d", n, 5*b.Seeds, 3*b.Seeds)
+			if n, k := strings.Count(h, `data-state="done"`), len(tasks); n != 5*b.Seeds*k && n != 3*b.Seeds*k {
+				t.Errorf("sweep table has %d finished runs, want %d or %d", n, 5*b.Seeds*k, 3*b.Seeds*k)
 			}
 		}
 		if strings.Contains(h, `class="pompc-figure"`) && strings.Contains(h, "<svg") {
@@ -442,17 +445,19 @@ func TestAblationsHeadless(t *testing.T) {
 	}
 	figDir := filepath.Join(dir, "out", "ablations-tiny", "figures")
 	var paths []string
-	for _, name := range []string{"lambda-learning", "lambda-lambda", "lambda-lambda-auc", "lambda-kl", "lambda-actions",
-		"prior-kl-learning", "prior-kl-kl"} {
-		for _, ext := range []string{"pdf", "svg", "png"} {
-			paths = append(paths, filepath.Join(figDir, name+"-cartpole-swingup."+ext))
+	for _, task := range tasks {
+		for _, name := range []string{"lambda-learning", "lambda-lambda", "lambda-lambda-auc", "lambda-kl", "lambda-actions",
+			"prior-kl-learning", "prior-kl-kl"} {
+			for _, ext := range []string{"pdf", "svg", "png"} {
+				paths = append(paths, filepath.Join(figDir, name+"-"+task+"."+ext))
+			}
 		}
 	}
 	checkFigureFiles(t, paths...)
 	// Every run reached its steps and its servers are gone (the sweep shuts them down).
 	runs, _ := filepath.Glob(filepath.Join(dir, "out", "ablations-tiny", "runs", "*"))
-	if len(runs) != 7*b.Seeds {
-		t.Errorf("%d run directories, want %d", len(runs), 7*b.Seeds)
+	if len(runs) != 7*b.Seeds*len(tasks) {
+		t.Errorf("%d run directories, want %d", len(runs), 7*b.Seeds*len(tasks))
 	}
 	for _, r := range runs {
 		if st, err := rundir.ReadStatus(r); err != nil || st.State != rundir.StateDone || st.Step != int64(b.Steps) {
