@@ -410,11 +410,11 @@ func printTimeLeft(what string, jobs []sweep.Job, pts []sweep.PointStatus, l swe
 }
 
 // printPointStatus prints a line per run (state, step of target, SLURM task, a failed run's log
-// tail) and the count of each state.
+// tail), one line for the seeds of a variant that stand at the same place (a population, as a
+// rule: "task_variant_s{1..5}"), and the count of each state.
 func printPointStatus(pts []sweep.PointStatus) {
 	counts := map[string]int{}
-	for _, p := range pts {
-		counts[p.State]++
+	line := func(p sweep.PointStatus) string {
 		slurm := ""
 		if p.Task != "" {
 			slurm = "  slurm " + p.Task
@@ -422,12 +422,42 @@ func printPointStatus(pts []sweep.PointStatus) {
 				slurm += " " + p.Slurm
 			}
 		}
-		fmt.Printf("%-40s %-8s %7d/%d%s\n", p.Name, p.State, p.Step, p.Target, slurm)
+		return fmt.Sprintf("%-8s %7d/%d%s", p.State, p.Step, p.Target, slurm)
+	}
+	// seedOf splits a run name into its variant and seed ("…_s3" → "…", "3").
+	seedOf := func(name string) (string, string) {
+		i := strings.LastIndex(name, "_s")
+		if i < 0 || strings.Trim(name[i+2:], "0123456789") != "" || i+2 == len(name) {
+			return name, ""
+		}
+		return name[:i], name[i+2:]
+	}
+	for i := 0; i < len(pts); {
+		p := pts[i]
+		variant, seed := seedOf(p.Name)
+		seeds := []string{seed}
+		j := i + 1
+		for ; j < len(pts) && seed != "" && p.LogTail == ""; j++ {
+			v, s := seedOf(pts[j].Name)
+			if v != variant || s == "" || pts[j].LogTail != "" || line(pts[j]) != line(p) {
+				break
+			}
+			seeds = append(seeds, s)
+		}
+		name := p.Name
+		if len(seeds) > 1 {
+			name = variant + "_s{" + strings.Join(seeds, ",") + "}"
+		}
+		fmt.Printf("%-44s %s\n", name, line(p))
+		for _, q := range pts[i:j] {
+			counts[q.State]++
+		}
 		if p.LogTail != "" {
-			for _, line := range strings.Split(strings.TrimRight(p.LogTail, "\n"), "\n") {
-				fmt.Printf("    | %s\n", line)
+			for _, l := range strings.Split(strings.TrimRight(p.LogTail, "\n"), "\n") {
+				fmt.Printf("    | %s\n", l)
 			}
 		}
+		i = j
 	}
 	var parts []string
 	for _, st := range []string{"pending", "running", "stopped", "failed", "done"} {

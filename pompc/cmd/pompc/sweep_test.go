@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,3 +226,34 @@ func TestSweepReportsBrokenRunAndGoesOn(t *testing.T) {
 // toolsRequired: on CI (CI set) or with POMPC_REQUIRE_TOOLS=1 the npm echarts package must be
 // there, so the interactive figures are checked.
 func toolsRequired() bool { return os.Getenv("CI") != "" || os.Getenv("POMPC_REQUIRE_TOOLS") == "1" }
+
+// TestPointStatusGroupsSeeds: the seeds of a variant standing at the same place share a line;
+// a seed elsewhere, a failed run (with its log) and a name without a seed keep their own.
+func TestPointStatusGroupsSeeds(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	stdout := os.Stdout
+	os.Stdout = w
+	printPointStatus([]sweep.PointStatus{
+		{Name: "t_pompc_lam1_s1", State: "running", Step: 10, Target: 50},
+		{Name: "t_pompc_lam1_s2", State: "running", Step: 10, Target: 50},
+		{Name: "t_pompc_lam1_s3", State: "running", Step: 10, Target: 50},
+		{Name: "t_pompc_lam9_s1", State: "running", Step: 10, Target: 50},
+		{Name: "t_pompc_lam9_s2", State: "failed", Step: 5, Target: 50, LogTail: "boom"},
+		{Name: "t_pompc_lam9_s3", State: "failed", Step: 5, Target: 50, LogTail: "boom"},
+		{Name: "odd", State: "done", Step: 50, Target: 50},
+	})
+	os.Stdout = stdout
+	require.NoError(t, w.Close())
+	out, err := io.ReadAll(r)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, 8, string(out))
+	require.True(t, strings.HasPrefix(lines[0], "t_pompc_lam1_s{1,2,3} "), lines[0])
+	require.Contains(t, lines[0], "running       10/50")
+	require.True(t, strings.HasPrefix(lines[1], "t_pompc_lam9_s1 "), lines[1])
+	require.True(t, strings.HasPrefix(lines[2], "t_pompc_lam9_s2 "), "a failed run keeps its line and log")
+	require.Equal(t, "    | boom", lines[3])
+	require.True(t, strings.HasPrefix(lines[6], "odd "))
+	require.Equal(t, "7 points: 4 running, 2 failed, 1 done", lines[7])
+}
