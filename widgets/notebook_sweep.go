@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,7 +51,8 @@ type sweepItem struct {
 // Sweep runs jobs through launcher with the one sweep engine (sweep.Engine: resumable, Parallel
 // at a time, a status record per run) and is a view over its progress: one live figure compares
 // the variants (episode return, KL(π_s‖prior), KL(π_p‖planner), policy entropy, value loss,
-// mean ± std over each variant's runs, each variant in its SweepFigures colour) above
+// mean ± std over each variant's runs, each variant in its SweepFigures colour; one set of
+// panels per task when the runs span several) above
 // a status table. The notebooks launch with session.Launcher. It returns the runs (point,
 // directory, status record, metrics) for SweepFigures and sweep.Summarize, and the failures
 // joined in the error. Interrupting the cell stops the runs in progress (each saves a
@@ -225,26 +227,39 @@ func (v *sweepView) plotHTML() (string, error) {
 	for _, it := range v.items {
 		maxStep = max(maxStep, it.job.Steps())
 	}
-	for _, pan := range sweepPanels {
-		p := newPanel(pan.title, "")
-		any := false
-		for _, g := range groups {
-			var runs [][]pompc.Record
-			for i, it := range v.items {
-				if it.group == g && len(v.series[i][pan.key]) > 0 {
-					runs = append(runs, v.series[i][pan.key])
-				}
-			}
-			if len(runs) == 0 {
-				continue
-			}
-			any = true
-			mean, std := binnedMeanStd(runs, maxStep, 60)
-			addBand(p, g, v.pal.Color(g), mean, std)
+	// One set of panels per task: a variant's curve averages its seeds, never its tasks.
+	var tasks []string
+	for _, it := range v.items {
+		if !slices.Contains(tasks, it.job.Point.Task) {
+			tasks = append(tasks, it.job.Point.Task)
 		}
-		if any {
-			p.Legend.Top, p.Legend.Left = true, false
-			ps = append(ps, p)
+	}
+	for _, task := range tasks {
+		for _, pan := range sweepPanels {
+			title := pan.title
+			if len(tasks) > 1 {
+				title += " · " + task
+			}
+			p := newPanel(title, "")
+			any := false
+			for _, g := range groups {
+				var runs [][]pompc.Record
+				for i, it := range v.items {
+					if it.group == g && it.job.Point.Task == task && len(v.series[i][pan.key]) > 0 {
+						runs = append(runs, v.series[i][pan.key])
+					}
+				}
+				if len(runs) == 0 {
+					continue
+				}
+				any = true
+				mean, std := binnedMeanStd(runs, maxStep, 60)
+				addBand(p, g, v.pal.Color(g), mean, std)
+			}
+			if any {
+				p.Legend.Top, p.Legend.Left = true, false
+				ps = append(ps, p)
+			}
 		}
 	}
 	var b strings.Builder
