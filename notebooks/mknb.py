@@ -307,7 +307,7 @@ import (
 // tasks are the ablation's tasks (the first cell's --task, comma-separated), task their names
 // for titles.
 var (
-	tasks = strings.Split(widgets.Param("task", "cartpole-swingup"), ",")
+	tasks = strings.FieldsFunc(widgets.Param("task", "cartpole-swingup"), func(r rune) bool { return r == ',' || r == ' ' })
 	task  = strings.Join(tasks, ", ")
 )
 

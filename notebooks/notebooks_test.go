@@ -399,7 +399,7 @@ func TestAblationsHeadless(t *testing.T) {
 	needJupyter(t)
 	// Two tasks: one ablation across them (the best λ chosen across both), as pompc ablation.
 	tasks := []string{"cartpole-swingup", "cartpole-balance"}
-	dir, nb := executeHeadless(t, "ablations", "--budget=tiny --task="+strings.Join(tasks, ","), 9*time.Minute)
+	dir, nb := executeHeadless(t, "ablations", "--budget=tiny --task="+strings.Join(tasks, ","), 14*time.Minute)
 	if errs := nb.errors(); len(errs) > 0 {
 		t.Fatalf("cell errors:\n%s", strings.Join(errs, "\n"))
 	}

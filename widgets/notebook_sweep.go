@@ -234,6 +234,14 @@ func (v *sweepView) plotHTML() (string, error) {
 			tasks = append(tasks, it.job.Point.Task)
 		}
 	}
+	// A panel is drawn for every task once any task has its metric, so that each task's panels
+	// sit in the same places of the grid.
+	has := map[string]bool{}
+	for i := range v.items {
+		for _, pan := range sweepPanels {
+			has[pan.key] = has[pan.key] || len(v.series[i][pan.key]) > 0
+		}
+	}
 	for _, task := range tasks {
 		for _, pan := range sweepPanels {
 			title := pan.title
@@ -241,7 +249,7 @@ func (v *sweepView) plotHTML() (string, error) {
 				title += " · " + task
 			}
 			p := newPanel(title, "")
-			any := false
+			any := has[pan.key] && len(tasks) > 1
 			for _, g := range groups {
 				var runs [][]pompc.Record
 				for i, it := range v.items {

@@ -28,6 +28,12 @@ func TestSweepViewPanelsPerTask(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, html, "eval return · cartpole-swingup")
 	require.Contains(t, html, "eval return · cartpole-balance")
+	// A task without the metric yet keeps its panel, so both tasks' panels line up.
+	v := view("cartpole-swingup", "cartpole-balance")
+	v.series[1] = map[string][]pompc.Record{}
+	html, err = v.plotHTML()
+	require.NoError(t, err)
+	require.Contains(t, html, "eval return · cartpole-balance")
 	html, err = view("cartpole-swingup").plotHTML()
 	require.NoError(t, err)
 	require.Contains(t, html, "eval return")

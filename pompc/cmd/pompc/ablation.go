@@ -41,15 +41,22 @@ type ablationSpec struct {
 }
 
 // trainArgs are the `pompc train` flags of every run: the budget's config flags first, so
-// that --set and the extra train flags win over them.
+// that --set and the extra train flags win over them. Runs checkpoint every
+// ablationSaveEvery agent steps unless the extra flags say otherwise.
 func (s ablationSpec) trainArgs() ([]string, error) {
 	b, err := sweep.BudgetByName(s.Budget)
 	if err != nil {
 		return nil, err
 	}
 	b.Steps = s.Steps
-	return trainArgsOf(s.Size, 0, s.Sets, append(b.TrainArgs(), s.Extra...)), nil
+	args := append(b.TrainArgs(), "--save-every", strconv.Itoa(ablationSaveEvery))
+	return trainArgsOf(s.Size, 0, s.Sets, append(args, s.Extra...)), nil
 }
+
+// ablationSaveEvery is the ablation's checkpoint interval in agent steps: a run killed with its
+// machine (a preempted job, an ended session) loses at most this much, a few minutes of a
+// PO-MPC population on one core.
+const ablationSaveEvery = 1000
 
 // lambdas parses Lambdas.
 func (s ablationSpec) lambdas() ([]float64, error) {

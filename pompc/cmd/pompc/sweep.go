@@ -58,7 +58,7 @@ func runSweep(ctx context.Context, args []string) error {
 	}
 	switch {
 	case *status:
-		return printSweepStatus(ctx, *dir)
+		return printSweepStatus(ctx, *dir, group)
 	case *of.report:
 		return writeSweepOutputs(*dir, style, *reference, *noFigures, *of.atStep)
 	case lf.task():
@@ -348,7 +348,7 @@ func sweepDone(ctx context.Context, dir string) (bool, error) {
 
 // printSweepStatus prints one line per point: its state, step, SLURM task and, for a failed
 // one, the tail of its log.
-func printSweepStatus(ctx context.Context, dir string) error {
+func printSweepStatus(ctx context.Context, dir string, group sweep.Grouping) error {
 	pts, err := sweep.SweepStatus(ctx, dir)
 	if err != nil {
 		return err
@@ -361,9 +361,9 @@ func printSweepStatus(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	// The time left as `pompc sweep` launches by default (--batched: populations by variant on
-	// the pure-Go backend; the launch flags are not saved).
-	printTimeLeft("sweep", jobs, pts, sweep.PopulationLauncher{}, nil)
+	// The time left as `pompc sweep` launches by default (--batched, as --populations groups
+	// them; the launch flags are not saved).
+	printTimeLeft("sweep", jobs, pts, sweep.PopulationLauncher{Group: group}, nil)
 	return nil
 }
 
