@@ -185,6 +185,44 @@ func ReadMetrics(path string) (map[string][]Record, error) {
 	return m, nil
 }
 
+// ReadMetricsKeys is ReadMetrics for the records of keys only: the other lines are skipped
+// before they are decoded (a status view reads a run's evaluations without parsing its
+// every update), and only the lines kept are checked.
+func ReadMetricsKeys(path string, keys ...string) (map[string][]Record, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pompc: reading metrics: %w", err)
+	}
+	needles := make([][]byte, len(keys))
+	for i, k := range keys {
+		q, _ := json.Marshal(k)
+		needles[i] = q
+	}
+	out := map[string][]Record{}
+	for n := 1; len(data) > 0; n++ {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if !slices.ContainsFunc(needles, func(q []byte) bool { return bytes.Contains(line, q) }) {
+			continue
+		}
+		var rec Record
+		if err := json.Unmarshal(bytes.TrimSpace(line), &rec); err != nil {
+			if len(bytes.TrimSpace(data)) == 0 {
+				break // a torn last line
+			}
+			return nil, fmt.Errorf("pompc: reading metrics %s: line %d is not a record: %v", path, n, err)
+		}
+		if slices.Contains(keys, rec.Key) {
+			out[rec.Key] = append(out[rec.Key], rec)
+		}
+	}
+	return out, nil
+}
+
 // DecodeMetrics reads JSON-lines records from r, grouped by key in file order. Blank lines are
 // skipped; the last line may be torn (it is then ignored); any other line that is not a record is
 // an error naming its line number.

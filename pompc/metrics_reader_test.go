@@ -153,3 +153,35 @@ func TestMetricsReaderRestartsOnTruncate(t *testing.T) {
 	require.Empty(t, recs)
 	require.False(t, r.Restarted())
 }
+
+// TestReadMetricsKeys: only the records of the keys asked for, in file order, equal to
+// ReadMetrics' series; a torn last line is ignored, a damaged line of a wanted key is an error
+// and a damaged line of another key is not read.
+func TestReadMetricsKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "metrics.jsonl")
+	body := `{"key":"eval/return","step":10,"val":1.5}
+{"key":"loss/pi","step":10,"val":0.3}
+{"key":"config/lambda","step":0,"val":1}
+{"key":"eval/return","step":20,"val":2.5}
+{"key":"loss/pi","step":20,"val":0.2}
+{"key":"eval/return","st`
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
+	all, err := ReadMetrics(path)
+	require.NoError(t, err)
+	got, err := ReadMetricsKeys(path, KeyEvalReturn, KeyLambda)
+	require.NoError(t, err)
+	require.Equal(t, map[string][]Record{KeyEvalReturn: all[KeyEvalReturn], KeyLambda: all[KeyLambda]}, got)
+	require.Len(t, got[KeyEvalReturn], 2)
+
+	require.NoError(t, os.WriteFile(path, []byte(`{"key":"loss/pi","step":1,"va
+{"key":"eval/return","step":20,"val":2.5}
+`), 0o644))
+	got, err = ReadMetricsKeys(path, KeyEvalReturn)
+	require.NoError(t, err, "a damaged line of another key is skipped")
+	require.Len(t, got[KeyEvalReturn], 1)
+	require.NoError(t, os.WriteFile(path, []byte(`{"key":"eval/return","step":1,"va
+{"key":"eval/return","step":20,"val":2.5}
+`), 0o644))
+	_, err = ReadMetricsKeys(path, KeyEvalReturn)
+	require.ErrorContains(t, err, "line 1 is not a record")
+}

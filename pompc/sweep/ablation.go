@@ -49,7 +49,11 @@ func AblationJobs(root string, grids []Grid, tasks []string, seeds []int, trainA
 }
 
 // RunsOf reads what the jobs' run directories hold (status, metrics), as Load does for a grid.
-func RunsOf(jobs []Job) ([]Run, error) {
+func RunsOf(jobs []Job) ([]Run, error) { return RunsOfKeys(jobs) }
+
+// RunsOfKeys is RunsOf with only the metrics of keys (none: all of them), for views that need
+// a few series of long runs (pompc.ReadMetricsKeys).
+func RunsOfKeys(jobs []Job, keys ...string) ([]Run, error) {
 	runs := make([]Run, 0, len(jobs))
 	for _, j := range jobs {
 		r := Run{Point: j.Point, Dir: j.Dir}
@@ -58,7 +62,12 @@ func RunsOf(jobs []Job) ([]Run, error) {
 			return nil, err
 		}
 		if rundir.Exists(j.Dir, rundir.MetricsFile) {
-			if r.Metrics, err = pompc.ReadRunMetrics(j.Dir); err != nil {
+			if len(keys) == 0 {
+				r.Metrics, err = pompc.ReadRunMetrics(j.Dir)
+			} else {
+				r.Metrics, err = pompc.ReadMetricsKeys(rundir.Path(j.Dir, rundir.MetricsFile), keys...)
+			}
+			if err != nil {
 				return nil, err
 			}
 		}

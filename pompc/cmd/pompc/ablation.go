@@ -368,13 +368,14 @@ func newJobs(a, b []sweep.Job) []sweep.Job {
 
 // ablationRuns are the ablation's runs known so far, with what their directories hold: the λ
 // ablation's, and the prior ablation's once its λ is known (fixed, or the λ ablation's winner
-// after it finished). Each run directory is read once. Before the best λ is known, later are
+// after it finished). Each run directory is read once, its metrics of keys only when given
+// (the evaluations and λ for a status: sweep.RunsOfKeys). Before the best λ is known, later are
 // the prior ablation's jobs as they will be, but at the first λ (for the time left).
-func ablationRuns(dir string, spec ablationSpec) (jobs []sweep.Job, runs []sweep.Run, later []sweep.Job, priorNote string, err error) {
+func ablationRuns(dir string, spec ablationSpec, keys ...string) (jobs []sweep.Job, runs []sweep.Run, later []sweep.Job, priorNote string, err error) {
 	if jobs, err = spec.lambdaJobs(dir); err != nil {
 		return nil, nil, nil, "", err
 	}
-	if runs, err = sweep.RunsOf(jobs); err != nil {
+	if runs, err = sweep.RunsOfKeys(jobs, keys...); err != nil {
 		return nil, nil, nil, "", err
 	}
 	lam, _, best, ok, err := spec.priorLambda(runs)
@@ -387,7 +388,7 @@ func ablationRuns(dir string, spec ablationSpec) (jobs []sweep.Job, runs []sweep
 			return nil, nil, nil, "", err
 		}
 		extra := newJobs(jobs, pj)
-		er, err := sweep.RunsOf(extra)
+		er, err := sweep.RunsOfKeys(extra, keys...)
 		if err != nil {
 			return nil, nil, nil, "", err
 		}
@@ -623,7 +624,8 @@ func allDone(runs []sweep.Run) bool {
 // printAblationStatus prints every run's state and step, the latest evaluation of each
 // variant (mean over the seeds that have one) and an estimate of the time left.
 func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, group sweep.Grouping) error {
-	jobs, runs, later, note, err := ablationRuns(dir, spec)
+	// The evaluations (latest per variant, the best λ) and λ (a run's variant) are all it reads.
+	jobs, runs, later, note, err := ablationRuns(dir, spec, pompc.KeyEvalReturn, pompc.KeyLambda)
 	if err != nil {
 		return err
 	}
