@@ -110,6 +110,23 @@ func LoadSubmissions(dir string) ([]Submission, error) {
 	return subs, nil
 }
 
+// SubmittedNames are the run directories (names) every submission of dir has named.
+func SubmittedNames(dir string) (map[string]bool, error) {
+	subs, err := LoadSubmissions(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for _, sub := range subs {
+		for _, item := range sub.Items {
+			for _, name := range item {
+				names[name] = true
+			}
+		}
+	}
+	return names, nil
+}
+
 // Submit submits the points of g under dir that are neither done nor in flight (pending or
 // running in an earlier submission, per squeue) as one job array, and returns it. With nothing
 // left to train it returns a Submission without items and submits nothing.

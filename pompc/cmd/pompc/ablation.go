@@ -432,17 +432,9 @@ func addAblationTasks(dir string, spec ablationSpec, tasks []string) (ablationSp
 	}
 	if strings.TrimSpace(spec.PriorLambda) == "best" {
 		// Started here, or submitted to SLURM and still queued (no status record yet).
-		subs, err := sweep.LoadSubmissions(dir)
+		submitted, err := sweep.SubmittedNames(dir)
 		if err != nil {
 			return spec, err
-		}
-		submitted := map[string]bool{}
-		for _, sub := range subs {
-			for _, item := range sub.Items {
-				for _, name := range item {
-					submitted[name] = true
-				}
-			}
 		}
 		lj, err := spec.lambdaJobs(dir)
 		if err != nil {
@@ -584,18 +576,12 @@ func submitPriorOnce(ctx context.Context, dir string, spec ablationSpec, jobs []
 	if len(prior) == 0 {
 		return nil
 	}
-	subs, err := sweep.LoadSubmissions(dir)
+	submitted, err := sweep.SubmittedNames(dir)
 	if err != nil {
 		return err
 	}
-	for _, sub := range subs {
-		for _, item := range sub.Items {
-			for _, name := range item {
-				if slices.ContainsFunc(prior, func(j sweep.Job) bool { return filepath.Base(j.Dir) == name }) {
-					return nil
-				}
-			}
-		}
+	if slices.ContainsFunc(prior, func(j sweep.Job) bool { return submitted[filepath.Base(j.Dir)] }) {
+		return nil
 	}
 	s, err := loadSlurmLaunch(dir)
 	if err != nil {
