@@ -195,52 +195,57 @@ const fingerXML = `<mujoco model="pompc-finger">
   </sensor>
 </mujoco>`
 
-// cheetahXML: a planar half-cheetah of ~14 kg (all capsules radius 0.046): a 1 m torso 0.7 m up
-// with a short head tilted ~50° up; back leg thigh/shin/foot of half-lengths 0.145/0.15/0.094 at
-// the rear end, front leg 0.133/0.106/0.07 at the front end, sloping like the classic
-// half-cheetah. Joint ranges (deg): back −30..60, −50..50, −230..50; front −57..0.4, −70..50,
-// −28..28. Segment tilts are given in degrees (the classic model's 0.87, −3.8, −2.03, −0.27,
-// 0.52, −0.6 rad). Stiffness/damping back 240/6, 180/4.5, 120/3; front 180/4.5, 120/3, 60/1.5. Armature
-// 0.1, friction 0.4, gears 120/90/60 (back) and 90/60/30 (front). Euler, dt 0.01. Body geoms
-// collide with the ground only.
+// cheetahXML: a planar half-cheetah of 14 kg (settotalmass scales the capsules' default-density
+// masses, 21.2 kg, to DMC's 14, so the gears below move DMC's body; all capsules radius 0.046):
+// a 1 m torso 0.7 m up with a short head tilted 50° up; back leg thigh/shin/foot of half-lengths
+// 0.145/0.15/0.094 at the rear end, front leg 0.133/0.106/0.07 at the front end, sloping like the
+// classic half-cheetah. Joint ranges (deg): back −30..60, −50..50, −230..50; front −57..0.4,
+// −70..50, −28..28. Segment tilts in degrees, DMC's: 50 (head), −218, −116, −15 (back), 30, −34,
+// −34 (front). Stiffness/damping back 240/6, 180/4.5, 120/3; front 180/4.5, 120/3, 60/1.5.
+// Armature 0.1, gears 120/90/60 (back) and 90/60/30 (front). Euler, dt 0.01. The body's
+// friction is 0.4, the ground's MuJoCo's default 1, and a contact takes the larger: 1, as in DMC
+// (a ground of 0.4 makes the cheetah slip). Body geoms collide with the ground and with each
+// other (parent and child excepted). TestModelsMatchDMC checks the masses, friction and
+// collisions against DMC's compiled model.
 const cheetahXML = `<mujoco model="pompc-cheetah">
+  <compiler settotalmass="14"/>
   <option timestep="0.01"/>` + visualCommon + `
   <default>
     <joint limited="true" armature=".1"/>
-    <geom type="capsule" size=".046" friction=".4" contype="1" conaffinity="0" material="self"/>
+    <geom type="capsule" size=".046" friction=".4 .1 .1" contype="1" conaffinity="1" material="self"/>
     <motor ctrllimited="true" ctrlrange="-1 1"/>
   </default>
   <worldbody>
     <light name="light" pos="0 0 6" mode="trackcom"/>
-    <geom name="ground" type="plane" size="0 0 .05" material="grid" conaffinity="1" contype="1"/>
+    <geom name="ground" type="plane" size="0 0 .05" material="grid" conaffinity="1" contype="1" friction="1 .005 .0001"/>
     <body name="torso" pos="0 0 .7">
       <camera name="track" pos="0 -3 .3" zaxis="0 -1 0" mode="trackcom"/>
       <joint name="rootx" type="slide" axis="1 0 0" limited="false" armature="0"/>
       <joint name="rootz" type="slide" axis="0 0 1" limited="false" armature="0"/>
       <joint name="rooty" type="hinge" axis="0 1 0" limited="false" armature="0"/>
       <geom name="torso" fromto="-.5 0 0 .5 0 0"/>
-      <geom name="head" pos=".6 0 .1" axisangle="0 1 0 49.8" size=".046 .15"/>
+      <geom name="head" pos=".6 0 .1" axisangle="0 1 0 50" size=".046 .15"/>
       <body name="bthigh" pos="-.5 0 0">
         <joint name="bthigh" axis="0 1 0" range="-30 60" stiffness="240" damping="6"/>
-        <geom name="bthigh" pos=".1 0 -.13" axisangle="0 1 0 -217.7" size=".046 .145"/>
+        <geom name="bthigh" pos=".1 0 -.13" axisangle="0 1 0 -218" size=".046 .145"/>
         <body name="bshin" pos=".16 0 -.25">
           <joint name="bshin" axis="0 1 0" range="-50 50" stiffness="180" damping="4.5"/>
-          <geom name="bshin" pos="-.14 0 -.07" axisangle="0 1 0 -116.3" size=".046 .15"/>
+          <geom name="bshin" pos="-.14 0 -.07" axisangle="0 1 0 -116" size=".046 .15"/>
           <body name="bfoot" pos="-.28 0 -.14">
             <joint name="bfoot" axis="0 1 0" range="-230 50" stiffness="120" damping="3"/>
-            <geom name="bfoot" pos=".03 0 -.097" axisangle="0 1 0 -15.5" size=".046 .094"/>
+            <geom name="bfoot" pos=".03 0 -.097" axisangle="0 1 0 -15" size=".046 .094"/>
           </body>
         </body>
       </body>
       <body name="fthigh" pos=".5 0 0">
         <joint name="fthigh" axis="0 1 0" range="-57 .4" stiffness="180" damping="4.5"/>
-        <geom name="fthigh" pos="-.07 0 -.12" axisangle="0 1 0 29.8" size=".046 .133"/>
+        <geom name="fthigh" pos="-.07 0 -.12" axisangle="0 1 0 30" size=".046 .133"/>
         <body name="fshin" pos="-.14 0 -.24">
           <joint name="fshin" axis="0 1 0" range="-70 50" stiffness="120" damping="3"/>
-          <geom name="fshin" pos=".065 0 -.09" axisangle="0 1 0 -34.4" size=".046 .106"/>
+          <geom name="fshin" pos=".065 0 -.09" axisangle="0 1 0 -34" size=".046 .106"/>
           <body name="ffoot" pos=".13 0 -.18">
             <joint name="ffoot" axis="0 1 0" range="-28 28" stiffness="60" damping="1.5"/>
-            <geom name="ffoot" pos=".045 0 -.07" axisangle="0 1 0 -34.4" size=".046 .07"/>
+            <geom name="ffoot" pos=".045 0 -.07" axisangle="0 1 0 -34" size=".046 .07"/>
           </body>
         </body>
       </body>
@@ -256,15 +261,16 @@ const cheetahXML = `<mujoco model="pompc-cheetah">
   </actuator>
 </mujoco>`
 
-// walkerXML: a planar biped of ~28.5 kg: a torso capsule (radius 0.07, half-length 0.3) centred
+// walkerXML: a planar biped of 28.54 kg: a torso capsule (radius 0.07, half-length 0.3) centred
 // 1.3 m up; per leg a thigh (0.05, 0.225), a shin (0.04, 0.25) and a horizontal foot capsule
-// (0.05, 0.1). Hip −20..100°, knee −150..0°, ankle ±45°; damping 0.1, armature 0.01, friction
-// 0.7; gears hip 100, knee 50, ankle 20. No self-collision (body geoms contype 1, conaffinity 0;
-// the floor has conaffinity 1). Euler, dt 0.0025.
+// (0.05, 0.1). Hip −20..100°, knee −150..0°, ankle ±45°; damping 0.1, armature 0.01, DMC's soft
+// joint limits (solimplimit 0 .99 .01; the knee stop at 0° is hit often), friction 0.7; gears
+// hip 100, knee 50, ankle 20. No self-collision (body geoms contype 1, conaffinity 0; the floor
+// has conaffinity 1). Euler, dt 0.0025.
 const walkerXML = `<mujoco model="pompc-walker">
   <option timestep="0.0025"/>` + visualCommon + `
   <default>
-    <joint type="hinge" axis="0 -1 0" limited="true" damping=".1" armature=".01"/>
+    <joint type="hinge" axis="0 -1 0" limited="true" damping=".1" armature=".01" solimplimit="0 .99 .01"/>
     <geom type="capsule" contype="1" conaffinity="0" friction=".7 .1 .1" material="self"/>
     <motor ctrllimited="true" ctrlrange="-1 1"/>
   </default>

@@ -531,6 +531,16 @@ func (mo *Model) jntLimited() []uint8 {
 	return unsafe.Slice((*uint8)(unsafe.Pointer(mo.m.jnt_limited)), mo.njnt())
 }
 
+// Model arrays the tests compare with DMC's compiled models (models_test.go).
+
+func (mo *Model) bodyMass() []float64      { return f64(mo.m.body_mass, mo.nbody()) }
+func (mo *Model) geomFriction() []float64  { return f64(mo.m.geom_friction, 3*int(mo.m.ngeom)) }
+func (mo *Model) geomConaffinity() []int32 { return i32(mo.m.geom_conaffinity, int(mo.m.ngeom)) }
+func (mo *Model) jntSolimp() []float64     { return f64(mo.m.jnt_solimp, nImp*mo.njnt()) }
+
+// nImp is the length of a solimp vector (mjNIMP).
+const nImp = int(C.mjNIMP)
+
 // Joint types (mjtJoint).
 const (
 	jntFree  = int32(C.mjJNT_FREE)
