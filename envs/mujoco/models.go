@@ -78,8 +78,9 @@ const pendulumXML = `<mujoco model="pompc-pendulum">
 </mujoco>`
 
 // acrobotXML: two 1 m links of 1 kg each on y hinges (damping 0.05), the shoulder 2 m up, links
-// pointing up at zero angle; only the elbow is actuated (gear 2). A target sphere of radius 0.2
-// sits at height 4, where the tip is with both links upright. RK4, dt 0.01, constraints off.
+// pointing up at zero angle; capsule radii 0.05 (upper) and 0.049 (lower), as DMC's, which set
+// the links' inertia; only the elbow is actuated (gear 2). A target sphere of radius 0.2 sits at
+// height 4, where the tip is with both links upright. RK4, dt 0.01, constraints off.
 const acrobotXML = `<mujoco model="pompc-acrobot">
   <option timestep="0.01" integrator="RK4">
     <flag constraint="disable"/>
@@ -91,7 +92,7 @@ const acrobotXML = `<mujoco model="pompc-acrobot">
     <site name="target" type="sphere" pos="0 0 4" size=".2" material="target"/>
     <body name="upper_arm" pos="0 0 2">
       <joint name="shoulder" type="hinge" axis="0 1 0" damping=".05"/>
-      <geom name="upper_arm" type="capsule" fromto="0 0 0 0 0 1" size=".049" mass="1" material="self"/>
+      <geom name="upper_arm" type="capsule" fromto="0 0 0 0 0 1" size=".05" mass="1" material="self"/>
       <body name="lower_arm" pos="0 0 1">
         <joint name="elbow" type="hinge" axis="0 1 0" damping=".05"/>
         <geom name="lower_arm" type="capsule" fromto="0 0 0 0 0 1" size=".049" mass="1" material="self"/>
@@ -147,15 +148,19 @@ const reacherXML = `<mujoco model="pompc-reacher">
   </actuator>
 </mujoco>`
 
-// fingerXML: a planar two-link finger (proximal 0.17 m, radius 0.03; distal 0.16 m, radius
-// 0.028, with a fingertip) on y hinges limited to ±110° (damping 2.5, gears 30 and 15), and a
-// spinner 0.4 m to the side of the finger base: two capsules (radius 0.04, half-length 0.09,
-// offset ±0.02) on a y hinge with frictionloss 0.1. dm_control's spin task sets the spinner's
-// damping to 0.03 at every episode start; the value is constant, so it is written here and the
-// model is never mutated. Gravity off, elliptic friction cones, soft contacts (solimp 0 .9 .01,
-// solref .02 1), Euler with dt 0.01. Touch sensors cover the two halves of the fingertip.
+// fingerXML: a planar two-link finger (proximal 0.17 m, radius 0.03, with a collidable hinge
+// cylinder; distal 0.16 m, radius 0.028, with a fingertip) on y hinges limited to ±110° (damping
+// 2.5, gears 30 and 15). The proximal joint's reference is −90°: its range is in qpos, so the
+// finger turns from −20° to +200° from hanging straight down and can reach over the spinner. The
+// spinner, 0.4 m to the side of the finger base: two capsules (radius 0.04, half-length 0.09,
+// offset ±0.02) and a collidable hub on a y hinge with frictionloss 0.1, and the site
+// spinner_tip 0.13 m from its hinge, which the observation reads (DMC's "tip"). dm_control's spin
+// task sets the spinner's damping to 0.03 at every episode start; the value is constant, so it
+// is written here and the model is never mutated. Gravity off, elliptic friction cones, soft
+// contacts (solimp 0 .9 .01, solref .02 1), 200 solver iterations, Euler with dt 0.01. Two
+// ellipsoid touch sensors cover the two halves of the fingertip.
 const fingerXML = `<mujoco model="pompc-finger">
-  <option timestep="0.01" cone="elliptic" gravity="0 0 0"/>` + visualCommon + `
+  <option timestep="0.01" cone="elliptic" iterations="200" gravity="0 0 0"/>` + visualCommon + `
   <default>
     <geom solimp="0 .9 .01" solref=".02 1"/>
     <joint type="hinge" axis="0 -1 0"/>
@@ -166,23 +171,23 @@ const fingerXML = `<mujoco model="pompc-finger">
     <camera name="fixed" pos="0 -1.2 .4" zaxis="0 -1 0"/>
     <geom name="ground" type="plane" pos="0 0 0" size=".6 .2 10" material="grid"/>
     <body name="proximal" pos="-.2 0 .4">
-      <joint name="proximal" limited="true" range="-110 110" damping="2.5"/>
+      <geom name="proximal_decoration" type="cylinder" fromto="0 -.033 0 0 .033 0" size=".034" material="decor"/>
+      <joint name="proximal" limited="true" range="-110 110" ref="-90" damping="2.5"/>
       <geom name="proximal" type="capsule" fromto="0 0 0 0 0 -.17" size=".03" material="self"/>
       <body name="distal" pos="0 0 -.18">
         <joint name="distal" limited="true" range="-110 110" damping="2.5"/>
         <geom name="distal" type="capsule" fromto="0 0 0 0 0 -.16" size=".028" material="self" contype="0" conaffinity="0"/>
         <geom name="fingertip" type="capsule" fromto="0 0 -.13 0 0 -.161" size=".03" material="effector"/>
-        <site name="touchtop" type="box" pos=".01 0 -.17" size=".03 .03 .04"/>
-        <site name="touchbottom" type="box" pos="-.02 0 -.17" size=".02 .03 .04"/>
-        <site name="tip" pos="0 0 -.16" size=".01"/>
+        <site name="touchtop" type="ellipsoid" pos=".01 0 -.17" size=".025 .03 .025"/>
+        <site name="touchbottom" type="ellipsoid" pos="-.01 0 -.17" size=".025 .03 .025"/>
       </body>
     </body>
     <body name="spinner" pos=".2 0 .4">
       <joint name="hinge" damping=".03" frictionloss=".1"/>
-      <geom name="hub" type="cylinder" fromto="0 -.03 0 0 .03 0" size=".02" material="decor" contype="0" conaffinity="0"/>
       <geom name="cap1" type="capsule" pos=".02 0 0" size=".04 .09" material="self"/>
       <geom name="cap2" type="capsule" pos="-.02 0 0" size=".04 .09" material="self"/>
       <site name="spinner_tip" pos="0 0 .13" size=".01"/>
+      <geom name="hub" type="cylinder" fromto="0 -.045 0 0 .045 0" size=".02" material="decor"/>
     </body>
   </worldbody>
   <actuator>
@@ -319,16 +324,18 @@ const walkerXML = `<mujoco model="pompc-walker">
   </actuator>
 </mujoco>`
 
-// hopperXML: a planar one-legged hopper of ~12.4 kg: a torso capsule (radius 0.065, length 0.25,
-// plus a small nose) 1 m up; a pelvis (0.065, 0.15; waist ±30°), a thigh (0.04, 0.33; hip
-// −170..10°), a calf (0.03, 0.32; knee 5..150°) and a foot (0.04, from x −0.08 to +0.17; ankle
-// ±45°). Damping 0.05, armature 0.2; gears waist 30, hip 40, knee 30, ankle 10. Touch sites of
-// radius 0.05 at toe and heel. Euler, dt 0.005.
+// hopperXML: a planar one-legged hopper of 12.44 kg: a torso capsule (radius 0.0653, length
+// 0.25, plus a capsule nose) 1 m up; a pelvis (0.065, 0.15; waist ±30°), a thigh (0.04, 0.33;
+// hip −170..10°), a calf (0.03, 0.32; knee 5..150°) and a foot (0.04, from x −0.08 to +0.17;
+// ankle ±45°). Hinges about +y (DMC's; walker's −y would mirror these asymmetric ranges and
+// bend the knee backwards relative to the foot and the hop direction). Damping 0.05, armature
+// 0.2; gears waist 30, hip 40, knee 30, ankle 10. Body geoms collide with the floor and with each
+// other; friction MuJoCo's default 1. Touch sites of radius 0.05 at toe and heel. Euler, dt 0.005.
 const hopperXML = `<mujoco model="pompc-hopper">
   <option timestep="0.005"/>` + visualCommon + `
   <default>
-    <joint type="hinge" axis="0 -1 0" limited="true" damping=".05" armature=".2"/>
-    <geom type="capsule" contype="1" conaffinity="0" friction=".8 .1 .1" material="self"/>
+    <joint type="hinge" axis="0 1 0" limited="true" damping=".05" armature=".2"/>
+    <geom type="capsule" contype="1" conaffinity="1" material="self"/>
     <motor ctrllimited="true" ctrlrange="-1 1"/>
   </default>
   <worldbody>
@@ -339,8 +346,8 @@ const hopperXML = `<mujoco model="pompc-hopper">
       <joint name="rootx" type="slide" axis="1 0 0" limited="false" armature="0" damping="0"/>
       <joint name="rootz" type="slide" axis="0 0 1" limited="false" armature="0" damping="0"/>
       <joint name="rooty" type="hinge" axis="0 1 0" limited="false" armature="0" damping="0"/>
-      <geom name="torso" fromto="0 0 -.05 0 0 .2" size=".065"/>
-      <geom name="nose" type="sphere" pos=".08 0 .13" size=".03" material="effector"/>
+      <geom name="torso" fromto="0 0 -.05 0 0 .2" size=".0653"/>
+      <geom name="nose" fromto=".08 0 .13 .15 0 .14" size=".03" material="effector"/>
       <body name="pelvis" pos="0 0 -.05">
         <joint name="waist" range="-30 30"/>
         <geom name="pelvis" fromto="0 0 0 0 0 -.15" size=".065"/>

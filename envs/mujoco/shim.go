@@ -537,6 +537,9 @@ func (mo *Model) bodyMass() []float64      { return f64(mo.m.body_mass, mo.nbody
 func (mo *Model) geomFriction() []float64  { return f64(mo.m.geom_friction, 3*int(mo.m.ngeom)) }
 func (mo *Model) geomConaffinity() []int32 { return i32(mo.m.geom_conaffinity, int(mo.m.ngeom)) }
 func (mo *Model) jntSolimp() []float64     { return f64(mo.m.jnt_solimp, nImp*mo.njnt()) }
+func (mo *Model) jntAxis() []float64       { return f64(mo.m.jnt_axis, 3*mo.njnt()) }
+func (mo *Model) qpos0() []float64         { return f64(mo.m.qpos0, mo.NQ()) }
+func (mo *Model) bodyInertia() []float64   { return f64(mo.m.body_inertia, 3*mo.nbody()) }
 
 // nImp is the length of a solimp vector (mjNIMP).
 const nImp = int(C.mjNIMP)

@@ -381,7 +381,7 @@ type fingerTask struct {
 func newFingerTask(p *Physics) (envs.Task[*Physics], error) {
 	r := &ids{mo: p.model}
 	t := &fingerTask{proximal: r.qposAdr("proximal"), distal: r.qposAdr("distal"), hingeDof: r.dofAdr("hinge"),
-		tip: r.site("tip"), spinner: r.body("spinner"), touchTop: r.sensor("touchtop"), touchBottom: r.sensor("touchbottom")}
+		tip: r.site("spinner_tip"), spinner: r.body("spinner"), touchTop: r.sensor("touchtop"), touchBottom: r.sensor("touchbottom")}
 	return t, r.err
 }
 
