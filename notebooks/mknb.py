@@ -392,7 +392,11 @@ func sweepOf(grids []sweep.Grid, opts widgets.SweepOptions) []sweep.Run {
 // report shows the summary table and the figures of a set of runs, and exports the figures.
 func report(prefix string, rs []sweep.Run) {
 	var md strings.Builder
-	must(sweep.WriteMarkdown(&md, sweep.NewReport(rs)))
+	rep := sweep.NewReport(rs)
+	// The TD-MPC2 and BMPC presets against their published curves, at the published steps
+	// (50k agent steps first: the full budget's end).
+	rep.Published = sweep.ComparePublished(rs, widgets.PublishedCurve)
+	must(sweep.WriteMarkdown(&md, rep))
 	gonbui.DisplayMarkdown(md.String())
 	figs, err := widgets.SweepFigures(rs, widgets.SetOptions{Reference: budget().Name == "full"})
 	must(err)

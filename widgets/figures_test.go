@@ -314,6 +314,30 @@ func TestReferenceCurve(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestPublishedCurve: the published curves sweep.ComparePublished compares with, at 50k agent
+// steps on cartpole-swingup: TD-MPC2's three seeds as their mean and Student-t band (README's
+// 839 in [732, 947]), BMPC's mean and published band (770 in [691, 849]); PO-MPC has none.
+func TestPublishedCurve(t *testing.T) {
+	p, ok := PublishedCurve("cartpole-swingup", "tdmpc2")
+	require.True(t, ok)
+	require.Equal(t, RefTDMPC2, p.Name)
+	require.Equal(t, 3, p.Seeds)
+	require.Equal(t, int64(50000), p.Steps[1])
+	require.InDelta(t, 839.4, p.Mean[1], 0.05)
+	require.InDelta(t, 732, p.Lo[1], 1)
+	require.InDelta(t, 947, p.Hi[1], 1)
+	p, ok = PublishedCurve("cartpole-swingup", "bmpc")
+	require.True(t, ok)
+	require.Equal(t, RefBMPC, p.Name)
+	require.Equal(t, 5, p.Seeds)
+	require.Equal(t, int64(50000), p.Steps[1])
+	require.Equal(t, [3]float64{770, 691, 849}, [3]float64{math.Round(p.Mean[1]), math.Round(p.Lo[1]), math.Round(p.Hi[1])})
+	_, ok = PublishedCurve("cartpole-swingup", "pompc")
+	require.False(t, ok)
+	_, ok = PublishedCurve("nosuch-task", "tdmpc2")
+	require.False(t, ok)
+}
+
 func TestPaletteIsStable(t *testing.T) {
 	a := NewPalette("tdmpc2", "bmpc", "pompc λ=1", "pompc λ=0.3", "pompc λ=30")
 	b := NewPalette("pompc λ=30", "pompc λ=1", "pompc λ=0.3")

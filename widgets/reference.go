@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/sweep"
 )
 
 // referenceFS holds the TD-MPC2 authors' published per-seed DMC curves and the BMPC authors'
@@ -105,4 +106,22 @@ func bandCurve(name, file string, rows [][]string) (Curve, error) {
 		b.Mean, b.Lo, b.Hi = append(b.Mean, v[1]), append(b.Lo, v[2]), append(b.Hi, v[3])
 	}
 	return Curve{Variant: name, Band: b}, nil
+}
+
+// PublishedCurve is the published curve of a preset's algorithm on a task ("tdmpc2": TD-MPC2's
+// three seeds, as their mean and 95% Student-t band; "bmpc": BMPC's mean and the band its
+// authors publish), on the agent-step axis: a sweep.PublishedFunc for sweep.ComparePublished.
+// Other presets (PO-MPC has no published DMC curves) and tasks without a curve give false.
+func PublishedCurve(task, preset string) (sweep.Published, bool) {
+	if preset != "tdmpc2" && preset != "bmpc" {
+		return sweep.Published{}, false
+	}
+	c, err := ReferenceCurve(preset, task)
+	if err != nil {
+		return sweep.Published{}, false
+	}
+	if b := c.Band; b != nil {
+		return sweep.Published{Name: c.Variant, Seeds: b.Seeds, Steps: b.Steps, Mean: b.Mean, Lo: b.Lo, Hi: b.Hi}, true
+	}
+	return sweep.PublishedBand(c.Variant, c.Seeds), true
 }

@@ -141,6 +141,9 @@ type Report struct {
 	// Claims check the paper's ordering (Claims), Ordering answers it per task (OrderingAnswer).
 	Claims   []Claim
 	Ordering []string
+	// Published compares the TD-MPC2 and BMPC presets with their published curves
+	// (ComparePublished; the caller fills it, since the curves live in widgets).
+	Published []PublishedRow
 }
 
 // POIRow is P(X > Y): the probability that a run of variant X scores above a run of Y on a task,
@@ -307,6 +310,7 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 		b.WriteString("\nProbability of improvement: the chance that a run of X ends above a run of Y on a task " +
 			"(ties ½), averaged over tasks; 0.5 is no difference. [95% stratified bootstrap interval.]\n")
 	}
+	writePublished(&b, rep.Published)
 	if len(rep.Claims) > 0 {
 		b.WriteString("\n### The paper's ordering\n\n")
 		for _, a := range rep.Ordering {

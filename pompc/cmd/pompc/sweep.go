@@ -146,6 +146,9 @@ func writeReport(dir string, runs []sweep.Run, style widgets.Style, reference, n
 	}
 	rep := sweep.NewReport(runs)
 	rep.AtStep = atStep
+	if reference {
+		rep.Published = sweep.ComparePublished(runs, widgets.PublishedCurve)
+	}
 	if err := sweep.WriteTables(dir, rep); err != nil {
 		return err
 	}

@@ -1,0 +1,154 @@
+package sweep
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
+)
+
+// Published is a published learning curve on the agent-step axis of pompc's runs: at each
+// evaluation step, the mean return over the published seeds and its 95% band (a Student-t
+// interval over the seeds, or the authors' own band where they publish one).
+type Published struct {
+	// Name says whose curve it is, e.g. "TD-MPC2 (published)".
+	Name string
+	// Seeds is how many runs the published curve averages.
+	Seeds int
+	// Steps are agent steps (published environment steps / DMC's action repeat of 2).
+	Steps        []int64
+	Mean, Lo, Hi []float64
+}
+
+// PublishedFunc returns the published curve of a preset's algorithm on a task, if there is one
+// (widgets.PublishedCurve serves the curves embedded in widgets/reference).
+type PublishedFunc func(task, preset string) (Published, bool)
+
+// PublishedRow compares one task and variant with its published curve at one agent step: ours as
+// the mean and 95% Student-t half-width over the runs evaluated at that step, theirs as the
+// published mean and band.
+type PublishedRow struct {
+	Task, Variant string
+	// Published names the curve (Published.Name).
+	Published string
+	Step      int64
+	// Seeds counts our runs with an evaluation at Step; Mean ± CI is over them.
+	Seeds    int
+	Mean, CI float64
+	// PubSeeds, PubMean and [PubLo, PubHi] are the published curve's at Step.
+	PubSeeds              int
+	PubMean, PubLo, PubHi float64
+}
+
+// Verdict places our mean against the published band: "inside", "below" or "above".
+func (r PublishedRow) Verdict() string {
+	switch {
+	case r.Mean < r.PubLo:
+		return "below"
+	case r.Mean > r.PubHi:
+		return "above"
+	}
+	return "inside"
+}
+
+// ComparePublished compares every task and variant of runs whose variant is a preset's own (no
+// λ, prior or KL changed: "tdmpc2", "bmpc") and whose task has a published curve of that
+// preset's algorithm (pub) at each published step after 0 where at least two of the variant's
+// runs were evaluated (done or still training; the evaluation at exactly that agent step), in
+// the runs' order of tasks and variants. A run of a different size or planner than the
+// published one is still its algorithm: that comparison is the question (does the smaller
+// setting reach the published band?).
+func ComparePublished(runs []Run, pub PublishedFunc) []PublishedRow {
+	if pub == nil {
+		return nil
+	}
+	type group struct {
+		task, variant, preset string
+		evals                 map[int64][]float64
+	}
+	var groups []*group
+	index := map[string]*group{}
+	for _, r := range runs {
+		v := r.Variant()
+		if v != r.Preset || r.Status.State == rundir.StateFailed {
+			continue
+		}
+		k := r.Task + "\x00" + v
+		g := index[k]
+		if g == nil {
+			g = &group{task: r.Task, variant: v, preset: r.Preset, evals: map[int64][]float64{}}
+			index[k] = g
+			groups = append(groups, g)
+		}
+		for _, rec := range r.Metrics[pompc.KeyEvalReturn] {
+			g.evals[rec.Step] = append(g.evals[rec.Step], rec.Val)
+		}
+	}
+	var rows []PublishedRow
+	for _, g := range groups {
+		p, ok := pub(g.task, g.preset)
+		if !ok {
+			continue
+		}
+		var steps []int64
+		for i, st := range p.Steps {
+			if st > 0 && len(g.evals[st]) >= 2 && i < len(p.Mean) && i < len(p.Lo) && i < len(p.Hi) {
+				steps = append(steps, st)
+			}
+		}
+		sort.Slice(steps, func(i, j int) bool { return steps[i] < steps[j] })
+		for _, st := range steps {
+			i := sort.Search(len(p.Steps), func(i int) bool { return p.Steps[i] >= st })
+			m, ci := MeanCI(g.evals[st], Level)
+			rows = append(rows, PublishedRow{Task: g.task, Variant: g.variant, Published: p.Name, Step: st,
+				Seeds: len(g.evals[st]), Mean: m, CI: ci, PubSeeds: p.Seeds, PubMean: p.Mean[i], PubLo: p.Lo[i], PubHi: p.Hi[i]})
+		}
+	}
+	return rows
+}
+
+// PublishedBand is the published band of seed curves: at every step all of them were evaluated,
+// the mean and the 95% Student-t interval over the seeds (each seed's records by step).
+func PublishedBand(name string, seeds [][]pompc.Record) Published {
+	p := Published{Name: name, Seeds: len(seeds)}
+	at := map[int64][]float64{}
+	for _, s := range seeds {
+		for _, r := range s {
+			at[r.Step] = append(at[r.Step], r.Val)
+		}
+	}
+	for st, vs := range at {
+		if len(vs) == len(seeds) {
+			p.Steps = append(p.Steps, st)
+		}
+	}
+	sort.Slice(p.Steps, func(i, j int) bool { return p.Steps[i] < p.Steps[j] })
+	for _, st := range p.Steps {
+		m, h := MeanCI(at[st], Level)
+		if math.IsNaN(h) {
+			h = 0
+		}
+		p.Mean, p.Lo, p.Hi = append(p.Mean, m), append(p.Lo, m-h), append(p.Hi, m+h)
+	}
+	return p
+}
+
+// writePublished writes the comparison with the published curves as Markdown.
+func writePublished(b *strings.Builder, rows []PublishedRow) {
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\n### Against the published curves\n\n")
+	b.WriteString("| task | variant | agent step | ours | published | published band | verdict |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(b, "| %s | %s | %d | %s (%d runs) | %.1f (%s, %d seeds) | [%.1f, %.1f] | %s |\n", r.Task, r.Variant, r.Step,
+			pm(r.Mean, r.CI), r.Seeds, r.PubMean, r.Published, r.PubSeeds, r.PubLo, r.PubHi, r.Verdict())
+	}
+	b.WriteString("\nOurs: the evaluation return at that agent step, mean ± 95% Student-t half-width over the runs evaluated there. " +
+		"Published: the mean over the authors' seeds at the same agent step (their environment steps / DMC's action repeat " +
+		"of 2) and its 95% band (Student-t over their seeds, or the band they publish). Verdict: our mean against that band. " +
+		"The published runs use the 5M networks, TD-MPC2's planner (512 samples × 6 iterations) and batch 256.\n")
+}
