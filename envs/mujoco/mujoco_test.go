@@ -195,6 +195,18 @@ func TestHumanoidPatches(t *testing.T) {
 	if g := mo.geomQuat()[4*lh : 4*lh+4]; g[0] != 1 || g[1] != 0 || g[2] != 0 || g[3] != 0 {
 		t.Errorf("left_hand geom quat %v, want identity", g)
 	}
+	// DMC's compiled values, bit for bit: the limit as MuJoCo converts degrees, and the hands'
+	// inertial frame = body frame (with these, trajectories equal DMC's exactly).
+	rad := math.Pi / 180
+	if lo := mo.jntRange()[2*hip]; lo != -120*rad {
+		t.Errorf("left_hip_y lower limit %.17g rad, want %.17g (MuJoCo's -120·(π/180))", lo, -120*rad)
+	}
+	for _, n := range []string{"left_hand", "right_hand"} {
+		b, g := r.body(n), r.geom(n)
+		if q := mo.bodyIquat()[4*b : 4*b+4]; q[0] != 1 || q[1] != 0 || q[2] != 0 || q[3] != 0 || mo.bodySameframe()[b] != 1 || mo.geomSameframe()[g] != 1 {
+			t.Errorf("%s inertial frame %v sameframe body %d geom %d; want identity, 1, 1", n, q, mo.bodySameframe()[b], mo.geomSameframe()[g])
+		}
+	}
 }
 
 // TestHumanoidModelMissing: without libmujoco-samples the humanoid tasks fail with an error

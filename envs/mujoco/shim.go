@@ -530,6 +530,13 @@ func (mo *Model) ncam() int           { return int(mo.m.ncam) }
 func (mo *Model) jntLimited() []uint8 {
 	return unsafe.Slice((*uint8)(unsafe.Pointer(mo.m.jnt_limited)), mo.njnt())
 }
+func (mo *Model) bodyIquat() []float64 { return f64(mo.m.body_iquat, 4*mo.nbody()) }
+func (mo *Model) bodySameframe() []uint8 {
+	return unsafe.Slice((*uint8)(unsafe.Pointer(mo.m.body_sameframe)), mo.nbody())
+}
+func (mo *Model) geomSameframe() []uint8 {
+	return unsafe.Slice((*uint8)(unsafe.Pointer(mo.m.geom_sameframe)), int(mo.m.ngeom))
+}
 
 // Model arrays the tests compare with DMC's compiled models (models_test.go).
 

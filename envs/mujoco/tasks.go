@@ -667,17 +667,28 @@ func loadHumanoid() (*Model, error) {
 	hip := r.get(objJoint, "joint", "left_hip_y")
 	waist, pelvis := r.body("lower_waist"), r.body("pelvis")
 	lh, rh := r.geom("left_hand"), r.geom("right_hand")
+	lhb, rhb := r.body("left_hand"), r.body("right_hand")
 	if r.err != nil {
 		mo.Free()
 		return nil, fmt.Errorf("mujoco: %s is not the expected humanoid: %w", HumanoidPath, r.err)
 	}
-	mo.jntRange()[2*hip] = -120 * math.Pi / 180
+	// MuJoCo's compiler converts degrees as value·(π/180) at run time; Go's constant arithmetic
+	// would round −120π/180 once, one ulp away from DMC's compiled limit.
+	deg := math.Pi / 180
+	mo.jntRange()[2*hip] = -120 * deg
 	n := math.Hypot(1, 0.002)
 	for _, b := range []int{waist, pelvis} {
 		copy(mo.bodyQuat()[4*b:4*b+4], []float64{1 / n, 0, -0.002 / n, 0})
 	}
-	for _, g := range []int{lh, rh} {
+	// The hand spheres: Debian's zaxis rotated their geom frame and, through it, the hand
+	// bodies' inertial frame (body_iquat), and MuJoCo then places the geoms at the inertial frame
+	// (geom_sameframe 2), so the geom quat alone does nothing. DMC's hands have identity frames,
+	// the inertial frame is the body frame (body_sameframe 1, geom_sameframe 1).
+	for i, g := range []int{lh, rh} {
+		b := []int{lhb, rhb}[i]
 		copy(mo.geomQuat()[4*g:4*g+4], []float64{1, 0, 0, 0})
+		copy(mo.bodyIquat()[4*b:4*b+4], []float64{1, 0, 0, 0})
+		mo.bodySameframe()[b], mo.geomSameframe()[g] = 1, 1
 	}
 	if err := mo.setConst(); err != nil {
 		mo.Free()
