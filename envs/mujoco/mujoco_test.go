@@ -197,9 +197,10 @@ func TestHumanoidPatches(t *testing.T) {
 	}
 	// DMC's compiled values, bit for bit: the limit as MuJoCo converts degrees, and the hands'
 	// inertial frame = body frame (with these, trajectories equal DMC's exactly).
-	rad := math.Pi / 180
-	if lo := mo.jntRange()[2*hip]; lo != -120*rad {
-		t.Errorf("left_hip_y lower limit %.17g rad, want %.17g (MuJoCo's -120·(π/180))", lo, -120*rad)
+	// MuJoCo's compiler computes −120·fl(π/180) = −2.0943951023931953; Go's constant arithmetic
+	// folds −120π/180 to −2.0943951023931957, one ulp away.
+	if lo := mo.jntRange()[2*hip]; lo != -2.0943951023931953 {
+		t.Errorf("left_hip_y lower limit %.17g rad, want -2.0943951023931953 (MuJoCo's -120·(π/180))", lo)
 	}
 	for _, n := range []string{"left_hand", "right_hand"} {
 		b, g := r.body(n), r.geom(n)

@@ -11,15 +11,17 @@ import (
 )
 
 // Published is a published learning curve on the agent-step axis of pompc's runs: at each
-// evaluation step, the mean return over the published seeds and its 95% band (a Student-t
+// evaluation step, the mean return over the published seeds and its band (the 95% Student-t
 // interval over the seeds, or the authors' own band where they publish one).
 type Published struct {
 	// Name says whose curve it is, e.g. "TD-MPC2 (published)".
 	Name string
 	// Seeds is how many runs the published curve averages.
 	Seeds int
-	// Steps are agent steps (published environment steps / DMC's action repeat of 2).
-	Steps        []int64
+	// Steps are agent steps (published environment steps / DMC's action repeat of 2), in any
+	// order; a step without a Mean, Lo and Hi (shorter slices) is ignored.
+	Steps []int64
+	// Mean is the published mean return at each step, [Lo, Hi] its band.
 	Mean, Lo, Hi []float64
 }
 
@@ -31,11 +33,13 @@ type PublishedFunc func(task, preset string) (Published, bool)
 // the mean and 95% Student-t half-width over the runs evaluated at that step, theirs as the
 // published mean and band.
 type PublishedRow struct {
+	// Task and Variant name our runs (Run.Task, Run.Variant).
 	Task, Variant string
 	// Published names the curve (Published.Name).
 	Published string
-	Step      int64
-	// Seeds counts our runs with an evaluation at Step; Mean ± CI is over them.
+	// Step is the agent step compared.
+	Step int64
+	// Seeds counts our runs with a finite evaluation at Step; Mean ± CI is over them.
 	Seeds    int
 	Mean, CI float64
 	// PubSeeds, PubMean and [PubLo, PubHi] are the published curve's at Step.
@@ -43,9 +47,13 @@ type PublishedRow struct {
 	PubMean, PubLo, PubHi float64
 }
 
-// Verdict places our mean against the published band: "inside", "below" or "above".
+// Verdict places our mean against the published band: "inside", "below" or "above" ("–" when
+// either is not a number). It is the mean's place, not a test: with few runs our own interval is
+// wide, and the table shows it beside the verdict.
 func (r PublishedRow) Verdict() string {
 	switch {
+	case math.IsNaN(r.Mean) || math.IsNaN(r.PubLo) || math.IsNaN(r.PubHi):
+		return "–"
 	case r.Mean < r.PubLo:
 		return "below"
 	case r.Mean > r.PubHi:
@@ -56,11 +64,12 @@ func (r PublishedRow) Verdict() string {
 
 // ComparePublished compares every task and variant of runs whose variant is a preset's own (no
 // λ, prior or KL changed: "tdmpc2", "bmpc") and whose task has a published curve of that
-// preset's algorithm (pub) at each published step after 0 where at least two of the variant's
-// runs were evaluated (done or still training; the evaluation at exactly that agent step), in
-// the runs' order of tasks and variants. A run of a different size or planner than the
-// published one is still its algorithm: that comparison is the question (does the smaller
-// setting reach the published band?).
+// preset's algorithm (pub, asked with the run's task name as it is) at each published step
+// after 0 where at least two of the variant's runs have a finite evaluation at exactly that
+// agent step (done or still training; a run evaluated elsewhere, e.g. every 3k steps, is not
+// compared there), in the runs' order of tasks and variants and by step. A run of a different
+// size or planner than the published one is still its algorithm: that comparison is the
+// question (does the smaller setting reach the published band?).
 func ComparePublished(runs []Run, pub PublishedFunc) []PublishedRow {
 	if pub == nil {
 		return nil
@@ -84,7 +93,9 @@ func ComparePublished(runs []Run, pub PublishedFunc) []PublishedRow {
 			groups = append(groups, g)
 		}
 		for _, rec := range r.Metrics[pompc.KeyEvalReturn] {
-			g.evals[rec.Step] = append(g.evals[rec.Step], rec.Val)
+			if !math.IsNaN(rec.Val) && !math.IsInf(rec.Val, 0) {
+				g.evals[rec.Step] = append(g.evals[rec.Step], rec.Val)
+			}
 		}
 	}
 	var rows []PublishedRow
@@ -93,15 +104,17 @@ func ComparePublished(runs []Run, pub PublishedFunc) []PublishedRow {
 		if !ok {
 			continue
 		}
-		var steps []int64
+		var at []int // indices into p.Steps, by step, each step once
+		seen := map[int64]bool{}
 		for i, st := range p.Steps {
-			if st > 0 && len(g.evals[st]) >= 2 && i < len(p.Mean) && i < len(p.Lo) && i < len(p.Hi) {
-				steps = append(steps, st)
+			if st > 0 && !seen[st] && len(g.evals[st]) >= 2 && i < len(p.Mean) && i < len(p.Lo) && i < len(p.Hi) {
+				seen[st] = true
+				at = append(at, i)
 			}
 		}
-		sort.Slice(steps, func(i, j int) bool { return steps[i] < steps[j] })
-		for _, st := range steps {
-			i := sort.Search(len(p.Steps), func(i int) bool { return p.Steps[i] >= st })
+		sort.Slice(at, func(a, b int) bool { return p.Steps[at[a]] < p.Steps[at[b]] })
+		for _, i := range at {
+			st := p.Steps[i]
 			m, ci := MeanCI(g.evals[st], Level)
 			rows = append(rows, PublishedRow{Task: g.task, Variant: g.variant, Published: p.Name, Step: st,
 				Seeds: len(g.evals[st]), Mean: m, CI: ci, PubSeeds: p.Seeds, PubMean: p.Mean[i], PubLo: p.Lo[i], PubHi: p.Hi[i]})
@@ -111,7 +124,8 @@ func ComparePublished(runs []Run, pub PublishedFunc) []PublishedRow {
 }
 
 // PublishedBand is the published band of seed curves: at every step all of them were evaluated,
-// the mean and the 95% Student-t interval over the seeds (each seed's records by step).
+// the mean and the 95% Student-t interval over the seeds (each seed's records by step); with a
+// single seed there is no interval and the band is NaN.
 func PublishedBand(name string, seeds [][]pompc.Record) Published {
 	p := Published{Name: name, Seeds: len(seeds)}
 	at := map[int64][]float64{}
@@ -128,9 +142,6 @@ func PublishedBand(name string, seeds [][]pompc.Record) Published {
 	sort.Slice(p.Steps, func(i, j int) bool { return p.Steps[i] < p.Steps[j] })
 	for _, st := range p.Steps {
 		m, h := MeanCI(at[st], Level)
-		if math.IsNaN(h) {
-			h = 0
-		}
 		p.Mean, p.Lo, p.Hi = append(p.Mean, m), append(p.Lo, m-h), append(p.Hi, m+h)
 	}
 	return p
@@ -142,13 +153,16 @@ func writePublished(b *strings.Builder, rows []PublishedRow) {
 		return
 	}
 	b.WriteString("\n### Against the published curves\n\n")
-	b.WriteString("| task | variant | agent step | ours | published | published band | verdict |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| task | variant | agent step | ours | published | published mean | published band | verdict |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(b, "| %s | %s | %d | %s (%d runs) | %.1f (%s, %d seeds) | [%.1f, %.1f] | %s |\n", r.Task, r.Variant, r.Step,
-			pm(r.Mean, r.CI), r.Seeds, r.PubMean, r.Published, r.PubSeeds, r.PubLo, r.PubHi, r.Verdict())
+		fmt.Fprintf(b, "| %s | %s | %d | %s (%d runs) | %s, %d seeds | %.1f | [%.1f, %.1f] | %s |\n", r.Task, r.Variant, r.Step,
+			pm(r.Mean, r.CI), r.Seeds, strings.TrimSuffix(r.Published, " (published)"), r.PubSeeds, r.PubMean, r.PubLo, r.PubHi, r.Verdict())
 	}
-	b.WriteString("\nOurs: the evaluation return at that agent step, mean ± 95% Student-t half-width over the runs evaluated there. " +
-		"Published: the mean over the authors' seeds at the same agent step (their environment steps / DMC's action repeat " +
-		"of 2) and its 95% band (Student-t over their seeds, or the band they publish). Verdict: our mean against that band. " +
-		"The published runs use the 5M networks, TD-MPC2's planner (512 samples × 6 iterations) and batch 256.\n")
+	b.WriteString("\nOurs: the evaluation return (each evaluation a mean over its episodes) at that agent step, mean ± 95% " +
+		"Student-t half-width over the runs evaluated there (steps where fewer than 2 were are left out). Published: the " +
+		"mean over the authors' seeds at the same agent step (their environment steps / DMC's action repeat of 2) and its " +
+		"band (TD-MPC2: the 95% Student-t interval over its seeds; BMPC: the confidence band its authors publish). Verdict: " +
+		"where our mean lies against that band, not a significance test. The published runs use the 5M networks, TD-MPC2's " +
+		"planner (512 samples × 6 iterations) and batch 256, on DMC's own models under MuJoCo 3 (runs on this project's " +
+		"cheetah, walker, hopper, finger or acrobot from before 2026-12-07, when they were matched to DMC, do not compare).\n")
 }

@@ -117,6 +117,46 @@ func TestComparePublished(t *testing.T) {
 	var md strings.Builder
 	require.NoError(t, WriteMarkdown(&md, Report{Published: rows}))
 	require.Contains(t, md.String(), "### Against the published curves")
-	require.Contains(t, md.String(), "| a | tdmpc2 | 50000 | 800.0 ± 248.4 (3 runs) | 839.0 (tdmpc2 (published), 3 seeds) | [732.0, 947.0] | inside |")
-	require.Contains(t, md.String(), "| b | bmpc | 50000 | 995.0 ± 63.5 (2 runs) | 839.0 (bmpc (published), 3 seeds) | [732.0, 947.0] | above |")
+	require.Contains(t, md.String(), "| a | tdmpc2 | 50000 | 800.0 ± 248.4 (3 runs) | tdmpc2, 3 seeds | 839.0 | [732.0, 947.0] | inside |")
+	require.Contains(t, md.String(), "| b | bmpc | 50000 | 995.0 ± 63.5 (2 runs) | bmpc, 3 seeds | 839.0 | [732.0, 947.0] | above |")
+}
+
+// TestComparePublishedOddInputs: a published curve's steps in any order, repeated, or longer
+// than its means are read by index, never out of range; evaluations that are not numbers do not
+// count (two NaN evaluations give no row, a NaN beside one number leaves too few runs); a band
+// that is not a number gives no verdict.
+func TestComparePublishedOddInputs(t *testing.T) {
+	nan := math.NaN()
+	run := func(evals map[int64]float64) Run {
+		var recs []pompc.Record
+		for _, st := range []int64{50_000, 100_000, 150_000} {
+			if v, ok := evals[st]; ok {
+				recs = append(recs, pompc.Record{Key: pompc.KeyEvalReturn, Step: st, Val: v})
+			}
+		}
+		return Run{Point: Point{Task: "a", Preset: "tdmpc2", Lambda: nan}, Status: rundir.Status{State: rundir.StateDone},
+			Metrics: map[string][]pompc.Record{pompc.KeyEvalReturn: recs}}
+	}
+	runs := []Run{
+		run(map[int64]float64{50_000: 100, 100_000: nan, 150_000: 7}),
+		run(map[int64]float64{50_000: 300, 100_000: 500, 150_000: 9}),
+		run(map[int64]float64{100_000: nan}),
+	}
+	pub := func(string, string) (Published, bool) {
+		// 150k has no mean (the slices are shorter than Steps); 50k is listed twice.
+		return Published{Name: "x", Seeds: 3, Steps: []int64{100_000, 50_000, 0, 50_000, 150_000},
+			Mean: []float64{10, 20, 0, 99}, Lo: []float64{5, 15, 0, 99}, Hi: []float64{15, 25, 0, 99}}, true
+	}
+	rows := ComparePublished(runs, pub)
+	require.Len(t, rows, 1, "50k once (its first index), 100k has one finite evaluation, 150k no published mean")
+	require.Equal(t, int64(50_000), rows[0].Step)
+	require.Equal(t, 2, rows[0].Seeds)
+	require.Equal(t, [3]float64{20, 15, 25}, [3]float64{rows[0].PubMean, rows[0].PubLo, rows[0].PubHi})
+	require.Equal(t, "above", rows[0].Verdict())
+
+	require.Equal(t, "–", PublishedRow{Mean: nan, PubLo: 0, PubHi: 1}.Verdict())
+	require.Equal(t, "–", PublishedRow{Mean: 1, PubLo: nan, PubHi: nan}.Verdict())
+	one := PublishedBand("x", [][]pompc.Record{{{Key: pompc.KeyEvalReturn, Step: 50_000, Val: 5}}})
+	require.Equal(t, 5.0, one.Mean[0])
+	require.True(t, math.IsNaN(one.Lo[0]) && math.IsNaN(one.Hi[0]), "one seed has no band")
 }

@@ -26,7 +26,7 @@ func runPlot(_ context.Context, args []string) error {
 	task := fs.String("task", "", "task to draw (default: the first of the sweep)")
 	width := fs.String("width", "single", "figure width: single (3.25 in) or double (6.75 in) column")
 	smooth := fs.Int("smooth", 0, "moving-average width (points) for the curves; 0: none")
-	reference := fs.Bool("reference", false, "overlay the published TD-MPC2 and SAC curves (clipped to the runs' steps)")
+	reference := fs.Bool("reference", false, "overlay the published TD-MPC2, BMPC and SAC curves (clipped to the runs' steps)")
 	dpi := fs.Int("dpi", 300, "PNG resolution")
 	cdn := fs.Bool("cdn", false, "HTML: load echarts from the CDN instead of inlining it (needs a network to view)")
 	variants := fs.String("variants", "", `draw only these variants, separated by ";" (as the tables name them, e.g. "tdmpc2;pompc λ=1")`)

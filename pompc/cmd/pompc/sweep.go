@@ -37,7 +37,7 @@ func runSweep(ctx context.Context, args []string) error {
 	steps := fs.Int("steps", 0, "agent steps per run (0: the preset's)")
 	var sets setFlags
 	fs.Var(&sets, "set", "config override key=value for every run (repeatable)")
-	reference := fs.Bool("reference", true, "overlay the published TD-MPC2 and SAC curves where the task has them")
+	reference := fs.Bool("reference", true, "overlay the published TD-MPC2, BMPC and SAC curves where the task has them, and compare the tdmpc2 and bmpc presets with theirs in the tables")
 	noFigures := fs.Bool("no-figures", false, "write only the results tables")
 	lf := addLaunchFlags(fs, "one task per point, or per population with --batched")
 	status := fs.Bool("status", false, "show every point: pending, running (step), done, failed (log tail), with its SLURM task state; train nothing")
