@@ -3,6 +3,7 @@ package widgets
 import (
 	"bytes"
 	"image/png"
+	"math"
 	"testing"
 
 	"github.com/pompc/pompc/pompc"
@@ -52,4 +53,52 @@ func TestAggregateFigures(t *testing.T) {
 	}
 	_, err = AggregateFigures(runs, SetOptions{Style: testStyle(Style{})})
 	require.ErrorContains(t, err, "no finished run")
+}
+
+// TestBinRecords: a per-update series of 1000 steps becomes 200 bins of 5 steps, each the mean
+// of its records at their mean step; NaN values are left out of a bin's mean; short series stay.
+func TestBinRecords(t *testing.T) {
+	var recs []pompc.Record
+	for s := int64(1); s <= 1000; s++ {
+		v := float64(s)
+		if s == 7 {
+			v = math.NaN()
+		}
+		recs = append(recs, pompc.Record{Key: "loss/x", Step: s, Val: v})
+	}
+	b := binRecords(recs, 200)
+	require.Len(t, b, 200)
+	require.Equal(t, pompc.Record{Key: "loss/x", Step: 3, Val: 3}, b[0])
+	require.Equal(t, int64(8), b[1].Step, "steps 6, 8, 9, 10: 7 is NaN")
+	require.InDelta(t, (6+8+9+10)/4.0, b[1].Val, 1e-12)
+	require.Equal(t, pompc.Record{Key: "loss/x", Step: 998, Val: 998}, b[199])
+	require.Equal(t, recs[:50], binRecords(recs[:50], 200))
+}
+
+// TestMetricFigure: a training metric per variant (labelled runs of two sources kept apart),
+// drawn and charted; a key no run has is refused with the keys the runs have.
+func TestMetricFigure(t *testing.T) {
+	var runs []sweep.Run
+	for i, label := range []string{"tiny", "1M"} {
+		for seed := range 2 {
+			var recs []pompc.Record
+			for s := int64(1); s <= 600; s++ {
+				recs = append(recs, pompc.Record{Key: pompc.KeyLossConsistency, Step: s, Val: float64(i+1) / float64(s)})
+			}
+			runs = append(runs, sweep.Run{Point: sweep.Point{Task: "walker-walk", Preset: "tdmpc2", Lambda: math.NaN(), Seed: seed},
+				Label: label, Status: rundir.Status{State: rundir.StateRunning}, Metrics: map[string][]pompc.Record{pompc.KeyLossConsistency: recs}})
+		}
+	}
+	f, err := MetricFigure(runs, "walker-walk", pompc.KeyLossConsistency, SetOptions{Style: testStyle(Style{})})
+	require.NoError(t, err)
+	require.Equal(t, "metric-walker-walk", f.Name)
+	require.NotNil(t, f.Chart)
+	var svg bytes.Buffer
+	require.NoError(t, f.Figure.Write(&svg, "svg"))
+	require.Contains(t, svg.String(), "tiny: tdmpc2 (n=2)")
+	require.Contains(t, svg.String(), "1M: tdmpc2 (n=2)")
+	_, err = MetricFigure(runs, "walker-walk", "loss/nosuch", SetOptions{})
+	require.ErrorContains(t, err, pompc.KeyLossConsistency)
+	_, err = MetricFigure(runs, "cheetah-run", pompc.KeyLossConsistency, SetOptions{})
+	require.ErrorContains(t, err, "cheetah-run")
 }

@@ -2,6 +2,7 @@ package widgets
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -276,4 +277,85 @@ func lambdaSeriesName(p sweep.Point) string {
 		return "PO-MPC family"
 	}
 	return strings.Join(parts, " ")
+}
+
+// FigMetric is the kind of MetricFigure's figures ("metric-<task>").
+const FigMetric = "metric"
+
+// metricBins is how many bins of agent steps MetricFigure averages a per-update series into.
+const metricBins = 200
+
+// MetricFigure draws one training metric of runs on task (any key of their metrics.jsonl, e.g.
+// loss/consistency, loss/reward, loss/value, policy/std, q/pi_mean) per variant over training:
+// each seed's series averaged in metricBins bins of agent steps (per-update values are one
+// record per step), then the mean over seeds with its 95% Student-t band, smoothed by o.Smooth.
+// It is how the losses of two settings are profiled side by side, e.g. the runs of two sweeps
+// labelled by sweep (sweep.Run.Label). Without the key on task it says which keys there are.
+func MetricFigure(runs []sweep.Run, task, key string, o SetOptions) (NamedFigure, error) {
+	var trs []sweep.Run
+	keys := map[string]bool{}
+	for _, r := range runs {
+		if r.Task != task || !usable(r) {
+			continue
+		}
+		for k := range r.Metrics {
+			keys[k] = true
+		}
+		if recs := r.Metrics[key]; len(recs) > 0 {
+			r.Metrics = map[string][]pompc.Record{key: binRecords(recs, metricBins)}
+			trs = append(trs, r)
+		}
+	}
+	if len(trs) == 0 {
+		var have []string
+		for k := range keys {
+			if !strings.HasPrefix(k, "snapshot/") {
+				have = append(have, k)
+			}
+		}
+		sort.Strings(have)
+		return NamedFigure{}, fmt.Errorf("widgets: no run on %s has the metric %q; they have: %s", task, key, strings.Join(have, ", "))
+	}
+	curves := curvesOf(trs, key)
+	co := CurveOptions{Style: o.Style, Title: task + ": " + key, YLabel: key, Smooth: o.Smooth, Palette: o.palette(runs)}
+	f, err := LearningCurves(curves, co)
+	if err != nil {
+		return NamedFigure{}, err
+	}
+	c, err := EchartsLearningCurves(curves, co)
+	if err != nil {
+		return NamedFigure{}, err
+	}
+	return NamedFigure{Name: FigMetric + "-" + task, Kind: FigMetric, Task: task, Figure: f, Chart: c}, nil
+}
+
+// binRecords averages recs (in step order) over n equal bins of their step span, each bin's
+// mean at its mean step; series of at most n records come back as they are.
+func binRecords(recs []pompc.Record, n int) []pompc.Record {
+	if len(recs) <= n {
+		return recs
+	}
+	lo, hi := recs[0].Step, recs[len(recs)-1].Step
+	width := float64(hi-lo+1) / float64(n)
+	var out []pompc.Record
+	var sumV, sumS float64
+	cnt, bin := 0, -1
+	flush := func() {
+		if cnt > 0 {
+			out = append(out, pompc.Record{Key: recs[0].Key, Step: int64(math.Round(sumS / float64(cnt))), Val: sumV / float64(cnt)})
+		}
+		sumV, sumS, cnt = 0, 0, 0
+	}
+	for _, r := range recs {
+		b := int(float64(r.Step-lo) / width)
+		if b != bin {
+			flush()
+			bin = b
+		}
+		if !math.IsNaN(r.Val) {
+			sumV, sumS, cnt = sumV+r.Val, sumS+float64(r.Step), cnt+1
+		}
+	}
+	flush()
+	return out
 }

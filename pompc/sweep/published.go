@@ -63,7 +63,7 @@ func (r PublishedRow) Verdict() string {
 }
 
 // ComparePublished compares every task and variant of runs whose variant is a preset's own (no
-// λ, prior or KL changed: "tdmpc2", "bmpc") and whose task has a published curve of that
+// λ, prior or KL changed: "tdmpc2", "bmpc"; with any Label) and whose task has a published curve of that
 // preset's algorithm (pub, asked with the run's task name as it is) at each published step
 // after 0 where at least two of the variant's runs have a finite evaluation at exactly that
 // agent step (done or still training; a run evaluated elsewhere, e.g. every 3k steps, is not
@@ -81,10 +81,10 @@ func ComparePublished(runs []Run, pub PublishedFunc) []PublishedRow {
 	var groups []*group
 	index := map[string]*group{}
 	for _, r := range runs {
-		v := r.Variant()
-		if v != r.Preset || r.Status.State == rundir.StateFailed {
+		if r.ownVariant() != r.Preset || r.Status.State == rundir.StateFailed {
 			continue
 		}
+		v := r.Variant()
 		k := r.Task + "\x00" + v
 		g := index[k]
 		if g == nil {

@@ -160,3 +160,23 @@ func TestComparePublishedOddInputs(t *testing.T) {
 	require.Equal(t, 5.0, one.Mean[0])
 	require.True(t, math.IsNaN(one.Lo[0]) && math.IsNaN(one.Hi[0]), "one seed has no band")
 }
+
+// TestLabelledRuns: a Label prefixes the variant (runs of two sweeps drawn together stay apart),
+// and a labelled preset's own variant is still compared with its published curve.
+func TestLabelledRuns(t *testing.T) {
+	run := func(label string, v float64) Run {
+		return Run{Point: Point{Task: "a", Preset: "tdmpc2", Lambda: math.NaN()}, Label: label, Status: rundir.Status{State: rundir.StateDone},
+			Metrics: map[string][]pompc.Record{pompc.KeyEvalReturn: {{Key: pompc.KeyEvalReturn, Step: 50_000, Val: v}}}}
+	}
+	require.Equal(t, "tdmpc2", run("", 0).Variant())
+	require.Equal(t, "walker-1m: tdmpc2", run("walker-1m", 0).Variant())
+	pub := func(string, string) (Published, bool) {
+		return Published{Name: "x", Seeds: 3, Steps: []int64{50_000}, Mean: []float64{900}, Lo: []float64{850}, Hi: []float64{950}}, true
+	}
+	rows := ComparePublished([]Run{run("tiny", 400), run("tiny", 500), run("1M", 900), run("1M", 920)}, pub)
+	require.Len(t, rows, 2)
+	require.Equal(t, "tiny: tdmpc2", rows[0].Variant)
+	require.Equal(t, "below", rows[0].Verdict())
+	require.Equal(t, "1M: tdmpc2", rows[1].Variant)
+	require.Equal(t, "inside", rows[1].Verdict())
+}

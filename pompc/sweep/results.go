@@ -24,12 +24,23 @@ type Run struct {
 	Status rundir.Status
 	// Metrics are the run's series by key (nil if it has no metrics file yet).
 	Metrics map[string][]pompc.Record
+	// Label, when set, names where the run comes from (e.g. its sweep directory, when runs of
+	// several sweeps are drawn together) and prefixes its variant: "walker-1m: tdmpc2".
+	Label string
 }
 
 // Variant names the run's variant as Point.Variant does, except that a run whose λ changed
 // while it trained (its config/lambda records: the initial value, then every change) is named by
 // its λ history, e.g. "pompc λ=1→9@5000", not by its final λ; it is then a variant of its own.
 func (r Run) Variant() string {
+	if r.Label != "" {
+		return r.Label + ": " + r.ownVariant()
+	}
+	return r.ownVariant()
+}
+
+// ownVariant is Variant without the Label.
+func (r Run) ownVariant() string {
 	h := pompc.LambdaHistory(r.Metrics[pompc.KeyLambda])
 	if !strings.Contains(h, "→") {
 		return r.Point.Variant()

@@ -16,13 +16,15 @@ import (
 	"github.com/pompc/pompc/widgets"
 )
 
-// runPlot: pompc plot RUN_OR_SWEEP_DIR -o FILE [flags]. The format follows FILE's extension:
-// .pdf, .svg, .png, .eps draw one figure (--figure, --task); .html holds every figure,
-// interactive.
+// runPlot: pompc plot DIR... -o FILE [flags]. The format follows FILE's extension: .pdf, .svg,
+// .png, .eps draw one figure (--figure, --task); .html holds every figure, interactive. Several
+// directories (runs, sweeps or ablations) are drawn together, each run's variant prefixed with
+// its directory's name (sweep.Run.Label), e.g. two sweeps of one preset at two sizes.
 func runPlot(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("plot", flag.ContinueOnError)
 	out := fs.String("o", "", "output file: .pdf, .svg, .png, .eps (one figure) or .html (all figures, interactive)")
-	figure := fs.String("figure", widgets.FigLearning, "figure: "+strings.Join(widgets.FigureKinds, ", "))
+	figure := fs.String("figure", widgets.FigLearning, "figure: "+strings.Join(widgets.FigureKinds, ", ")+", "+widgets.FigMetric+" (with --key)")
+	key := fs.String("key", "", "--figure metric: the metric to draw over training, e.g. loss/consistency, loss/reward, loss/value, policy/std, q/pi_mean (a wrong key lists the run's keys)")
 	task := fs.String("task", "", "task to draw (default: the first of the sweep)")
 	width := fs.String("width", "single", "figure width: single (3.25 in) or double (6.75 in) column")
 	smooth := fs.Int("smooth", 0, "moving-average width (points) for the curves; 0: none")
@@ -32,32 +34,39 @@ func runPlot(_ context.Context, args []string) error {
 	variants := fs.String("variants", "", `draw only these variants, separated by ";" (as the tables name them, e.g. "tdmpc2;pompc λ=1")`)
 	atStep := fs.Int64("at-step", 0, "every run as it stood at this agent step (sweep.AtStep: the curves end there, runs past it count as finished)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: pompc plot RUN_SWEEP_OR_ABLATION_DIR -o FILE [flags]")
+		fmt.Fprintln(fs.Output(), "usage: pompc plot RUN_SWEEP_OR_ABLATION_DIR... -o FILE [flags] (several directories: each run's variant is prefixed with its directory's name)")
 		fs.PrintDefaults()
 	}
-	// The directory may come before the flags (pompc plot DIR -o fig.pdf) or after them.
-	var dir string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		dir, args = args[0], args[1:]
+	// The directories may come before the flags (pompc plot DIR -o fig.pdf) or after them.
+	var dirs []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		dirs, args = append(dirs, args[0]), args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if dir == "" && fs.NArg() > 0 {
-		dir = fs.Arg(0)
-	}
-	if dir == "" || *out == "" {
+	dirs = append(dirs, fs.Args()...)
+	if len(dirs) == 0 || *out == "" {
 		fs.Usage()
 		return errors.New("plot: a run, sweep or ablation directory and -o FILE are required")
 	}
+	dir := strings.Join(dirs, ", ")
 	style, err := widgets.StyleByName(*width)
 	if err != nil {
 		return err
 	}
 	style.DPI = *dpi
-	runs, err := loadRuns(dir)
-	if err != nil {
-		return err
+	var runs []sweep.Run
+	labels := dirLabels(dirs)
+	for i, d := range dirs {
+		rs, err := loadRuns(d)
+		if err != nil {
+			return err
+		}
+		for j := range rs {
+			rs[j].Label = labels[i]
+		}
+		runs = append(runs, rs...)
 	}
 	if *atStep < 0 {
 		return errors.New("plot: --at-step wants a positive step")
@@ -81,7 +90,29 @@ func runPlot(_ context.Context, args []string) error {
 		}
 		runs = kept
 	}
-	figs, err := widgets.SweepFigures(runs, widgets.SetOptions{Style: style, Smooth: *smooth, Reference: *reference})
+	opts := widgets.SetOptions{Style: style, Smooth: *smooth, Reference: *reference}
+	if *figure == widgets.FigMetric {
+		if *key == "" {
+			return errors.New("plot: --figure metric needs --key (e.g. loss/consistency)")
+		}
+		t := *task
+		if t == "" {
+			t = runs[0].Task
+		}
+		f, err := widgets.MetricFigure(runs, t, *key, opts)
+		if err != nil {
+			return err
+		}
+		if strings.EqualFold(filepath.Ext(*out), ".html") {
+			return saveFiguresHTML(*out, []widgets.NamedFigure{f}, dir, *cdn)
+		}
+		if err := f.Figure.Save(*out); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s (%s, %s)\n", *out, f.Name, *key)
+		return nil
+	}
+	figs, err := widgets.SweepFigures(runs, opts)
 	if err != nil {
 		return err
 	}
@@ -151,4 +182,24 @@ func saveFiguresHTML(path string, figs []widgets.NamedFigure, title string, cdn 
 		cs = append(cs, f.Chart)
 	}
 	return widgets.SaveHTML(path, cs, widgets.HTMLOptions{Title: title, CDN: cdn})
+}
+
+// dirLabels names each of several plotted directories by its last path element (more of the
+// path where two share it); a single directory gets no label, so its variants keep their names.
+func dirLabels(dirs []string) []string {
+	labels := make([]string, len(dirs))
+	if len(dirs) < 2 {
+		return labels
+	}
+	seen := map[string]int{}
+	for i, d := range dirs {
+		labels[i] = filepath.Base(filepath.Clean(d))
+		seen[labels[i]]++
+	}
+	for i, d := range dirs {
+		if seen[labels[i]] > 1 {
+			labels[i] = filepath.Clean(d)
+		}
+	}
+	return labels
 }
