@@ -224,10 +224,11 @@ func EchartsLearningCurves(curves []Curve, o CurveOptions) (*charts.Line, error)
 		if len(b.x) > 0 {
 			maxStep = math.Max(maxStep, b.x[len(b.x)-1])
 		}
-		bands, names, hexes, dashed = append(bands, b), append(names, c.Variant), append(hexes, pal.Hex(c.Variant)), append(dashed, false)
+		bands, names, hexes, dashed = append(bands, clampBand(b, o.ReturnMax)), append(names, c.Variant), append(hexes, pal.Hex(c.Variant)), append(dashed, false)
 	}
 	for _, c := range o.Reference {
 		if b, ok := referenceBand(c, o.ClipReference && !math.IsInf(maxStep, -1), maxStep); ok {
+			b = clampBand(b, o.ReturnMax)
 			bands, names, hexes, dashed = append(bands, b), append(names, c.Variant), append(hexes, pal.Hex(c.Variant)), append(dashed, true)
 		}
 	}

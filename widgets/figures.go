@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -78,6 +79,23 @@ type CurveOptions struct {
 	// band. With ClipReference they stop at the last step of the other curves.
 	Reference     []Curve
 	ClipReference bool
+	// ReturnMax, when positive, is the largest value a curve can take (a DMC return: 1000): every
+	// band is cut to [0, ReturnMax], where a Student-t band over few seeds (the published SAC's
+	// three) would otherwise reach past what a return can be and stretch the axis.
+	ReturnMax float64
+}
+
+// clampBand cuts b's band to [0, max] (max > 0; the means are left as they are).
+func clampBand(b figBandData, max float64) figBandData {
+	if max <= 0 {
+		return b
+	}
+	lo, hi := slices.Clone(b.lo), slices.Clone(b.hi)
+	for i := range lo {
+		lo[i], hi[i] = math.Max(lo[i], 0), math.Min(hi[i], max)
+	}
+	b.lo, b.hi = lo, hi
+	return b
 }
 
 // figBandData is a mean curve with its confidence band over seeds.
@@ -293,6 +311,7 @@ func LearningCurves(curves []Curve, opts CurveOptions) (*Figure, error) {
 		if len(b.x) > 0 {
 			maxStep = math.Max(maxStep, b.x[len(b.x)-1])
 		}
+		b = clampBand(b, opts.ReturnMax)
 		if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), false, c.Variant); err != nil {
 			return nil, err
 		}
@@ -303,6 +322,7 @@ func LearningCurves(curves []Curve, opts CurveOptions) (*Figure, error) {
 		if !ok {
 			continue // nothing (or a lone point) of the reference in range
 		}
+		b = clampBand(b, opts.ReturnMax)
 		if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), true, c.Variant); err != nil {
 			return nil, err
 		}

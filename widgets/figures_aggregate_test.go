@@ -102,3 +102,26 @@ func TestMetricFigure(t *testing.T) {
 	_, err = MetricFigure(runs, "cheetah-run", pompc.KeyLossConsistency, SetOptions{})
 	require.ErrorContains(t, err, "cheetah-run")
 }
+
+// TestReturnBandsClamped: with ReturnMax a return band stays within [0, ReturnMax] (three
+// spread seeds give a Student-t band far past 1000), so the axis is not stretched past what a
+// return can be; without it the band is drawn as computed.
+func TestReturnBandsClamped(t *testing.T) {
+	rec := func(s int64, v float64) pompc.Record { return pompc.Record{Key: pompc.KeyEvalReturn, Step: s, Val: v} }
+	spread := Curve{Variant: "sac", Seeds: [][]pompc.Record{
+		{rec(0, 0), rec(10, 950)}, {rec(0, 10), rec(10, 300)}, {rec(0, 5), rec(10, 990)}}}
+	o := CurveOptions{Style: testStyle(Style{})}
+	f, err := LearningCurves([]Curve{spread}, o)
+	require.NoError(t, err)
+	require.Greater(t, f.Plot.Y.Max, 1500.0, "unclamped: the t band of 3 spread seeds")
+	o.ReturnMax = 1000
+	f, err = LearningCurves([]Curve{spread}, o)
+	require.NoError(t, err)
+	require.LessOrEqual(t, f.Plot.Y.Max, 1000.0/(1-0.6), "clamped: 1000, raised only for the legend")
+	require.Less(t, f.Plot.Y.Max, 1500.0)
+	require.GreaterOrEqual(t, f.Plot.Y.Min, 0.0)
+	b := clampBand(figBandData{x: []float64{0}, mean: []float64{5}, lo: []float64{-30}, hi: []float64{1200}}, 1000)
+	require.Equal(t, []float64{0}, b.lo)
+	require.Equal(t, []float64{1000}, b.hi)
+	require.Equal(t, []float64{5}, b.mean)
+}

@@ -115,7 +115,7 @@ func SweepFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
 		}
 		// Learning curves.
 		curves := curvesOf(trs, pompc.KeyEvalReturn)
-		co := CurveOptions{Style: o.Style, Title: task, Smooth: o.Smooth, Palette: pal, ClipReference: true}
+		co := CurveOptions{Style: o.Style, Title: task, Smooth: o.Smooth, Palette: pal, ClipReference: true, ReturnMax: sweep.TaskMax(task)}
 		if o.Reference {
 			for _, algo := range []string{"tdmpc2", "bmpc", "sac"} {
 				if c, err := ReferenceCurve(algo, task); err == nil {
