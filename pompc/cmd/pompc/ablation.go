@@ -653,6 +653,7 @@ func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, gro
 	if header != "" {
 		fmt.Println("no evaluation yet")
 	}
+	printPublished(runs)
 	if subs, _ := sweep.LoadSubmissions(dir); len(subs) > 0 {
 		// On SLURM the time left is the cluster's: squeue tells.
 		if note != "" {

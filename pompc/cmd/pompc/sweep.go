@@ -357,17 +357,38 @@ func printSweepStatus(ctx context.Context, dir string, group sweep.Grouping) err
 		return err
 	}
 	printPointStatus(pts)
-	if subs, _ := sweep.LoadSubmissions(dir); len(subs) > 0 {
-		return nil // on SLURM the time left is the cluster's: squeue tells
-	}
 	_, jobs, err := sweep.LoadJobs(dir)
 	if err != nil {
 		return err
+	}
+	// The evaluations (and λ, a run's variant) are all the comparison reads.
+	runs, err := sweep.RunsOfKeys(jobs, pompc.KeyEvalReturn, pompc.KeyLambda)
+	if err != nil {
+		return err
+	}
+	printPublished(runs)
+	if subs, _ := sweep.LoadSubmissions(dir); len(subs) > 0 {
+		return nil // on SLURM the time left is the cluster's: squeue tells
 	}
 	// The time left as `pompc sweep` launches by default (--batched, as --populations groups
 	// them; the launch flags are not saved).
 	printTimeLeft("sweep", jobs, pts, sweep.PopulationLauncher{Group: group}, nil)
 	return nil
+}
+
+// printPublished prints, for --status, the TD-MPC2 and BMPC presets' evaluations at the
+// published steps they have reached against the published curves (sweep.ComparePublished), one
+// line each; nothing when there is none yet.
+func printPublished(runs []sweep.Run) {
+	rows := sweep.ComparePublished(runs, widgets.PublishedCurve)
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Println("against the published curves (ours: mean ± 95% t half-width over runs; theirs: mean [band]):")
+	for _, r := range rows {
+		fmt.Printf("  %-40s step %-6d %6.1f ± %-5.1f (%d runs)   %s %.1f [%.1f, %.1f]: %s\n", r.Task+"  "+r.Variant, r.Step,
+			r.Mean, r.CI, r.Seeds, strings.TrimSuffix(r.Published, " (published)"), r.PubMean, r.PubLo, r.PubHi, r.Verdict())
+	}
 }
 
 // printTimeLeft prints how long the jobs not done (pts: their status) and then later take on

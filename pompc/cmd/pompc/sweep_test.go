@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -268,4 +269,38 @@ func TestPointStatusGroupsSeeds(t *testing.T) {
 	require.Equal(t, "    | boom", lines[3])
 	require.True(t, strings.HasPrefix(lines[6], "odd "))
 	require.Equal(t, "7 points: 4 running, 2 failed, 1 done", lines[7])
+}
+
+// TestPrintPublished: --status's line per preset and published step, here TD-MPC2's five runs
+// on cartpole-swingup at 50k agent steps against the published TD-MPC2 (839.4 in [732.3,
+// 946.5]); PO-MPC has no published curve and prints nothing, nor do runs not there yet.
+func TestPrintPublished(t *testing.T) {
+	var runs []sweep.Run
+	for i, v := range []float64{700, 750, 800, 650, 850} {
+		runs = append(runs, sweep.Run{Point: sweep.Point{Task: "cartpole-swingup", Preset: "tdmpc2", Lambda: math.NaN(), Seed: i},
+			Status:  rundir.Status{State: rundir.StateDone},
+			Metrics: map[string][]pompc.Record{pompc.KeyEvalReturn: {{Key: pompc.KeyEvalReturn, Step: 50_000, Val: v}}}})
+		runs = append(runs, sweep.Run{Point: sweep.Point{Task: "cartpole-swingup", Preset: "pompc", Lambda: 1, Seed: i},
+			Status:  rundir.Status{State: rundir.StateDone},
+			Metrics: map[string][]pompc.Record{pompc.KeyEvalReturn: {{Key: pompc.KeyEvalReturn, Step: 50_000, Val: v}}}})
+	}
+	capture := func(runs []sweep.Run) string {
+		r, w, err := os.Pipe()
+		require.NoError(t, err)
+		stdout := os.Stdout
+		os.Stdout = w
+		printPublished(runs)
+		os.Stdout = stdout
+		require.NoError(t, w.Close())
+		out, err := io.ReadAll(r)
+		require.NoError(t, err)
+		return string(out)
+	}
+	lines := strings.Split(strings.TrimSpace(capture(runs)), "\n")
+	require.Len(t, lines, 2, lines)
+	require.Contains(t, lines[0], "against the published curves")
+	require.Contains(t, lines[1], "cartpole-swingup  tdmpc2")
+	require.Contains(t, lines[1], "step 50000")
+	require.Contains(t, lines[1], "750.0 ± 98.2  (5 runs)   TD-MPC2 839.4 [732.3, 946.5]: inside")
+	require.Empty(t, capture(runs[1:2]), "PO-MPC alone: nothing")
 }
