@@ -52,8 +52,9 @@ import (
 // along the constraint is a blend ≈ imp·a_ref + (1 − imp)·a₀: a stiff, critically damped wall.
 // A cart reaching it at 5.7 m/s overshoots by ≈ 0.17 m; a constant 10 N push holds it ≈ 3 mm
 // past the limit. This follows MuJoCo's published constraint model (formulas checked against
-// MJX's constraint code), but it has not been compared step by step against MuJoCo itself, so
-// treat the impact dynamics as the least certain part of the model.
+// MJX's constraint code); compared step by step with MuJoCo 2.2.2 (the pure-Go state reset to
+// MuJoCo's before each step), one step differs by about 1e-14 both away from the limit and at or
+// beyond it, and whole episodes stay within envs/mujoco's cross-check tolerance.
 //
 // Tasks. The observation is [x, cos θ, sin θ, ẋ, θ̇] (DMC: cart position, pole zz, pole xz,
 // qvel). Rewards and initial states are documented on cartpoleTask.
