@@ -243,23 +243,17 @@ func toolsRequired() bool { return os.Getenv("CI") != "" || os.Getenv("POMPC_REQ
 // TestPointStatusGroupsSeeds: the seeds of a variant standing at the same place share a line;
 // a seed elsewhere, a failed run (with its log) and a name without a seed keep their own.
 func TestPointStatusGroupsSeeds(t *testing.T) {
-	r, w, err := os.Pipe()
-	require.NoError(t, err)
-	stdout := os.Stdout
-	os.Stdout = w
-	printPointStatus([]sweep.PointStatus{
-		{Name: "t_pompc_lam1_s1", State: "running", Step: 10, Target: 50},
-		{Name: "t_pompc_lam1_s2", State: "running", Step: 10, Target: 50},
-		{Name: "t_pompc_lam1_s3", State: "running", Step: 10, Target: 50},
-		{Name: "t_pompc_lam9_s1", State: "running", Step: 10, Target: 50},
-		{Name: "t_pompc_lam9_s2", State: "failed", Step: 5, Target: 50, LogTail: "boom"},
-		{Name: "t_pompc_lam9_s3", State: "failed", Step: 5, Target: 50, LogTail: "boom"},
-		{Name: "odd", State: "done", Step: 50, Target: 50},
+	out := captureStdout(t, func() {
+		printPointStatus([]sweep.PointStatus{
+			{Name: "t_pompc_lam1_s1", State: "running", Step: 10, Target: 50},
+			{Name: "t_pompc_lam1_s2", State: "running", Step: 10, Target: 50},
+			{Name: "t_pompc_lam1_s3", State: "running", Step: 10, Target: 50},
+			{Name: "t_pompc_lam9_s1", State: "running", Step: 10, Target: 50},
+			{Name: "t_pompc_lam9_s2", State: "failed", Step: 5, Target: 50, LogTail: "boom"},
+			{Name: "t_pompc_lam9_s3", State: "failed", Step: 5, Target: 50, LogTail: "boom"},
+			{Name: "odd", State: "done", Step: 50, Target: 50},
+		})
 	})
-	os.Stdout = stdout
-	require.NoError(t, w.Close())
-	out, err := io.ReadAll(r)
-	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	require.Len(t, lines, 8, string(out))
 	require.True(t, strings.HasPrefix(lines[0], "t_pompc_lam1_s{1,2,3} "), lines[0])
@@ -284,18 +278,7 @@ func TestPrintPublished(t *testing.T) {
 			Status:  rundir.Status{State: rundir.StateDone},
 			Metrics: map[string][]pompc.Record{pompc.KeyEvalReturn: {{Key: pompc.KeyEvalReturn, Step: 50_000, Val: v}}}})
 	}
-	capture := func(runs []sweep.Run) string {
-		r, w, err := os.Pipe()
-		require.NoError(t, err)
-		stdout := os.Stdout
-		os.Stdout = w
-		printPublished(runs)
-		os.Stdout = stdout
-		require.NoError(t, w.Close())
-		out, err := io.ReadAll(r)
-		require.NoError(t, err)
-		return string(out)
-	}
+	capture := func(runs []sweep.Run) string { return string(captureStdout(t, func() { printPublished(runs) })) }
 	lines := strings.Split(strings.TrimSpace(capture(runs)), "\n")
 	require.Len(t, lines, 2, lines)
 	require.Contains(t, lines[0], "against the published curves")
@@ -303,4 +286,19 @@ func TestPrintPublished(t *testing.T) {
 	require.Contains(t, lines[1], "step 50000")
 	require.Contains(t, lines[1], "750.0 ± 98.2  (5 runs)   TD-MPC2 839.4 [732.3, 946.5]: inside")
 	require.Empty(t, capture(runs[1:2]), "PO-MPC alone: nothing")
+}
+
+// captureStdout returns what f prints on standard output.
+func captureStdout(t *testing.T, f func()) []byte {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	stdout := os.Stdout
+	os.Stdout = w
+	f()
+	os.Stdout = stdout
+	require.NoError(t, w.Close())
+	out, err := io.ReadAll(r)
+	require.NoError(t, err)
+	return out
 }
