@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -287,6 +288,55 @@ func TestSeedPhaseMaskingEndToEnd(t *testing.T) {
 			assert.False(t, same)
 		})
 	}
+}
+
+// TestPolicyStepFollowsItsCritic checks the assembled update, not the loss alone: at finite λ
+// pi_s descends (−Qk + λ·KL(pi_s‖pi_p))/S − β·H (alg §4), so its step depends on Qk and on λ and
+// not on Q, which only the planner and the world model's value loss use; at λ = 0 (TD-MPC2) it
+// descends −Q/S − β·H and the roles swap. Two agents identical but for one critic's online
+// weights take one update on the same batch and draws; the gradient clip is lifted so that
+// Q's gradient norm cannot reach Qk's step through the world model's shared clip.
+func TestPolicyStepFollowsItsCritic(t *testing.T) {
+	const h, bs, o, a = 3, 8, 4, 2
+	piAfter := func(lambda float64, critic string) map[string]*tensors.Tensor {
+		t.Helper()
+		cfg := thTinyConfig()
+		cfg.Lambda, cfg.GradClipNorm = lambda, 1e30
+		ag := thAgent(t, cfg, o, a)
+		thPerturbTargets(t, ag)
+		for v := range ag.Store().IterVariables() {
+			if critic == "" || !strings.HasPrefix(v.Path(), critic+"/") {
+				continue
+			}
+			val, err := v.Value()
+			require.NoError(t, err)
+			x := thFloats(t, val)
+			for i := range x {
+				x[i] = 1.5*x[i] + 0.05
+			}
+			require.NoError(t, v.SetValue(thT32(x, v.Shape().Dimensions...)))
+		}
+		_, err := ag.Update(thBatch(6, h, bs, o, a, 1))
+		require.NoError(t, err)
+		pi := map[string]*tensors.Tensor{}
+		for p, x := range thParams(t, ag) {
+			if strings.HasPrefix(p, scopePi+"/") {
+				pi[p] = x
+			}
+		}
+		require.NotEmpty(t, pi)
+		return pi
+	}
+	for _, lambda := range []float64{1, 0} {
+		base := piAfter(lambda, "")
+		used, unused := scopeQk, scopeQ
+		if lambda == 0 {
+			used, unused = scopeQ, scopeQk
+		}
+		assert.Empty(t, thParamsDiff(t, base, piAfter(lambda, unused)), "λ = %g: pi_s's step must not depend on %s", lambda, unused)
+		assert.NotEmpty(t, thParamsDiff(t, base, piAfter(lambda, used)), "λ = %g: pi_s's step must depend on %s", lambda, used)
+	}
+	assert.NotEmpty(t, thParamsDiff(t, piAfter(1, ""), piAfter(3, "")), "pi_s's step must depend on λ")
 }
 
 // TestMaskedZeroPlanStd: a batch whose masked (Valid = 0) entries hold zero planner std — what a
