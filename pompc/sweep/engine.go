@@ -87,7 +87,8 @@ type Engine struct {
 	// Parallel is how many jobs run at once (0: DefaultParallel); each gets Threads(Parallel)
 	// cores.
 	Parallel int
-	// Log receives one line per started, finished, skipped or failed job (nil: discarded).
+	// Log receives one line per started, finished, skipped or failed job, each starting with
+	// its time (LogTimeFormat; nil: discarded).
 	Log io.Writer
 	// OnUpdate, if set, is called on every change of a job (from the engine's goroutines).
 	OnUpdate func(Update)
@@ -95,6 +96,9 @@ type Engine struct {
 	// wall time (0: rundir.HeartbeatEvery).
 	Heartbeat time.Duration
 }
+
+// LogTimeFormat is the time that starts each line of Engine.Log (UTC).
+const LogTimeFormat = "2006-01-02 15:04:05Z"
 
 // Failure is a job that ended with an error.
 type Failure struct {
@@ -140,7 +144,11 @@ func (e Engine) Run(ctx context.Context, jobs []Job) (Summary, error) {
 		logw = io.Discard
 	}
 	var mu sync.Mutex // guards sum, logw and the OnUpdate calls
-	logf := func(format string, a ...any) { fmt.Fprintf(logw, format+"\n", a...) }
+	// Each line starts with its UTC time, so a log of a days-long sweep says when each run
+	// started, resumed and ended.
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(logw, "%s "+format+"\n", append([]any{time.Now().UTC().Format(LogTimeFormat)}, a...)...)
+	}
 	update := func(u Update) {
 		if e.OnUpdate != nil {
 			e.OnUpdate(u)

@@ -219,6 +219,11 @@ func TestSweepReportsBrokenRunAndGoesOn(t *testing.T) {
 	require.Equal(t, "nosuch-task_tdmpc2_s0", sum.Failed[0].Name)
 	require.Contains(t, sum.Failed[0].Err, "unknown task")
 	require.Contains(t, log.String(), "FAILED nosuch-task_tdmpc2_s0")
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") { // each line starts with its UTC time
+		stamp, _, _ := strings.Cut(line, "Z ")
+		_, err := time.Parse(sweep.LogTimeFormat, stamp+"Z")
+		require.NoError(t, err, "log line without its time: %q", line)
+	}
 	st, err := rundir.ReadStatus(filepath.Join(dir, "nosuch-task_tdmpc2_s0"))
 	require.NoError(t, err)
 	require.Equal(t, rundir.StateFailed, st.State)
