@@ -345,16 +345,18 @@ func (s *server) drainOps() {
 	}
 }
 
-// do runs fn on the trainer goroutine (between steps while training) and waits for it.
-func (s *server) do(fn func()) error {
-	o := op{fn: fn, done: make(chan struct{})}
+// do runs fn on the trainer goroutine (between steps while training), waits for it and returns
+// its error, or errShuttingDown when the server is shutting down and fn never ran.
+func (s *server) do(fn func() error) error {
+	var err error
+	o := op{fn: func() { err = fn() }, done: make(chan struct{})}
 	select {
 	case s.ops <- o:
 	case <-s.done:
 		return errShuttingDown
 	}
 	<-o.done
-	return nil
+	return err
 }
 
 // startJob begins training steps steps on the trainer goroutine.
@@ -664,11 +666,7 @@ func (s *server) hStop(w http.ResponseWriter, r *http.Request) {
 		j.cancel()
 		<-j.done
 	} else {
-		var err error
-		if derr := s.do(func() { err = s.saveIfChanged() }); derr != nil {
-			err = derr
-		}
-		if err != nil {
+		if err := s.do(s.saveIfChanged); err != nil {
 			httpError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
@@ -681,34 +679,31 @@ func (s *server) hSet(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	var err error
-	derr := s.do(func() {
+	err := s.do(func() error {
 		t := s.tr
 		if req.Lambda != nil {
-			if err = t.SetLambda(float64(*req.Lambda)); err != nil {
-				return
+			if err := t.SetLambda(float64(*req.Lambda)); err != nil {
+				return err
 			}
 		}
 		if req.Prior != nil {
-			if err = t.SetPrior(*req.Prior); err != nil {
-				return
+			if err := t.SetPrior(*req.Prior); err != nil {
+				return err
 			}
 		}
 		if req.PriorKL != nil {
-			if err = t.SetPriorKL(*req.PriorKL); err != nil {
-				return
+			if err := t.SetPriorKL(*req.PriorKL); err != nil {
+				return err
 			}
 		}
 		if req.Reanalyze != nil {
-			if err = t.SetReanalyze(*req.Reanalyze); err != nil {
-				return
+			if err := t.SetReanalyze(*req.Reanalyze); err != nil {
+				return err
 			}
 		}
 		s.dirty = true
+		return nil
 	})
-	if derr != nil {
-		err = derr
-	}
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
@@ -729,15 +724,14 @@ func (s *server) hEvaluate(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, fmt.Sprintf("episodes must be > 0, got %d", req.Episodes))
 		return
 	}
-	var (
-		mean float64
-		err  error
-	)
+	var mean float64
 	// An evaluation changes the state (the eval env's episode counter seeds later evaluations),
 	// so the next save must not be skipped.
-	if derr := s.do(func() { mean, err = s.tr.Evaluate(req.Episodes); s.dirty = true }); derr != nil {
-		err = derr
-	}
+	err := s.do(func() (err error) {
+		mean, err = s.tr.Evaluate(req.Episodes)
+		s.dirty = true
+		return err
+	})
 	if err != nil {
 		httpError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -750,11 +744,7 @@ func (s *server) hSave(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusConflict, errMember)
 		return
 	}
-	var err error
-	if derr := s.do(func() { err = s.save() }); derr != nil {
-		err = derr
-	}
-	if err != nil {
+	if err := s.do(s.save); err != nil {
 		httpError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
