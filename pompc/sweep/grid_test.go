@@ -115,7 +115,14 @@ func TestSummarizeAndTables(t *testing.T) {
 	require.Contains(t, mdBuf.String(), "| t | pompc λ=9 | 3 (1 failed) | 20.0 ± 24.8 | 10.0 ± 12.4 | 20 |")
 	require.Contains(t, mdBuf.String(), "| t | tdmpc2 | 0 (1 pending) | – | – | – |")
 	require.Contains(t, mdBuf.String(), "| pompc λ=9 | 1 | 3 | 0.020 [")
+	require.Contains(t, mdBuf.String(), "Across tasks (t): ")
 	require.NoError(t, WriteTables(t.TempDir(), rep))
+	// An interim report names the tasks its aggregates leave out (no finished run yet).
+	mdBuf.Reset()
+	rep.Tasks = []string{"t", "u"}
+	rep.Rows = append(rep.Rows, Row{Task: "u", Variant: "tdmpc2", Pending: 5})
+	require.NoError(t, WriteMarkdown(&mdBuf, rep))
+	require.Contains(t, mdBuf.String(), "Across tasks (t; no finished runs yet: u): ")
 }
 
 // TestRunVariantByLambdaHistory: a run whose λ changed is labelled by its λ history, one whose

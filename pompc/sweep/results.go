@@ -312,7 +312,7 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 		}
 		fmt.Fprintf(&b, "\nAcross tasks (%s): final returns normalized by the task maximum (1000); IQM (the mean of the middle 50%%) "+
 			"and optimality gap (the mean of 1 − min(score, 1), lower is better) over all runs × tasks, mean and median of the per-task means. "+
-			"[95%% stratified bootstrap interval, %d resamples of the runs within each task.]\n", strings.Join(rep.Tasks, ", "), BootstrapReps)
+			"[95%% stratified bootstrap interval, %d resamples of the runs within each task.]\n", rep.tasksWithRuns(), BootstrapReps)
 	}
 	if len(rep.POI) > 0 {
 		b.WriteString("\n| P(X > Y) | X | Y |\n|---|---|---|\n")
@@ -351,4 +351,26 @@ func WriteTables(dir string, rep Report) error {
 		}
 	}
 	return nil
+}
+
+// tasksWithRuns names the report's tasks for the aggregates: those with at least one finished
+// run, then the others as having none yet (an interim report of an ablation still training).
+func (rep Report) tasksWithRuns() string {
+	has := map[string]bool{}
+	for _, r := range rep.Rows {
+		has[r.Task] = has[r.Task] || r.Seeds > 0
+	}
+	var with, without []string
+	for _, t := range rep.Tasks {
+		if has[t] {
+			with = append(with, t)
+		} else {
+			without = append(without, t)
+		}
+	}
+	s := strings.Join(with, ", ")
+	if len(without) > 0 {
+		s += "; no finished runs yet: " + strings.Join(without, ", ")
+	}
+	return s
 }
