@@ -3,6 +3,8 @@ package pompc
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/pompc/pompc/envs"
 )
 
 // benchAgent builds an agent and a synthetic buffer for benchmarks.
@@ -82,4 +84,44 @@ func BenchmarkReanalyzeTiny(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkEvalEpisodes times 5 evaluation episodes of the tiny preset on cartpole-swingup
+// (500 agent steps each) played together (RunEpisodes over 5 envs: one 5-row planner call per
+// step) and one after another (five 1-row calls per step), on the same agent: the A/B of
+// evaluation's batching. Run with -bench EvalEpisodes -benchtime 1x.
+func BenchmarkEvalEpisodes(b *testing.B) {
+	const n = 5
+	ag, _, _ := benchAgent(b, POMPC().WithSize(SizeTiny), 5, 1)
+	es := make([]envs.Env, n)
+	for i := range es {
+		env, err := envs.Make("cartpole-swingup")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { env.Close() })
+		es[i] = env
+	}
+	if _, err := RunEpisodes(es[:1], ag, true, nil); err != nil { // compile the 1-row planner
+		b.Fatal(err)
+	}
+	if _, err := RunEpisodes(es, ag, true, nil); err != nil { // and the n-row one
+		b.Fatal(err)
+	}
+	b.Run("together", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := RunEpisodes(es, ag, true, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("one-by-one", func(b *testing.B) {
+		for b.Loop() {
+			for _, e := range es {
+				if _, err := RunEpisodes([]envs.Env{e}, ag, true, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 }

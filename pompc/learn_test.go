@@ -37,19 +37,25 @@ func randomPolicyReturn(t testing.TB, task string, episodes int, seed uint64) fl
 }
 
 // learnConfig is the tiny POMPC configuration of the learning smoke test: the tiny preset with a
-// 1000-step seed phase (alg §6 would give 2500 on 500-step episodes), seed 2.
+// 1000-step seed phase (alg §6 would give 2500 on 500-step episodes), seed 3.
 //
 // Six thousand steps is early in the curve, so the return there depends on the seed: on GoMLX
-// v0.28.13 the evaluation returns after 6000 steps are 379 (seed 1), 697 (seed 2) and 583
-// (seed 3). The test is deterministic under its seed; a change of kernels that moves the
-// trajectory can move it, which is why it keeps the margin well below the seed's return.
+// v0.28.13 the mean evaluation return of 20 episodes after 6000 steps is 532 (seed 1, every
+// episode within 508-567), about 465 (seed 2, episodes near 380 or near 525) and 621 (seed 3,
+// 498-764; 599 over its first 10). Five episodes are too few at this point of the curve: seed 2
+// once scored 697 on five. The test is deterministic under its seed; a change of kernels that
+// moves the trajectory can move it, which is why it keeps the margin well below the seed's return.
 func learnConfig() Config {
 	c := POMPC().WithSize(SizeTiny)
 	c.SeedSteps = 1000
 	c.EvalEvery = 0
-	c.Seed = 2
+	c.Seed = 3
 	return c
 }
+
+// learnEvalEpisodes is how many evaluation episodes the smoke test averages (they play together,
+// one planner call per step for all of them).
+const learnEvalEpisodes = 10
 
 // learningMargin is how far above a uniform random policy the smoke test's evaluation return
 // must be (cartpole-balance: random ≈ 338 over 500 agent steps, the maximum is 1000).
@@ -70,7 +76,7 @@ func TestLearningSmoke(t *testing.T) {
 	tr := newTestTrainer(t, learnConfig(), task)
 	start := time.Now()
 	require.NoError(t, tr.Run(context.Background(), steps))
-	eval, err := tr.Evaluate(5)
+	eval, err := tr.Evaluate(learnEvalEpisodes)
 	require.NoError(t, err)
 	t.Logf("%s after %d steps (%s): eval return %.1f, random policy %.1f, margin %.0f",
 		task, steps, time.Since(start).Round(time.Second), eval, random, eval-random)

@@ -87,7 +87,7 @@ type Trainer struct {
 	cfg       Config
 	task      string
 	envs      []*envSlot // the run's environments (Config.NumEnvs), each with its episode
-	evalEnv   envs.Env
+	evalEnvs  []envs.Env // the evaluation episodes' envs (evalEnvs[0] is EvalEnv), added as needed
 	spec      envs.Spec
 	agent     *Agent
 	buf       *Buffer
@@ -149,7 +149,7 @@ func NewTrainer(backend compute.Backend, cfg Config, task string) (_ *Trainer, e
 		}
 		t.envs = append(t.envs, &envSlot{env: env, needReset: true, prevMean: make([]float32, cfg.Horizon*env.Spec().ActionDim)})
 	}
-	if t.evalEnv, err = envs.Make(task, envs.WithSeed(uint64(cfg.Seed)+1_000_003)); err != nil {
+	if err = t.addEvalEnv(); err != nil {
 		return nil, err
 	}
 	spec := t.envs[0].env.Spec()
@@ -168,9 +168,20 @@ func NewTrainer(backend compute.Backend, cfg Config, task string) (_ *Trainer, e
 	return t, nil
 }
 
-// envSeedStride separates the seeds of a run's environments (env k: Seed + k·stride; the
-// evaluation env has Seed + 1,000,003).
+// envSeedStride separates the seeds of a run's environments (env k: Seed + k·stride; evaluation
+// env k has Seed + 1,000,003 + k·stride; every episode is reseeded anyway where the env can be).
 const envSeedStride = 7_919
+
+// addEvalEnv makes one more evaluation env.
+func (t *Trainer) addEvalEnv() error {
+	seed := uint64(t.cfg.Seed) + 1_000_003 + uint64(len(t.evalEnvs))*envSeedStride
+	env, err := envs.Make(t.task, envs.WithSeed(seed))
+	if err != nil {
+		return err
+	}
+	t.evalEnvs = append(t.evalEnvs, env)
+	return nil
+}
 
 // Close releases the environments.
 func (t *Trainer) Close() error {
@@ -178,8 +189,8 @@ func (t *Trainer) Close() error {
 	for _, e := range t.envs {
 		errs = append(errs, e.env.Close())
 	}
-	if t.evalEnv != nil {
-		errs = append(errs, t.evalEnv.Close())
+	for _, e := range t.evalEnvs {
+		errs = append(errs, e.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -517,21 +528,12 @@ func (t *Trainer) update() error {
 	return t.fire(EventUpdate)
 }
 
-// Evaluate runs episodes on the evaluation env with the planner and no exploration noise, emits
-// eval/return (mean) and eval/return_std, and returns the mean return. The training episodes'
-// warm starts are the envs' own (envSlot.prevMean): evaluation's, the agent's, leaves them be.
+// Evaluate runs episodes on the evaluation envs with the planner and no exploration noise
+// (EvalReturns), emits eval/return (mean) and eval/return_std, and returns the mean return.
 func (t *Trainer) Evaluate(episodes int) (float64, error) {
-	returns := make([]float64, 0, episodes)
-	for e := 0; e < episodes; e++ {
-		if rs, ok := t.evalEnv.(envs.Reseeder); ok {
-			rs.Reseed(envs.EpisodeSeed(uint64(t.cfg.Seed)^0xe7a1, t.evalEpisodes))
-		}
-		t.evalEpisodes++
-		ret, err := RunEpisode(t.evalEnv, t.agent, true)
-		if err != nil {
-			return 0, err
-		}
-		returns = append(returns, ret)
+	returns, err := t.EvalReturns(episodes)
+	if err != nil {
+		return 0, err
 	}
 	mean, std := MeanStd(returns)
 	t.lastEval = mean
@@ -541,26 +543,102 @@ func (t *Trainer) Evaluate(episodes int) (float64, error) {
 	return mean, t.fire(EventEval)
 }
 
-// RunEpisode plays one episode of env with the agent's planner (eval: no exploration noise)
-// and returns its return.
-func RunEpisode(env envs.Env, agent *Agent, eval bool) (float64, error) {
-	ts, err := env.Reset()
-	if err != nil {
-		return 0, err
+// maxEvalBatch caps how many evaluation episodes play together (one planner call per step for
+// all of them).
+const maxEvalBatch = 16
+
+// EvalReturns plays episodes evaluation episodes (the planner without exploration noise) and
+// returns their returns, emitting nothing. They play together, up to maxEvalBatch at a time, each
+// on its own env (RunEpisodes: one planner call per step for all of them), and each episode's
+// initial state is drawn from (run seed, its index among the run's evaluation episodes), so a
+// resumed run evaluates from the states the uninterrupted one would have. The training episodes'
+// warm starts (envSlot.prevMean) are left be.
+func (t *Trainer) EvalReturns(episodes int) ([]float64, error) {
+	if episodes <= 0 {
+		return nil, fmt.Errorf("pompc: evaluation episodes must be > 0, got %d", episodes)
 	}
-	ret := 0.0
-	for fresh := true; ts.Type != envs.Last; fresh = false {
-		r, err := agent.Act(ts.Obs, fresh, eval)
+	returns := make([]float64, 0, episodes)
+	for len(returns) < episodes {
+		n := min(episodes-len(returns), maxEvalBatch)
+		for len(t.evalEnvs) < n {
+			if err := t.addEvalEnv(); err != nil {
+				return nil, err
+			}
+		}
+		es := t.evalEnvs[:n]
+		for _, e := range es {
+			if rs, ok := e.(envs.Reseeder); ok {
+				rs.Reseed(envs.EpisodeSeed(uint64(t.cfg.Seed)^0xe7a1, t.evalEpisodes))
+			}
+			t.evalEpisodes++
+		}
+		rets, err := RunEpisodes(es, t.agent, true, nil)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		if ts, err = env.Step(r.Action); err != nil {
-			return 0, err
-		}
-		ret += ts.Reward
+		returns = append(returns, rets...)
 	}
-	return ret, nil
+	return returns, nil
 }
 
-// EvalEnv is the environment evaluations run on.
-func (t *Trainer) EvalEnv() envs.Env { return t.evalEnv }
+// RunEpisodes plays one episode on each env at once with the agent's planner (eval: no
+// exploration noise) and returns their returns. Every step makes one planner call for the
+// episodes still running (ActN, each episode with its own warm start), so n episodes cost n-row
+// planner calls instead of n times as many one-row calls. observe, when set, sees each time step
+// of episode i: its reset's (First), then each env step's.
+func RunEpisodes(es []envs.Env, agent *Agent, eval bool, observe func(i int, ts envs.TimeStep) error) ([]float64, error) {
+	n := len(es)
+	ts := make([]envs.TimeStep, n)
+	for i, e := range es {
+		var err error
+		if ts[i], err = e.Reset(); err != nil {
+			return nil, err
+		}
+		if observe != nil {
+			if err := observe(i, ts[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	rets := make([]float64, n)
+	prev := make([][]float32, n)
+	fresh := make([]bool, n)
+	for i := range prev {
+		prev[i], fresh[i] = make([]float32, agent.cfg.Horizon*agent.actDim), true
+	}
+	live := make([]int, 0, n)
+	for {
+		live = live[:0]
+		for i := range ts {
+			if ts[i].Type != envs.Last {
+				live = append(live, i)
+			}
+		}
+		if len(live) == 0 {
+			return rets, nil
+		}
+		obs, warm, fr := make([][]float32, len(live)), make([][]float32, len(live)), make([]bool, len(live))
+		for k, i := range live {
+			obs[k], warm[k], fr[k] = ts[i].Obs, prev[i], fresh[i]
+		}
+		rs, err := agent.ActN(obs, warm, fr, eval)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range live {
+			fresh[i] = false
+			if ts[i], err = es[i].Step(rs[k].Action); err != nil {
+				return nil, err
+			}
+			rets[i] += ts[i].Reward
+			if observe != nil {
+				if err := observe(i, ts[i]); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+}
+
+// EvalEnv is the first of the environments evaluations run on (videos record on it).
+func (t *Trainer) EvalEnv() envs.Env { return t.evalEnvs[0] }

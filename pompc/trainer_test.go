@@ -277,3 +277,97 @@ func TestUTDRatio(t *testing.T) {
 	cfg.UTDRatio = 0
 	require.Equal(t, 1, cfg.UpdatesPerStep(), "0 means the algorithm's 1")
 }
+
+// shortEnv ends its episode after last agent steps (a task that terminates early), counting the
+// steps it is given.
+type shortEnv struct {
+	envs.Env
+	last, pos, steps int
+}
+
+func (e *shortEnv) Reset() (envs.TimeStep, error) {
+	e.pos = 0
+	return e.Env.Reset()
+}
+
+func (e *shortEnv) Step(a []float32) (envs.TimeStep, error) {
+	if e.pos >= e.last {
+		return envs.TimeStep{}, errors.New("shortEnv: stepped after its last step")
+	}
+	ts, err := e.Env.Step(a)
+	e.pos++
+	e.steps++
+	if e.pos == e.last {
+		ts.Type = envs.Last
+	}
+	return ts, err
+}
+
+// TestRunEpisodesTogether: episodes of different lengths play together, each stepped until its
+// own end and never after it, each observed from its reset on; the returns are each episode's sum
+// of rewards; each starts from the state its env's reseed draws.
+func TestRunEpisodesTogether(t *testing.T) {
+	tr := newTestTrainer(t, fastConfig(), "cartpole-swingup")
+	lens := []int{7, 3, 11}
+	es := make([]envs.Env, len(lens))
+	short := make([]*shortEnv, len(lens))
+	for i, l := range lens {
+		env, err := envs.Make("cartpole-swingup")
+		require.NoError(t, err)
+		t.Cleanup(func() { env.Close() })
+		env.(envs.Reseeder).Reseed(uint64(100 + i))
+		short[i] = &shortEnv{Env: env, last: l}
+		es[i] = short[i]
+	}
+	seen := make([][]envs.TimeStep, len(lens))
+	sums := make([]float64, len(lens))
+	rets, err := RunEpisodes(es, tr.Agent(), true, func(i int, ts envs.TimeStep) error {
+		seen[i] = append(seen[i], ts)
+		sums[i] += ts.Reward
+		return nil
+	})
+	require.NoError(t, err)
+	for i, l := range lens {
+		require.Equal(t, l, short[i].steps, "episode %d", i)
+		require.Len(t, seen[i], l+1, "episode %d: its reset and each step", i)
+		require.Equal(t, envs.First, seen[i][0].Type)
+		require.Equal(t, envs.Last, seen[i][l].Type)
+		require.Equal(t, sums[i], rets[i])
+		ref, err := envs.Make("cartpole-swingup")
+		require.NoError(t, err)
+		ref.(envs.Reseeder).Reseed(uint64(100 + i))
+		first, err := ref.Reset()
+		require.NoError(t, err)
+		ref.Close()
+		require.Equal(t, first.Obs, seen[i][0].Obs, "episode %d starts where its reseed puts it", i)
+	}
+	require.NotEqual(t, seen[0][0].Obs, seen[1][0].Obs)
+}
+
+// TestEvalReturnsBatches: more evaluation episodes than one batch play in batches of at most
+// maxEvalBatch, each from the initial state of its index among the run's evaluation episodes (a
+// second call continues the count), and are reproducible under the seed.
+func TestEvalReturnsBatches(t *testing.T) {
+	n := maxEvalBatch + 2
+	run := func() ([]float64, []float64) {
+		tr := newTestTrainer(t, fastConfig(), "cartpole-balance")
+		a, err := tr.EvalReturns(n)
+		require.NoError(t, err)
+		b, err := tr.EvalReturns(2)
+		require.NoError(t, err)
+		require.Len(t, tr.evalEnvs, maxEvalBatch)
+		require.Equal(t, int64(n+2), tr.evalEpisodes)
+		return a, b
+	}
+	a1, b1 := run()
+	a2, b2 := run()
+	require.Len(t, a1, n)
+	require.Equal(t, a1, a2, "evaluation is reproducible under the seed")
+	require.Equal(t, b1, b2)
+	require.NotEqual(t, a1[:2], b1, "a second evaluation starts from the next episodes' states")
+	for _, r := range a1 {
+		require.False(t, math.IsNaN(r))
+	}
+	_, err := newTestTrainer(t, fastConfig(), "cartpole-balance").EvalReturns(0)
+	require.ErrorContains(t, err, "must be > 0")
+}

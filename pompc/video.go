@@ -21,45 +21,33 @@ import (
 const VideoFPS = 25
 
 // RecordEpisode runs one evaluation episode of agent on env (the planner without exploration
-// noise, as Evaluate) and draws the state every `every` agent steps (the first and the last state
-// always) at width×height (envs.Frame). It returns the frames and the episode's return.
+// noise, as Evaluate: RunEpisodes) and draws the state every `every` agent steps (the first and
+// the last state always) at width×height (envs.Frame). It returns the frames and the episode's
+// return.
 func RecordEpisode(env envs.Env, agent *Agent, width, height, every int) ([]*image.RGBA, float64, error) {
 	if every < 1 {
 		return nil, 0, fmt.Errorf("pompc: RecordEpisode: every must be >= 1, got %d", every)
 	}
-	ts, err := env.Reset()
-	if err != nil {
-		return nil, 0, err
-	}
 	var frames []*image.RGBA
-	grab := func() error {
+	step := 0
+	rets, err := RunEpisodes([]envs.Env{env}, agent, true, func(_ int, ts envs.TimeStep) error {
+		if ts.Type != envs.First {
+			step++
+		}
+		if ts.Type != envs.First && ts.Type != envs.Last && step%every != 0 {
+			return nil
+		}
 		f, err := envs.Frame(env, width, height)
 		if err != nil {
 			return err
 		}
 		frames = append(frames, f)
 		return nil
-	}
-	if err := grab(); err != nil {
+	})
+	if err != nil {
 		return nil, 0, err
 	}
-	ret := 0.0
-	for step, fresh := 1, true; ts.Type != envs.Last; step, fresh = step+1, false {
-		r, err := agent.Act(ts.Obs, fresh, true)
-		if err != nil {
-			return nil, 0, err
-		}
-		if ts, err = env.Step(r.Action); err != nil {
-			return nil, 0, err
-		}
-		ret += ts.Reward
-		if step%every == 0 || ts.Type == envs.Last {
-			if err := grab(); err != nil {
-				return nil, 0, err
-			}
-		}
-	}
-	return frames, ret, nil
+	return frames, rets[0], nil
 }
 
 // EncodeGIF writes frames as an animated GIF at fps frames per second, each frame quantized to

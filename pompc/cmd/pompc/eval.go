@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -48,25 +47,18 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	defer tr.Close()
 	cfg, task := tr.Config(), tr.Task()
-	returns := make([]float64, 0, *episodes)
-	for e := 0; e < *episodes && ctx.Err() == nil; e++ {
-		r, err := pompc.RunEpisode(tr.EvalEnv(), tr.Agent(), true)
-		if err != nil {
-			return err
-		}
-		returns = append(returns, r)
+	// The episodes play together (one planner call per step for all of them), each from the
+	// initial state the run's next evaluation would draw.
+	returns, err := tr.EvalReturns(*episodes)
+	if err != nil {
+		return err
+	}
+	for e, r := range returns {
 		fmt.Printf("episode %2d  return %8.2f\n", e+1, r)
 	}
-	m, s := 0.0, 0.0
-	for _, r := range returns {
-		m += r
-	}
-	m /= float64(len(returns))
-	for _, r := range returns {
-		s += (r - m) * (r - m)
-	}
+	m, s := pompc.MeanStd(returns)
 	fmt.Printf("%s on %s after %d steps: eval return %.2f ± %.2f (std over %d episodes)\n",
-		cfg.Preset, task, tr.StepCount(), m, math.Sqrt(s/float64(len(returns))), len(returns))
+		cfg.Preset, task, tr.StepCount(), m, s, len(returns))
 	if *video != "" && ctx.Err() == nil {
 		frames, ret, err := pompc.RecordEpisode(tr.EvalEnv(), tr.Agent(), vw, vh, *videoEvery)
 		if err != nil {
