@@ -223,7 +223,9 @@ type PlanResult struct {
 }
 
 // Act plans for one observation with MPPI (alg §3). fresh marks the first step of an episode (no
-// warm start); eval drops the exploration noise. The warm-start mean is kept between calls.
+// warm start); eval drops the exploration noise. The warm-start mean is the agent's own, kept
+// between calls: the one-observation helper (benchmarks, notebooks); the trainer and evaluation
+// keep a warm start per env and call ActN.
 func (a *Agent) Act(obs []float32, fresh, eval bool) (PlanResult, error) {
 	rs, err := a.ActN([][]float32{obs}, [][]float32{a.prevMean}, []bool{fresh}, eval)
 	if err != nil {

@@ -1,6 +1,7 @@
 package pompc
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 
@@ -102,15 +103,15 @@ func BenchmarkEvalEpisodes(b *testing.B) {
 		b.Cleanup(func() { env.Close() })
 		es[i] = env
 	}
-	if _, err := RunEpisodes(es[:1], ag, true, nil); err != nil { // compile the 1-row planner
+	if _, err := RunEpisodes(context.Background(), es[:1], ag, true, nil); err != nil { // compile the 1-row planner
 		b.Fatal(err)
 	}
-	if _, err := RunEpisodes(es, ag, true, nil); err != nil { // and the n-row one
+	if _, err := RunEpisodes(context.Background(), es, ag, true, nil); err != nil { // and the n-row one
 		b.Fatal(err)
 	}
 	b.Run("together", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := RunEpisodes(es, ag, true, nil); err != nil {
+			if _, err := RunEpisodes(context.Background(), es, ag, true, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -118,7 +119,7 @@ func BenchmarkEvalEpisodes(b *testing.B) {
 	b.Run("one-by-one", func(b *testing.B) {
 		for b.Loop() {
 			for _, e := range es {
-				if _, err := RunEpisodes([]envs.Env{e}, ag, true, nil); err != nil {
+				if _, err := RunEpisodes(context.Background(), []envs.Env{e}, ag, true, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -42,8 +42,8 @@ func randomPolicyReturn(t testing.TB, task string, episodes int, seed uint64) fl
 // Six thousand steps is early in the curve, so the return there depends on the seed: on GoMLX
 // v0.28.13 the mean evaluation return of 20 episodes after 6000 steps is 532 (seed 1, every
 // episode within 508-567), about 465 (seed 2, episodes near 380 or near 525) and 621 (seed 3,
-// 498-764; 599 over its first 10). Five episodes are too few at this point of the curve: seed 2
-// once scored 697 on five. The test is deterministic under its seed; a change of kernels that
+// 498-764); the test's own 10 episodes give 623 on seed 3. Five episodes are too few at this
+// point of the curve: seed 2 once scored 697 on five. The test is deterministic under its seed; a change of kernels that
 // moves the trajectory can move it, which is why it keeps the margin well below the seed's return.
 func learnConfig() Config {
 	c := POMPC().WithSize(SizeTiny)

@@ -101,7 +101,7 @@ type Trainer struct {
 	planCalls int64
 	hooks     []Hook
 
-	evalEpisodes int64 // evaluation episodes played (seeds the eval env)
+	evalEpisodes int64 // evaluation episodes played (episode j draws its initial state from j)
 	// pending is the number of updates the current step still owes: nonzero only inside Step's
 	// update loop, or after loading a checkpoint saved there (the seed-phase burst), in which
 	// case the next Step first finishes that step.
@@ -130,7 +130,7 @@ type envSlot struct {
 }
 
 // NewTrainer makes the task's training envs (Config.NumEnvs of them; env k seeded from
-// cfg.Seed + k·envSeedStride) and evaluation env, the agent on backend, and an empty replay
+// cfg.Seed + k·envSeedStride) and its first evaluation env, the agent on backend, and an empty replay
 // buffer (one lane per env).
 func NewTrainer(backend compute.Backend, cfg Config, task string) (_ *Trainer, err error) {
 	if err := cfg.Validate(); err != nil {
@@ -529,9 +529,10 @@ func (t *Trainer) update() error {
 }
 
 // Evaluate runs episodes on the evaluation envs with the planner and no exploration noise
-// (EvalReturns), emits eval/return (mean) and eval/return_std, and returns the mean return.
+// (EvalReturns), emits eval/return (mean) and eval/return_std (sample std), and returns the mean
+// return. It runs to the end: a training step that evaluates is not interrupted in the middle.
 func (t *Trainer) Evaluate(episodes int) (float64, error) {
-	returns, err := t.EvalReturns(episodes)
+	returns, err := t.EvalReturns(context.Background(), episodes)
 	if err != nil {
 		return 0, err
 	}
@@ -547,13 +548,16 @@ func (t *Trainer) Evaluate(episodes int) (float64, error) {
 // all of them).
 const maxEvalBatch = 16
 
-// EvalReturns plays episodes evaluation episodes (the planner without exploration noise) and
+// EvalReturns plays `episodes` evaluation episodes (the planner without exploration noise) and
 // returns their returns, emitting nothing. They play together, up to maxEvalBatch at a time, each
 // on its own env (RunEpisodes: one planner call per step for all of them), and each episode's
 // initial state is drawn from (run seed, its index among the run's evaluation episodes), so a
 // resumed run evaluates from the states the uninterrupted one would have. The training episodes'
-// warm starts (envSlot.prevMean) are left be.
-func (t *Trainer) EvalReturns(episodes int) ([]float64, error) {
+// warm starts (envSlot.prevMean) are left be. In a population the runs' calls are batched when
+// they plan for as many episodes (the same eval_episodes); a run evaluating more or fewer plans
+// in calls of its own. When ctx is done it stops within a step and returns the returns of the
+// batches that finished with ctx's error.
+func (t *Trainer) EvalReturns(ctx context.Context, episodes int) ([]float64, error) {
 	if episodes <= 0 {
 		return nil, fmt.Errorf("pompc: evaluation episodes must be > 0, got %d", episodes)
 	}
@@ -572,9 +576,9 @@ func (t *Trainer) EvalReturns(episodes int) ([]float64, error) {
 			}
 			t.evalEpisodes++
 		}
-		rets, err := RunEpisodes(es, t.agent, true, nil)
+		rets, err := RunEpisodes(ctx, es, t.agent, true, nil)
 		if err != nil {
-			return nil, err
+			return returns, err
 		}
 		returns = append(returns, rets...)
 	}
@@ -585,19 +589,24 @@ func (t *Trainer) EvalReturns(episodes int) ([]float64, error) {
 // exploration noise) and returns their returns. Every step makes one planner call for the
 // episodes still running (ActN, each episode with its own warm start), so n episodes cost n-row
 // planner calls instead of n times as many one-row calls. observe, when set, sees each time step
-// of episode i: its reset's (First), then each env step's.
-func RunEpisodes(es []envs.Env, agent *Agent, eval bool, observe func(i int, ts envs.TimeStep) error) ([]float64, error) {
+// of episode i: its reset's (First), then each env step's. When ctx is done it stops before the
+// next step with ctx's error.
+func RunEpisodes(ctx context.Context, es []envs.Env, agent *Agent, eval bool, observe func(i int, ts envs.TimeStep) error) ([]float64, error) {
 	n := len(es)
 	ts := make([]envs.TimeStep, n)
+	see := func(i int) error {
+		if observe == nil {
+			return nil
+		}
+		return observe(i, ts[i])
+	}
 	for i, e := range es {
 		var err error
 		if ts[i], err = e.Reset(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("pompc: episode %d: %w", i, err)
 		}
-		if observe != nil {
-			if err := observe(i, ts[i]); err != nil {
-				return nil, err
-			}
+		if err := see(i); err != nil {
+			return nil, err
 		}
 	}
 	rets := make([]float64, n)
@@ -607,19 +616,20 @@ func RunEpisodes(es []envs.Env, agent *Agent, eval bool, observe func(i int, ts 
 		prev[i], fresh[i] = make([]float32, agent.cfg.Horizon*agent.actDim), true
 	}
 	live := make([]int, 0, n)
+	obs, warm, fr := make([][]float32, 0, n), make([][]float32, 0, n), make([]bool, 0, n)
 	for {
-		live = live[:0]
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		live, obs, warm, fr = live[:0], obs[:0], warm[:0], fr[:0]
 		for i := range ts {
 			if ts[i].Type != envs.Last {
 				live = append(live, i)
+				obs, warm, fr = append(obs, ts[i].Obs), append(warm, prev[i]), append(fr, fresh[i])
 			}
 		}
 		if len(live) == 0 {
 			return rets, nil
-		}
-		obs, warm, fr := make([][]float32, len(live)), make([][]float32, len(live)), make([]bool, len(live))
-		for k, i := range live {
-			obs[k], warm[k], fr[k] = ts[i].Obs, prev[i], fresh[i]
 		}
 		rs, err := agent.ActN(obs, warm, fr, eval)
 		if err != nil {
@@ -628,13 +638,11 @@ func RunEpisodes(es []envs.Env, agent *Agent, eval bool, observe func(i int, ts 
 		for k, i := range live {
 			fresh[i] = false
 			if ts[i], err = es[i].Step(rs[k].Action); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("pompc: episode %d: %w", i, err)
 			}
 			rets[i] += ts[i].Reward
-			if observe != nil {
-				if err := observe(i, ts[i]); err != nil {
-					return nil, err
-				}
+			if err := see(i); err != nil {
+				return nil, err
 			}
 		}
 	}

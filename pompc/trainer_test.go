@@ -278,36 +278,48 @@ func TestUTDRatio(t *testing.T) {
 	require.Equal(t, 1, cfg.UpdatesPerStep(), "0 means the algorithm's 1")
 }
 
-// shortEnv ends its episode after last agent steps (a task that terminates early), counting the
-// steps it is given.
+// shortEnv ends its episode after last agent steps (a task that terminates early; 0: at its
+// time limit) and records what it returned and was given: every observation (its reset's first)
+// and action.
 type shortEnv struct {
 	envs.Env
-	last, pos, steps int
+	last, pos int
+	obs       [][]float32
+	actions   [][]float32
 }
 
+func (e *shortEnv) Reseed(seed uint64) { e.Env.(envs.Reseeder).Reseed(seed) }
+
 func (e *shortEnv) Reset() (envs.TimeStep, error) {
-	e.pos = 0
-	return e.Env.Reset()
+	e.pos, e.obs, e.actions = 0, nil, nil
+	ts, err := e.Env.Reset()
+	e.obs = append(e.obs, ts.Obs)
+	return ts, err
 }
 
 func (e *shortEnv) Step(a []float32) (envs.TimeStep, error) {
-	if e.pos >= e.last {
+	if e.last > 0 && e.pos >= e.last {
 		return envs.TimeStep{}, errors.New("shortEnv: stepped after its last step")
 	}
 	ts, err := e.Env.Step(a)
 	e.pos++
-	e.steps++
+	e.actions = append(e.actions, append([]float32(nil), a...))
 	if e.pos == e.last {
 		ts.Type = envs.Last
 	}
+	e.obs = append(e.obs, ts.Obs)
 	return ts, err
 }
 
 // TestRunEpisodesTogether: episodes of different lengths play together, each stepped until its
-// own end and never after it, each observed from its reset on; the returns are each episode's sum
-// of rewards; each starts from the state its env's reseed draws.
+// own end and never after it, each observed from its reset on, the returns each episode's sum of
+// rewards, each from the state its env's reseed draws. And the planner calls are the intended
+// ones: a second agent, identical, replaying them by hand (each step one call for the episodes
+// still running, in env order, each with its own warm start, fresh only at its first step) gets
+// the very actions each env was given: a call with another set of rows, another warm start or
+// flag, or an action sent to another env would not.
 func TestRunEpisodesTogether(t *testing.T) {
-	tr := newTestTrainer(t, fastConfig(), "cartpole-swingup")
+	cfg := fastConfig()
 	lens := []int{7, 3, 11}
 	es := make([]envs.Env, len(lens))
 	short := make([]*shortEnv, len(lens))
@@ -321,53 +333,109 @@ func TestRunEpisodesTogether(t *testing.T) {
 	}
 	seen := make([][]envs.TimeStep, len(lens))
 	sums := make([]float64, len(lens))
-	rets, err := RunEpisodes(es, tr.Agent(), true, func(i int, ts envs.TimeStep) error {
+	rets, err := RunEpisodes(context.Background(), es, thAgent(t, cfg, 5, 1), true, func(i int, ts envs.TimeStep) error {
 		seen[i] = append(seen[i], ts)
 		sums[i] += ts.Reward
 		return nil
 	})
 	require.NoError(t, err)
 	for i, l := range lens {
-		require.Equal(t, l, short[i].steps, "episode %d", i)
+		require.Len(t, short[i].actions, l, "episode %d", i)
 		require.Len(t, seen[i], l+1, "episode %d: its reset and each step", i)
 		require.Equal(t, envs.First, seen[i][0].Type)
 		require.Equal(t, envs.Last, seen[i][l].Type)
 		require.Equal(t, sums[i], rets[i])
 		ref, err := envs.Make("cartpole-swingup")
 		require.NoError(t, err)
+		t.Cleanup(func() { ref.Close() })
 		ref.(envs.Reseeder).Reseed(uint64(100 + i))
 		first, err := ref.Reset()
 		require.NoError(t, err)
-		ref.Close()
 		require.Equal(t, first.Obs, seen[i][0].Obs, "episode %d starts where its reseed puts it", i)
 	}
 	require.NotEqual(t, seen[0][0].Obs, seen[1][0].Obs)
+
+	replay := thAgent(t, cfg, 5, 1)
+	warm := make([][]float32, len(lens))
+	for i := range warm {
+		warm[i] = make([]float32, cfg.Horizon)
+	}
+	for step := 0; ; step++ {
+		var obs, ws [][]float32
+		var fresh []bool
+		var live []int
+		for i, l := range lens {
+			if step < l {
+				live = append(live, i)
+				obs, ws, fresh = append(obs, short[i].obs[step]), append(ws, warm[i]), append(fresh, step == 0)
+			}
+		}
+		if len(live) == 0 {
+			break
+		}
+		rs, err := replay.ActN(obs, ws, fresh, true)
+		require.NoError(t, err)
+		for k, i := range live {
+			require.Equal(t, rs[k].Action, short[i].actions[step], "episode %d, step %d", i, step)
+		}
+	}
 }
 
 // TestEvalReturnsBatches: more evaluation episodes than one batch play in batches of at most
-// maxEvalBatch, each from the initial state of its index among the run's evaluation episodes (a
-// second call continues the count), and are reproducible under the seed.
+// maxEvalBatch; evaluation episode j of the run (a second call continues the count) starts from
+// the state drawn from EpisodeSeed(seed ^ 0xe7a1, j), as it did when episodes played one by one;
+// and evaluation is reproducible under the seed.
 func TestEvalReturnsBatches(t *testing.T) {
 	n := maxEvalBatch + 2
-	run := func() ([]float64, []float64) {
-		tr := newTestTrainer(t, fastConfig(), "cartpole-balance")
-		a, err := tr.EvalReturns(n)
+	cfg := fastConfig()
+	run := func() ([]float64, []float64, [][]float32) {
+		tr := newTestTrainer(t, cfg, "cartpole-balance")
+		var rec []*shortEnv
+		for i := range maxEvalBatch { // every eval env records its episodes' first observations
+			if i > 0 {
+				require.NoError(t, tr.addEvalEnv())
+			}
+			s := &shortEnv{Env: tr.evalEnvs[i]}
+			tr.evalEnvs[i], rec = s, append(rec, s)
+		}
+		var firsts [][]float32
+		collect := func(k int) {
+			for _, s := range rec[:k] {
+				firsts = append(firsts, s.obs[0])
+			}
+		}
+		a, err := tr.EvalReturns(context.Background(), n)
 		require.NoError(t, err)
-		b, err := tr.EvalReturns(2)
+		collect(2) // the second batch's two episodes replaced the first batch's on envs 0 and 1
+		b, err := tr.EvalReturns(context.Background(), 2)
 		require.NoError(t, err)
+		collect(2)
 		require.Len(t, tr.evalEnvs, maxEvalBatch)
 		require.Equal(t, int64(n+2), tr.evalEpisodes)
-		return a, b
+		return a, b, firsts
 	}
-	a1, b1 := run()
-	a2, b2 := run()
+	a1, b1, firsts := run()
+	a2, b2, _ := run()
 	require.Len(t, a1, n)
 	require.Equal(t, a1, a2, "evaluation is reproducible under the seed")
 	require.Equal(t, b1, b2)
-	require.NotEqual(t, a1[:2], b1, "a second evaluation starts from the next episodes' states")
 	for _, r := range a1 {
 		require.False(t, math.IsNaN(r))
 	}
-	_, err := newTestTrainer(t, fastConfig(), "cartpole-balance").EvalReturns(0)
+	ref, err := envs.Make("cartpole-balance")
+	require.NoError(t, err)
+	defer ref.Close()
+	for k, j := range []int64{int64(maxEvalBatch), int64(maxEvalBatch) + 1, int64(n), int64(n) + 1} {
+		ref.(envs.Reseeder).Reseed(envs.EpisodeSeed(uint64(cfg.Seed)^0xe7a1, j))
+		ts, err := ref.Reset()
+		require.NoError(t, err)
+		require.Equal(t, ts.Obs, firsts[k], "evaluation episode %d", j)
+	}
+	_, err = newTestTrainer(t, cfg, "cartpole-balance").EvalReturns(context.Background(), 0)
 	require.ErrorContains(t, err, "must be > 0")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got, err := newTestTrainer(t, cfg, "cartpole-balance").EvalReturns(ctx, 3)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Empty(t, got)
 }

@@ -2,6 +2,7 @@ package pompc
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/color/palette"
@@ -30,7 +31,7 @@ func RecordEpisode(env envs.Env, agent *Agent, width, height, every int) ([]*ima
 	}
 	var frames []*image.RGBA
 	step := 0
-	rets, err := RunEpisodes([]envs.Env{env}, agent, true, func(_ int, ts envs.TimeStep) error {
+	rets, err := RunEpisodes(context.Background(), []envs.Env{env}, agent, true, func(_ int, ts envs.TimeStep) error {
 		if ts.Type != envs.First {
 			step++
 		}

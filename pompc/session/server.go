@@ -725,7 +725,7 @@ func (s *server) hEvaluate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var mean float64
-	// An evaluation changes the state (the eval env's episode counter seeds later evaluations),
+	// An evaluation changes the state (the run's count of evaluation episodes seeds later evaluations),
 	// so the next save must not be skipped.
 	err := s.do(func() (err error) {
 		mean, err = s.tr.Evaluate(req.Episodes)

@@ -338,7 +338,7 @@ func (r *Run) set(req setRequest) error {
 }
 
 // Evaluate plays episodes evaluation episodes (planner, no exploration noise) on the run's
-// evaluation env, between training steps if training is in progress, records eval/return and
+// evaluation envs, between training steps if training is in progress, records eval/return and
 // eval/return_std, and returns the mean return.
 func (r *Run) Evaluate(episodes int) (float64, error) {
 	if episodes <= 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -47,17 +48,21 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	defer tr.Close()
 	cfg, task := tr.Config(), tr.Task()
-	// The episodes play together (one planner call per step for all of them), each from the
-	// initial state the run's next evaluation would draw.
-	returns, err := tr.EvalReturns(*episodes)
-	if err != nil {
+	// The episodes play together (one planner call per step for all of them, up to 16 at once),
+	// each from the initial state the run's next evaluation would draw. Ctrl-C stops within a
+	// step; the batches already played are reported.
+	returns, err := tr.EvalReturns(ctx, *episodes)
+	switch {
+	case err != nil && ctx.Err() == nil:
 		return err
+	case err != nil && len(returns) == 0:
+		return errors.New("eval: interrupted before the first batch of episodes finished")
 	}
 	for e, r := range returns {
 		fmt.Printf("episode %2d  return %8.2f\n", e+1, r)
 	}
 	m, s := pompc.MeanStd(returns)
-	fmt.Printf("%s on %s after %d steps: eval return %.2f ± %.2f (std over %d episodes)\n",
+	fmt.Printf("%s on %s after %d steps: eval return %.2f ± %.2f (sample std over %d episodes)\n",
 		cfg.Preset, task, tr.StepCount(), m, s, len(returns))
 	if *video != "" && ctx.Err() == nil {
 		frames, ret, err := pompc.RecordEpisode(tr.EvalEnv(), tr.Agent(), vw, vh, *videoEvery)

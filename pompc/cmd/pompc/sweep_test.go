@@ -221,8 +221,9 @@ func TestSweepReportsBrokenRunAndGoesOn(t *testing.T) {
 	require.Contains(t, log.String(), "FAILED nosuch-task_tdmpc2_s0")
 	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") { // each line starts with its UTC time
 		stamp, _, _ := strings.Cut(line, "Z ")
-		_, err := time.Parse(sweep.LogTimeFormat, stamp+"Z")
+		at, err := time.Parse(sweep.LogTimeFormat, stamp+"Z")
 		require.NoError(t, err, "log line without its time: %q", line)
+		require.WithinDuration(t, time.Now().UTC(), at, 10*time.Minute, "the time is UTC: %q", line)
 	}
 	st, err := rundir.ReadStatus(filepath.Join(dir, "nosuch-task_tdmpc2_s0"))
 	require.NoError(t, err)
