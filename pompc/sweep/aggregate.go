@@ -1,10 +1,12 @@
 package sweep
 
 import (
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/stat"
@@ -164,6 +166,19 @@ func ProbabilityOfImprovement(x, y [][]float64) float64 {
 	return sum / float64(tasks)
 }
 
+// bootstrapRNG is the random stream of one bootstrap, seeded from the names of what it compares
+// (FNV-1a of the parts): an interval depends only on its own data and names, not on how many
+// bootstraps a report drew before it, so adding a variant or a task leaves the others' intervals
+// as they were, and two comparisons of the same data under the same names agree.
+func bootstrapRNG(parts ...string) *rand.Rand {
+	h := fnv.New64a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return rand.New(rand.NewPCG(h.Sum64(), 0xb007))
+}
+
 // POIInterval is ProbabilityOfImprovement with its stratified bootstrap interval (the runs of x
 // and of y resampled independently within each task).
 func POIInterval(x, y [][]float64, level float64, reps int, rng *rand.Rand) Interval {
@@ -281,8 +296,8 @@ type AggregateRow struct {
 // bootstrap is reproducible).
 func Aggregate(runs []Run, seed uint64) (tasks []string, rows []AggregateRow) {
 	tasks, vs := Scores(runs)
-	for k, v := range vs {
-		rng := rand.New(rand.NewPCG(seed, uint64(k)))
+	for _, v := range vs {
+		rng := bootstrapRNG("aggregate", strconv.FormatUint(seed, 10), v.Variant)
 		row := AggregateRow{Variant: v.Variant}
 		for _, t := range v.Final {
 			if len(t) > 0 {

@@ -3,7 +3,6 @@ package sweep
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strings"
 
 	"github.com/pompc/pompc/pompc"
@@ -184,7 +183,6 @@ func Claims(runs []Run) []Claim {
 	}
 	only := func(s [][]float64, t int) [][]float64 { return [][]float64{s[t]} }
 	var out []Claim
-	rng := rand.New(rand.NewPCG(3, 3))
 	for _, p := range pairs {
 		x, y := scores[p.x], scores[p.y]
 		xa, ya := aucs(x), aucs(y)
@@ -196,13 +194,14 @@ func Claims(runs []Run) []Claim {
 			runs := min(len(x.Final[t]), len(y.Final[t]))
 			fewest, both = min(fewest, runs), both+1
 			out = append(out, Claim{Text: p.text, Task: task, X: p.x, Y: p.y, Runs: runs,
-				Final: POIInterval(only(x.Final, t), only(y.Final, t), Level, BootstrapReps, rng),
-				AUC:   POIInterval(only(xa, t), only(ya, t), Level, BootstrapReps, rng)})
+				Final: POIInterval(only(x.Final, t), only(y.Final, t), Level, BootstrapReps, bootstrapRNG(p.text, task, "final")),
+				AUC:   POIInterval(only(xa, t), only(ya, t), Level, BootstrapReps, bootstrapRNG(p.text, task, "auc"))})
 		}
-		if len(tasks) > 1 && both > 0 {
+		// Across tasks once two or more have runs of both (with one it is that task's claim).
+		if both > 1 {
 			out = append(out, Claim{Text: p.text, Task: AllTasks, X: p.x, Y: p.y, Runs: fewest,
-				Final: POIInterval(x.Final, y.Final, Level, BootstrapReps, rng),
-				AUC:   POIInterval(xa, ya, Level, BootstrapReps, rng)})
+				Final: POIInterval(x.Final, y.Final, Level, BootstrapReps, bootstrapRNG(p.text, AllTasks, "final")),
+				AUC:   POIInterval(xa, ya, Level, BootstrapReps, bootstrapRNG(p.text, AllTasks, "auc"))})
 		}
 	}
 	return out

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -172,10 +171,10 @@ func NewReport(runs []Run) Report {
 	_, vs := Scores(runs)
 	rep.Claims = Claims(runs)
 	rep.Ordering = OrderingAnswer(rep.Claims)
-	rng := rand.New(rand.NewPCG(2, 2))
 	for _, x := range vs {
 		for _, y := range vs {
 			if x.Variant != y.Variant && len(flat(x.Final)) > 0 && len(flat(y.Final)) > 0 {
+				rng := bootstrapRNG("poi", x.Variant, y.Variant)
 				rep.POI = append(rep.POI, POIRow{X: x.Variant, Y: y.Variant, P: POIInterval(x.Final, y.Final, Level, BootstrapReps, rng)})
 			}
 		}
