@@ -32,11 +32,10 @@ func RecordEpisode(env envs.Env, agent *Agent, width, height, every int) ([]*ima
 	var frames []*image.RGBA
 	step := 0
 	rets, err := RunEpisodes(context.Background(), []envs.Env{env}, agent, true, func(_ int, ts envs.TimeStep) error {
-		if ts.Type != envs.First {
-			step++
-		}
-		if ts.Type != envs.First && ts.Type != envs.Last && step%every != 0 {
-			return nil
+		if ts.Type == envs.Mid { // the reset's and the last state are always drawn
+			if step++; step%every != 0 {
+				return nil
+			}
 		}
 		f, err := envs.Frame(env, width, height)
 		if err != nil {
