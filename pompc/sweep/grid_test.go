@@ -123,6 +123,15 @@ func TestSummarizeAndTables(t *testing.T) {
 	rep.Rows = append(rep.Rows, Row{Task: "u", Variant: "tdmpc2", Pending: 5})
 	require.NoError(t, WriteMarkdown(&mdBuf, rep))
 	require.Contains(t, mdBuf.String(), "Across tasks (t; no finished runs yet: u): ")
+	// With no finished run anywhere there is no across-tasks table to introduce.
+	mdBuf.Reset()
+	pending := NewReport(nil)
+	pending.Tasks = []string{"u"}
+	pending.Rows = []Row{{Task: "u", Variant: "tdmpc2", Pending: 5}}
+	pending.Aggregates = []AggregateRow{{Variant: "tdmpc2"}}
+	require.NoError(t, WriteMarkdown(&mdBuf, pending))
+	require.NotContains(t, mdBuf.String(), "Across tasks")
+	require.NotContains(t, mdBuf.String(), "| variant | tasks | runs | IQM")
 }
 
 // TestRunVariantByLambdaHistory: a run whose λ changed is labelled by its λ history, one whose

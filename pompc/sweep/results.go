@@ -303,7 +303,7 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 		fmt.Fprintf(&b, "All runs as they stood at agent step %d (runs still training or trained longer cut there; "+
 			"pending: not there yet); wall time is each run's time so far.\n", rep.AtStep)
 	}
-	if len(rep.Aggregates) > 0 {
+	if rep.aggregated() {
 		fmt.Fprintf(&b, "\n| variant | tasks | runs | IQM | mean | median | optimality gap |\n|---|---|---|---|---|---|---|\n")
 		for _, a := range rep.Aggregates {
 			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s |\n", a.Variant, a.Tasks, a.Runs,
@@ -350,6 +350,17 @@ func WriteTables(dir string, rep Report) error {
 		}
 	}
 	return nil
+}
+
+// aggregated reports whether any aggregate has a finished run (an ablation whose runs are all
+// still training has no across-tasks table yet).
+func (rep Report) aggregated() bool {
+	for _, a := range rep.Aggregates {
+		if a.Runs > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // tasksWithRuns names the report's tasks for the aggregates: those with at least one finished
