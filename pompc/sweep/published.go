@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/pompc/pompc/pompc"
-	"github.com/pompc/pompc/pompc/rundir"
 )
 
 // Published is a published learning curve on the agent-step axis of pompc's runs: at each
@@ -74,30 +73,7 @@ func ComparePublished(runs []Run, pub PublishedFunc) []PublishedRow {
 	if pub == nil {
 		return nil
 	}
-	type group struct {
-		task, variant, preset string
-		evals                 map[int64][]float64
-	}
-	var groups []*group
-	index := map[string]*group{}
-	for _, r := range runs {
-		if r.ownVariant() != r.Preset || r.Status.State == rundir.StateFailed {
-			continue
-		}
-		v := r.Variant()
-		k := r.Task + "\x00" + v
-		g := index[k]
-		if g == nil {
-			g = &group{task: r.Task, variant: v, preset: r.Preset, evals: map[int64][]float64{}}
-			index[k] = g
-			groups = append(groups, g)
-		}
-		for _, rec := range r.Metrics[pompc.KeyEvalReturn] {
-			if !math.IsNaN(rec.Val) && !math.IsInf(rec.Val, 0) {
-				g.evals[rec.Step] = append(g.evals[rec.Step], rec.Val)
-			}
-		}
-	}
+	groups := groupEvals(runs, func(r Run) bool { return r.ownVariant() == r.Preset })
 	var rows []PublishedRow
 	for _, g := range groups {
 		p, ok := pub(g.task, g.preset)

@@ -151,6 +151,8 @@ type Report struct {
 	// Claims check the paper's ordering (Claims), Ordering answers it per task (OrderingAnswer).
 	Claims   []Claim
 	Ordering []string
+	// Curves are each task's learning curves as numbers (Curves).
+	Curves []CurveTable
 	// Published compares the TD-MPC2 and BMPC presets with their published curves
 	// (ComparePublished; the caller fills it, since the curves live in widgets).
 	Published []PublishedRow
@@ -166,7 +168,7 @@ type POIRow struct {
 // NewReport summarizes runs: Summarize's rows, then the aggregates and the probabilities of
 // improvement (bootstrap seeded, so a report is reproducible).
 func NewReport(runs []Run) Report {
-	rep := Report{Rows: Summarize(runs)}
+	rep := Report{Rows: Summarize(runs), Curves: Curves(runs)}
 	rep.Tasks, rep.Aggregates = Aggregate(runs, 1)
 	_, vs := Scores(runs)
 	rep.Claims = Claims(runs)
@@ -278,7 +280,7 @@ func pm(m, h float64) string {
 
 // WriteMarkdown writes the report as Markdown: the per-task table (mean ± 95% Student-t
 // half-width over seeds), then the aggregates across tasks and the probabilities of improvement
-// (95% stratified bootstrap intervals), the comparison with the published curves (Published)
+// (95% stratified bootstrap intervals), the learning curves as numbers (Curves), the comparison with the published curves (Published)
 // and the paper's ordering (Claims, Ordering).
 func WriteMarkdown(w io.Writer, rep Report) error {
 	var b strings.Builder
@@ -321,6 +323,7 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 		b.WriteString("\nProbability of improvement: the chance that a run of X ends above a run of Y on a task " +
 			"(ties ½), averaged over tasks; 0.5 is no difference. [95% stratified bootstrap interval.]\n")
 	}
+	writeCurves(&b, rep.Curves)
 	writePublished(&b, rep.Published)
 	if len(rep.Claims) > 0 {
 		b.WriteString("\n### The paper's ordering\n\n")
@@ -342,9 +345,10 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 	return err
 }
 
-// WriteTables writes dir/results.csv and dir/results.md.
+// WriteTables writes dir/results.csv, dir/results_curves.csv and dir/results.md.
 func WriteTables(dir string, rep Report) error {
-	for name, write := range map[string]func(io.Writer, Report) error{"results.csv": WriteCSV, "results.md": WriteMarkdown} {
+	curves := func(w io.Writer, rep Report) error { return WriteCurvesCSV(w, rep.Curves) }
+	for name, write := range map[string]func(io.Writer, Report) error{"results.csv": WriteCSV, "results_curves.csv": curves, "results.md": WriteMarkdown} {
 		if err := rundir.WriteWith(filepath.Join(dir, name), 0o644, func(w io.Writer) error { return write(w, rep) }); err != nil {
 			return err
 		}

@@ -1,0 +1,218 @@
+package sweep
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
+)
+
+// MaxCurveColumns is how many evaluation steps a learning-curve table in results.md shows at
+// most (results_curves.csv has them all).
+const MaxCurveColumns = 10
+
+// CurveTable is one task's learning curves as numbers: every variant's mean evaluation return at
+// each agent step any of the task's runs was evaluated at, over the runs evaluated there (done or
+// still training; failed runs left out), and each finished run's final return by seed.
+type CurveTable struct {
+	Task string
+	// Steps are the task's evaluation steps, ascending.
+	Steps []int64
+	Rows  []CurveRow
+}
+
+// CurveRow is one variant's curve on a CurveTable's steps.
+type CurveRow struct {
+	Variant string
+	// Runs is how many of the variant's runs count (all but the failed ones).
+	Runs int
+	// Mean ± CI (95% Student-t half-width) is over the N runs with a finite evaluation at each
+	// step (NaN where N < 1, respectively N < 2).
+	Mean, CI []float64
+	N        []int
+	// Finals are the finished runs' final returns (Final), by seed.
+	Finals []SeedReturn
+}
+
+// SeedReturn is one run's return.
+type SeedReturn struct {
+	Seed   int
+	Return float64
+}
+
+// evalGroup is one task and variant's runs: their finite evaluation returns by agent step and
+// the finished runs' finals.
+type evalGroup struct {
+	task, variant, preset string
+	runs                  int
+	evals                 map[int64][]float64
+	finals                []SeedReturn
+}
+
+// groupEvals groups the runs that keep selects (failed runs never) by task and variant, in the
+// runs' order of tasks and variants.
+func groupEvals(runs []Run, keep func(Run) bool) []*evalGroup {
+	var groups []*evalGroup
+	index := map[string]*evalGroup{}
+	for _, r := range runs {
+		if r.Status.State == rundir.StateFailed || (keep != nil && !keep(r)) {
+			continue
+		}
+		v := r.Variant()
+		k := r.Task + "\x00" + v
+		g := index[k]
+		if g == nil {
+			g = &evalGroup{task: r.Task, variant: v, preset: r.Preset, evals: map[int64][]float64{}}
+			index[k] = g
+			groups = append(groups, g)
+		}
+		g.runs++
+		ev := r.Metrics[pompc.KeyEvalReturn]
+		for _, rec := range ev {
+			if !math.IsNaN(rec.Val) && !math.IsInf(rec.Val, 0) {
+				g.evals[rec.Step] = append(g.evals[rec.Step], rec.Val)
+			}
+		}
+		if r.Status.State == rundir.StateDone && len(ev) > 0 {
+			g.finals = append(g.finals, SeedReturn{Seed: r.Seed, Return: Final(ev)})
+		}
+	}
+	for _, g := range groups {
+		sort.SliceStable(g.finals, func(i, j int) bool { return g.finals[i].Seed < g.finals[j].Seed })
+	}
+	return groups
+}
+
+// Curves makes one CurveTable per task of runs (in the runs' order of tasks and variants), each
+// on the union of its runs' evaluation steps; a task none of whose runs has an evaluation has none.
+func Curves(runs []Run) []CurveTable {
+	var tasks []string
+	byTask := map[string][]*evalGroup{}
+	for _, g := range groupEvals(runs, nil) {
+		if _, ok := byTask[g.task]; !ok {
+			tasks = append(tasks, g.task)
+		}
+		byTask[g.task] = append(byTask[g.task], g)
+	}
+	var out []CurveTable
+	for _, task := range tasks {
+		var steps []int64
+		for _, g := range byTask[task] {
+			for st := range g.evals {
+				steps = append(steps, st)
+			}
+		}
+		if len(steps) == 0 {
+			continue
+		}
+		t := CurveTable{Task: task, Steps: uniqueSorted(steps)}
+		for _, g := range byTask[task] {
+			row := CurveRow{Variant: g.variant, Runs: g.runs, Finals: g.finals}
+			for _, st := range t.Steps {
+				m, ci := MeanCI(g.evals[st], Level)
+				row.Mean, row.CI, row.N = append(row.Mean, m), append(row.CI, ci), append(row.N, len(g.evals[st]))
+			}
+			t.Rows = append(t.Rows, row)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func uniqueSorted(xs []int64) []int64 {
+	sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
+	out := xs[:0]
+	for i, x := range xs {
+		if i == 0 || x != xs[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// columns picks at most max of n steps' indices for a table: all when they fit, else every k-th
+// counted back from the last (the final step is always shown), ascending.
+func columns(n, max int) []int {
+	k := (n + max - 1) / max
+	var idx []int
+	for i := n - 1; i >= 0 && len(idx) < max; i -= k {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	return idx
+}
+
+// stepLabel writes an agent step compactly: 50000 → "50k", 2500 → "2.5k", 800 → "800".
+func stepLabel(st int64) string {
+	if st >= 1000 && st%100 == 0 {
+		return strconv.FormatFloat(float64(st)/1000, 'f', -1, 64) + "k"
+	}
+	return strconv.FormatInt(st, 10)
+}
+
+// writeCurves writes the curve tables in Markdown, one per task: the mean return at (at most
+// MaxCurveColumns of) its evaluation steps and the seeds' finals.
+func writeCurves(b *strings.Builder, tables []CurveTable) {
+	if len(tables) == 0 {
+		return
+	}
+	b.WriteString("\n### Learning curves\n")
+	for _, t := range tables {
+		idx := columns(len(t.Steps), MaxCurveColumns)
+		fmt.Fprintf(b, "\n%s, mean evaluation return at agent step:\n\n| variant |", t.Task)
+		for _, i := range idx {
+			fmt.Fprintf(b, " %s |", stepLabel(t.Steps[i]))
+		}
+		b.WriteString(" seeds' finals |\n|---|" + strings.Repeat("---|", len(idx)) + "---|\n")
+		for _, r := range t.Rows {
+			fmt.Fprintf(b, "| %s |", r.Variant)
+			for _, i := range idx {
+				switch {
+				case r.N[i] == 0:
+					b.WriteString(" – |")
+				case r.N[i] < r.Runs:
+					fmt.Fprintf(b, " %.0f (%d) |", r.Mean[i], r.N[i])
+				default:
+					fmt.Fprintf(b, " %.0f |", r.Mean[i])
+				}
+			}
+			finals := make([]string, len(r.Finals))
+			for i, f := range r.Finals {
+				finals[i] = fmt.Sprintf("%.0f", f.Return)
+			}
+			if len(finals) == 0 {
+				finals = []string{"–"}
+			}
+			fmt.Fprintf(b, " %s |\n", strings.Join(finals, ", "))
+		}
+	}
+	b.WriteString("\nMeans over the runs evaluated at that step, done or still training; (n): only n of the " +
+		"variant's runs were. Seeds' finals: each finished run's last evaluation, by seed. Every step, " +
+		"with its 95% Student-t half-width, is in results_curves.csv.\n")
+}
+
+// WriteCurvesCSV writes the curve tables in long form with a header line: one line per task,
+// variant and evaluation step (runs evaluated there, their mean and 95% Student-t half-width;
+// empty cells undefined).
+func WriteCurvesCSV(w io.Writer, tables []CurveTable) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"task", "variant", "step", "runs", "mean", "ci95"})
+	for _, t := range tables {
+		for _, r := range t.Rows {
+			for i, st := range t.Steps {
+				if r.N[i] == 0 {
+					continue
+				}
+				_ = cw.Write([]string{t.Task, r.Variant, strconv.FormatInt(st, 10), strconv.Itoa(r.N[i]), num(r.Mean[i]), num(r.CI[i])})
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
