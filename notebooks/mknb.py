@@ -409,6 +409,10 @@ func report(prefix string, rs []sweep.Run) {
 	paths, err := widgets.ExportFigures(figs, dir, "pdf", "svg", "png")
 	must(err)
 	fmt.Printf("exported %d files to %s\\n", len(paths), dir)
+	tables, err := widgets.OutDir("ablations-" + budget().Name, prefix)
+	must(err)
+	must(sweep.WriteTables(tables, rep))
+	fmt.Printf("tables (results.md, results.csv, results_curves.csv) in %s\\n", tables)
 }
 """),
     md("""
@@ -445,7 +449,9 @@ fmt.Printf("%d runs\\n", len(rs))
 ## Figures
 
 Summary tables (final evaluation return and normalized AUC, mean ± 95% Student-t half-width
-over seeds) and the paper figures: learning curves, the final return and AUC against λ, the KL
+over seeds; the learning curves as numbers at up to ten evaluation steps, with each seed's final
+return; written as Markdown and CSV under `out/ablations-<budget>/lambda/` and `prior-kl/`,
+`results_curves.csv` with every step) and the paper figures: learning curves, the final return and AUC against λ, the KL
 terms over training, and the planner's action distribution next to π_s and π_p. Each is
 exported as PDF, SVG and PNG.
 """),

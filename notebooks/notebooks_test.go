@@ -416,6 +416,14 @@ func TestAblationsHeadless(t *testing.T) {
 	if !ordering {
 		t.Errorf("no report says whether the paper's ordering appears")
 	}
+	// ... and gives the learning curves as numbers, per task.
+	curves := false
+	for _, m := range nb.outputs("text/markdown") {
+		curves = curves || (strings.Contains(m, "### Learning curves") && strings.Contains(m, "cartpole-balance, mean evaluation return at agent step:"))
+	}
+	if !curves {
+		t.Errorf("no report gives the learning curves as numbers")
+	}
 	b := sweep.Budgets["tiny"]
 	var sweeps, figures int
 	video := false
@@ -454,6 +462,18 @@ func TestAblationsHeadless(t *testing.T) {
 		}
 	}
 	checkFigureFiles(t, paths...)
+	// Both phases' tables are written beside the figures, the curves' CSV with a line per
+	// task, variant and evaluation step.
+	for _, phase := range []string{"lambda", "prior-kl"} {
+		for _, name := range []string{"results.md", "results.csv", "results_curves.csv"} {
+			data, err := os.ReadFile(filepath.Join(dir, "out", "ablations-tiny", phase, name))
+			if err != nil || len(data) == 0 {
+				t.Errorf("%s's %s: %v (%d bytes)", phase, name, err, len(data))
+			} else if name == "results_curves.csv" && !strings.HasPrefix(string(data), "task,variant,step,runs,mean,ci95\ncartpole-swingup,") {
+				t.Errorf("%s's %s: %.200s", phase, name, data)
+			}
+		}
+	}
 	// Every run reached its steps and its servers are gone (the sweep shuts them down).
 	runs, _ := filepath.Glob(filepath.Join(dir, "out", "ablations-tiny", "runs", "*"))
 	if len(runs) != 7*b.Seeds*len(tasks) {
