@@ -29,6 +29,10 @@ func TestAblationCommand(t *testing.T) {
 		require.Contains(t, string(md), v)
 	}
 	require.Contains(t, string(md), "| variant | tasks | runs | IQM |")
+	require.Contains(t, string(md), "### Learning curves\n\ncartpole-balance, mean evaluation return at agent step:\n\n| variant | 30 | 60 | seeds' finals |")
+	curves, err := os.ReadFile(filepath.Join(dir, "results_curves.csv"))
+	require.NoError(t, err)
+	require.Equal(t, 1+7*2, strings.Count(string(curves), "\n"), "a line per variant and evaluation step: %s", curves)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	var runs []string
