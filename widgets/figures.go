@@ -226,8 +226,10 @@ func figNumber(v float64) string {
 	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
-// figAddBand draws b as a line (dashed if asked) over a translucent band of the same colour.
-func figAddBand(p *plot.Plot, b figBandData, col figRGBA, dashed bool, label string) error {
+// figAddBand draws b as a line (dashed if asked) over a translucent band of the same colour; with
+// marks, a dot at each of its points (a published curve's evaluation steps: the line between
+// them, often 50k agent steps apart, is interpolation, not data).
+func figAddBand(p *plot.Plot, b figBandData, col figRGBA, dashed, marks bool, label string) error {
 	if len(b.x) == 0 {
 		return nil
 	}
@@ -271,6 +273,14 @@ func figAddBand(p *plot.Plot, b figBandData, col figRGBA, dashed bool, label str
 		}
 		p.Add(l)
 		thumb = l
+		if marks {
+			s, err := plotter.NewScatter(pts)
+			if err != nil {
+				return err
+			}
+			s.Color, s.Shape, s.Radius = col, draw.CircleGlyph{}, vg.Points(1.6)
+			p.Add(s)
+		}
 	}
 	if label != "" {
 		if b.seeds > 1 {
@@ -312,7 +322,7 @@ func LearningCurves(curves []Curve, opts CurveOptions) (*Figure, error) {
 			maxStep = math.Max(maxStep, b.x[len(b.x)-1])
 		}
 		b = clampBand(b, opts.ReturnMax)
-		if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), false, c.Variant); err != nil {
+		if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), false, false, c.Variant); err != nil {
 			return nil, err
 		}
 	}
@@ -323,7 +333,7 @@ func LearningCurves(curves []Curve, opts CurveOptions) (*Figure, error) {
 			continue // nothing (or a lone point) of the reference in range
 		}
 		b = clampBand(b, opts.ReturnMax)
-		if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), true, c.Variant); err != nil {
+		if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), true, true, c.Variant); err != nil {
 			return nil, err
 		}
 		drawn++
@@ -407,7 +417,7 @@ func KLCurves(policyPrior, priorPlanner []Curve, opts CurveOptions) (*Figure, er
 			if err != nil {
 				return nil, fmt.Errorf("widgets: KL curve %q: %w", c.Variant, err)
 			}
-			if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), i == 1, c.Variant+suffix); err != nil {
+			if err := figAddBand(p, b, figRGBA(pal.Color(c.Variant)), i == 1, false, c.Variant+suffix); err != nil {
 				return nil, err
 			}
 		}

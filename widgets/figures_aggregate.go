@@ -114,7 +114,7 @@ func AggregateFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
 		hexes, dashed := make([]string, len(names)), make([]bool, len(names))
 		for i, b := range fig.bands {
 			hexes[i] = pal.Hex(names[i])
-			if err := figAddBand(p, b, figRGBA(pal.Color(names[i])), false, names[i]); err != nil {
+			if err := figAddBand(p, b, figRGBA(pal.Color(names[i])), false, false, names[i]); err != nil {
 				return nil, err
 			}
 		}
