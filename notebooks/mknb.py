@@ -273,9 +273,9 @@ and batch, one evaluation episode); `--budget=full` is the real experiment, the 
 as `pompc ablation` (README "The ablation"): 5 seeds × 50k agent steps per variant, an evaluation
 of 5 episodes every 5k steps, 35 runs in two phases (the λ ablation's 25, then the prior
 ablation's 10 at the best λ), each variant's seeds one population: about 13 hours per task on a
-2-core CPU, two populations at a time (README "The ablation"). `--parallel=N` sets how many populations (or runs) train
-at once (default: one per CPU, at most one per population); they share the cores evenly
-(`sweep.Threads`).
+2-core CPU, two populations at a time (README "The ablation"). `--parallel=N` sets how many
+populations (or runs) train at once (default: one per CPU, at most one per population); they
+share the cores evenly (`sweep.Threads`).
 """),
     code(FIRST_CELL_HEAD + """
 var (

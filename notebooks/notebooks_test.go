@@ -469,7 +469,7 @@ func TestAblationsHeadless(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(dir, "out", "ablations-tiny", phase, name))
 			if err != nil || len(data) == 0 {
 				t.Errorf("%s's %s: %v (%d bytes)", phase, name, err, len(data))
-			} else if name == "results_curves.csv" && !strings.HasPrefix(string(data), "task,variant,step,runs,mean,ci95\ncartpole-swingup,") {
+			} else if name == "results_curves.csv" && !strings.HasPrefix(string(data), "task,variant,step,n,mean,ci95\ncartpole-swingup,") {
 				t.Errorf("%s's %s: %.200s", phase, name, data)
 			}
 		}

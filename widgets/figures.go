@@ -253,7 +253,7 @@ func figAddBand(p *plot.Plot, b figBandData, col figRGBA, dashed, marks bool, la
 	for i := range b.x {
 		pts[i] = plotter.XY{X: b.x[i], Y: b.mean[i]}
 	}
-	var thumb plot.Thumbnailer
+	var thumbs []plot.Thumbnailer
 	if len(pts) == 1 {
 		s, err := plotter.NewScatter(pts)
 		if err != nil {
@@ -261,7 +261,7 @@ func figAddBand(p *plot.Plot, b figBandData, col figRGBA, dashed, marks bool, la
 		}
 		s.Color, s.Shape, s.Radius = col, draw.CircleGlyph{}, vg.Points(2)
 		p.Add(s)
-		thumb = s
+		thumbs = append(thumbs, s)
 	} else {
 		l, err := plotter.NewLine(pts)
 		if err != nil {
@@ -272,7 +272,7 @@ func figAddBand(p *plot.Plot, b figBandData, col figRGBA, dashed, marks bool, la
 			l.Dashes = []vg.Length{vg.Points(3), vg.Points(2)}
 		}
 		p.Add(l)
-		thumb = l
+		thumbs = append(thumbs, l)
 		if marks {
 			s, err := plotter.NewScatter(pts)
 			if err != nil {
@@ -280,13 +280,14 @@ func figAddBand(p *plot.Plot, b figBandData, col figRGBA, dashed, marks bool, la
 			}
 			s.Color, s.Shape, s.Radius = col, draw.CircleGlyph{}, vg.Points(1.6)
 			p.Add(s)
+			thumbs = append(thumbs, s)
 		}
 	}
 	if label != "" {
 		if b.seeds > 1 {
 			label += fmt.Sprintf(" (n=%d)", b.seeds)
 		}
-		p.Legend.Add(label, thumb)
+		p.Legend.Add(label, thumbs...)
 	}
 	return nil
 }

@@ -1,11 +1,12 @@
 package sweep
 
 import (
+	"cmp"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,7 +37,8 @@ type CurveRow struct {
 	// step (NaN where N < 1, respectively N < 2).
 	Mean, CI []float64
 	N        []int
-	// Finals are the finished runs' final returns (Final), by seed.
+	// Finals are the finished runs' final returns (Final), by seed; a diverged run's is the
+	// non-finite value its last evaluation had (the curve's cells leave such values out).
 	Finals []SeedReturn
 }
 
@@ -74,9 +76,15 @@ func groupEvals(runs []Run, keep func(Run) bool) []*evalGroup {
 		}
 		g.runs++
 		ev := r.Metrics[pompc.KeyEvalReturn]
+		// One value per run and step, its last (a run's series has no repeated step after a
+		// resume, which truncates it to the checkpoint, but a hand-merged file might).
+		last := map[int64]float64{}
 		for _, rec := range ev {
-			if !math.IsNaN(rec.Val) && !math.IsInf(rec.Val, 0) {
-				g.evals[rec.Step] = append(g.evals[rec.Step], rec.Val)
+			last[rec.Step] = rec.Val
+		}
+		for st, v := range last {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				g.evals[st] = append(g.evals[st], v)
 			}
 		}
 		if r.Status.State == rundir.StateDone && len(ev) > 0 {
@@ -84,7 +92,7 @@ func groupEvals(runs []Run, keep func(Run) bool) []*evalGroup {
 		}
 	}
 	for _, g := range groups {
-		sort.SliceStable(g.finals, func(i, j int) bool { return g.finals[i].Seed < g.finals[j].Seed })
+		slices.SortStableFunc(g.finals, func(a, b SeedReturn) int { return cmp.Compare(a.Seed, b.Seed) })
 	}
 	return groups
 }
@@ -113,7 +121,8 @@ func Curves(runs []Run) []CurveTable {
 		}
 		t := CurveTable{Task: task, Steps: uniqueSorted(steps)}
 		for _, g := range byTask[task] {
-			row := CurveRow{Variant: g.variant, Runs: g.runs, Finals: g.finals}
+			row := CurveRow{Variant: g.variant, Runs: g.runs, Finals: g.finals,
+				Mean: make([]float64, 0, len(t.Steps)), CI: make([]float64, 0, len(t.Steps)), N: make([]int, 0, len(t.Steps))}
 			for _, st := range t.Steps {
 				m, ci := MeanCI(g.evals[st], Level)
 				row.Mean, row.CI, row.N = append(row.Mean, m), append(row.CI, ci), append(row.N, len(g.evals[st]))
@@ -125,31 +134,31 @@ func Curves(runs []Run) []CurveTable {
 	return out
 }
 
+// uniqueSorted sorts xs in place and returns its distinct values.
 func uniqueSorted(xs []int64) []int64 {
-	sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
-	out := xs[:0]
-	for i, x := range xs {
-		if i == 0 || x != xs[i-1] {
-			out = append(out, x)
-		}
-	}
-	return out
+	slices.Sort(xs)
+	return slices.Compact(xs)
 }
 
-// columns picks at most max of n steps' indices for a table: all when they fit, else every k-th
-// counted back from the last (the final step is always shown), ascending.
-func columns(n, max int) []int {
-	k := (n + max - 1) / max
+// columns picks at most limit of n steps' indices for a table: all when they fit, else every
+// k-th counted back from the last (the final step is always shown), ascending. It thins by index:
+// runs evaluated on different schedules give uneven gaps.
+func columns(n, limit int) []int {
+	k := (n + limit - 1) / limit
 	var idx []int
-	for i := n - 1; i >= 0 && len(idx) < max; i -= k {
+	for i := n - 1; i >= 0 && len(idx) < limit; i -= k {
 		idx = append(idx, i)
 	}
-	sort.Ints(idx)
+	slices.Sort(idx)
 	return idx
 }
 
-// stepLabel writes an agent step compactly: 50000 → "50k", 2500 → "2.5k", 800 → "800".
+// stepLabel writes an agent step compactly: 2000000 → "2M", 50000 → "50k", 2500 → "2.5k",
+// 800 → "800".
 func stepLabel(st int64) string {
+	if st >= 1_000_000 && st%100_000 == 0 {
+		return strconv.FormatFloat(float64(st)/1e6, 'f', -1, 64) + "M"
+	}
 	if st >= 1000 && st%100 == 0 {
 		return strconv.FormatFloat(float64(st)/1000, 'f', -1, 64) + "k"
 	}
@@ -184,7 +193,7 @@ func writeCurves(b *strings.Builder, tables []CurveTable) {
 			}
 			finals := make([]string, len(r.Finals))
 			for i, f := range r.Finals {
-				finals[i] = fmt.Sprintf("%.0f", f.Return)
+				finals[i] = fmt.Sprintf("s%d %.0f", f.Seed, f.Return)
 			}
 			if len(finals) == 0 {
 				finals = []string{"–"}
@@ -193,16 +202,16 @@ func writeCurves(b *strings.Builder, tables []CurveTable) {
 		}
 	}
 	b.WriteString("\nMeans over the runs evaluated at that step, done or still training; (n): only n of the " +
-		"variant's runs were. Seeds' finals: each finished run's last evaluation, by seed. Every step, " +
-		"with its 95% Student-t half-width, is in results_curves.csv.\n")
+		"variant's runs were. Seeds' finals: each finished run's last evaluation, by seed (NaN: the run " +
+		"diverged). Every step, with its 95% Student-t half-width, is in results_curves.csv.\n")
 }
 
 // WriteCurvesCSV writes the curve tables in long form with a header line: one line per task,
-// variant and evaluation step (runs evaluated there, their mean and 95% Student-t half-width;
-// empty cells undefined).
+// variant and evaluation step with a run evaluated there (n: how many were; their mean and 95%
+// Student-t half-width; empty cells undefined).
 func WriteCurvesCSV(w io.Writer, tables []CurveTable) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"task", "variant", "step", "runs", "mean", "ci95"})
+	_ = cw.Write([]string{"task", "variant", "step", "n", "mean", "ci95"})
 	for _, t := range tables {
 		for _, r := range t.Rows {
 			for i, st := range t.Steps {

@@ -3,6 +3,8 @@ package sweep
 import (
 	"bytes"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -41,14 +43,34 @@ func TestCurves(t *testing.T) {
 		run("a", "bmpc", 2, rundir.StateDone, 30, 40, 50, 60),
 		run("b", "tdmpc2", 1, rundir.StateRunning), // no evaluation on b: no table
 	}
+	// A run of another sweep (Label) is a variant of its own.
+	other := run("a", "tdmpc2", 1, rundir.StateDone, 50, math.Inf(1)) // an infinite evaluation does not count
+	other.Label = "walker-1m"
+	runs = append(runs, other)
+	// A repeated step counts once per run, its last value.
+	rep := run("c", "bmpc", 4, rundir.StateRunning, 10)
+	rep.Metrics[pompc.KeyEvalReturn] = append(rep.Metrics[pompc.KeyEvalReturn], pompc.Record{Key: pompc.KeyEvalReturn, Step: 1000, Val: 30})
+	diverged := run("c", "bmpc", 5, rundir.StateDone, 20, nan)
+	runs = append(runs, rep, diverged)
 	tables := Curves(runs)
-	require.Len(t, tables, 1)
+	require.Len(t, tables, 2)
+	c := tables[1]
+	require.Equal(t, "c", c.Task, "tasks in the runs' order")
+	require.Equal(t, []int64{1000}, c.Steps, "a step with no finite evaluation is no column")
+	require.Equal(t, []int{2}, c.Rows[0].N)
+	require.InDelta(t, 25, c.Rows[0].Mean[0], 1e-12, "(30 + 20)/2: the repeated step's last value")
+	require.Len(t, c.Rows[0].Finals, 1)
+	require.True(t, math.IsNaN(c.Rows[0].Finals[0].Return))
 	a := tables[0]
 	require.Equal(t, "a", a.Task)
 	require.Len(t, a.Steps, 12)
 	require.Equal(t, int64(1000), a.Steps[0])
 	require.Equal(t, int64(12000), a.Steps[11])
-	require.Len(t, a.Rows, 2)
+	require.Len(t, a.Rows, 3)
+	lab := a.Rows[2]
+	require.Equal(t, "walker-1m: tdmpc2", lab.Variant)
+	require.Equal(t, []int{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, lab.N)
+	require.Equal(t, []SeedReturn{{1, math.Inf(1)}}, lab.Finals)
 
 	td := a.Rows[0]
 	require.Equal(t, "tdmpc2", td.Variant)
@@ -69,21 +91,31 @@ func TestCurves(t *testing.T) {
 	writeCurves(&md, tables)
 	// 12 steps thinned to every 2nd back from the last: 2k, 4k, ..., 12k.
 	require.Contains(t, md.String(), "| variant | 2k | 4k | 6k | 8k | 10k | 12k | seeds' finals |\n|---|---|---|---|---|---|---|---|\n")
-	require.Contains(t, md.String(), "| tdmpc2 | 201 | 203 | 205 | 207 | 209 | 211 | 311, 111 |")
-	require.Contains(t, md.String(), "| bmpc | 30 | 60 (1) | – | – | – | – | 60 |")
+	require.Contains(t, md.String(), "| tdmpc2 | 201 | 203 | 205 | 207 | 209 | 211 | s1 311, s2 111 |")
+	require.Contains(t, md.String(), "| bmpc | 30 | 60 (1) | – | – | – | – | s2 60 |")
+	require.Contains(t, md.String(), "| walker-1m: tdmpc2 | – | – | – | – | – | – | s1 +Inf |")
+	require.Contains(t, md.String(), "| bmpc | 25 | s5 NaN |")
 
 	var csvBuf bytes.Buffer
 	require.NoError(t, WriteCurvesCSV(&csvBuf, tables))
 	lines := strings.Split(strings.TrimSpace(csvBuf.String()), "\n")
-	require.Equal(t, "task,variant,step,runs,mean,ci95", lines[0])
-	require.Len(t, lines, 1+12+4)
+	require.Equal(t, "task,variant,step,n,mean,ci95", lines[0])
+	require.Len(t, lines, 1+12+4+1+1)
 	require.Equal(t, "a,tdmpc2,1000,2,200.00,1270.62", lines[1])
 	require.Equal(t, "a,bmpc,3000,1,50.00,", lines[15])
 
-	// A report carries them into results.md after the aggregates.
-	var rep bytes.Buffer
-	require.NoError(t, WriteMarkdown(&rep, NewReport(runs)))
-	require.Contains(t, rep.String(), "### Learning curves\n\na, mean evaluation return at agent step:")
+	require.Equal(t, "c,bmpc,1000,2,25.00,63.53", lines[len(lines)-1])
+
+	// A report carries them into results.md after the aggregates, and WriteTables into
+	// results_curves.csv.
+	var report bytes.Buffer
+	require.NoError(t, WriteMarkdown(&report, NewReport(runs)))
+	require.Contains(t, report.String(), "### Learning curves\n\na, mean evaluation return at agent step:")
+	dir := t.TempDir()
+	require.NoError(t, WriteTables(dir, NewReport(runs)))
+	written, err := os.ReadFile(filepath.Join(dir, "results_curves.csv"))
+	require.NoError(t, err)
+	require.Equal(t, csvBuf.String(), string(written))
 }
 
 // TestCurveColumns: all steps when they fit, else every k-th back from the last.
@@ -97,4 +129,6 @@ func TestCurveColumns(t *testing.T) {
 	require.Equal(t, "2.5k", stepLabel(2500))
 	require.Equal(t, "800", stepLabel(800))
 	require.Equal(t, "1234", stepLabel(1234))
+	require.Equal(t, "2M", stepLabel(2_000_000))
+	require.Equal(t, "1.5M", stepLabel(1_500_000))
 }

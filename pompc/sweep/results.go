@@ -280,8 +280,8 @@ func pm(m, h float64) string {
 
 // WriteMarkdown writes the report as Markdown: the per-task table (mean ± 95% Student-t
 // half-width over seeds), then the aggregates across tasks and the probabilities of improvement
-// (95% stratified bootstrap intervals), the learning curves as numbers (Curves), the comparison with the published curves (Published)
-// and the paper's ordering (Claims, Ordering).
+// (95% stratified bootstrap intervals), the learning curves as numbers (Curves), the comparison
+// with the published curves (Published) and the paper's ordering (Claims, Ordering).
 func WriteMarkdown(w io.Writer, rep Report) error {
 	var b strings.Builder
 	b.WriteString("| task | variant | seeds | final return | AUC | wall time (s) |\n|---|---|---|---|---|---|\n")

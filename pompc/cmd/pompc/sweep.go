@@ -128,8 +128,8 @@ func runSweep(ctx context.Context, args []string) error {
 	return nil
 }
 
-// writeSweepOutputs writes results.csv, results_curves.csv, results.md and (unless noFigures) figures/ for the
-// sweep in dir, printing the Markdown table.
+// writeSweepOutputs writes results.csv, results_curves.csv, results.md and (unless noFigures)
+// figures/ for the sweep in dir, printing the Markdown table.
 func writeSweepOutputs(dir string, style widgets.Style, reference, noFigures bool, atStep int64) error {
 	_, runs, err := sweep.Load(dir)
 	if err != nil {
@@ -138,8 +138,9 @@ func writeSweepOutputs(dir string, style widgets.Style, reference, noFigures boo
 	return writeReport(dir, runs, style, reference, noFigures, atStep)
 }
 
-// writeReport writes the tables (results.csv, results_curves.csv, results.md, printing the Markdown) and, unless
-// noFigures, the figures of runs into dir; atStep > 0 cuts every run there first (sweep.AtStep).
+// writeReport writes the tables (results.csv, results_curves.csv, results.md, printing the
+// Markdown) and, unless noFigures, the figures of runs into dir; atStep > 0 cuts every run there
+// first (sweep.AtStep).
 func writeReport(dir string, runs []sweep.Run, style widgets.Style, reference, noFigures bool, atStep int64) error {
 	if atStep > 0 {
 		runs = sweep.AtStep(runs, atStep)
