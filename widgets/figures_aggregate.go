@@ -46,7 +46,7 @@ func profileTaus() []float64 {
 func AggregateFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
 	pal := o.palette(runs)
 	rep := sweep.NewReport(runs)
-	tasks, vs := sweep.Scores(runs)
+	tasks, vs, _ := sweep.CommonScores(runs) // the tasks every variant has finished runs on
 	var rows []sweep.AggregateRow
 	for _, a := range rep.Aggregates {
 		if a.Runs > 0 {

@@ -279,11 +279,50 @@ func Scores(runs []Run) (tasks []string, vs []VariantScores) {
 	return tasks, vs
 }
 
+// CommonScores is Scores on the tasks where every variant that has a finished run anywhere has
+// finished runs: aggregates compare variants over the same tasks (rliable's statistics assume
+// every algorithm scored on every task; an IQM over two tasks against one over one task mixes
+// the tasks' difficulties into the comparison). Left are the other tasks, in grid order: those
+// some variant has not finished yet (an interim report of an ablation still training) or where
+// no run has.
+func CommonScores(runs []Run) (tasks []string, vs []VariantScores, left []string) {
+	all, vs := Scores(runs)
+	keep := make([]bool, len(all))
+	for t := range all {
+		some, missing := false, false
+		for _, v := range vs {
+			has := len(v.Final[t]) > 0
+			some = some || has
+			missing = missing || (!has && len(flat(v.Final)) > 0)
+		}
+		keep[t] = some && !missing
+	}
+	for t, task := range all {
+		if keep[t] {
+			tasks = append(tasks, task)
+		} else {
+			left = append(left, task)
+		}
+	}
+	for i, v := range vs {
+		var final [][]float64
+		var curves [][][]pompc.Record
+		for t := range all {
+			if keep[t] {
+				final, curves = append(final, v.Final[t]), append(curves, v.Curves[t])
+			}
+		}
+		vs[i].Final, vs[i].Curves = final, curves
+	}
+	return tasks, vs, left
+}
+
 // AggregateRow is one variant's aggregate scores across tasks, each with its stratified
 // bootstrap 95% interval.
 type AggregateRow struct {
 	Variant string
-	// Tasks and Runs count the tasks with finished runs and those runs.
+	// Tasks and Runs count the tasks with finished runs and those runs (of the tasks every
+	// variant has finished runs on: CommonScores).
 	Tasks, Runs int
 	// IQM and OptGap are of the normalized final scores of all runs × tasks, Mean and Median of
 	// the per-task mean scores (rliable's definitions).
@@ -292,10 +331,11 @@ type AggregateRow struct {
 	PerTask []float64
 }
 
-// Aggregate computes the aggregate row of every variant of a sweep's runs (seeded: the
-// bootstrap is reproducible).
-func Aggregate(runs []Run, seed uint64) (tasks []string, rows []AggregateRow) {
-	tasks, vs := Scores(runs)
+// Aggregate computes the aggregate row of every variant of a sweep's runs on the tasks they all
+// have finished runs on (CommonScores: tasks, the columns of PerTask; left, the others), seeded:
+// the bootstrap is reproducible.
+func Aggregate(runs []Run, seed uint64) (tasks []string, rows []AggregateRow, left []string) {
+	tasks, vs, left := CommonScores(runs)
 	for _, v := range vs {
 		rng := bootstrapRNG("aggregate", strconv.FormatUint(seed, 10), v.Variant)
 		row := AggregateRow{Variant: v.Variant}
@@ -333,7 +373,7 @@ func Aggregate(runs []Run, seed uint64) (tasks []string, rows []AggregateRow) {
 		}
 		rows = append(rows, row)
 	}
-	return tasks, rows
+	return tasks, rows, left
 }
 
 func meanOrNaN(xs []float64) float64 {

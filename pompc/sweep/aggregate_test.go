@@ -3,6 +3,7 @@ package sweep
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/pompc/pompc/pompc"
@@ -99,9 +100,11 @@ func TestAggregateOfRuns(t *testing.T) {
 		run("cartpole-swingup", 1, 0, 100, 500), run("cartpole-swingup", 1, 1, 200, 700),
 		run("cartpole-balance", 1, 0, 300, 900), run("cartpole-balance", 1, 1, 400, 1000),
 		run("cartpole-swingup", 9, 0, 0, 100), run("cartpole-swingup", 9, 1, 0, 300),
+		run("cartpole-balance", 9, 0, 0, 200),
 	}
-	tasks, rows := Aggregate(runs, 1)
+	tasks, rows, left := Aggregate(runs, 1)
 	require.Equal(t, []string{"cartpole-swingup", "cartpole-balance"}, tasks)
+	require.Empty(t, left)
 	require.Len(t, rows, 2)
 	r := rows[0]
 	require.Equal(t, 2, r.Tasks)
@@ -112,8 +115,34 @@ func TestAggregateOfRuns(t *testing.T) {
 	require.InDelta(t, (0.6+0.95)/2, r.Median.Point, 1e-12, "the median of the per-task means (rliable)")
 	require.LessOrEqual(t, r.IQM.Lo, r.IQM.Point)
 	require.GreaterOrEqual(t, r.IQM.Hi, r.IQM.Point)
-	require.Equal(t, 1, rows[1].Tasks)
-	require.True(t, math.IsNaN(rows[1].PerTask[1]))
+	require.Equal(t, 2, rows[1].Tasks)
+	require.Equal(t, 3, rows[1].Runs)
+	require.InDelta(t, 0.2, rows[1].PerTask[0], 1e-12)
+	require.InDelta(t, 0.2, rows[1].PerTask[1], 1e-12)
+
+	// Without λ = 9's run on cartpole-balance the aggregates keep to the task both variants have
+	// finished runs on, and say which they left out; a variant with no finished run (here a
+	// running one, on a third task no run has finished) does not narrow them.
+	unfinished := run("walker-walk", 3, 0, 0, 500)
+	unfinished.Status.State = rundir.StateRunning
+	tasks, rows, left = Aggregate(append(runs[:6:6], unfinished), 1)
+	require.Equal(t, []string{"cartpole-swingup"}, tasks)
+	require.Equal(t, []string{"cartpole-balance", "walker-walk"}, left)
+	require.Len(t, rows, 3)
+	require.Equal(t, 1, rows[0].Tasks)
+	require.Equal(t, 2, rows[0].Runs)
+	require.InDelta(t, (0.5+0.7)/2, rows[0].Mean.Point, 1e-12)
+	require.Equal(t, []float64{0.6}, rows[0].PerTask)
+	require.Equal(t, 0, rows[2].Runs)
+	require.True(t, math.IsNaN(rows[2].IQM.Point))
+	var md strings.Builder
+	require.NoError(t, WriteMarkdown(&md, NewReport(append(runs[:6:6], unfinished))))
+	require.Contains(t, md.String(), "Across tasks (cartpole-swingup; left out until every variant has a finished run there: cartpole-balance, walker-walk): ")
+	// Variants on disjoint tasks have no common ground: no aggregate.
+	tasks, rows, left = Aggregate([]Run{runs[2], runs[4]}, 1)
+	require.Empty(t, tasks)
+	require.Equal(t, []string{"cartpole-balance", "cartpole-swingup"}, left)
+	require.Zero(t, rows[0].Runs+rows[1].Runs)
 
 	_, vs := Scores(runs)
 	steps, iqm := IQMCurve(vs[0].Curves, 0.95, 200, rand.New(rand.NewPCG(1, 1)))

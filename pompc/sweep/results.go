@@ -144,10 +144,11 @@ type Report struct {
 	// summarized; the tables say so.
 	AtStep int64
 	Rows   []Row
-	// Tasks are the sweep's tasks, in grid order (the columns of AggregateRow.PerTask).
-	Tasks      []string
-	Aggregates []AggregateRow
-	POI        []POIRow
+	// Tasks are the tasks of the aggregates, in grid order (the columns of AggregateRow.PerTask):
+	// those every variant has finished runs on (CommonScores); LeftOut are the sweep's others.
+	Tasks, LeftOut []string
+	Aggregates     []AggregateRow
+	POI            []POIRow
 	// Claims check the paper's ordering (Claims), Ordering answers it per task (OrderingAnswer).
 	Claims   []Claim
 	Ordering []string
@@ -169,7 +170,7 @@ type POIRow struct {
 // improvement (bootstrap seeded, so a report is reproducible).
 func NewReport(runs []Run) Report {
 	rep := Report{Rows: Summarize(runs), Curves: Curves(runs)}
-	rep.Tasks, rep.Aggregates = Aggregate(runs, 1)
+	rep.Tasks, rep.Aggregates, rep.LeftOut = Aggregate(runs, 1)
 	_, vs := Scores(runs)
 	rep.Claims = Claims(runs)
 	rep.Ordering = OrderingAnswer(rep.Claims)
@@ -313,7 +314,7 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 		}
 		fmt.Fprintf(&b, "\nAcross tasks (%s): final returns normalized by the task maximum (1000); IQM (the mean of the middle 50%%) "+
 			"and optimality gap (the mean of 1 − min(score, 1), lower is better) over all runs × tasks, mean and median of the per-task means. "+
-			"[95%% stratified bootstrap interval, %d resamples of the runs within each task.]\n", rep.tasksWithRuns(), BootstrapReps)
+			"[95%% stratified bootstrap interval, %d resamples of the runs within each task.]\n", rep.aggregateTasks(), BootstrapReps)
 	}
 	if len(rep.POI) > 0 {
 		b.WriteString("\n| P(X > Y) | X | Y |\n|---|---|---|\n")
@@ -367,24 +368,12 @@ func (rep Report) aggregated() bool {
 	return false
 }
 
-// tasksWithRuns names the report's tasks for the aggregates: those with at least one finished
-// run, then the others as having none yet (an interim report of an ablation still training).
-func (rep Report) tasksWithRuns() string {
-	has := map[string]bool{}
-	for _, r := range rep.Rows {
-		has[r.Task] = has[r.Task] || r.Seeds > 0
-	}
-	var with, without []string
-	for _, t := range rep.Tasks {
-		if has[t] {
-			with = append(with, t)
-		} else {
-			without = append(without, t)
-		}
-	}
-	s := strings.Join(with, ", ")
-	if len(without) > 0 {
-		s += "; no finished runs yet: " + strings.Join(without, ", ")
+// aggregateTasks names the aggregates' tasks, then those left out of them (a task some variant
+// has no finished run on yet).
+func (rep Report) aggregateTasks() string {
+	s := strings.Join(rep.Tasks, ", ")
+	if len(rep.LeftOut) > 0 {
+		s += "; left out until every variant has a finished run there: " + strings.Join(rep.LeftOut, ", ")
 	}
 	return s
 }
