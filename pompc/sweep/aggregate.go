@@ -192,6 +192,25 @@ func POIInterval(x, y [][]float64, level float64, reps int, rng *rand.Rand) Inte
 	return Interval{Point: ProbabilityOfImprovement(x, y), Lo: Percentile(stats, a), Hi: Percentile(stats, 1-a)}
 }
 
+// pairPOI is P(X > Y) of x's and y's scores (tasks × runs, aligned with tasks) over the tasks
+// both have runs on (shared), with its stratified bootstrap interval seeded by what it compares:
+// kind ("final" or "auc"), the two variants and the shared tasks. So a comparison gets one
+// interval wherever a report makes it (the P(X > Y) table, a claim on one task or across
+// tasks), whatever other tasks either variant has runs on.
+func pairPOI(kind, x, y string, tasks []string, xs, ys [][]float64) (iv Interval, shared []string) {
+	var bx, by [][]float64
+	for t, task := range tasks {
+		if t < len(xs) && t < len(ys) && len(xs[t]) > 0 && len(ys[t]) > 0 {
+			shared, bx, by = append(shared, task), append(bx, xs[t]), append(by, ys[t])
+		}
+	}
+	if len(shared) == 0 {
+		return Interval{math.NaN(), math.NaN(), math.NaN()}, nil
+	}
+	rng := bootstrapRNG(append([]string{"poi", kind, x, y}, shared...)...)
+	return POIInterval(bx, by, Level, BootstrapReps, rng), shared
+}
+
 // ProfileAt is the performance profile at threshold tau: the fraction of runs scoring above tau,
 // averaged over tasks (every task weighs the same, whatever its number of runs).
 func ProfileAt(scores [][]float64, tau float64) float64 {

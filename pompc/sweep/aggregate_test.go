@@ -174,3 +174,41 @@ func TestBestLambda(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, 1.0, best, "0.1 has no cheetah-run run")
 }
+
+// TestOneComparisonOneInterval: the P(X > Y) table and the paper's claims give one comparison
+// one interval, and runs on a task only one side has do not move it.
+func TestOneComparisonOneInterval(t *testing.T) {
+	nan := math.NaN()
+	run := func(task, preset string, lambda, final float64, seed int) Run {
+		return Run{Point: Point{Task: task, Preset: preset, Lambda: lambda, Seed: seed},
+			Status: rundir.Status{State: rundir.StateDone}, Metrics: map[string][]pompc.Record{pompc.KeyEvalReturn: evalCurve(final/2, final)}}
+	}
+	var runs []Run
+	// Eleven interleaved runs a side: P(X > Y) takes 121 values, so two bootstraps of different
+	// streams land on different percentiles.
+	for i := range 11 {
+		f := 600 + float64((i*37)%11)*20
+		runs = append(runs, run("a", "tdmpc2", nan, f, i), run("a", "pompc", 1, f+float64((i*53)%7)*13-20, i), run("a", "bmpc", nan, f+5, i))
+	}
+	find := func(rep Report) (poi, claim Interval) {
+		for _, p := range rep.POI {
+			if p.X == "pompc λ=1" && p.Y == "tdmpc2" {
+				poi = p.P
+			}
+		}
+		for _, c := range rep.Claims {
+			if c.Task == "a" && c.X == "pompc λ=1" && c.Y == "tdmpc2" {
+				claim = c.Final
+			}
+		}
+		return poi, claim
+	}
+	poi, claim := find(NewReport(runs))
+	require.False(t, math.IsNaN(poi.Lo))
+	require.Equal(t, poi, claim, "the table's interval and the claim's")
+	require.Less(t, poi.Lo, poi.Point)
+	more := append(runs[:len(runs):len(runs)], run("b", "tdmpc2", nan, 300, 0), run("b", "tdmpc2", nan, 310, 1))
+	poi2, claim2 := find(NewReport(more))
+	require.Equal(t, poi, poi2, "TD-MPC2's runs on a task PO-MPC has none on")
+	require.Equal(t, claim, claim2)
+}

@@ -181,7 +181,6 @@ func Claims(runs []Run) []Claim {
 		}
 		return out
 	}
-	only := func(s [][]float64, t int) [][]float64 { return [][]float64{s[t]} }
 	var out []Claim
 	for _, p := range pairs {
 		x, y := scores[p.x], scores[p.y]
@@ -193,15 +192,16 @@ func Claims(runs []Run) []Claim {
 			}
 			runs := min(len(x.Final[t]), len(y.Final[t]))
 			fewest, both = min(fewest, runs), both+1
-			out = append(out, Claim{Text: p.text, Task: task, X: p.x, Y: p.y, Runs: runs,
-				Final: POIInterval(only(x.Final, t), only(y.Final, t), Level, BootstrapReps, bootstrapRNG(p.text, task, "final")),
-				AUC:   POIInterval(only(xa, t), only(ya, t), Level, BootstrapReps, bootstrapRNG(p.text, task, "auc"))})
+			one := []string{task}
+			final, _ := pairPOI("final", p.x, p.y, one, x.Final[t:t+1], y.Final[t:t+1])
+			auc, _ := pairPOI("auc", p.x, p.y, one, xa[t:t+1], ya[t:t+1])
+			out = append(out, Claim{Text: p.text, Task: task, X: p.x, Y: p.y, Runs: runs, Final: final, AUC: auc})
 		}
 		// Across tasks once two or more have runs of both (with one it is that task's claim).
 		if both > 1 {
-			out = append(out, Claim{Text: p.text, Task: AllTasks, X: p.x, Y: p.y, Runs: fewest,
-				Final: POIInterval(x.Final, y.Final, Level, BootstrapReps, bootstrapRNG(p.text, AllTasks, "final")),
-				AUC:   POIInterval(xa, ya, Level, BootstrapReps, bootstrapRNG(p.text, AllTasks, "auc"))})
+			final, _ := pairPOI("final", p.x, p.y, tasks, x.Final, y.Final)
+			auc, _ := pairPOI("auc", p.x, p.y, tasks, xa, ya)
+			out = append(out, Claim{Text: p.text, Task: AllTasks, X: p.x, Y: p.y, Runs: fewest, Final: final, AUC: auc})
 		}
 	}
 	return out

@@ -160,7 +160,7 @@ type Report struct {
 }
 
 // POIRow is P(X > Y): the probability that a run of variant X scores above a run of Y on a task,
-// averaged over tasks, with its 95% interval.
+// averaged over the tasks both have finished runs on, with its 95% interval (pairPOI).
 type POIRow struct {
 	X, Y string
 	P    Interval
@@ -171,14 +171,16 @@ type POIRow struct {
 func NewReport(runs []Run) Report {
 	rep := Report{Rows: Summarize(runs), Curves: Curves(runs)}
 	rep.Tasks, rep.Aggregates, rep.LeftOut = Aggregate(runs, 1)
-	_, vs := Scores(runs)
+	tasks, vs := Scores(runs)
 	rep.Claims = Claims(runs)
 	rep.Ordering = OrderingAnswer(rep.Claims)
 	for _, x := range vs {
 		for _, y := range vs {
-			if x.Variant != y.Variant && len(flat(x.Final)) > 0 && len(flat(y.Final)) > 0 {
-				rng := bootstrapRNG("poi", x.Variant, y.Variant)
-				rep.POI = append(rep.POI, POIRow{X: x.Variant, Y: y.Variant, P: POIInterval(x.Final, y.Final, Level, BootstrapReps, rng)})
+			if x.Variant == y.Variant {
+				continue
+			}
+			if p, shared := pairPOI("final", x.Variant, y.Variant, tasks, x.Final, y.Final); len(shared) > 0 {
+				rep.POI = append(rep.POI, POIRow{X: x.Variant, Y: y.Variant, P: p})
 			}
 		}
 	}
@@ -322,7 +324,7 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 			fmt.Fprintf(&b, "| %s | %s | %s |\n", interval(p.P), p.X, p.Y)
 		}
 		b.WriteString("\nProbability of improvement: the chance that a run of X ends above a run of Y on a task " +
-			"(ties ½), averaged over tasks; 0.5 is no difference. [95% stratified bootstrap interval.]\n")
+			"(ties ½), averaged over the tasks both have finished runs on; 0.5 is no difference. [95% stratified bootstrap interval.]\n")
 	}
 	writeCurves(&b, rep.Curves)
 	writePublished(&b, rep.Published)
