@@ -254,14 +254,21 @@ func figAddBand(p *plot.Plot, b figBandData, col figRGBA, dashed, marks bool, la
 		pts[i] = plotter.XY{X: b.x[i], Y: b.mean[i]}
 	}
 	var thumbs []plot.Thumbnailer
-	if len(pts) == 1 {
+	// A lone point, or a marked line's points, as dots.
+	dots := func(r vg.Length) error {
 		s, err := plotter.NewScatter(pts)
 		if err != nil {
 			return err
 		}
-		s.Color, s.Shape, s.Radius = col, draw.CircleGlyph{}, vg.Points(2)
+		s.Color, s.Shape, s.Radius = col, draw.CircleGlyph{}, r
 		p.Add(s)
 		thumbs = append(thumbs, s)
+		return nil
+	}
+	if len(pts) == 1 {
+		if err := dots(vg.Points(2)); err != nil {
+			return err
+		}
 	} else {
 		l, err := plotter.NewLine(pts)
 		if err != nil {
@@ -274,13 +281,9 @@ func figAddBand(p *plot.Plot, b figBandData, col figRGBA, dashed, marks bool, la
 		p.Add(l)
 		thumbs = append(thumbs, l)
 		if marks {
-			s, err := plotter.NewScatter(pts)
-			if err != nil {
+			if err := dots(vg.Points(1.6)); err != nil {
 				return err
 			}
-			s.Color, s.Shape, s.Radius = col, draw.CircleGlyph{}, vg.Points(1.6)
-			p.Add(s)
-			thumbs = append(thumbs, s)
 		}
 	}
 	if label != "" {
