@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -40,23 +41,30 @@ func profileTaus() []float64 {
 	return taus
 }
 
-// AggregateFigures makes the figures across the tasks of a sweep's finished runs: the aggregate
-// statistics, the performance profiles, the probabilities of improvement and the IQM curves, all
-// with stratified bootstrap 95% intervals (sweep.StratifiedBootstrap), in the variants' colours.
+// AggregateFigures makes the figures across the tasks every variant has finished runs on
+// (sweep.CommonScores; the subtitle names them and those left out): the aggregate statistics,
+// the performance profiles, the probabilities of improvement (each pair over the tasks both
+// have) and the IQM curves, all with stratified bootstrap 95% intervals
+// (sweep.StratifiedBootstrap), in the variants' colours.
 func AggregateFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
 	pal := o.palette(runs)
-	rep := sweep.NewReport(runs)
-	tasks, vs, _ := sweep.CommonScores(runs) // the tasks every variant has finished runs on
+	_, aggregates, _ := sweep.Aggregate(runs, 1)
+	poi := sweep.POITable(runs)
+	tasks, vs, left := sweep.CommonScores(runs)
 	var rows []sweep.AggregateRow
-	for _, a := range rep.Aggregates {
+	for _, a := range aggregates {
 		if a.Runs > 0 {
 			rows = append(rows, a)
 		}
 	}
 	if len(rows) == 0 {
-		return nil, fmt.Errorf("widgets: no finished run to aggregate yet")
+		return nil, fmt.Errorf("widgets: no task on which every variant has a finished run yet")
 	}
-	sub := fmt.Sprintf("%d task(s), final returns / 1000; 95%% stratified bootstrap intervals", len(tasks))
+	over := strings.Join(tasks, ", ")
+	for _, l := range left {
+		over += "; left out: " + l.Task
+	}
+	sub := over + ": final returns / 1000; 95% stratified bootstrap intervals"
 	var out []NamedFigure
 	add := func(kind string, f *Figure, c *charts.Line) {
 		out = append(out, NamedFigure{Name: kind + "-" + AllTasksName, Kind: kind, Task: AllTasksName, Figure: f, Chart: c})
@@ -132,14 +140,14 @@ func AggregateFigures(runs []sweep.Run, o SetOptions) ([]NamedFigure, error) {
 	}
 
 	// Probability of improvement: every pair once, in variant order.
-	if len(rep.POI) > 0 {
+	if len(poi) > 0 {
 		order := map[string]int{}
 		for i, a := range rows {
 			order[a.Variant] = i
 		}
 		var labels []string
 		var ivs []sweep.Interval
-		for _, p := range rep.POI {
+		for _, p := range poi {
 			if order[p.X] < order[p.Y] {
 				labels = append(labels, p.X+" > "+p.Y)
 				ivs = append(ivs, p.P)

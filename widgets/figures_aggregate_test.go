@@ -52,7 +52,7 @@ func TestAggregateFigures(t *testing.T) {
 		runs[i].Status.State = rundir.StateRunning
 	}
 	_, err = AggregateFigures(runs, SetOptions{Style: testStyle(Style{})})
-	require.ErrorContains(t, err, "no finished run")
+	require.ErrorContains(t, err, "no task on which every variant has a finished run")
 }
 
 // TestBinRecords: a per-update series of 1000 steps becomes 200 bins of 5 steps, each the mean

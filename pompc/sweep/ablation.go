@@ -3,6 +3,7 @@ package sweep
 import (
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/rundir"
+	"math"
 )
 
 // The ablation the toolkit exists for (issue 17), one definition for the command line (pompc
@@ -87,6 +88,9 @@ func BestLambda(runs []Run, lambdas []float64) (best, iqm float64, ok bool) {
 		ev := r.Metrics[pompc.KeyEvalReturn]
 		if r.Preset != "pompc" || r.KL != "" || r.Prior != "" || r.Status.State != rundir.StateDone || len(ev) == 0 {
 			continue
+		}
+		if f := Final(ev); math.IsNaN(f) || math.IsInf(f, 0) {
+			continue // a diverged run: no score (as Scores); a λ left without one on a task loses
 		}
 		if scores[r.Lambda] == nil {
 			scores[r.Lambda] = map[string][]float64{}

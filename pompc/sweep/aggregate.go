@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/stat"
@@ -47,9 +48,14 @@ func IQM(xs []float64) float64 {
 		return math.NaN()
 	}
 	s := slices.Clone(xs)
-	sort.Float64s(s)
-	cut := len(s) / 4
-	return stat.Mean(s[cut:len(s)-cut], nil)
+	return iqmInPlace(s)
+}
+
+// iqmInPlace is IQM of xs (at least one value), sorting xs.
+func iqmInPlace(xs []float64) float64 {
+	sort.Float64s(xs)
+	cut := len(xs) / 4
+	return stat.Mean(xs[cut:len(xs)-cut], nil)
 }
 
 // Median is the median of xs (the mean of the two middle values for an even count, NumPy's;
@@ -302,29 +308,83 @@ func Scores(runs []Run) (tasks []string, vs []VariantScores) {
 	return tasks, vs
 }
 
+// LeftTask is a task the aggregates leave out (CommonScores) and why: the variants without a
+// finished run there, each as not finished yet, failed (every run there failed) or diverged (its
+// runs there finished with a final return that is not a number), or no finished run of any.
+type LeftTask struct {
+	Task, Why string
+}
+
 // CommonScores is Scores on the tasks where every variant that has a finished run anywhere has
 // finished runs: aggregates compare variants over the same tasks (rliable's statistics assume
 // every algorithm scored on every task; an IQM over two tasks against one over one task mixes
-// the tasks' difficulties into the comparison). Left are the other tasks, in grid order: those
-// some variant has not finished yet (an interim report of an ablation still training) or where
-// no run has.
-func CommonScores(runs []Run) (tasks []string, vs []VariantScores, left []string) {
+// the tasks' difficulties into the comparison). Left are the other tasks, in grid order, each
+// with why: some variant has not finished there yet (an interim report of an ablation still
+// training), failed or diverged there (a failure the per-task table shows; the aggregates then
+// compare the variants on the other tasks), or no run has finished there.
+func CommonScores(runs []Run) (tasks []string, vs []VariantScores, left []LeftTask) {
 	all, vs := Scores(runs)
-	keep := make([]bool, len(all))
-	for t := range all {
-		some, missing := false, false
-		for _, v := range vs {
-			has := len(v.Final[t]) > 0
-			some = some || has
-			missing = missing || (!has && len(flat(v.Final)) > 0)
+	type states struct{ done, failed, other int }
+	st := map[string]*states{}
+	for _, r := range runs {
+		k := r.Task + "\x00" + r.Variant()
+		if st[k] == nil {
+			st[k] = &states{}
 		}
-		keep[t] = some && !missing
+		switch r.Status.State {
+		case rundir.StateDone:
+			st[k].done++
+		case rundir.StateFailed:
+			st[k].failed++
+		default:
+			st[k].other++
+		}
 	}
+	finished := make([]bool, len(vs))
+	for i, v := range vs {
+		finished[i] = len(flat(v.Final)) > 0
+	}
+	keep := make([]bool, len(all))
 	for t, task := range all {
-		if keep[t] {
+		some := false
+		why := map[string][]string{}
+		var reasons []string
+		for i, v := range vs {
+			if len(v.Final[t]) > 0 {
+				some = true
+				continue
+			}
+			if !finished[i] {
+				continue
+			}
+			reason := "no run"
+			if c := st[task+"\x00"+v.Variant]; c != nil {
+				switch {
+				case c.other > 0:
+					reason = "not finished"
+				case c.done > 0:
+					reason = "diverged"
+				case c.failed > 0:
+					reason = "failed every run"
+				}
+			}
+			if why[reason] == nil {
+				reasons = append(reasons, reason)
+			}
+			why[reason] = append(why[reason], v.Variant)
+		}
+		keep[t] = some && len(reasons) == 0
+		switch {
+		case keep[t]:
 			tasks = append(tasks, task)
-		} else {
-			left = append(left, task)
+		case !some:
+			left = append(left, LeftTask{Task: task, Why: "no finished run yet"})
+		default:
+			parts := make([]string, len(reasons))
+			for i, reason := range reasons {
+				parts[i] = reason + ": " + strings.Join(why[reason], ", ")
+			}
+			left = append(left, LeftTask{Task: task, Why: strings.Join(parts, "; ")})
 		}
 	}
 	for i, v := range vs {
@@ -357,7 +417,7 @@ type AggregateRow struct {
 // Aggregate computes the aggregate row of every variant of a sweep's runs on the tasks they all
 // have finished runs on (CommonScores: tasks, the columns of PerTask; left, the others), seeded:
 // the bootstrap is reproducible.
-func Aggregate(runs []Run, seed uint64) (tasks []string, rows []AggregateRow, left []string) {
+func Aggregate(runs []Run, seed uint64) (tasks []string, rows []AggregateRow, left []LeftTask) {
 	tasks, vs, left := CommonScores(runs)
 	for _, v := range vs {
 		rng := bootstrapRNG("aggregate", strconv.FormatUint(seed, 10), v.Variant)
@@ -453,16 +513,20 @@ func IQMCurve(curves [][][]pompc.Record, level float64, reps int, rng *rand.Rand
 		}
 		at = append(at, rows)
 	}
+	var buf []float64 // one buffer for every IQM of every resample and step
 	iqmAt := func(pick func(t, r int) int, i int) float64 {
-		var xs []float64
+		buf = buf[:0]
 		for t, rows := range at {
 			for r := range rows {
-				xs = append(xs, rows[pick(t, r)][i])
+				buf = append(buf, rows[pick(t, r)][i])
 			}
 		}
-		return IQM(xs)
+		return iqmInPlace(buf)
 	}
 	samples := make([][]float64, len(steps))
+	for i := range samples {
+		samples[i] = make([]float64, 0, reps)
+	}
 	idx := make([][]int, len(at))
 	for range reps {
 		for t, rows := range at {

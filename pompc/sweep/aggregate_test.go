@@ -127,7 +127,7 @@ func TestAggregateOfRuns(t *testing.T) {
 	unfinished.Status.State = rundir.StateRunning
 	tasks, rows, left = Aggregate(append(runs[:6:6], unfinished), 1)
 	require.Equal(t, []string{"cartpole-swingup"}, tasks)
-	require.Equal(t, []string{"cartpole-balance", "walker-walk"}, left)
+	require.Equal(t, []LeftTask{{"cartpole-balance", "no run: pompc λ=9"}, {"walker-walk", "no finished run yet"}}, left)
 	require.Len(t, rows, 3)
 	require.Equal(t, 1, rows[0].Tasks)
 	require.Equal(t, 2, rows[0].Runs)
@@ -137,14 +137,39 @@ func TestAggregateOfRuns(t *testing.T) {
 	require.True(t, math.IsNaN(rows[2].IQM.Point))
 	var md strings.Builder
 	require.NoError(t, WriteMarkdown(&md, NewReport(append(runs[:6:6], unfinished))))
-	require.Contains(t, md.String(), "Across tasks (cartpole-swingup; left out until every variant has a finished run there: cartpole-balance, walker-walk): ")
+	require.Contains(t, md.String(), "Across tasks (cartpole-swingup; left out: cartpole-balance (no run: pompc λ=9); left out: walker-walk (no finished run yet)): ")
+	// Why a task is left out: a variant still training there, failed there, or diverged there.
+	for _, c := range []struct {
+		state string
+		final float64
+		why   string
+	}{{rundir.StateRunning, 200, "not finished: pompc λ=9"}, {rundir.StateFailed, 200, "failed every run: pompc λ=9"}, {rundir.StateDone, math.NaN(), "diverged: pompc λ=9"}} {
+		r := run("cartpole-balance", 9, 0, 0, c.final)
+		r.Status.State = c.state
+		_, _, left = Aggregate(append(runs[:6:6], r), 1)
+		require.Equal(t, []LeftTask{{"cartpole-balance", c.why}}, left)
+	}
+	// Only the second task in common: every variant's finals and curves keep to it.
+	second := []Run{runs[0], runs[2], runs[3], runs[6]} // λ = 1 on both tasks, λ = 9 on cartpole-balance
+	tasks, _, left = Aggregate(second, 1)
+	require.Equal(t, []string{"cartpole-balance"}, tasks)
+	require.Equal(t, []LeftTask{{"cartpole-swingup", "no run: pompc λ=9"}}, left)
+	_, vs, _ := CommonScores(second)
+	for _, v := range vs {
+		require.Len(t, v.Final, 1)
+		require.Len(t, v.Curves, 1)
+		require.Len(t, v.Curves[0], len(v.Final[0]))
+	}
+	require.Equal(t, []float64{0.9, 1.0}, vs[0].Final[0])
+	require.InDelta(t, 0.3, vs[0].Curves[0][0][0].Val, 1e-12, "λ = 1's first balance run's first evaluation")
+	require.Equal(t, []float64{0.2}, vs[1].Final[0])
 	// Variants on disjoint tasks have no common ground: no aggregate.
 	tasks, rows, left = Aggregate([]Run{runs[2], runs[4]}, 1)
 	require.Empty(t, tasks)
-	require.Equal(t, []string{"cartpole-balance", "cartpole-swingup"}, left)
+	require.Equal(t, []LeftTask{{"cartpole-balance", "no run: pompc λ=9"}, {"cartpole-swingup", "no run: pompc λ=1"}}, left)
 	require.Zero(t, rows[0].Runs+rows[1].Runs)
 
-	_, vs := Scores(runs)
+	_, vs = Scores(runs)
 	steps, iqm := IQMCurve(vs[0].Curves, 0.95, 200, rand.New(rand.NewPCG(1, 1)))
 	require.Equal(t, []int64{1000, 2000}, steps)
 	require.InDelta(t, (0.2+0.3)/2, iqm[0].Point, 1e-12) // IQM of 0.1, 0.2, 0.3, 0.4
@@ -173,6 +198,13 @@ func TestBestLambda(t *testing.T) {
 	best, _, ok = BestLambda(append(runs, hard, other), []float64{0.1, 1, 9})
 	require.True(t, ok)
 	require.Equal(t, 1.0, best, "0.1 has no cheetah-run run")
+	// A diverged run (NaN final) has no score: the first λ's NaN IQM would otherwise win every
+	// comparison (nothing is greater than NaN).
+	diverged := run("pompc", 0.1, "", math.NaN())
+	best, iqm, ok = BestLambda([]Run{diverged, runs[1], runs[2]}, []float64{0.1, 1})
+	require.True(t, ok)
+	require.Equal(t, 1.0, best)
+	require.InDelta(t, 0.65, iqm, 1e-12)
 }
 
 // TestOneComparisonOneInterval: the P(X > Y) table and the paper's claims give one comparison
@@ -208,7 +240,25 @@ func TestOneComparisonOneInterval(t *testing.T) {
 	require.Equal(t, poi, claim, "the table's interval and the claim's")
 	require.Less(t, poi.Lo, poi.Point)
 	more := append(runs[:len(runs):len(runs)], run("b", "tdmpc2", nan, 300, 0), run("b", "tdmpc2", nan, 310, 1))
-	poi2, claim2 := find(NewReport(more))
+	rep2 := NewReport(more)
+	poi2, claim2 := find(rep2)
+	var md strings.Builder
+	require.NoError(t, WriteMarkdown(&md, rep2))
+	require.Contains(t, md.String(), " | pompc λ=1 | tdmpc2 | a |\n", "the P(X > Y) table names the tasks of each pair")
 	require.Equal(t, poi, poi2, "TD-MPC2's runs on a task PO-MPC has none on")
 	require.Equal(t, claim, claim2)
+	// Both are the bootstrap of task a's scores alone, seeded by the pair and that task.
+	_, vs := Scores(more)
+	var x, y [][]float64
+	for _, v := range vs {
+		switch v.Variant {
+		case "pompc λ=1":
+			x = v.Final[:1]
+		case "tdmpc2":
+			y = v.Final[:1]
+		}
+	}
+	require.Len(t, y[0], 11)
+	want := POIInterval(x, y, Level, BootstrapReps, bootstrapRNG("poi", "final", "pompc λ=1", "tdmpc2", "a"))
+	require.Equal(t, want, poi2)
 }

@@ -119,10 +119,10 @@ func TestSummarizeAndTables(t *testing.T) {
 	require.NoError(t, WriteTables(t.TempDir(), rep))
 	// An interim report names the tasks its aggregates leave out (no finished run yet).
 	mdBuf.Reset()
-	rep.LeftOut = []string{"u"}
+	rep.LeftOut = []LeftTask{{"u", "no finished run yet"}}
 	rep.Rows = append(rep.Rows, Row{Task: "u", Variant: "tdmpc2", Pending: 5})
 	require.NoError(t, WriteMarkdown(&mdBuf, rep))
-	require.Contains(t, mdBuf.String(), "Across tasks (t; left out until every variant has a finished run there: u): ")
+	require.Contains(t, mdBuf.String(), "Across tasks (t; left out: u (no finished run yet)): ")
 	// With no finished run anywhere there is no across-tasks table to introduce.
 	mdBuf.Reset()
 	pending := NewReport(nil)

@@ -146,9 +146,10 @@ type Report struct {
 	Rows   []Row
 	// Tasks are the tasks of the aggregates, in grid order (the columns of AggregateRow.PerTask):
 	// those every variant has finished runs on (CommonScores); LeftOut are the sweep's others.
-	Tasks, LeftOut []string
-	Aggregates     []AggregateRow
-	POI            []POIRow
+	Tasks      []string
+	LeftOut    []LeftTask
+	Aggregates []AggregateRow
+	POI        []POIRow
 	// Claims check the paper's ordering (Claims), Ordering answers it per task (OrderingAnswer).
 	Claims   []Claim
 	Ordering []string
@@ -160,30 +161,39 @@ type Report struct {
 }
 
 // POIRow is P(X > Y): the probability that a run of variant X scores above a run of Y on a task,
-// averaged over the tasks both have finished runs on, with its 95% interval (pairPOI).
+// averaged over the tasks both have finished runs on (Tasks), with its 95% interval (pairPOI).
 type POIRow struct {
-	X, Y string
-	P    Interval
+	X, Y  string
+	P     Interval
+	Tasks []string
 }
 
-// NewReport summarizes runs: Summarize's rows, then the aggregates and the probabilities of
-// improvement (bootstrap seeded, so a report is reproducible).
-func NewReport(runs []Run) Report {
-	rep := Report{Rows: Summarize(runs), Curves: Curves(runs)}
-	rep.Tasks, rep.Aggregates, rep.LeftOut = Aggregate(runs, 1)
+// POITable is P(X > Y) of the final returns for every ordered pair of variants with finished
+// runs on a common task, in the variants' order.
+func POITable(runs []Run) []POIRow {
 	tasks, vs := Scores(runs)
-	rep.Claims = Claims(runs)
-	rep.Ordering = OrderingAnswer(rep.Claims)
+	var rows []POIRow
 	for _, x := range vs {
 		for _, y := range vs {
 			if x.Variant == y.Variant {
 				continue
 			}
 			if p, shared := pairPOI("final", x.Variant, y.Variant, tasks, x.Final, y.Final); len(shared) > 0 {
-				rep.POI = append(rep.POI, POIRow{X: x.Variant, Y: y.Variant, P: p})
+				rows = append(rows, POIRow{X: x.Variant, Y: y.Variant, P: p, Tasks: shared})
 			}
 		}
 	}
+	return rows
+}
+
+// NewReport summarizes runs: Summarize's rows and the learning curves, then the aggregates, the
+// probabilities of improvement and the paper's claims (bootstraps seeded, so a report is
+// reproducible).
+func NewReport(runs []Run) Report {
+	rep := Report{Rows: Summarize(runs), Curves: Curves(runs), POI: POITable(runs)}
+	rep.Tasks, rep.Aggregates, rep.LeftOut = Aggregate(runs, 1)
+	rep.Claims = Claims(runs)
+	rep.Ordering = OrderingAnswer(rep.Claims)
 	return rep
 }
 
@@ -319,9 +329,9 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 			"[95%% stratified bootstrap interval, %d resamples of the runs within each task.]\n", rep.aggregateTasks(), BootstrapReps)
 	}
 	if len(rep.POI) > 0 {
-		b.WriteString("\n| P(X > Y) | X | Y |\n|---|---|---|\n")
+		b.WriteString("\n| P(X > Y) | X | Y | tasks |\n|---|---|---|---|\n")
 		for _, p := range rep.POI {
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", interval(p.P), p.X, p.Y)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", interval(p.P), p.X, p.Y, strings.Join(p.Tasks, ", "))
 		}
 		b.WriteString("\nProbability of improvement: the chance that a run of X ends above a run of Y on a task " +
 			"(ties ½), averaged over the tasks both have finished runs on; 0.5 is no difference. [95% stratified bootstrap interval.]\n")
@@ -370,12 +380,11 @@ func (rep Report) aggregated() bool {
 	return false
 }
 
-// aggregateTasks names the aggregates' tasks, then those left out of them (a task some variant
-// has no finished run on yet).
+// aggregateTasks names the aggregates' tasks, then those left out of them and why.
 func (rep Report) aggregateTasks() string {
 	s := strings.Join(rep.Tasks, ", ")
-	if len(rep.LeftOut) > 0 {
-		s += "; left out until every variant has a finished run there: " + strings.Join(rep.LeftOut, ", ")
+	for _, l := range rep.LeftOut {
+		s += "; left out: " + l.Task + " (" + l.Why + ")"
 	}
 	return s
 }
