@@ -272,9 +272,9 @@ Parameters (first cell): `--budget=tiny` is CI's smoke run (seconds per run, a s
 and batch, one evaluation episode); `--budget=full` is the real experiment, the same ablation
 as `pompc ablation` (README "The ablation"): 5 seeds × 50k agent steps per variant, an evaluation
 of 5 episodes every 5k steps, 35 runs in two phases (the λ ablation's 25, then the prior
-ablation's 10 at the best λ), each variant's seeds one population: about 9 hours per task on a
-2-core CPU (18 hours of one core: TD-MPC2's population about 1 h 50 min, each other one about
-2 h 45 min), two populations at a time (README "The ablation"). `--parallel=N` sets how many
+ablation's 10 at the best λ), each variant's seeds one population, two at a time: on a 2-core
+CPU about 10 hours for one task, 18 for two (a task is 18 hours of one core: TD-MPC2's
+population about 1 h 50 min, each other one about 2 h 45 min; README "The ablation"). `--parallel=N` sets how many
 populations (or runs) train at once (default: one per CPU, at most one per population); they
 share the cores evenly (`sweep.Threads`).
 """),
