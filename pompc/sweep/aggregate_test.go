@@ -168,6 +168,11 @@ func TestAggregateOfRuns(t *testing.T) {
 	require.Empty(t, tasks)
 	require.Equal(t, []LeftTask{{"cartpole-balance", "no run: pompc λ=9"}, {"cartpole-swingup", "no run: pompc λ=1"}}, left)
 	require.Zero(t, rows[0].Runs+rows[1].Runs)
+	md.Reset()
+	require.NoError(t, WriteMarkdown(&md, NewReport([]Run{runs[2], runs[4]})))
+	require.Contains(t, md.String(), "No aggregates across tasks yet: no task has finished runs of every variant "+
+		"(left out: cartpole-balance (no run: pompc λ=9); left out: cartpole-swingup (no run: pompc λ=1)).")
+	require.NotContains(t, md.String(), "| variant | tasks | runs | IQM")
 
 	_, vs = Scores(runs)
 	steps, iqm := IQMCurve(vs[0].Curves, 0.95, 200, rand.New(rand.NewPCG(1, 1)))

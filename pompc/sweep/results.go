@@ -327,6 +327,10 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 		fmt.Fprintf(&b, "\nAcross tasks (%s): final returns normalized by the task maximum (1000); IQM (the mean of the middle 50%%) "+
 			"and optimality gap (the mean of 1 − min(score, 1), lower is better) over all runs × tasks, mean and median of the per-task means. "+
 			"[95%% stratified bootstrap interval, %d resamples of the runs within each task.]\n", rep.aggregateTasks(), BootstrapReps)
+	} else if rep.finished() && len(rep.LeftOut) > 0 {
+		// Finished runs, but on no task every variant has finished: say why there is no table.
+		fmt.Fprintf(&b, "\nNo aggregates across tasks yet: no task has finished runs of every variant (%s).\n",
+			strings.TrimPrefix(rep.aggregateTasks(), "; "))
 	}
 	if len(rep.POI) > 0 {
 		b.WriteString("\n| P(X > Y) | X | Y | tasks |\n|---|---|---|---|\n")
@@ -367,6 +371,16 @@ func WriteTables(dir string, rep Report) error {
 		}
 	}
 	return nil
+}
+
+// finished reports whether any task and variant has a finished run.
+func (rep Report) finished() bool {
+	for _, r := range rep.Rows {
+		if r.Seeds > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // aggregated reports whether any aggregate has a finished run (an ablation whose runs are all
