@@ -35,6 +35,12 @@ type Status struct {
 	// (Step − LaunchStep) / (Updated − Launched). Zero in records written before they existed.
 	Launched   time.Time `json:"launched,omitzero"`
 	LaunchStep int64     `json:"launch_step,omitempty"`
+	// Recent is the time of a heartbeat of this launch about RecentWindow before Updated (the
+	// launch itself while younger) and RecentStep the step then, so a running run's current
+	// rate is (Step − RecentStep) / (Updated − Recent): free of its launch's seed phase and
+	// pretraining, and of the load the machine had hours ago. Zero in older records.
+	Recent     time.Time `json:"recent,omitzero"`
+	RecentStep int64     `json:"recent_step,omitempty"`
 	// Launcher names what ran it ("process", "session").
 	Launcher string `json:"launcher,omitempty"`
 	// Error is why the last launch failed (for a child process, the end of its output).
@@ -42,6 +48,9 @@ type Status struct {
 	// Updated is when the record was written.
 	Updated time.Time `json:"updated"`
 }
+
+// RecentWindow is how far back Status.Recent looks.
+const RecentWindow = 15 * time.Minute
 
 // HeartbeatEvery is how often the launcher of a running run rewrites its status record with
 // the run's step and wall time.

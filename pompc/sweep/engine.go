@@ -283,6 +283,26 @@ type running struct {
 	mu       sync.Mutex
 	last     pompc.Status
 	err      error
+	// beats are this launch's (time, step) marks, the launch first, none older than
+	// rundir.RecentWindow but the newest such: the oldest is the record's Recent.
+	beats []beat
+}
+
+// beat is a launch's step at a time.
+type beat struct {
+	at   time.Time
+	step int64
+}
+
+// mark adds (at, step) to the marks and drops those that a younger mark, still at least window
+// old, makes unneeded; it returns the oldest kept: the latest mark at least window before at
+// (or the first, while none is that old).
+func (r *running) mark(at time.Time, step int64, window time.Duration) beat {
+	r.beats = append(r.beats, beat{at, step})
+	for len(r.beats) > 1 && at.Sub(r.beats[1].at) >= window {
+		r.beats = r.beats[1:]
+	}
+	return r.beats[0]
 }
 
 // heartbeat rewrites a training job's running record with its step (the launcher's latest
@@ -296,6 +316,8 @@ func (r *running) heartbeat(dir string, start time.Time) {
 	st := r.st
 	st.Step = max(st.Step, r.last.Step, lastStep(dir))
 	st.WallSeconds = r.prevWall + time.Since(start).Seconds()
+	recent := r.mark(time.Now().UTC(), st.Step, rundir.RecentWindow)
+	st.Recent, st.RecentStep = recent.at, recent.step
 	_ = rundir.WriteStatus(dir, st)
 }
 
@@ -394,6 +416,8 @@ func (e Engine) begin(i int, j Job, mu *sync.Mutex, update func(Update), logf fu
 		}
 	}
 	st.Launched, st.LaunchStep = time.Now().UTC(), st.Step
+	st.Recent, st.RecentStep = st.Launched, st.Step
+	r.mark(st.Launched, st.Step, rundir.RecentWindow)
 	r.st = st
 	if r.err = rundir.WriteStatus(j.Dir, st); r.err != nil {
 		return r
@@ -417,6 +441,10 @@ func (e Engine) end(ctx context.Context, i int, j Job, r *running, start time.Ti
 	// A launcher may report only at the end: a stopped run's step is its metrics' (it saved there).
 	st.Step = max(r.last.Step, lastStep(j.Dir))
 	last := r.last
+	if len(r.beats) > 0 { // a stopped run's rate, for estimates: its recent one
+		recent := r.mark(time.Now().UTC(), st.Step, rundir.RecentWindow)
+		st.Recent, st.RecentStep = recent.at, recent.step
+	}
 	r.mu.Unlock()
 	st.WallSeconds = r.prevWall + time.Since(start).Seconds()
 	switch {

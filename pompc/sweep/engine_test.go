@@ -184,6 +184,8 @@ func TestEngineHeartbeat(t *testing.T) {
 	require.Equal(t, int64(0), st.LaunchStep, "no checkpoint: it starts over")
 	require.False(t, st.Launched.Before(before.Truncate(time.Second)))
 	require.Greater(t, st.WallSeconds, 100.0, "the earlier launches' wall time plus this one's so far")
+	require.Equal(t, st.Launched, st.Recent, "younger than rundir.RecentWindow: the recent mark is the launch")
+	require.Equal(t, int64(0), st.RecentStep)
 	close(q.release)
 	require.NoError(t, <-done)
 	time.Sleep(50 * time.Millisecond) // five heartbeat periods

@@ -22,12 +22,14 @@ type Estimate struct {
 // of later, a phase that starts once jobs have ended (the ablation's prior ablation at the best
 // λ), when work items (Items under l) run parallel at a time. A run's time left is its steps
 // left at the rate of its kind (task, preset and size: the cost of a step): the mean rate of
-// that kind's running runs since their launch, counted from seedEnd(job) (the end of the seed
-// phase, whose random steps cost next to nothing) when the launch began inside it, or else
-// its finished runs' steps over their whole wall time, or else its stopped runs' rate over their
-// last launch (counted as a running run's); a kind with none of these takes its preset's and size's on other
-// tasks. An item lasts as long as its slowest run. The rates hold while the machine's load
-// stays as it is.
+// that kind's running runs over their last rundir.RecentWindow (PointStatus.Recent) once that
+// window lies past the seed phase, else since their launch, counted from seedEnd(job) (the end
+// of the seed phase, whose random steps cost next to nothing, though its pretraining burst
+// does) when the launch began inside it; or else its finished runs' steps over their whole
+// wall time; or else its stopped runs' rate over their last launch's recent window (or whole
+// launch), counted as a running run's. A kind with none of these takes its preset's and size's
+// on other tasks. An item lasts as long as its slowest run. The rates hold while the machine's
+// load stays as it is.
 func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedEnd func(Job) int64, later []Job) Estimate {
 	type acc struct{ sum, n float64 }
 	runningRate, doneRate, pastRate := map[string]*acc{}, map[string]*acc{}, map[string]*acc{}
@@ -46,6 +48,11 @@ func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedE
 	for i, p := range pts {
 		k := jobs[i]
 		switch {
+		case p.State == rundir.StateRunning && !p.Recent.IsZero() && p.RecentStep >= seedEnd(jobs[i]) &&
+			p.Step > p.RecentStep && now.After(p.Recent):
+			// Its rate over the last rundir.RecentWindow, past the seed phase: the machine's
+			// load as it is now.
+			add2(runningRate, k, float64(p.Step-p.RecentStep)/now.Sub(p.Recent).Seconds())
 		case p.State == rundir.StateRunning && !p.Since.IsZero():
 			from := max(p.SinceStep, seedEnd(jobs[i]))
 			if p.Step > from && now.After(p.Since) {
@@ -60,6 +67,10 @@ func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedE
 			// run's (from the end of the seed phase), up to its last record.
 			st, err := rundir.ReadStatus(jobs[i].Dir)
 			if err != nil || st.Launched.IsZero() || !st.Updated.After(st.Launched) {
+				continue
+			}
+			if st.Recent.After(st.Launched) && st.RecentStep >= seedEnd(jobs[i]) && st.Step > st.RecentStep && st.Updated.After(st.Recent) {
+				add2(pastRate, k, float64(st.Step-st.RecentStep)/st.Updated.Sub(st.Recent).Seconds())
 				continue
 			}
 			if from := max(st.LaunchStep, seedEnd(jobs[i])); st.Step > from {

@@ -79,3 +79,55 @@ func TestEstimateLeft(t *testing.T) {
 	// at 5/s = 80 + 200; e: 500 and 1000 at 10/s = 50 + 100.
 	require.InDelta(t, 100+100+80+200+50+100, est.All.Seconds(), 3)
 }
+
+// TestEstimateRecentRate: a running run's rate is its recent window's once that window lies past
+// the seed phase (the launch's average, pretraining burst included, would say five times
+// slower), its launch's while the window reaches into the seed phase; a stopped run's is its
+// last recent window's.
+func TestEstimateRecentRate(t *testing.T) {
+	job := func() Job {
+		cfg := pompc.POMPC()
+		cfg.Steps = 2000
+		return Job{Point: Point{Task: "a", Preset: "pompc"}, Dir: t.TempDir(), Config: cfg}
+	}
+	now := time.Now()
+	seedEnd := func(Job) int64 { return 500 }
+	running := PointStatus{State: rundir.StateRunning, Step: 1500, Target: 2000, Since: now.Add(-1000 * time.Second),
+		Recent: now.Add(-100 * time.Second), RecentStep: 1000}
+	est := EstimateLeft(ProcessLauncher{}, []Job{job()}, []PointStatus{running}, 1, seedEnd, nil)
+	require.InDelta(t, 100, est.Running.Seconds(), 1, "500 steps at the recent 5 steps/s")
+	running.RecentStep = 400 // the window begins inside the seed phase: the launch's rate, 1/s
+	est = EstimateLeft(ProcessLauncher{}, []Job{job()}, []PointStatus{running}, 1, seedEnd, nil)
+	require.InDelta(t, 500, est.Running.Seconds(), 1)
+
+	// A stopped run (kind known only from it) and a pending one of its kind.
+	jobs := []Job{job(), job()}
+	launched := now.Add(-time.Hour).UTC()
+	stop := rundir.Status{State: rundir.StateStopped, Step: 1200, LaunchStep: 0, Launched: launched,
+		Recent: launched.Add(900 * time.Second), RecentStep: 700}
+	require.NoError(t, rundir.WriteStatus(jobs[0].Dir, stop))
+	data, err := os.ReadFile(rundir.Path(jobs[0].Dir, rundir.StatusFile))
+	require.NoError(t, err)
+	// Updated 1000 s after the launch: 500 steps in its last 100 s (5/s; the launch's: 0.7/s).
+	data = []byte(strings.Replace(string(data), `"updated": "`, `"updated": "`+launched.Add(1000*time.Second).Format(time.RFC3339Nano)+`", "x": "`, 1))
+	require.NoError(t, os.WriteFile(rundir.Path(jobs[0].Dir, rundir.StatusFile), data, 0o644))
+	pts := []PointStatus{{State: rundir.StateStopped, Step: 1200, Target: 2000}, {State: "pending", Target: 2000}}
+	est = EstimateLeft(ProcessLauncher{}, jobs, pts, 1, seedEnd, nil)
+	require.InDelta(t, 800/5.0+2000/5.0, est.All.Seconds(), 2)
+}
+
+// TestRecentMarks: the record's Recent is the latest mark at least the window old, or the
+// launch's while none is; marks it no longer needs are dropped.
+func TestRecentMarks(t *testing.T) {
+	var r running
+	t0 := time.Unix(0, 0)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	require.Equal(t, beat{at(0), 0}, r.mark(at(0), 0, 15*time.Minute))
+	for m := 1; m <= 14; m++ {
+		require.Equal(t, beat{at(0), 0}, r.mark(at(m), int64(100*m), 15*time.Minute), "minute %d", m)
+	}
+	require.Equal(t, beat{at(0), 0}, r.mark(at(15), 1500, 15*time.Minute))
+	require.Equal(t, beat{at(1), 100}, r.mark(at(16), 1600, 15*time.Minute))
+	require.Equal(t, beat{at(16), 1600}, r.mark(at(40), 4000, 15*time.Minute), "after a gap: the latest mark at least 15 min old")
+	require.Len(t, r.beats, 2)
+}

@@ -387,6 +387,10 @@ type PointStatus struct {
 	// rate so far is (Step − SinceStep) / (now − Since), seed phase included.
 	Since     time.Time
 	SinceStep int64
+	// Recent and RecentStep are a running run's step about rundir.RecentWindow ago (its
+	// status record's Recent; zero without one, or while the launch is younger).
+	Recent     time.Time
+	RecentStep int64
 }
 
 // SweepStatus reports every point of the sweep in dir from its run directory (the status
@@ -458,6 +462,9 @@ func JobsStatus(jobs []Job, local bool) ([]PointStatus, error) {
 			}
 			if !local || rundir.InUse(j.Dir) || time.Since(launched) < launchGrace {
 				p.Since, p.SinceStep = launched, from
+				if st.Recent.After(launched) {
+					p.Recent, p.RecentStep = st.Recent, st.RecentStep
+				}
 			} else {
 				p.State = rundir.StateStopped // its process died: run it again to resume
 			}
