@@ -240,15 +240,16 @@ const AllTasks = "all tasks"
 
 // WriteCSV writes the report's rows with a header line: one per task and variant, then one per
 // variant over all tasks (task "all tasks", seeds = runs, the normalized aggregate columns with
-// their 95% bootstrap bounds). Empty cells are undefined values (no finished seed, one seed for
+// their 95% bootstrap bounds, and norm_tasks: the tasks they cover, ";"-separated, those every
+// variant has finished runs on). Empty cells are undefined values (no finished seed, one seed for
 // an interval, or a column of the other kind of row).
 func WriteCSV(w io.Writer, rep Report) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"task", "variant", "preset", "lambda", "prior_kl", "prior", "seeds", "failed", "pending",
 		"final_mean", "final_ci95", "auc_mean", "auc_ci95", "wall_s_mean",
 		"norm_iqm", "norm_iqm_lo", "norm_iqm_hi", "norm_mean", "norm_mean_lo", "norm_mean_hi",
-		"norm_median", "norm_median_lo", "norm_median_hi", "opt_gap", "opt_gap_lo", "opt_gap_hi"})
-	blank := make([]string, 12)
+		"norm_median", "norm_median_lo", "norm_median_hi", "opt_gap", "opt_gap_lo", "opt_gap_hi", "norm_tasks"})
+	blank := make([]string, 13)
 	for _, r := range rep.Rows {
 		cfg, _ := r.Point.Config()
 		_ = cw.Write(append([]string{r.Task, r.Variant, r.Point.Preset, lambdaCell(r.Point), string(cfg.PriorKL), string(cfg.Prior),
@@ -260,7 +261,7 @@ func WriteCSV(w io.Writer, rep Report) error {
 		for _, iv := range []Interval{a.IQM, a.Mean, a.Median, a.OptGap} {
 			row = append(row, num3(iv.Point), num3(iv.Lo), num3(iv.Hi))
 		}
-		_ = cw.Write(row)
+		_ = cw.Write(append(row, strings.Join(rep.Tasks, ";")))
 	}
 	cw.Flush()
 	return cw.Error()
