@@ -1,9 +1,11 @@
 package sweep
 
 import (
+	"math"
+	"sort"
+
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/rundir"
-	"math"
 )
 
 // The ablation the toolkit exists for (issue 17), one definition for the command line (pompc
@@ -26,12 +28,15 @@ func PriorAblation(lambda float64) []Grid {
 
 // AblationJobs are the jobs of grids on every task and seed, each run with trainArgs, under root,
 // task by task (the populations of one task train before the next task's, so each task's
-// answer comes whole as soon as it can): a point that several grids share (the default prior
-// at λ) is one job.
+// answer comes whole as soon as it can) and, within a task, seed by seed: every variant's run
+// of a seed before the next seed, so that an ablation trained one run per population
+// (GroupRun) and stopped partway compares every variant over the same seeds. A point that
+// several grids share (the default prior at λ) is one job.
 func AblationJobs(root string, grids []Grid, tasks []string, seeds []int, trainArgs []string) ([]Job, error) {
 	var out []Job
 	seen := map[string]bool{}
 	for _, task := range tasks {
+		var taskJobs []Job
 		for _, g := range grids {
 			g.Tasks, g.Seeds, g.TrainArgs = []string{task}, seeds, trainArgs
 			js, err := g.Jobs(root)
@@ -41,10 +46,18 @@ func AblationJobs(root string, grids []Grid, tasks []string, seeds []int, trainA
 			for _, j := range js {
 				if !seen[j.Dir] {
 					seen[j.Dir] = true
-					out = append(out, j)
+					taskJobs = append(taskJobs, j)
 				}
 			}
 		}
+		rank := map[int]int{}
+		for i, s := range seeds {
+			if _, ok := rank[s]; !ok {
+				rank[s] = i
+			}
+		}
+		sort.SliceStable(taskJobs, func(a, b int) bool { return rank[taskJobs[a].Point.Seed] < rank[taskJobs[b].Point.Seed] })
+		out = append(out, taskJobs...)
 	}
 	return out, nil
 }

@@ -229,20 +229,25 @@ const (
 	// measured on the 2-core machine, a population of TD-MPC2, PO-MPC at three λ and BMPC took
 	// more time per step than the five trained apart.
 	GroupVariant Grouping = "variant"
+	// GroupRun trains every run as a population of its own. On a CPU it is as fast as
+	// GroupVariant, and a machine lost mid-ablation loses at most the runs then training, not
+	// whole populations of five: a run, not a variant, is the unit of work that checkpoints,
+	// finishes and is archived (Archive).
+	GroupRun Grouping = "run"
 	// GroupAuto is GroupVariant on the pure-Go backend and GroupShared on XLA (the job's
 	// backend, else $GOMLX_BACKEND, else the default: pompc.BackendSpec).
 	GroupAuto Grouping = "auto"
 )
 
-// ParseGrouping reads auto, shared or variant ("" is auto).
+// ParseGrouping reads auto, shared, variant or run ("" is auto).
 func ParseGrouping(s string) (Grouping, error) {
 	switch g := Grouping(strings.TrimSpace(s)); g {
 	case "", GroupAuto:
 		return GroupAuto, nil
-	case GroupShared, GroupVariant:
+	case GroupShared, GroupVariant, GroupRun:
 		return g, nil
 	}
-	return "", fmt.Errorf("sweep: unknown population grouping %q (want auto, shared or variant)", s)
+	return "", fmt.Errorf("sweep: unknown population grouping %q (want auto, shared, variant or run)", s)
 }
 
 // groupOf resolves g for a job: auto becomes variant on the pure-Go backend, shared elsewhere.
@@ -276,11 +281,14 @@ type PopulationRun struct {
 func (PopulationLauncher) Name() string { return "population" }
 
 // BatchKey implements BatchLauncher: pompc.PopulationKey of the job's task and configuration,
-// and with GroupVariant its variant.
+// and with GroupVariant its variant, with GroupRun its run directory.
 func (l PopulationLauncher) BatchKey(j Job) string {
 	key := pompc.PopulationKey(j.Point.Task, j.Config)
-	if l.Group.groupOf(j) == GroupVariant {
+	switch l.Group.groupOf(j) {
+	case GroupVariant:
 		key += "\x00" + j.Point.Variant()
+	case GroupRun:
+		key += "\x00" + j.Dir
 	}
 	return key
 }

@@ -82,12 +82,13 @@ func TestSweepStatusAndItems(t *testing.T) {
 	require.Equal(t, [][]int{{1, 2, 3}}, Items(PopulationLauncher{Group: GroupShared}, jobs, todo), "one task per population")
 	// By variant (auto on the pure-Go backend): λ = 1's seed, then λ = 9's two seeds.
 	require.Equal(t, [][]int{{1}, {2, 3}}, Items(PopulationLauncher{Group: GroupVariant}, jobs, todo))
+	require.Equal(t, [][]int{{1}, {2}, {3}}, Items(PopulationLauncher{Group: GroupRun}, jobs, todo), "each run alone")
 	t.Setenv("GOMLX_BACKEND", "")
 	require.Equal(t, [][]int{{1}, {2, 3}}, Items(PopulationLauncher{}, jobs, todo), "auto on the pure-Go backend")
 	jobs[1].Config.Backend, jobs[2].Config.Backend, jobs[3].Config.Backend = "xla:cuda", "xla:cuda", "xla:cuda"
 	require.Equal(t, [][]int{{1, 2, 3}}, Items(PopulationLauncher{}, jobs, todo), "auto on XLA")
 	_, err = ParseGrouping("by-task")
-	require.ErrorContains(t, err, "want auto, shared or variant")
+	require.ErrorContains(t, err, "want auto, shared, variant or run")
 
 	// A submission's task names its runs; TaskJobs finds them.
 	sub := Submission{N: 0, JobID: "7", Items: [][]string{{filepath.Base(jobs[3].Dir)}}}

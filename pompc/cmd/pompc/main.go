@@ -46,6 +46,8 @@ func main() {
 		err = runPopulation(ctx, os.Args[2:])
 	case "plot":
 		err = runPlot(ctx, os.Args[2:])
+	case "archive":
+		err = runArchive(ctx, os.Args[2:])
 	case "serve":
 		err = runServe(ctx, os.Args[2:])
 	case "-h", "--help", "help":
@@ -96,6 +98,7 @@ commands:
   ablation  TD-MPC2, PO-MPC at several λ, BMPC, and the prior/KL variants: one population per task
   population FILE  train the runs FILE lists ({"runs": [[train args...], ...]}) as populations
   plot    export figures of a run or sweep directory: pompc plot DIR -o fig.pdf
+  archive the finished runs of a sweep or ablation without checkpoints: pompc archive --dir DIR --out ARCHIVE
   serve   serve a run directory to notebook clients (package session): pompc serve --run-dir DIR
 
 Run 'pompc <command> -h' for the flags of a command.

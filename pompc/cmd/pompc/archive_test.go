@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
+	"github.com/stretchr/testify/require"
+)
+
+// TestArchiveResumesAblation: an ablation trained one run per population is archived without
+// checkpoints; the archive reports exactly as the ablation does, and a copy of it with one run
+// missing (a machine lost while that run trained) resumes by training that run alone, from the
+// start, to the same evaluations bit for bit.
+func TestArchiveResumesAblation(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "abl")
+	args := append([]string{"--dir", dir, "--tasks", "cartpole-balance", "--seeds", "1", "--steps", "60", "--prior-lambda", "", "--populations", "run"}, sweepTrainArgs...)
+	out, err := pompcCmd(t, append([]string{"ablation"}, args...)...).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "5 runs on cartpole-balance in 5 populations")
+
+	arch := filepath.Join(root, "archive")
+	out, err = pompcCmd(t, "archive", "--dir", dir, "--out", arch).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "archived 5 finished runs")
+	lost := "cartpole-balance_pompc_lam1_s1"
+	for _, f := range []string{rundir.CheckpointFile, rundir.TrainLogFile, rundir.CurveFile} {
+		require.NoFileExists(t, filepath.Join(arch, lost, f))
+	}
+	for _, f := range []string{"ablation.json", "results.csv", "results.md", "results_curves.csv"} {
+		require.FileExists(t, filepath.Join(arch, f))
+	}
+	// The archive's report is the ablation's, file for file.
+	out, err = pompcCmd(t, "ablation", "--dir", arch, "--report").CombinedOutput()
+	require.NoError(t, err, string(out))
+	sameFiles(t, dir, arch, "results.csv", "results.md", "results_curves.csv")
+
+	// A copy without one run resumes: that run trains from the start, the others are skipped.
+	again := filepath.Join(root, "again")
+	require.NoError(t, exec.Command("cp", "-r", arch, again).Run())
+	require.NoError(t, os.RemoveAll(filepath.Join(again, lost)))
+	out, err = pompcCmd(t, "ablation", "--dir", again, "--populations", "run").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "4 of 5 runs already done, skipped")
+	require.Contains(t, string(out), "starting "+lost)
+	want, err := pompc.ReadSeries(filepath.Join(dir, lost), pompc.KeyEvalReturn)
+	require.NoError(t, err)
+	got, err := pompc.ReadSeries(filepath.Join(again, lost), pompc.KeyEvalReturn)
+	require.NoError(t, err)
+	require.Len(t, want, 2)
+	require.Equal(t, want, got, "the retrained run's evaluations")
+	sameFiles(t, dir, again, "results_curves.csv")
+	// results.csv too, but for the retrained run's wall time.
+	a, b := csvWithout(t, filepath.Join(dir, "results.csv"), "wall_s_mean"), csvWithout(t, filepath.Join(again, "results.csv"), "wall_s_mean")
+	require.Equal(t, a, b)
+
+	// Bad input: a directory without runs, a missing --out.
+	out, err = pompcCmd(t, "archive", "--dir", t.TempDir(), "--out", filepath.Join(root, "x")).CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "not a sweep or ablation directory")
+	out, err = pompcCmd(t, "archive", "--dir", dir).CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "--out are required")
+}
+
+// csvWithout is a CSV file's rows without the column named col.
+func csvWithout(t *testing.T, path, col string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	i := slices.Index(rows[0], col)
+	require.GreaterOrEqual(t, i, 0, col)
+	for k, r := range rows {
+		rows[k] = slices.Delete(slices.Clone(r), i, i+1)
+	}
+	return rows
+}
+
+// sameFiles requires the named files of two directories to be byte for byte equal.
+func sameFiles(t *testing.T, a, b string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		x, err := os.ReadFile(filepath.Join(a, n))
+		require.NoError(t, err)
+		y, err := os.ReadFile(filepath.Join(b, n))
+		require.NoError(t, err)
+		require.Equal(t, string(x), string(y), n)
+	}
+}

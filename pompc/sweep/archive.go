@@ -1,0 +1,230 @@
+package sweep
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
+)
+
+// DefaultArchiveEvery is Archive's window, in agent steps, for the update's metrics.
+const DefaultArchiveEvery = 1000
+
+// ArchiveSummary is what one Archive call did.
+type ArchiveSummary struct {
+	// Runs are the finished runs written to the archive; Skipped the run directories left out
+	// because they had not finished (they train from the start when the archive is resumed).
+	Runs, Skipped []string
+	// Bytes is the size of the metrics written, Source the size of the metrics they came from.
+	Bytes, Source int64
+}
+
+// Archive writes into dst what the sweep or ablation directory src has finished, without what
+// only training needs: its settings and results files (ablation.json, sweep.json,
+// results.*), and for every finished run (status done at its target step) its config.json,
+// status.json and a compact metrics.jsonl; no checkpoints, logs or figures. A run's evaluations
+// (eval/*), training episodes (episode/*) and knob records (config/*) are kept as they are, so
+// every table and the learning-curve, λ, AUC and aggregate figures come out of the archive
+// exactly as out of src; each update metric (losses, KL terms, gradients) becomes its mean over
+// windows of every agent steps (one record per window, at the window's last step), and of the
+// planner snapshots the last one of each evaluation interval (the run's eval_every, or every if
+// larger) is kept, the run's last snapshot among them.
+//
+// The archive is an ordinary sweep or ablation directory: `pompc sweep|ablation --report`,
+// `pompc plot` and `--status` read it, and a copy of it resumes: its runs count as done and the
+// others train from the start. dst may hold an earlier archive of the same directory: files are
+// replaced (atomically) and runs that only dst has are kept, so an ablation that outlives its
+// machine is archived after each stretch of training and resumed from the archive on the next
+// machine.
+func Archive(src, dst string, every int64) (ArchiveSummary, error) {
+	var sum ArchiveSummary
+	if every <= 0 {
+		return sum, fmt.Errorf("sweep: archive window %d: want a positive number of agent steps", every)
+	}
+	if same, err := sameDir(src, dst); err != nil {
+		return sum, err
+	} else if same {
+		return sum, fmt.Errorf("sweep: archive %s into itself", src)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return sum, fmt.Errorf("sweep: archive: %w", err)
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return sum, fmt.Errorf("sweep: archive: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() {
+			if e.Type().IsRegular() && archivedTopFile(name) {
+				if err := copyFile(filepath.Join(src, name), filepath.Join(dst, name)); err != nil {
+					return sum, err
+				}
+			}
+			continue
+		}
+		dir := filepath.Join(src, name)
+		if !rundir.Exists(dir, rundir.ConfigFile) || !rundir.Exists(dir, rundir.StatusFile) {
+			continue // figures/, slurm/: not a run
+		}
+		st, err := rundir.ReadStatus(dir)
+		if err != nil {
+			return sum, err
+		}
+		if st.State != rundir.StateDone || st.TargetStep <= 0 || st.Step < st.TargetStep {
+			sum.Skipped = append(sum.Skipped, name)
+			continue
+		}
+		n, m, err := archiveRun(dir, filepath.Join(dst, name), every)
+		if err != nil {
+			return sum, err
+		}
+		sum.Runs = append(sum.Runs, name)
+		sum.Bytes += n
+		sum.Source += m
+	}
+	return sum, nil
+}
+
+// archivedTopFile reports whether a top-level file of a sweep or ablation directory belongs in
+// its archive: its settings and results, not its lock or logs.
+func archivedTopFile(name string) bool {
+	return strings.HasSuffix(name, ".json") || strings.HasPrefix(name, "results") && (strings.HasSuffix(name, ".csv") || strings.HasSuffix(name, ".md"))
+}
+
+// archiveRun writes one finished run's archive into dst and returns the bytes of metrics
+// written and read.
+func archiveRun(src, dst string, every int64) (written, read int64, err error) {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return 0, 0, fmt.Errorf("sweep: archive: %w", err)
+	}
+	for _, f := range []string{rundir.ConfigFile, rundir.StatusFile} {
+		if err := copyFile(rundir.Path(src, f), rundir.Path(dst, f)); err != nil {
+			return 0, 0, err
+		}
+	}
+	path := rundir.Path(src, rundir.MetricsFile)
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, 0, nil
+	} else if err != nil {
+		return 0, 0, fmt.Errorf("sweep: archive: %w", err)
+	}
+	m, err := pompc.ReadRunMetrics(src)
+	if err != nil {
+		return 0, 0, err
+	}
+	var cfg struct {
+		EvalEvery int64 `json:"eval_every"`
+	}
+	if data, err := os.ReadFile(rundir.Path(src, rundir.ConfigFile)); err != nil {
+		return 0, 0, fmt.Errorf("sweep: archive: %w", err)
+	} else if err := json.Unmarshal(data, &cfg); err != nil {
+		return 0, 0, fmt.Errorf("sweep: archive %s: %w", rundir.Path(src, rundir.ConfigFile), err)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, r := range CompactMetrics(m, every, max(every, cfg.EvalEvery)) {
+		if err := enc.Encode(r); err != nil {
+			return 0, 0, fmt.Errorf("sweep: archive %s: %w", src, err)
+		}
+	}
+	if err := rundir.WriteFile(rundir.Path(dst, rundir.MetricsFile), buf.Bytes(), 0o644); err != nil {
+		return 0, 0, err
+	}
+	return int64(buf.Len()), fi.Size(), nil
+}
+
+// CompactMetrics is Archive's reduction of a run's metrics (key -> records in step order), in
+// step order (keys in name order within a step): evaluation, training-episode and knob records
+// as they are; every other key's records averaged over windows of every agent steps, steps
+// (k-1)·every+1 … k·every making window k, the mean recorded at the last step that had a record;
+// planner snapshots (pompc.IsSnapshotKey) reduced to the last snapshot step of each window of
+// snapEvery steps.
+func CompactMetrics(m map[string][]pompc.Record, every, snapEvery int64) []pompc.Record {
+	window := func(step int64) int64 { return (step + every - 1) / every }
+	// The snapshot steps kept: the last of each snapshot window.
+	lastSnap := map[int64]int64{}
+	snapWindow := func(step int64) int64 { return (step + snapEvery - 1) / snapEvery }
+	for key, recs := range m {
+		if pompc.IsSnapshotKey(key) {
+			for _, r := range recs {
+				w := snapWindow(r.Step)
+				lastSnap[w] = max(lastSnap[w], r.Step)
+			}
+		}
+	}
+	var out []pompc.Record
+	for key, recs := range m {
+		switch {
+		case keptAsIs(key):
+			out = append(out, recs...)
+		case pompc.IsSnapshotKey(key):
+			for _, r := range recs {
+				if lastSnap[snapWindow(r.Step)] == r.Step {
+					out = append(out, r)
+				}
+			}
+		default:
+			for i := 0; i < len(recs); {
+				w, sum, n := window(recs[i].Step), 0.0, 0
+				j := i
+				for ; j < len(recs) && window(recs[j].Step) == w; j++ {
+					sum += recs[j].Val
+					n++
+				}
+				out = append(out, pompc.Record{Key: key, Step: recs[j-1].Step, Val: sum / float64(n)})
+				i = j
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b pompc.Record) int {
+		if a.Step != b.Step {
+			return int(min(max(a.Step-b.Step, -1), 1))
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	return out
+}
+
+// keptAsIs are the keys Archive keeps record for record: evaluations, training episodes and
+// knob changes, which tables and figures read one by one.
+func keptAsIs(key string) bool {
+	for _, p := range []string{"eval/", "episode/", "config/"} {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// copyFile copies src to dst atomically.
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("sweep: archive: %w", err)
+	}
+	return rundir.WriteFile(dst, data, 0o644)
+}
+
+// sameDir reports whether a and b name one directory (b may not exist yet).
+func sameDir(a, b string) (bool, error) {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false, fmt.Errorf("sweep: archive: %w", err)
+	}
+	sb, err := os.Stat(b)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("sweep: archive: %w", err)
+	}
+	return os.SameFile(sa, sb), nil
+}

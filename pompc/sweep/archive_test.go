@@ -1,0 +1,95 @@
+package sweep
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/rundir"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCompactMetrics: evaluations, episodes and knobs are kept record for record; an update
+// metric becomes its mean over each window, at the window's last step; of the snapshots, the
+// last of each snapshot window; the output is in step order, keys by name within a step.
+func TestCompactMetrics(t *testing.T) {
+	snap := pompc.SnapshotKey(pompc.SnapPlan, pompc.SnapMean, 0)
+	m := map[string][]pompc.Record{
+		pompc.KeyLambda:        {{Key: pompc.KeyLambda, Step: 0, Val: math.Inf(1)}},
+		pompc.KeyEvalReturn:    {{Key: pompc.KeyEvalReturn, Step: 5, Val: 10}, {Key: pompc.KeyEvalReturn, Step: 10, Val: 20}},
+		pompc.KeyEpisodeReturn: {{Key: pompc.KeyEpisodeReturn, Step: 3, Val: 7}},
+		pompc.KeyLossConsistency: {{Key: pompc.KeyLossConsistency, Step: 1, Val: 1}, {Key: pompc.KeyLossConsistency, Step: 2, Val: 2},
+			{Key: pompc.KeyLossConsistency, Step: 4, Val: 6}, {Key: pompc.KeyLossConsistency, Step: 5, Val: 8}, {Key: pompc.KeyLossConsistency, Step: 9, Val: math.NaN()}},
+		snap: {{Key: snap, Step: 2, Val: 1}, {Key: snap, Step: 4, Val: 2}, {Key: snap, Step: 6, Val: 3}, {Key: snap, Step: 11, Val: 4}},
+	}
+	got := CompactMetrics(m, 2, 5)
+	want := []pompc.Record{
+		{Key: pompc.KeyLambda, Step: 0, Val: math.Inf(1)},
+		{Key: pompc.KeyLossConsistency, Step: 2, Val: 1.5}, // steps 1-2
+		{Key: pompc.KeyEpisodeReturn, Step: 3, Val: 7},
+		{Key: pompc.KeyLossConsistency, Step: 4, Val: 6}, // steps 3-4: one record
+		{Key: snap, Step: 4, Val: 2},                     // the last snapshot of steps 1-5
+		{Key: pompc.KeyEvalReturn, Step: 5, Val: 10},
+		{Key: pompc.KeyLossConsistency, Step: 5, Val: 8}, // steps 5-6
+		{Key: snap, Step: 6, Val: 3},                     // of steps 6-10
+		{Key: pompc.KeyEvalReturn, Step: 10, Val: 20},
+		{Key: snap, Step: 11, Val: 4}, // of steps 11-15: the run's last
+	}
+	// Between step 6 and 10: steps 9-10's mean, NaN (require.Equal cannot compare NaN).
+	require.Len(t, got, len(want)+1)
+	nan := got[8]
+	require.Equal(t, pompc.KeyLossConsistency, nan.Key)
+	require.Equal(t, int64(9), nan.Step)
+	require.True(t, math.IsNaN(nan.Val), "a diverged window stays NaN")
+	require.Equal(t, want, append(got[:8:8], got[9:]...))
+}
+
+// TestArchiveLeavesOutUnfinished: a run not done at its target is left out (named in the
+// summary), directories that are not runs and top-level files other than settings and results
+// are not copied, and archiving into the source is refused.
+func TestArchiveLeavesOutUnfinished(t *testing.T) {
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "a")
+	mk := func(name string, st rundir.Status) {
+		d := filepath.Join(src, name)
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		require.NoError(t, os.WriteFile(rundir.Path(d, rundir.ConfigFile), []byte(`{"eval_every": 10}`), 0o644))
+		require.NoError(t, rundir.WriteStatus(d, st))
+		require.NoError(t, os.WriteFile(rundir.Path(d, rundir.CheckpointFile), []byte("weights"), 0o644))
+		var lines []byte
+		for s := int64(1); s <= 20; s++ {
+			b, _ := json.Marshal(pompc.Record{Key: pompc.KeyLossReward, Step: s, Val: float64(s)})
+			lines = append(append(lines, b...), '\n')
+		}
+		require.NoError(t, os.WriteFile(rundir.Path(d, rundir.MetricsFile), lines, 0o644))
+	}
+	mk("done", rundir.Status{State: rundir.StateDone, Step: 20, TargetStep: 20})
+	mk("half", rundir.Status{State: rundir.StateRunning, Step: 10, TargetStep: 20})
+	mk("stopped", rundir.Status{State: rundir.StateDone, Step: 10, TargetStep: 20})
+	require.NoError(t, os.MkdirAll(filepath.Join(src, "figures"), 0o755))
+	for _, f := range []string{"ablation.json", "results.md", "results.csv", "abl.log", rundir.LockFile} {
+		require.NoError(t, os.WriteFile(filepath.Join(src, f), []byte(f), 0o644))
+	}
+	sum, err := Archive(src, dst, 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{"done"}, sum.Runs)
+	require.Equal(t, []string{"half", "stopped"}, sum.Skipped)
+	entries, err := os.ReadDir(dst)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	require.Equal(t, []string{"ablation.json", "done", "results.csv", "results.md"}, names)
+	require.NoFileExists(t, rundir.Path(filepath.Join(dst, "done"), rundir.CheckpointFile))
+	m, err := pompc.ReadRunMetrics(filepath.Join(dst, "done"))
+	require.NoError(t, err)
+	require.Equal(t, []pompc.Record{{Key: pompc.KeyLossReward, Step: 10, Val: 5.5}, {Key: pompc.KeyLossReward, Step: 20, Val: 15.5}}, m[pompc.KeyLossReward])
+
+	_, err = Archive(src, src, 10)
+	require.ErrorContains(t, err, "into itself")
+	_, err = Archive(src, dst, 0)
+	require.ErrorContains(t, err, "positive")
+}
