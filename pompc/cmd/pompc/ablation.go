@@ -619,7 +619,7 @@ func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, gro
 	if err != nil {
 		return err
 	}
-	printPointStatus(pts)
+	printPointStatus(pts, rundir.InUse(dir))
 	type latest struct {
 		sum  float64
 		n    int

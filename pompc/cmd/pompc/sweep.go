@@ -357,7 +357,7 @@ func printSweepStatus(ctx context.Context, dir string, group sweep.Grouping) err
 	if err != nil {
 		return err
 	}
-	printPointStatus(pts)
+	printPointStatus(pts, rundir.InUse(dir))
 	_, jobs, err := sweep.LoadJobs(dir)
 	if err != nil {
 		return err
@@ -437,7 +437,7 @@ func printTimeLeft(what string, jobs []sweep.Job, pts []sweep.PointStatus, l swe
 // printPointStatus prints a line per run (state, step of target, SLURM task, a failed run's log
 // tail), one line for the seeds of a variant that stand at the same place (a population, as a
 // rule: "task_variant_s{1..5}"), and the count of each state.
-func printPointStatus(pts []sweep.PointStatus) {
+func printPointStatus(pts []sweep.PointStatus, live bool) {
 	counts := map[string]int{}
 	line := func(p sweep.PointStatus) string {
 		slurm := ""
@@ -490,7 +490,12 @@ func printPointStatus(pts []sweep.PointStatus) {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
 		}
 	}
-	fmt.Printf("%d points: %s\n", len(pts), strings.Join(parts, ", "))
+	wait := ""
+	if live && counts["stopped"] > 0 {
+		// A run stopped by an earlier launch, queued by the one now holding the directory.
+		wait = " (the stopped ones wait for the process training this directory, which resumes them)"
+	}
+	fmt.Printf("%d points: %s%s\n", len(pts), strings.Join(parts, ", "), wait)
 }
 
 // outputFlags are the flags pompc sweep and pompc ablation share: how runs are grouped into

@@ -258,7 +258,7 @@ func TestPointStatusGroupsSeeds(t *testing.T) {
 			{Name: "t_pompc_lam9_s2", State: "failed", Step: 5, Target: 50, LogTail: "boom"},
 			{Name: "t_pompc_lam9_s3", State: "failed", Step: 5, Target: 50, LogTail: "boom"},
 			{Name: "odd", State: "done", Step: 50, Target: 50},
-		})
+		}, true)
 	})
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	require.Len(t, lines, 8, string(out))
@@ -268,7 +268,14 @@ func TestPointStatusGroupsSeeds(t *testing.T) {
 	require.True(t, strings.HasPrefix(lines[2], "t_pompc_lam9_s2 "), "a failed run keeps its line and log")
 	require.Equal(t, "    | boom", lines[3])
 	require.True(t, strings.HasPrefix(lines[6], "odd "))
-	require.Equal(t, "7 points: 4 running, 2 failed, 1 done", lines[7])
+	require.Equal(t, "7 points: 4 running, 2 failed, 1 done", lines[7], "nothing stopped: no note")
+	// Stopped runs of a directory a live process trains are waiting for it; of a directory no
+	// process holds, they wait for the command to be run again.
+	stopped := []sweep.PointStatus{{Name: "t_bmpc_s1", State: "stopped", Step: 10, Target: 50}}
+	out = captureStdout(t, func() { printPointStatus(stopped, true) })
+	require.Contains(t, string(out), "1 points: 1 stopped (the stopped ones wait for the process training this directory, which resumes them)")
+	out = captureStdout(t, func() { printPointStatus(stopped, false) })
+	require.Contains(t, string(out), "1 points: 1 stopped\n")
 }
 
 // TestPrintPublished: --status's line per preset and published step, here TD-MPC2's five runs
