@@ -276,7 +276,13 @@ ablation's 10 at the best λ), each variant's seeds one population, two at a tim
 CPU about 10 hours for one task, 18 for two (a task is 18 hours of one core: TD-MPC2's
 population about 1 h 50 min, each other one about 2 h 45 min; README "The ablation"). `--parallel=N` sets how many
 populations (or runs) train at once (default: one per CPU, at most one per population); they
-share the cores evenly (`sweep.Threads`).
+share the cores evenly (`sweep.Threads`). `--from=results/ablation` (with `--budget=full`)
+starts from the benchmark README reports, archived in this repository (`pompc archive`): the
+runs it has finished are copied into `out/` and not trained, so the tables and figures of the
+full ablation come in minutes and only what the archive lacks trains (`--task` may name its
+tasks, cartpole-swingup and cheetah-run, the latter in a `-tags mujoco` kernel). Archived runs
+keep their evaluations, episodes and knob records whole and their update metrics as 1,000-step
+means, and have no checkpoint (the last cell then plays no episode).
 """),
     code(FIRST_CELL_HEAD + """
 var (
@@ -284,6 +290,7 @@ var (
 	flagTask     = flag.String("task", "cartpole-swingup", "the tasks of the ablation, comma-separated (pure-Go tasks, or MuJoCo ones in a -tags mujoco build); the best λ is chosen across them")
 	flagParallel = flag.Int("parallel", 0, "populations (or runs) training at once (0: one per CPU)")
 	flagBatched  = flag.Bool("batched", true, "train the runs as populations (per variant on a CPU, the whole ablation on a GPU); false: one session server per run")
+	flagFrom     = flag.String("from", "", "a directory of finished runs to start from (the committed benchmark: results/ablation, with --budget=full): the runs of this ablation it has finished are copied in and not trained")
 )
 
 %% --budget=tiny
@@ -294,6 +301,7 @@ must(widgets.SetParam("budget", b.Name))
 must(widgets.SetParam("task", *flagTask))
 must(widgets.SetParam("parallel", strconv.Itoa(*flagParallel)))
 must(widgets.SetParam("batched", strconv.FormatBool(*flagBatched)))
+must(widgets.SetParam("from", *flagFrom))
 fmt.Printf("budget %q on %s: %d seeds × %d agent steps per run\\n", b.Name, strings.ReplaceAll(*flagTask, ",", ", "), b.Seeds, b.Steps)
 """),
     code("""
@@ -358,6 +366,14 @@ func jobs(grids []sweep.Grid) []sweep.Job {
 	must(err)
 	js, err := sweep.AblationJobs(root, grids, tasks, budget().SeedList(), append([]string{"--size", "tiny"}, budget().TrainArgs()...))
 	must(err)
+	if from := widgets.Param("from", ""); from != "" {
+		// The runs --from has finished (an archive: no checkpoints) are copied in, not trained.
+		restored, err := sweep.Restore(from, js)
+		must(err)
+		if len(restored) > 0 {
+			fmt.Printf("%d finished runs copied from %s\\n", len(restored), from)
+		}
+	}
 	return js
 }
 
@@ -474,12 +490,13 @@ played from its last checkpoint (`widgets.ShowEpisode`).
 rs := finished(lambdaAblation)
 best, bestRet := -1, 0.0
 for i, r := range rs {
-	if ev := r.Metrics["eval/return"]; len(ev) > 0 && (best < 0 || sweep.Final(ev) > bestRet) {
+	// A run copied from an archive (--from) has no checkpoint to play.
+	if ev := r.Metrics["eval/return"]; len(ev) > 0 && rundir.HasCheckpoint(r.Dir) && (best < 0 || sweep.Final(ev) > bestRet) {
 		best, bestRet = i, sweep.Final(ev)
 	}
 }
 if best < 0 {
-	fmt.Println("no run has evaluated yet")
+	fmt.Println("no run with a checkpoint has evaluated yet (runs copied from an archive have none)")
 	return
 }
 fmt.Printf("%s, seed %d: final evaluation return %.1f\\n", rs[best].Variant(), rs[best].Seed, bestRet)

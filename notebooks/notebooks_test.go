@@ -484,6 +484,31 @@ func TestAblationsHeadless(t *testing.T) {
 			t.Errorf("run %s did not finish: %+v, %v", filepath.Base(r), st, err)
 		}
 	}
+
+	// --from: the same ablation started from an archive of these runs (pompc archive) trains
+	// nothing and reports the same learning curves.
+	archive := filepath.Join(t.TempDir(), "archive")
+	if _, err := sweep.Archive(filepath.Join(dir, "out", "ablations-tiny", "runs"), archive, sweep.DefaultArchiveEvery); err != nil {
+		t.Fatal(err)
+	}
+	dir2, nb2 := executeHeadless(t, "ablations", "--budget=tiny --task="+strings.Join(tasks, ",")+" --from="+archive, 8*time.Minute)
+	if errs := nb2.errors(); len(errs) > 0 {
+		t.Fatalf("cell errors with --from:\n%s", strings.Join(errs, "\n"))
+	}
+	if txt := nb2.streamText(); !strings.Contains(txt, fmt.Sprintf("%d finished runs copied from %s", 5*b.Seeds*len(tasks), archive)) ||
+		!strings.Contains(txt, "no run with a checkpoint has evaluated yet") {
+		t.Errorf("--from does not say what it copied, or plays an episode without a checkpoint: %.2000s", txt)
+	}
+	if ckpts, _ := filepath.Glob(filepath.Join(dir2, "out", "ablations-tiny", "runs", "*", rundir.CheckpointFile)); len(ckpts) > 0 {
+		t.Errorf("--from trained %d runs: %v", len(ckpts), ckpts)
+	}
+	for _, phase := range []string{"lambda", "prior-kl"} {
+		a, errA := os.ReadFile(filepath.Join(dir, "out", "ablations-tiny", phase, "results_curves.csv"))
+		c, errC := os.ReadFile(filepath.Join(dir2, "out", "ablations-tiny", phase, "results_curves.csv"))
+		if errA != nil || errC != nil || string(a) != string(c) {
+			t.Errorf("%s's learning curves from the archive differ: %v %v\n%s\n---\n%s", phase, errA, errC, a, c)
+		}
+	}
 }
 
 // ---- real browser ----

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -227,4 +228,100 @@ func sameDir(a, b string) (bool, error) {
 		return false, fmt.Errorf("sweep: archive: %w", err)
 	}
 	return os.SameFile(sa, sb), nil
+}
+
+// Restore copies into the jobs' run directories the runs that from (an archive, or another
+// sweep's or ablation's directory of run directories) has finished under the same names, so
+// that they count as done and are not trained again: their config.json, status.json and
+// metrics.jsonl (an archived run has no checkpoint: it can be reported and drawn, not
+// evaluated or resumed). A job already done is left alone. A run of from whose configuration
+// differs from its job's (another budget, size or planner) is an error naming the fields, and
+// nothing of that run is copied. It returns the names of the runs restored.
+func Restore(from string, jobs []Job) ([]string, error) {
+	if fi, err := os.Stat(from); err != nil {
+		return nil, fmt.Errorf("sweep: restore: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("sweep: restore: %s is not a directory", from)
+	}
+	var restored []string
+	for _, j := range jobs {
+		if st, err := rundir.ReadStatus(j.Dir); err != nil {
+			return restored, err
+		} else if st.State == rundir.StateDone && st.Step >= j.Steps() {
+			continue
+		}
+		name := filepath.Base(j.Dir)
+		src := filepath.Join(from, name)
+		if !rundir.Exists(src, rundir.StatusFile) {
+			continue
+		}
+		st, err := rundir.ReadStatus(src)
+		if err != nil {
+			return restored, err
+		}
+		if st.State != rundir.StateDone || st.Step < j.Steps() {
+			continue
+		}
+		if diff, err := configDiff(j.Config, rundir.Path(src, rundir.ConfigFile)); err != nil {
+			return restored, err
+		} else if len(diff) > 0 {
+			return restored, fmt.Errorf("sweep: restore: %s has another configuration than this run (%s): a run of another budget, size or planner", src, strings.Join(diff, ", "))
+		}
+		if err := rundir.Ensure(j.Dir); err != nil {
+			return restored, err
+		}
+		files := []string{rundir.ConfigFile, rundir.MetricsFile}
+		if rundir.HasCheckpoint(j.Dir) {
+			// A checkpoint of an unfinished run would not match the restored metrics.
+			if err := os.Remove(rundir.Path(j.Dir, rundir.CheckpointFile)); err != nil {
+				return restored, fmt.Errorf("sweep: restore: %w", err)
+			}
+		}
+		for _, f := range files {
+			if rundir.Exists(src, f) {
+				if err := copyFile(rundir.Path(src, f), rundir.Path(j.Dir, f)); err != nil {
+					return restored, err
+				}
+			}
+		}
+		// The status last: a run counts as done only once its files are in place.
+		if err := copyFile(rundir.Path(src, rundir.StatusFile), rundir.Path(j.Dir, rundir.StatusFile)); err != nil {
+			return restored, err
+		}
+		restored = append(restored, name)
+	}
+	return restored, nil
+}
+
+// configDiff lists the top-level fields of the config.json at path that differ from cfg's.
+func configDiff(cfg pompc.Config, path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sweep: restore: %w", err)
+	}
+	var have map[string]any
+	if err := json.Unmarshal(data, &have); err != nil {
+		return nil, fmt.Errorf("sweep: restore %s: %w", path, err)
+	}
+	mine, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var want map[string]any
+	if err := json.Unmarshal(mine, &want); err != nil {
+		return nil, err
+	}
+	var diff []string
+	for k, v := range want {
+		if !reflect.DeepEqual(v, have[k]) {
+			diff = append(diff, fmt.Sprintf("%s %v, not %v", k, have[k], v))
+		}
+	}
+	for k, v := range have {
+		if _, ok := want[k]; !ok {
+			diff = append(diff, fmt.Sprintf("%s %v, not set", k, v))
+		}
+	}
+	slices.Sort(diff)
+	return diff, nil
 }

@@ -93,3 +93,53 @@ func TestArchiveLeavesOutUnfinished(t *testing.T) {
 	_, err = Archive(src, dst, 0)
 	require.ErrorContains(t, err, "positive")
 }
+
+// TestRestore: a finished run of the archive with its job's configuration is copied in (a
+// stale checkpoint of the job removed); a job already done, a run the archive has not finished
+// or does not have, are left alone; a run of another configuration is refused by field.
+func TestRestore(t *testing.T) {
+	from, root := t.TempDir(), t.TempDir()
+	cfg := pompc.POMPC().WithSize(pompc.SizeTiny)
+	cfg.Steps = 20
+	put := func(dir string, c pompc.Config, st rundir.Status) {
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		data, err := json.Marshal(c)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(rundir.Path(dir, rundir.ConfigFile), data, 0o644))
+		require.NoError(t, os.WriteFile(rundir.Path(dir, rundir.MetricsFile), []byte(`{"key":"eval/return","step":20,"val":`+filepath.Base(dir)[:1]+"}\n"), 0o644))
+		require.NoError(t, rundir.WriteStatus(dir, st))
+	}
+	done := rundir.Status{State: rundir.StateDone, Step: 20, TargetStep: 20}
+	job := func(name string) Job { return Job{Dir: filepath.Join(root, name), Config: cfg} }
+	put(filepath.Join(from, "1a"), cfg, done)
+	put(filepath.Join(from, "2b"), cfg, done)
+	put(filepath.Join(from, "3c"), cfg, rundir.Status{State: rundir.StateStopped, Step: 10, TargetStep: 20})
+	put(filepath.Join(root, "2b"), cfg, done) // this job's own finished run
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "1a"), 0o755))
+	require.NoError(t, os.WriteFile(rundir.Path(filepath.Join(root, "1a"), rundir.CheckpointFile), []byte("step 10"), 0o644))
+
+	got, err := Restore(from, []Job{job("1a"), job("2b"), job("3c"), job("4d")})
+	require.NoError(t, err)
+	require.Equal(t, []string{"1a"}, got)
+	require.NoFileExists(t, rundir.Path(filepath.Join(root, "1a"), rundir.CheckpointFile))
+	ev, err := pompc.ReadSeries(filepath.Join(root, "1a"), pompc.KeyEvalReturn)
+	require.NoError(t, err)
+	require.Equal(t, []pompc.Record{{Key: pompc.KeyEvalReturn, Step: 20, Val: 1}}, ev)
+	st, err := rundir.ReadStatus(filepath.Join(root, "1a"))
+	require.NoError(t, err)
+	require.Equal(t, rundir.StateDone, st.State)
+	require.NoDirExists(t, filepath.Join(root, "4d"))
+	// Restoring again finds nothing to do.
+	got, err = Restore(from, []Job{job("1a"), job("2b")})
+	require.NoError(t, err)
+	require.Empty(t, got)
+
+	other := cfg
+	other.Steps, other.Horizon = 20, 5
+	put(filepath.Join(from, "5e"), other, done)
+	_, err = Restore(from, []Job{job("5e")})
+	require.ErrorContains(t, err, "horizon 5, not 3")
+	require.NoDirExists(t, filepath.Join(root, "5e"))
+	_, err = Restore(filepath.Join(from, "nosuch"), nil)
+	require.Error(t, err)
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/rundir"
+	"github.com/pompc/pompc/pompc/sweep"
 	"github.com/stretchr/testify/require"
 )
 
@@ -94,5 +95,27 @@ func sameFiles(t *testing.T, a, b string, names ...string) {
 		y, err := os.ReadFile(filepath.Join(b, n))
 		require.NoError(t, err)
 		require.Equal(t, string(x), string(y), n)
+	}
+}
+
+// TestAblationRunsAreTheNotebooks: `pompc ablation` and the ablations notebook (its jobs(): the
+// grids on the budget's args at the tiny size) give every run the same configuration, so the
+// notebook's --from takes the command's archive (sweep.Restore compares configurations).
+func TestAblationRunsAreTheNotebooks(t *testing.T) {
+	for _, budget := range []string{"full", "tiny"} {
+		b, err := sweep.BudgetByName(budget)
+		require.NoError(t, err)
+		spec := ablationSpec{Tasks: []string{"cartpole-swingup"}, Lambdas: []string{"0.1", "1", "9"}, Budget: b.Name, Steps: b.Steps,
+			Size: "tiny", Seeds: b.SeedList()}
+		cmd, err := spec.lambdaJobs(t.TempDir())
+		require.NoError(t, err)
+		nb, err := sweep.AblationJobs(t.TempDir(), sweep.LambdaAblation(0.1, 1, 9), spec.Tasks, b.SeedList(),
+			append([]string{"--size", "tiny"}, b.TrainArgs()...))
+		require.NoError(t, err)
+		require.Len(t, cmd, len(nb))
+		for i := range cmd {
+			require.Equal(t, filepath.Base(nb[i].Dir), filepath.Base(cmd[i].Dir))
+			require.Equal(t, nb[i].Config, cmd[i].Config, "%s, budget %s", cmd[i].Name, budget)
+		}
 	}
 }
