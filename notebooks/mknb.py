@@ -279,10 +279,11 @@ populations (or runs) train at once (default: one per CPU, at most one per popul
 share the cores evenly (`sweep.Threads`). `--from=results/ablation` (with `--budget=full`)
 starts from the benchmark README reports, archived in this repository (`pompc archive`): the
 runs it has finished are copied into `out/` and not trained, so the tables and figures of the
-full ablation come in minutes and only what the archive lacks trains (`--task` may name its
-tasks, cartpole-swingup and cheetah-run, the latter in a `-tags mujoco` kernel). Archived runs
+full ablation come in minutes and only what the archive lacks trains. Give `--task` the
+archive's tasks, `--task=cheetah-run,cartpole-swingup` (cheetah-run needs a `-tags mujoco`
+kernel): the best λ, and so the prior ablation's runs, are chosen across the tasks. Archived runs
 keep their evaluations, episodes and knob records whole and their update metrics as 1,000-step
-means, and have no checkpoint (the last cell then plays no episode).
+means, and have no checkpoint (the last cell plays an episode only of a run trained here).
 """),
     code(FIRST_CELL_HEAD + """
 var (

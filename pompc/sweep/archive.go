@@ -54,20 +54,17 @@ func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 	} else if same {
 		return sum, fmt.Errorf("sweep: archive %s into itself", src)
 	}
+	// What to write, found before anything is: the top-level files and the finished runs.
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		return sum, fmt.Errorf("sweep: archive: %w", err)
 	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return sum, fmt.Errorf("sweep: archive: %w", err)
-	}
+	var top, runs []string
 	for _, e := range entries {
 		name := e.Name()
 		if !e.IsDir() {
 			if e.Type().IsRegular() && archivedTopFile(name) {
-				if err := copyFile(filepath.Join(src, name), filepath.Join(dst, name)); err != nil {
-					return sum, err
-				}
+				top = append(top, name)
 			}
 			continue
 		}
@@ -80,10 +77,29 @@ func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 			return sum, err
 		}
 		if st.State != rundir.StateDone || st.TargetStep <= 0 || st.Step < st.TargetStep {
-			sum.Skipped = append(sum.Skipped, name)
+			if !finished(filepath.Join(dst, name)) { // an earlier archive's run is kept
+				sum.Skipped = append(sum.Skipped, name)
+			}
 			continue
 		}
-		n, m, err := archiveRun(dir, filepath.Join(dst, name), every)
+		runs = append(runs, name)
+	}
+	if len(runs) == 0 && len(sum.Skipped) == 0 {
+		return sum, fmt.Errorf("sweep: archive: %s holds no run directories (config.json and status.json): not a sweep or ablation directory", src)
+	}
+	if err := checkArchiveDst(dst); err != nil {
+		return sum, err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return sum, fmt.Errorf("sweep: archive: %w", err)
+	}
+	for _, name := range top {
+		if err := copyFile(filepath.Join(src, name), filepath.Join(dst, name)); err != nil {
+			return sum, err
+		}
+	}
+	for _, name := range runs {
+		n, m, err := archiveRun(filepath.Join(src, name), filepath.Join(dst, name), every)
 		if err != nil {
 			return sum, err
 		}
@@ -92,6 +108,34 @@ func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 		sum.Source += m
 	}
 	return sum, nil
+}
+
+// checkArchiveDst refuses a destination that is not an archive: a directory a live process
+// trains, or one whose runs have checkpoints or training logs (a real sweep directory, whose
+// full metrics the archive's means would replace: --dir and --out swapped).
+func checkArchiveDst(dst string) error {
+	if rundir.InUse(dst) {
+		return fmt.Errorf("sweep: archive: a process trains in %s: not an archive", dst)
+	}
+	entries, err := os.ReadDir(dst)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("sweep: archive: %w", err)
+	}
+	for _, e := range entries {
+		d := filepath.Join(dst, e.Name())
+		if e.IsDir() && (rundir.HasCheckpoint(d) || rundir.Exists(d, rundir.TrainLogFile)) {
+			return fmt.Errorf("sweep: archive: %s has checkpoints or training logs: a sweep's directory, not an archive (--dir and --out swapped?)", d)
+		}
+	}
+	return nil
+}
+
+// finished reports whether dir holds a run done at its target step.
+func finished(dir string) bool {
+	st, err := rundir.ReadStatus(dir)
+	return err == nil && st.State == rundir.StateDone && st.TargetStep > 0 && st.Step >= st.TargetStep
 }
 
 // archivedTopFile reports whether a top-level file of a sweep or ablation directory belongs in
@@ -234,9 +278,11 @@ func sameDir(a, b string) (bool, error) {
 // sweep's or ablation's directory of run directories) has finished under the same names, so
 // that they count as done and are not trained again: their config.json, status.json and
 // metrics.jsonl (an archived run has no checkpoint: it can be reported and drawn, not
-// evaluated or resumed). A job already done is left alone. A run of from whose configuration
-// differs from its job's (another budget, size or planner) is an error naming the fields, and
-// nothing of that run is copied. It returns the names of the runs restored.
+// evaluated or resumed). A job already done, or one a live process trains, is left alone. A run
+// of from whose configuration differs from its job's (another budget, size or planner, a field
+// added to Config since the archive was written, a λ changed while it trained) is an error
+// naming the fields, and nothing of it is copied: an archive restores only the runs it was made
+// of. It returns the names of the runs restored.
 func Restore(from string, jobs []Job) ([]string, error) {
 	if fi, err := os.Stat(from); err != nil {
 		return nil, fmt.Errorf("sweep: restore: %w", err)
@@ -249,6 +295,9 @@ func Restore(from string, jobs []Job) ([]string, error) {
 			return restored, err
 		} else if st.State == rundir.StateDone && st.Step >= j.Steps() {
 			continue
+		}
+		if rundir.InUse(j.Dir) {
+			continue // a process still trains it (a population an earlier cell started)
 		}
 		name := filepath.Base(j.Dir)
 		src := filepath.Join(from, name)

@@ -90,6 +90,18 @@ func TestArchiveLeavesOutUnfinished(t *testing.T) {
 
 	_, err = Archive(src, src, 10)
 	require.ErrorContains(t, err, "into itself")
+	// A source without runs is refused before anything is written.
+	empty := filepath.Join(t.TempDir(), "empty")
+	_, err = Archive(t.TempDir(), empty, 10)
+	require.ErrorContains(t, err, "not a sweep or ablation directory")
+	require.NoDirExists(t, empty)
+	// Archiving again: the run the archive has finished is not reported as left out.
+	require.NoError(t, os.RemoveAll(filepath.Join(src, "done")))
+	mk("done", rundir.Status{State: rundir.StateRunning, Step: 10, TargetStep: 20})
+	sum, err = Archive(src, dst, 10)
+	require.NoError(t, err)
+	require.Empty(t, sum.Runs)
+	require.Equal(t, []string{"half", "stopped"}, sum.Skipped)
 	_, err = Archive(src, dst, 0)
 	require.ErrorContains(t, err, "positive")
 }
@@ -114,7 +126,8 @@ func TestRestore(t *testing.T) {
 	put(filepath.Join(from, "1a"), cfg, done)
 	put(filepath.Join(from, "2b"), cfg, done)
 	put(filepath.Join(from, "3c"), cfg, rundir.Status{State: rundir.StateStopped, Step: 10, TargetStep: 20})
-	put(filepath.Join(root, "2b"), cfg, done) // this job's own finished run
+	put(filepath.Join(root, "9b"), cfg, done) // this job's own finished run (eval 9)
+	require.NoError(t, os.Rename(filepath.Join(root, "9b"), filepath.Join(root, "2b")))
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "1a"), 0o755))
 	require.NoError(t, os.WriteFile(rundir.Path(filepath.Join(root, "1a"), rundir.CheckpointFile), []byte("step 10"), 0o644))
 
@@ -129,6 +142,9 @@ func TestRestore(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, rundir.StateDone, st.State)
 	require.NoDirExists(t, filepath.Join(root, "4d"))
+	ev, err = pompc.ReadSeries(filepath.Join(root, "2b"), pompc.KeyEvalReturn)
+	require.NoError(t, err)
+	require.Equal(t, 9.0, ev[0].Val, "a job already done is not overwritten")
 	// Restoring again finds nothing to do.
 	got, err = Restore(from, []Job{job("1a"), job("2b")})
 	require.NoError(t, err)

@@ -230,6 +230,12 @@ func (e Engine) Run(ctx context.Context, jobs []Job) (Summary, error) {
 	return sum, errors.Join(bookErr...)
 }
 
+// BatchCapper is a BatchLauncher that caps the jobs of one batch: Items splits a larger group
+// into batches of at most MaxBatch jobs (0: no cap), in job order.
+type BatchCapper interface {
+	MaxBatch() int
+}
+
 // Items are the work items of the jobs todo (indices into jobs) under launcher l: one job each,
 // or, for a BatchLauncher, the jobs of one BatchKey together (one population), in first-seen
 // order, except that items with a started run (one with a checkpoint) come first: a resumed
@@ -253,6 +259,18 @@ func Items(l Launcher, jobs []Job, todo []int) [][]int {
 			index[key] = len(items)
 			items = append(items, []int{i})
 		}
+	}
+	// A launcher's cap splits a group into items of at most that many jobs, in job order.
+	if c, ok := l.(BatchCapper); ok && c.MaxBatch() > 0 {
+		var split [][]int
+		for _, item := range items {
+			for len(item) > c.MaxBatch() {
+				split = append(split, item[:c.MaxBatch():c.MaxBatch()])
+				item = item[c.MaxBatch():]
+			}
+			split = append(split, item)
+		}
+		items = split
 	}
 	// Started items first, each in first-seen order (one file check per run).
 	var started, fresh [][]int

@@ -224,36 +224,74 @@ const (
 	// per-run coefficients and masks. It pays where a call's launch overhead dominates (a GPU).
 	GroupShared Grouping = "shared"
 	// GroupVariant trains each variant (preset, λ, prior, KL direction: Point.Variant) as a
-	// population of its seeds. On a CPU batching gains nothing (README "Populations"), while a
-	// mixed population computes the branches of every variant for every run and masks them:
-	// measured on the 2-core machine, a population of TD-MPC2, PO-MPC at three λ and BMPC took
-	// more time per step than the five trained apart.
+	// population of its seeds. A mixed population computes the branches of every variant for
+	// every run and masks them: measured on the 2-core machine, a population of TD-MPC2, PO-MPC
+	// at three λ and BMPC took more time per step than the five trained apart.
 	GroupVariant Grouping = "variant"
-	// GroupRun trains every run as a population of its own. On a CPU it is as fast as
-	// GroupVariant, and a machine lost mid-ablation loses at most the runs then training, not
-	// whole populations of five: a run, not a variant, is the unit of work that checkpoints,
-	// finishes and is archived (Archive).
+	// GroupRun trains every run as a population of its own: a machine lost mid-ablation loses
+	// at most the runs then training, not whole populations of five, and a run, not a variant,
+	// is the unit of work that checkpoints, finishes and is archived (Archive). On a CPU it
+	// costs more core time per run than GroupVariant where a population amortizes each call's
+	// overhead over its runs (README "Populations" has the measurements).
 	GroupRun Grouping = "run"
 	// GroupAuto is GroupVariant on the pure-Go backend and GroupShared on XLA (the job's
 	// backend, else $GOMLX_BACKEND, else the default: pompc.BackendSpec).
 	GroupAuto Grouping = "auto"
 )
 
-// ParseGrouping reads auto, shared, variant or run ("" is auto).
+// ParseGrouping reads auto, shared, variant or run ("" is auto), optionally with a cap on the
+// runs of one population, ":N" (variant:3: each variant's seeds in populations of at most 3,
+// in seed order; shared:20 for a GPU whose memory holds 20 runs).
 func ParseGrouping(s string) (Grouping, error) {
-	switch g := Grouping(strings.TrimSpace(s)); g {
-	case "", GroupAuto:
-		return GroupAuto, nil
-	case GroupShared, GroupVariant, GroupRun:
+	g := Grouping(strings.TrimSpace(s))
+	kind, n, capped := strings.Cut(string(g), ":")
+	switch Grouping(kind) {
+	case "", GroupAuto, GroupShared, GroupVariant, GroupRun:
+	default:
+		return "", fmt.Errorf("sweep: unknown population grouping %q (want auto, shared, variant or run, optionally :N, at most N runs a population)", s)
+	}
+	if !capped {
+		if kind == "" {
+			return GroupAuto, nil
+		}
 		return g, nil
 	}
-	return "", fmt.Errorf("sweep: unknown population grouping %q (want auto, shared, variant or run)", s)
+	if v, err := strconv.Atoi(n); err != nil || v < 1 {
+		return "", fmt.Errorf("sweep: population grouping %q: the cap after ':' must be a whole number of runs >= 1", s)
+	}
+	if Grouping(kind) == GroupRun {
+		return "", fmt.Errorf("sweep: population grouping %q: run populations hold one run, no cap to set", s)
+	}
+	if kind == "" {
+		g = GroupAuto + g
+	}
+	return g, nil
 }
 
-// groupOf resolves g for a job: auto becomes variant on the pure-Go backend, shared elsewhere.
+// kind is g without its cap (auto for "").
+func (g Grouping) kind() Grouping {
+	k, _, _ := strings.Cut(string(g), ":")
+	if k == "" {
+		return GroupAuto
+	}
+	return Grouping(k)
+}
+
+// MaxRuns is g's cap on the runs of one population (0: none).
+func (g Grouping) MaxRuns() int {
+	_, n, ok := strings.Cut(string(g), ":")
+	if !ok {
+		return 0
+	}
+	v, _ := strconv.Atoi(n)
+	return max(v, 0)
+}
+
+// groupOf resolves g's kind for a job: auto becomes variant on the pure-Go backend, shared
+// elsewhere.
 func (g Grouping) groupOf(j Job) Grouping {
-	if g != "" && g != GroupAuto {
-		return g
+	if k := g.kind(); k != GroupAuto {
+		return k
 	}
 	if name, _, _ := strings.Cut(pompc.BackendSpec(j.Config.Backend), ":"); name == "go" {
 		return GroupVariant
@@ -292,6 +330,9 @@ func (l PopulationLauncher) BatchKey(j Job) string {
 	}
 	return key
 }
+
+// MaxBatch implements BatchCapper: Group's cap on the runs of one population.
+func (l PopulationLauncher) MaxBatch() int { return l.Group.MaxRuns() }
 
 // Launch implements Launcher: a population of one.
 func (l PopulationLauncher) Launch(ctx context.Context, j Job, threads int, progress func(pompc.Status)) error {

@@ -89,6 +89,21 @@ func TestSweepStatusAndItems(t *testing.T) {
 	require.Equal(t, [][]int{{1, 2, 3}}, Items(PopulationLauncher{}, jobs, todo), "auto on XLA")
 	_, err = ParseGrouping("by-task")
 	require.ErrorContains(t, err, "want auto, shared, variant or run")
+	// A cap splits a population into ones of at most N runs, in job order.
+	for s, want := range map[string][][]int{"shared:2": {{1, 2}, {3}}, "variant:1": {{1}, {2}, {3}}, "variant:5": {{1}, {2, 3}}} {
+		g, err := ParseGrouping(s)
+		require.NoError(t, err, s)
+		require.Equal(t, want, Items(PopulationLauncher{Group: g}, jobs, todo), s)
+	}
+	ac, err := ParseGrouping(":2")
+	require.NoError(t, err)
+	require.Equal(t, Grouping("auto:2"), ac)
+	require.Equal(t, 2, ac.MaxRuns())
+	require.Equal(t, [][]int{{1, 2}, {3}}, Items(PopulationLauncher{Group: ac}, jobs, todo), "auto:2 on XLA: shared, capped")
+	for _, bad := range []string{"variant:0", "variant:x", "run:2", "task:2"} {
+		_, err := ParseGrouping(bad)
+		require.Error(t, err, bad)
+	}
 
 	// A submission's task names its runs; TaskJobs finds them.
 	sub := Submission{N: 0, JobID: "7", Items: [][]string{{filepath.Base(jobs[3].Dir)}}}

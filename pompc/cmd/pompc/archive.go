@@ -36,13 +36,11 @@ func runArchive(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(sum.Runs) == 0 && len(sum.Skipped) == 0 {
-		return fmt.Errorf("archive: %s holds no run directories (config.json and status.json): not a sweep or ablation directory", *dir)
-	}
 	fmt.Printf("archived %d finished runs of %s into %s (metrics %.1f MB, from %.1f MB)\n", len(sum.Runs), *dir, *out,
 		float64(sum.Bytes)/1e6, float64(sum.Source)/1e6)
 	if len(sum.Skipped) > 0 {
 		fmt.Printf("left out %d unfinished runs (they train from the start when the archive is resumed): %s\n", len(sum.Skipped), strings.Join(sum.Skipped, ", "))
 	}
+	fmt.Printf("results.md and results*.csv are as %s last wrote them; `pompc ablation --dir %s --report` (or `pompc sweep`) rewrites them for the archived runs\n", *dir, *out)
 	return nil
 }

@@ -37,7 +37,11 @@ func TestArchiveResumesAblation(t *testing.T) {
 	for _, f := range []string{"ablation.json", "results.csv", "results.md", "results_curves.csv"} {
 		require.FileExists(t, filepath.Join(arch, f))
 	}
-	// The archive's report is the ablation's, file for file.
+	// The archive's report is the ablation's, file for file (its status records, wall times
+	// included, are the runs').
+	for _, f := range []string{"results.csv", "results.md", "results_curves.csv"} {
+		require.NoError(t, os.Remove(filepath.Join(arch, f)))
+	}
 	out, err = pompcCmd(t, "ablation", "--dir", arch, "--report").CombinedOutput()
 	require.NoError(t, err, string(out))
 	sameFiles(t, dir, arch, "results.csv", "results.md", "results_curves.csv")
@@ -68,6 +72,15 @@ func TestArchiveResumesAblation(t *testing.T) {
 	out, err = pompcCmd(t, "archive", "--dir", dir).CombinedOutput()
 	require.Error(t, err)
 	require.Contains(t, string(out), "--out are required")
+	// --dir and --out swapped: the real directory is refused as an archive, nothing written.
+	before, err := os.ReadFile(filepath.Join(dir, lost, rundir.MetricsFile))
+	require.NoError(t, err)
+	out, err = pompcCmd(t, "archive", "--dir", arch, "--out", dir).CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "not an archive")
+	after, err := os.ReadFile(filepath.Join(dir, lost, rundir.MetricsFile))
+	require.NoError(t, err)
+	require.Equal(t, before, after)
 }
 
 // csvWithout is a CSV file's rows without the column named col.

@@ -508,7 +508,7 @@ type outputFlags struct {
 
 func addOutputFlags(fs *flag.FlagSet) *outputFlags {
 	return &outputFlags{
-		populations: fs.String("populations", "auto", "which runs share a population: variant (each variant's seeds; on a CPU batching gains nothing and a mixed population computes every variant's branches for every run), shared (every run that can share graphs: one graph per task, for a GPU), run (each run alone: as fast as variant on a CPU, and a lost machine loses only the runs then training), auto (variant on the pure-Go backend, shared on XLA)"),
+		populations: fs.String("populations", "auto", "which runs share a population: variant (each variant's seeds; a mixed population computes every variant's branches for every run), shared (every run that can share graphs: one graph per task, for a GPU), run (each run alone: a lost machine loses only the runs then training, at some core time per run), auto (variant on the pure-Go backend, shared on XLA); :N caps a population at N runs (variant:3, shared:20)"),
 		width:       fs.String("width", "single", "figure width: single (3.25 in) or double (6.75 in) column"),
 		report:      fs.Bool("report", false, "write the tables and figures of what has trained so far; train nothing"),
 		atStep:      fs.Int64("at-step", 0, "with --report: every run as it stood at this agent step (runs past it count once there; those not there yet are pending)"),
