@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -607,6 +608,63 @@ func allDone(runs []sweep.Run) bool {
 	return len(runs) > 0
 }
 
+// printLatestEvals prints each variant's latest evaluation that all its seeds with one have
+// reached: the mean at the smallest of their last evaluation steps (runs evaluate on one grid),
+// and how far the furthest seed is, so that seeds at different steps are not averaged.
+func printLatestEvals(runs []sweep.Run) {
+	type variant struct {
+		name  string
+		evals [][]pompc.Record
+	}
+	var order []*variant
+	byName := map[string]*variant{}
+	for _, r := range runs {
+		k := r.Task + "  " + r.Variant()
+		if byName[k] == nil {
+			byName[k] = &variant{name: k}
+			order = append(order, byName[k])
+		}
+		if ev := r.Metrics[pompc.KeyEvalReturn]; len(ev) > 0 {
+			byName[k].evals = append(byName[k].evals, ev)
+		}
+	}
+	header := "latest evaluation (the mean over the seeds that have one, at the last step all of them reached):"
+	for _, v := range order {
+		if len(v.evals) == 0 {
+			continue
+		}
+		common, furthest := int64(math.MaxInt64), int64(0)
+		for _, ev := range v.evals {
+			common, furthest = min(common, ev[len(ev)-1].Step), max(furthest, ev[len(ev)-1].Step)
+		}
+		sum, n := 0.0, 0
+		for _, ev := range v.evals {
+			for _, r := range ev {
+				if r.Step == common {
+					sum += r.Val
+					n++
+					break
+				}
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		if header != "" {
+			fmt.Println(header)
+			header = ""
+		}
+		further := ""
+		if furthest > common {
+			further = fmt.Sprintf("; the furthest to step %d", furthest)
+		}
+		fmt.Printf("  %-40s %7.1f  (%d seeds, step %d%s)\n", v.name, sum/float64(n), n, common, further)
+	}
+	if header != "" {
+		fmt.Println("no evaluation yet")
+	}
+}
+
 // printAblationStatus prints every run's state and step, the latest evaluation of each
 // variant (mean over the seeds that have one) and an estimate of the time left.
 func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, group sweep.Grouping) error {
@@ -620,39 +678,7 @@ func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, gro
 		return err
 	}
 	printPointStatus(pts, rundir.InUse(dir))
-	type latest struct {
-		sum  float64
-		n    int
-		step int64
-	}
-	byVariant := map[string]*latest{}
-	var order []string
-	for _, r := range runs {
-		k := r.Task + "  " + r.Variant()
-		if byVariant[k] == nil {
-			byVariant[k] = &latest{}
-			order = append(order, k)
-		}
-		if ev := r.Metrics[pompc.KeyEvalReturn]; len(ev) > 0 {
-			l := byVariant[k]
-			l.sum += ev[len(ev)-1].Val
-			l.n++
-			l.step = max(l.step, ev[len(ev)-1].Step)
-		}
-	}
-	header := "latest evaluation (mean over the seeds that have one):"
-	for _, k := range order {
-		if l := byVariant[k]; l.n > 0 {
-			if header != "" {
-				fmt.Println(header)
-				header = ""
-			}
-			fmt.Printf("  %-40s %7.1f  (%d seeds, step %d)\n", k, l.sum/float64(l.n), l.n, l.step)
-		}
-	}
-	if header != "" {
-		fmt.Println("no evaluation yet")
-	}
+	printLatestEvals(runs)
 	printPublished(runs)
 	if subs, _ := sweep.LoadSubmissions(dir); len(subs) > 0 {
 		// On SLURM the time left is the cluster's: squeue tells.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,4 +132,23 @@ func TestAblationRunsAreTheNotebooks(t *testing.T) {
 			require.Equal(t, nb[i].Config, cmd[i].Config, "%s, budget %s", cmd[i].Name, budget)
 		}
 	}
+}
+
+// TestLatestEvalsAtACommonStep: --status averages a variant's seeds at the last step all of
+// them reached (a finished seed's final is not averaged with another's early evaluation).
+func TestLatestEvalsAtACommonStep(t *testing.T) {
+	ev := func(vals ...float64) map[string][]pompc.Record {
+		var recs []pompc.Record
+		for i, v := range vals {
+			recs = append(recs, pompc.Record{Key: pompc.KeyEvalReturn, Step: int64(10 * (i + 1)), Val: v})
+		}
+		return map[string][]pompc.Record{pompc.KeyEvalReturn: recs}
+	}
+	p := sweep.Point{Task: "t", Preset: "bmpc", Lambda: math.Inf(1)}
+	runs := []sweep.Run{{Point: p, Metrics: ev(1, 2, 3, 4, 5)}, {Point: p, Metrics: ev(10, 20)}, {Point: p}}
+	out := captureStdout(t, func() { printLatestEvals(runs) })
+	require.Contains(t, string(out), "  t  bmpc")
+	require.Contains(t, string(out), "11.0  (2 seeds, step 20; the furthest to step 50)")
+	out = captureStdout(t, func() { printLatestEvals(runs[2:]) })
+	require.Equal(t, "no evaluation yet\n", string(out))
 }
