@@ -280,8 +280,10 @@ share the cores evenly (`sweep.Threads`). `--from=results/ablation` (with `--bud
 starts from the benchmark README reports, archived in this repository (`pompc archive`): the
 runs it has finished are copied into `out/` and not trained, so the tables and figures of the
 full ablation come in minutes and only what the archive lacks trains. Give `--task` the
-archive's tasks, `--task=cheetah-run,cartpole-swingup` (cheetah-run needs a `-tags mujoco`
-kernel): the best λ, and so the prior ablation's runs, are chosen across the tasks. Archived runs
+archive's tasks, `--task=cheetah-run,cartpole-swingup`: the best λ, and so the prior
+ablation's runs, are chosen across the tasks. cheetah-run is a MuJoCo task: run GoNB's
+`%goflags -tags=mujoco` in a cell before the first one (libmujoco-dev comes with
+`docker/install.sh`). Archived runs
 keep their evaluations, episodes and knob records whole and their update metrics as 1,000-step
 means, and have no checkpoint (the last cell plays an episode only of a run trained here).
 """),
