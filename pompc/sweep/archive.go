@@ -87,7 +87,7 @@ func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 	if len(runs) == 0 && len(sum.Skipped) == 0 {
 		return sum, fmt.Errorf("sweep: archive: %s holds no run directories (config.json and status.json): not a sweep or ablation directory", src)
 	}
-	if err := checkArchiveDst(dst); err != nil {
+	if err := CheckArchiveDir(dst); err != nil {
 		return sum, err
 	}
 	if err := os.MkdirAll(dst, 0o755); err != nil {
@@ -110,10 +110,49 @@ func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 	return sum, nil
 }
 
-// checkArchiveDst refuses a destination that is not an archive: a directory a live process
+// ArchiveRun adds one run of the sweep or ablation directory src, name its run directory, to
+// the archive dst as Archive would, with src's settings and results files, when the run has
+// finished and dst does not hold it finished yet: what `pompc ablation --archive` does as each
+// run ends, so that the archive follows the training.
+func ArchiveRun(src, dst, name string, every int64) error {
+	if every <= 0 {
+		return fmt.Errorf("sweep: archive window %d: want a positive number of agent steps", every)
+	}
+	dir := filepath.Join(src, name)
+	if !finished(dir) || finished(filepath.Join(dst, name)) {
+		return nil
+	}
+	if same, err := sameDir(src, dst); err != nil {
+		return err
+	} else if same {
+		return fmt.Errorf("sweep: archive %s into itself", src)
+	}
+	if err := CheckArchiveDir(dst); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return fmt.Errorf("sweep: archive: %w", err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return fmt.Errorf("sweep: archive: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() && e.Type().IsRegular() && archivedTopFile(e.Name()) {
+			if err := copyFile(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	_, _, err = archiveRun(dir, filepath.Join(dst, name), every)
+	return err
+}
+
+// CheckArchiveDir refuses a destination that is not an archive: a directory a live process
 // trains, or one whose runs have checkpoints or training logs (a real sweep directory, whose
-// full metrics the archive's means would replace: --dir and --out swapped).
-func checkArchiveDst(dst string) error {
+// full metrics the archive's means would replace: --dir and --out swapped). A directory that
+// does not exist yet is fine.
+func CheckArchiveDir(dst string) error {
 	if rundir.InUse(dst) {
 		return fmt.Errorf("sweep: archive: a process trains in %s: not an archive", dst)
 	}

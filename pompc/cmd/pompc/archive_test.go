@@ -22,7 +22,9 @@ import (
 func TestArchiveResumesAblation(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "abl")
-	args := append([]string{"--dir", dir, "--tasks", "cartpole-balance", "--seeds", "1", "--steps", "60", "--prior-lambda", "", "--populations", "run"}, sweepTrainArgs...)
+	live := filepath.Join(root, "live")
+	args := append([]string{"--dir", dir, "--tasks", "cartpole-balance", "--seeds", "1", "--steps", "60", "--prior-lambda", "", "--populations", "run",
+		"--archive", live}, sweepTrainArgs...)
 	out, err := pompcCmd(t, append([]string{"ablation"}, args...)...).CombinedOutput()
 	require.NoError(t, err, string(out))
 	require.Contains(t, string(out), "5 runs on cartpole-balance in 5 populations")
@@ -32,6 +34,18 @@ func TestArchiveResumesAblation(t *testing.T) {
 	require.NoError(t, err, string(out))
 	require.Contains(t, string(out), "archived 5 finished runs")
 	lost := "cartpole-balance_pompc_lam1_s1"
+	// --archive archived each run as it finished, as pompc archive does afterwards.
+	entries, err := os.ReadDir(arch)
+	require.NoError(t, err)
+	runs := 0
+	for _, e := range entries {
+		if e.IsDir() {
+			runs++
+			sameFiles(t, filepath.Join(arch, e.Name()), filepath.Join(live, e.Name()), rundir.ConfigFile, rundir.StatusFile, rundir.MetricsFile)
+		}
+	}
+	require.Equal(t, 5, runs)
+	sameFiles(t, arch, live, "ablation.json")
 	for _, f := range []string{rundir.CheckpointFile, rundir.TrainLogFile, rundir.CurveFile} {
 		require.NoFileExists(t, filepath.Join(arch, lost, f))
 	}
