@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/rundir"
@@ -146,6 +149,23 @@ func ArchiveRun(src, dst, name string, every int64) error {
 	}
 	_, _, err = archiveRun(dir, filepath.Join(dst, name), every)
 	return err
+}
+
+// ArchiveEach is an Engine.OnUpdate that archives each of jobs (run directories of src) into
+// dst (ArchiveRun) as it finishes; a failure is logged to log (nil: discarded), not returned:
+// the training goes on.
+func ArchiveEach(src, dst string, jobs []Job, log io.Writer) func(Update) {
+	var mu sync.Mutex
+	return func(u Update) {
+		if u.State != rundir.StateDone || u.Job < 0 || u.Job >= len(jobs) {
+			return
+		}
+		if err := ArchiveRun(src, dst, filepath.Base(jobs[u.Job].Dir), DefaultArchiveEvery); err != nil && log != nil {
+			mu.Lock()
+			fmt.Fprintf(log, "%s archive: %v\n", time.Now().UTC().Format(LogTimeFormat), err)
+			mu.Unlock()
+		}
+	}
 }
 
 // CheckArchiveDir refuses a destination that is not an archive: a directory a live process

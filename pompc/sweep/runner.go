@@ -36,6 +36,9 @@ type Runner struct {
 	Batched bool
 	// Group says which points share a population when Batched ("": GroupAuto).
 	Group Grouping
+	// Archive, when set, is an archive directory each run is added to as it finishes
+	// (ArchiveEach).
+	Archive string
 }
 
 // Run runs every point of g under dir that is not done yet (Engine with a ProcessLauncher):
@@ -57,6 +60,11 @@ func (r Runner) Run(ctx context.Context, dir string, g Grid) (Summary, error) {
 	if err := SaveGrid(dir, g); err != nil {
 		return Summary{}, err
 	}
+	if r.Archive != "" {
+		if err := CheckArchiveDir(r.Archive); err != nil {
+			return Summary{}, err
+		}
+	}
 	lock, err := rundir.Acquire(dir)
 	if err != nil {
 		return Summary{}, fmt.Errorf("sweep: %w", err)
@@ -66,7 +74,11 @@ func (r Runner) Run(ctx context.Context, dir string, g Grid) (Summary, error) {
 	if r.Batched {
 		l = PopulationLauncher{Exe: r.Exe, Args: []string{"population"}, Env: r.Env, Group: r.Group}
 	}
-	return Engine{Launcher: l, Parallel: r.Jobs, Log: r.Log}.Run(ctx, jobs)
+	e := Engine{Launcher: l, Parallel: r.Jobs, Log: r.Log}
+	if r.Archive != "" {
+		e.OnUpdate = ArchiveEach(dir, r.Archive, jobs, r.Log)
+	}
+	return e.Run(ctx, jobs)
 }
 
 // ProcessLauncher launches a job as a child `pompc train` process (the CLI's sweeps), its

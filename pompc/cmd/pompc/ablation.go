@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/rundir"
@@ -163,7 +162,6 @@ func runAblation(ctx context.Context, args []string) error {
 	fs.Var(&sets, "set", "config override key=value for every run (repeatable)")
 	addTasks := fs.String("add-tasks", "", "comma-separated tasks to add to the ablation in --dir (its other settings kept); refused once its prior ablation at the best λ has started, since the best λ is chosen across every task")
 	status := fs.Bool("status", false, "show every run's progress, the latest evaluations and the time left; train nothing")
-	archive := fs.String("archive", "", "also archive each run into this directory as it finishes (pompc archive: no checkpoints; a machine lost later keeps them)")
 	of := addOutputFlags(fs)
 	lf := addLaunchFlags(fs, "one task per population; the λ ablation's last task submits the prior ablation at the best λ")
 	fs.Usage = func() {
@@ -285,8 +283,8 @@ func runAblation(ctx context.Context, args []string) error {
 		}
 		return submitAblation(ctx, *dir, spec, s, style)
 	}
-	if *archive != "" {
-		if err := sweep.CheckArchiveDir(*archive); err != nil {
+	if *of.archive != "" {
+		if err := sweep.CheckArchiveDir(*of.archive); err != nil {
 			return err
 		}
 	}
@@ -309,16 +307,8 @@ func runAblation(ctx context.Context, args []string) error {
 	train := func(js []sweep.Job) error {
 		fmt.Printf("ablation %s: %d runs on %s in %d populations\n", *dir, len(js), strings.Join(spec.Tasks, ", "), len(sweep.Items(l, js, sweep.Indices(len(js)))))
 		e := sweep.Engine{Launcher: l, Parallel: *jobs, Log: os.Stdout}
-		if *archive != "" {
-			e.OnUpdate = func(u sweep.Update) {
-				if u.State != rundir.StateDone {
-					return
-				}
-				// A failed archive does not stop the training; the log says so.
-				if err := sweep.ArchiveRun(*dir, *archive, filepath.Base(js[u.Job].Dir), sweep.DefaultArchiveEvery); err != nil {
-					fmt.Printf("%s archive: %v\n", time.Now().UTC().Format(sweep.LogTimeFormat), err)
-				}
-			}
+		if *of.archive != "" {
+			e.OnUpdate = sweep.ArchiveEach(*dir, *of.archive, js, os.Stdout)
 		}
 		s, err := e.Run(ctx, js)
 		sum.Total, sum.Done, sum.Skipped, sum.Stopped = sum.Total+s.Total, sum.Done+s.Done, sum.Skipped+s.Skipped, sum.Stopped+s.Stopped

@@ -105,7 +105,7 @@ func runSweep(ctx context.Context, args []string) error {
 	} else {
 		fmt.Printf("sweep %s: %d runs, one process each\n", *dir, len(pts))
 	}
-	sum, err := sweep.Runner{Exe: exe, Jobs: *jobs, Log: os.Stdout, Batched: *batched, Group: group}.Run(ctx, *dir, g)
+	sum, err := sweep.Runner{Exe: exe, Jobs: *jobs, Log: os.Stdout, Batched: *batched, Group: group, Archive: *of.archive}.Run(ctx, *dir, g)
 	if err != nil {
 		return err
 	}
@@ -501,9 +501,9 @@ func printPointStatus(pts []sweep.PointStatus, live bool) {
 // outputFlags are the flags pompc sweep and pompc ablation share: how runs are grouped into
 // populations, the figure width, and --report [--at-step N].
 type outputFlags struct {
-	populations, width *string
-	report             *bool
-	atStep             *int64
+	populations, width, archive *string
+	report                      *bool
+	atStep                      *int64
 }
 
 func addOutputFlags(fs *flag.FlagSet) *outputFlags {
@@ -512,6 +512,7 @@ func addOutputFlags(fs *flag.FlagSet) *outputFlags {
 		width:       fs.String("width", "single", "figure width: single (3.25 in) or double (6.75 in) column"),
 		report:      fs.Bool("report", false, "write the tables and figures of what has trained so far; train nothing"),
 		atStep:      fs.Int64("at-step", 0, "with --report: every run as it stood at this agent step (runs past it count once there; those not there yet are pending)"),
+		archive:     fs.String("archive", "", "also archive each run into this directory as it finishes (as pompc archive: no checkpoints; a machine lost later keeps them)"),
 	}
 }
 

@@ -57,8 +57,10 @@ func TestSweepKilledAndResumed(t *testing.T) {
 
 func sweepKilledAndResumed(t *testing.T, batched bool, killNow func(dir string) bool) {
 	dir := filepath.Join(t.TempDir(), "sweep")
+	archive := filepath.Join(t.TempDir(), "archive")
 	args := append([]string{"sweep", "--dir", dir, "--tasks", "cartpole-balance", "--presets", "pompc",
-		"--lambdas", "1,9", "--seeds", "0,1", "--jobs", "2", "--steps", "60", fmt.Sprintf("--batched=%v", batched)}, sweepTrainArgs...)
+		"--lambdas", "1,9", "--seeds", "0,1", "--jobs", "2", "--steps", "60", fmt.Sprintf("--batched=%v", batched),
+		"--archive", archive}, sweepTrainArgs...)
 	cmd := pompcCmd(t, args...)
 	var first bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &first, &first
@@ -105,6 +107,12 @@ func sweepKilledAndResumed(t *testing.T, batched bool, killNow func(dir string) 
 	}
 	require.Contains(t, string(out), "all 4 runs done")
 	require.Equal(t, 4, countDone(t, dir))
+	// --archive: every run archived as it finished, before the kill or after the resume, without
+	// its checkpoint, with the sweep's grid.
+	require.Equal(t, 4, countDone(t, archive))
+	require.FileExists(t, filepath.Join(archive, sweep.GridFile))
+	ckpts, _ := filepath.Glob(filepath.Join(archive, "*", rundir.CheckpointFile))
+	require.Empty(t, ckpts)
 	resumed := false
 	for _, name := range []string{"lam1_s0", "lam1_s1", "lam9_s0", "lam9_s1"} {
 		log, err := os.ReadFile(filepath.Join(dir, "cartpole-balance_pompc_"+name, "train.log"))
