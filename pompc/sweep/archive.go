@@ -62,19 +62,18 @@ func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 	if err != nil {
 		return sum, fmt.Errorf("sweep: archive: %w", err)
 	}
-	var top, runs []string
+	var runs []string
+	seen := 0 // run directories, finished or not
 	for _, e := range entries {
 		name := e.Name()
 		if !e.IsDir() {
-			if e.Type().IsRegular() && archivedTopFile(name) {
-				top = append(top, name)
-			}
 			continue
 		}
 		dir := filepath.Join(src, name)
 		if !rundir.Exists(dir, rundir.ConfigFile) || !rundir.Exists(dir, rundir.StatusFile) {
 			continue // figures/, slurm/: not a run
 		}
+		seen++
 		st, err := rundir.ReadStatus(dir)
 		if err != nil {
 			return sum, err
@@ -87,7 +86,7 @@ func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 		}
 		runs = append(runs, name)
 	}
-	if len(runs) == 0 && len(sum.Skipped) == 0 {
+	if seen == 0 {
 		return sum, fmt.Errorf("sweep: archive: %s holds no run directories (config.json and status.json): not a sweep or ablation directory", src)
 	}
 	if err := CheckArchiveDir(dst); err != nil {
@@ -96,10 +95,8 @@ func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return sum, fmt.Errorf("sweep: archive: %w", err)
 	}
-	for _, name := range top {
-		if err := copyFile(filepath.Join(src, name), filepath.Join(dst, name)); err != nil {
-			return sum, err
-		}
+	if err := copyTopFiles(src, dst); err != nil {
+		return sum, err
 	}
 	for _, name := range runs {
 		n, m, err := archiveRun(filepath.Join(src, name), filepath.Join(dst, name), every)
@@ -136,6 +133,16 @@ func ArchiveRun(src, dst, name string, every int64) error {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return fmt.Errorf("sweep: archive: %w", err)
 	}
+	if err := copyTopFiles(src, dst); err != nil {
+		return err
+	}
+	_, _, err := archiveRun(dir, filepath.Join(dst, name), every)
+	return err
+}
+
+// copyTopFiles copies the top-level files of the sweep or ablation directory src that belong in
+// its archive dst (archivedTopFile).
+func copyTopFiles(src, dst string) error {
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		return fmt.Errorf("sweep: archive: %w", err)
@@ -147,8 +154,7 @@ func ArchiveRun(src, dst, name string, every int64) error {
 			}
 		}
 	}
-	_, _, err = archiveRun(dir, filepath.Join(dst, name), every)
-	return err
+	return nil
 }
 
 // ArchiveEach is an Engine.OnUpdate that archives each of jobs (run directories of src) into
