@@ -215,11 +215,15 @@ func archiveRun(src, dst string, every int64) (written, read int64, err error) {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return 0, 0, fmt.Errorf("sweep: archive: %w", err)
 	}
-	for _, f := range []string{rundir.ConfigFile, rundir.StatusFile} {
-		if err := copyFile(rundir.Path(src, f), rundir.Path(dst, f)); err != nil {
-			return 0, 0, err
-		}
+	if err := copyFile(rundir.Path(src, rundir.ConfigFile), rundir.Path(dst, rundir.ConfigFile)); err != nil {
+		return 0, 0, err
 	}
+	// The status last: an archived run counts as done only once its metrics are in place.
+	defer func() {
+		if err == nil {
+			err = copyFile(rundir.Path(src, rundir.StatusFile), rundir.Path(dst, rundir.StatusFile))
+		}
+	}()
 	path := rundir.Path(src, rundir.MetricsFile)
 	fi, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
