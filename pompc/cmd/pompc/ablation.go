@@ -269,6 +269,9 @@ func runAblation(ctx context.Context, args []string) error {
 		return err
 	}
 	if *lf.launcher == "slurm" {
+		if *of.archive != "" {
+			return errors.New("ablation: --archive archives the runs this process trains; on SLURM run `pompc archive` when the arrays are done")
+		}
 		exe, err := os.Executable()
 		if err != nil {
 			return err
@@ -675,7 +678,7 @@ func printLatestEvals(runs []sweep.Run) {
 }
 
 // printAblationStatus prints every run's state and step, the latest evaluation of each
-// variant (mean over the seeds that have one) and an estimate of the time left.
+// variant (printLatestEvals) and an estimate of the time left.
 func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, group sweep.Grouping) error {
 	// The evaluations (latest per variant, the best λ) and λ (a run's variant) are all it reads.
 	jobs, runs, later, note, err := ablationRuns(dir, spec, pompc.KeyEvalReturn, pompc.KeyLambda)

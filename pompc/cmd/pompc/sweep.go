@@ -95,6 +95,9 @@ func runSweep(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *lf.launcher == "slurm" && *of.archive != "" {
+		return errors.New("sweep: --archive archives the runs this process trains; on SLURM run `pompc archive` when the array is done")
+	}
 	if *lf.launcher == "slurm" {
 		s := lf.slurm(exe)
 		s.Batched, s.Group = *batched, group
