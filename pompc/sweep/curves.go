@@ -55,6 +55,8 @@ type evalGroup struct {
 	runs                  int
 	evals                 map[int64][]float64
 	finals                []SeedReturn
+	// last is each run's last step with a finite evaluation (runs without one left out).
+	last []int64
 }
 
 // groupEvals groups the runs that keep selects (failed runs never) by task and variant, in the
@@ -82,10 +84,15 @@ func groupEvals(runs []Run, keep func(Run) bool) []*evalGroup {
 		for _, rec := range ev {
 			last[rec.Step] = rec.Val
 		}
+		lastStep := int64(-1)
 		for st, v := range last {
 			if !math.IsNaN(v) && !math.IsInf(v, 0) {
 				g.evals[st] = append(g.evals[st], v)
+				lastStep = max(lastStep, st)
 			}
+		}
+		if lastStep >= 0 {
+			g.last = append(g.last, lastStep)
 		}
 		if r.Status.State == rundir.StateDone && len(ev) > 0 {
 			g.finals = append(g.finals, SeedReturn{Seed: r.Seed, Return: Final(ev)})
@@ -130,6 +137,33 @@ func Curves(runs []Run) []CurveTable {
 			t.Rows = append(t.Rows, row)
 		}
 		out = append(out, t)
+	}
+	return out
+}
+
+// Latest is one variant's latest evaluation that all its evaluated runs have reached.
+type Latest struct {
+	Task, Variant string
+	// Step is the smallest of the runs' last evaluation steps; Furthest the largest.
+	Step, Furthest int64
+	// Mean is the mean evaluation return at Step over the N runs evaluated there.
+	Mean float64
+	N    int
+}
+
+// LatestEvals gives each task and variant's latest evaluation at the last step all its runs
+// with an evaluation reached (failed runs left out), in the runs' order of tasks and variants,
+// so that an interim comparison never averages a finished seed's final with another seed's early
+// evaluation. Runs evaluate on one grid (eval_every), so every run counted reached Step.
+func LatestEvals(runs []Run) []Latest {
+	var out []Latest
+	for _, g := range groupEvals(runs, nil) {
+		if len(g.last) == 0 {
+			continue
+		}
+		step, furthest := slices.Min(g.last), slices.Max(g.last)
+		m, _ := MeanCI(g.evals[step], Level)
+		out = append(out, Latest{Task: g.task, Variant: g.variant, Step: step, Furthest: furthest, Mean: m, N: len(g.evals[step])})
 	}
 	return out
 }

@@ -116,6 +116,16 @@ func TestCurves(t *testing.T) {
 	written, err := os.ReadFile(filepath.Join(dir, "results_curves.csv"))
 	require.NoError(t, err)
 	require.Equal(t, csvBuf.String(), string(written))
+
+	// The latest evaluation all of a variant's evaluated runs reached: never the failed run,
+	// never a non-finite value (bmpc's first run stops at 2000, its NaN at 3000 left out), no
+	// entry for a variant without evaluations (b).
+	require.Equal(t, []Latest{
+		{Task: "a", Variant: "tdmpc2", Step: 12000, Furthest: 12000, Mean: 211, N: 2},
+		{Task: "a", Variant: "bmpc", Step: 2000, Furthest: 4000, Mean: 30, N: 2},
+		{Task: "a", Variant: "walker-1m: tdmpc2", Step: 1000, Furthest: 1000, Mean: 50, N: 1},
+		{Task: "c", Variant: "bmpc", Step: 1000, Furthest: 1000, Mean: 25, N: 2},
+	}, LatestEvals(runs))
 }
 
 // TestCurveColumns: all steps when they fit, else every k-th back from the last.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -621,59 +620,20 @@ func allDone(runs []sweep.Run) bool {
 }
 
 // printLatestEvals prints each variant's latest evaluation that all its seeds with one have
-// reached: the mean at the smallest of their last evaluation steps (runs evaluate on one grid),
-// and how far the furthest seed is, so that seeds at different steps are not averaged.
+// reached (sweep.LatestEvals) and how far the furthest seed is.
 func printLatestEvals(runs []sweep.Run) {
-	type variant struct {
-		name  string
-		evals [][]pompc.Record
-	}
-	var order []*variant
-	byName := map[string]*variant{}
-	for _, r := range runs {
-		k := r.Task + "  " + r.Variant()
-		if byName[k] == nil {
-			byName[k] = &variant{name: k}
-			order = append(order, byName[k])
-		}
-		if ev := r.Metrics[pompc.KeyEvalReturn]; len(ev) > 0 {
-			byName[k].evals = append(byName[k].evals, ev)
-		}
-	}
-	header := "latest evaluation (the mean over the seeds that have one, at the last step all of them reached):"
-	for _, v := range order {
-		if len(v.evals) == 0 {
-			continue
-		}
-		common, furthest := int64(math.MaxInt64), int64(0)
-		for _, ev := range v.evals {
-			common, furthest = min(common, ev[len(ev)-1].Step), max(furthest, ev[len(ev)-1].Step)
-		}
-		sum, n := 0.0, 0
-		for _, ev := range v.evals {
-			for _, r := range ev {
-				if r.Step == common {
-					sum += r.Val
-					n++
-					break
-				}
-			}
-		}
-		if n == 0 {
-			continue
-		}
-		if header != "" {
-			fmt.Println(header)
-			header = ""
-		}
-		further := ""
-		if furthest > common {
-			further = fmt.Sprintf("; the furthest to step %d", furthest)
-		}
-		fmt.Printf("  %-40s %7.1f  (%d seeds, step %d%s)\n", v.name, sum/float64(n), n, common, further)
-	}
-	if header != "" {
+	latest := sweep.LatestEvals(runs)
+	if len(latest) == 0 {
 		fmt.Println("no evaluation yet")
+		return
+	}
+	fmt.Println("latest evaluation (the mean over the seeds that have one, at the last step all of them reached):")
+	for _, l := range latest {
+		further := ""
+		if l.Furthest > l.Step {
+			further = fmt.Sprintf("; the furthest to step %d", l.Furthest)
+		}
+		fmt.Printf("  %-40s %7.1f  (%d seeds, step %d%s)\n", l.Task+"  "+l.Variant, l.Mean, l.N, l.Step, further)
 	}
 }
 
