@@ -748,3 +748,58 @@ func setValue(f reflect.Value, s string) error {
 	}
 	return nil
 }
+
+// FieldDiff is one configuration field in which two configurations differ: its JSON key (a
+// size field as "size.mlp_dim") and its two values as JSON writes them ("unset" where a field
+// left out when empty is empty).
+type FieldDiff struct {
+	Key  string
+	A, B string
+}
+
+// ConfigDiff lists the fields in which a and b differ, by key. Every comparison of two
+// configurations (a population's runs, a notebook reattaching to a run, an archive restored
+// into an ablation) goes through it, each leaving out the fields that may differ there.
+func ConfigDiff(a, b Config) []FieldDiff {
+	fa, fb := flatConfig(a), flatConfig(b)
+	var out []FieldDiff
+	for k, va := range fa {
+		if vb, ok := fb[k]; !ok {
+			out = append(out, FieldDiff{Key: k, A: va, B: "unset"})
+		} else if vb != va {
+			out = append(out, FieldDiff{Key: k, A: va, B: vb})
+		}
+	}
+	for k, vb := range fb {
+		if _, ok := fa[k]; !ok {
+			out = append(out, FieldDiff{Key: k, A: "unset", B: vb})
+		}
+	}
+	slices.SortFunc(out, func(x, y FieldDiff) int { return strings.Compare(x.Key, y.Key) })
+	return out
+}
+
+// flatConfig is c's JSON form as key -> value, nested objects' keys joined by dots.
+func flatConfig(c Config) map[string]string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return map[string]string{"": err.Error()} // not reached: Config marshals
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return map[string]string{"": err.Error()}
+	}
+	out := map[string]string{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if mm, ok := v.(map[string]any); ok {
+			for k, x := range mm {
+				walk(prefix+k+".", x)
+			}
+			return
+		}
+		out[strings.TrimSuffix(prefix, ".")] = fmt.Sprint(v)
+	}
+	walk("", m)
+	return out
+}

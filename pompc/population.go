@@ -138,8 +138,12 @@ func newPopEngine(backend compute.Backend, members []*Agent) (*popEngine, error)
 			return nil, fmt.Errorf("pompc: run %d has obs/act dims %d/%d and discount %v, run 0 %d/%d and %v: a population's runs share the task",
 				i, a.obsDim, a.actDim, a.gamma, a0.obsDim, a0.actDim, a0.gamma)
 		}
-		if d := configDiff(sharedConfig(a0.cfg), sharedConfig(a.cfg)); d != "" {
-			return nil, fmt.Errorf("pompc: run %d differs from run 0 in %s: a population's runs share every graph-shaping field", i, d)
+		if d := ConfigDiff(sharedConfig(a.cfg), sharedConfig(a0.cfg)); len(d) > 0 {
+			var fields []string
+			for _, f := range d {
+				fields = append(fields, fmt.Sprintf("%s (%s vs %s)", f.Key, f.A, f.B))
+			}
+			return nil, fmt.Errorf("pompc: run %d differs from run 0 in %s: a population's runs share every graph-shaping field", i, strings.Join(fields, ", "))
 		}
 	}
 	k := len(members)
@@ -164,17 +168,6 @@ func newPopEngine(backend compute.Backend, members []*Agent) (*popEngine, error)
 		e.live[i] = true
 	}
 	return e, nil
-}
-
-// configDiff names the first field in which a and b differ ("" when equal).
-func configDiff(a, b Config) string {
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	for i := range va.NumField() {
-		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			return fmt.Sprintf("%s (%v vs %v)", va.Type().Field(i).Name, vb.Field(i).Interface(), va.Field(i).Interface())
-		}
-	}
-	return ""
 }
 
 // sharedVar reports whether a variable is one value for the whole population rather than one

@@ -139,12 +139,12 @@ func TestPopulationRefusesMismatchedRuns(t *testing.T) {
 	c.Horizon = 4
 	b := newTestTrainer(t, c, "cartpole-swingup")
 	_, err := NewPopulation(thBackend(t), []*Trainer{a, b})
-	require.ErrorContains(t, err, "Horizon")
+	require.ErrorContains(t, err, "run 1 differs from run 0 in horizon (4 vs 3)")
 	e := popConfig(2, 1)
 	e.NumEnvs = 2
 	d := newTestTrainer(t, e, "cartpole-swingup")
 	_, err = NewPopulation(thBackend(t), []*Trainer{a, d})
-	require.ErrorContains(t, err, "NumEnvs")
+	require.ErrorContains(t, err, "num_envs (2 vs unset)")
 }
 
 var _ = tensors.FromScalar[float32]

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,9 +176,11 @@ func (r *Run) checkMatch() error {
 	if !r.opts.hasConfig() {
 		return nil
 	}
-	diffs, err := configDiff(r.opts.Config, h.Config)
-	if err != nil {
-		return err
+	var diffs []string
+	for _, d := range pompc.ConfigDiff(h.Config, r.opts.Config) {
+		if !mutableKeys[d.Key] {
+			diffs = append(diffs, fmt.Sprintf("%s is %s there, %s asked", d.Key, d.A, d.B))
+		}
 	}
 	if len(diffs) > 0 {
 		return fmt.Errorf("session: %s holds a run with another config: %s (use a zero Options.Config to reattach, or another Dir)",
@@ -191,52 +192,6 @@ func (r *Run) checkMatch() error {
 // mutableKeys are the config fields a run may change between updates.
 // The backend may differ too: a run moves between machines.
 var mutableKeys = map[string]bool{"lambda": true, "prior": true, "prior_kl": true, "reanalyze": true, "backend": true}
-
-// configDiff lists "key: have X, asked Y" for every immutable config field that differs.
-func configDiff(asked, have pompc.Config) ([]string, error) {
-	flat := func(c pompc.Config) (map[string]string, error) {
-		b, err := json.Marshal(c)
-		if err != nil {
-			return nil, err
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, err
-		}
-		out := map[string]string{}
-		var walk func(prefix string, v any)
-		walk = func(prefix string, v any) {
-			if mm, ok := v.(map[string]any); ok {
-				for k, x := range mm {
-					walk(prefix+k+".", x)
-				}
-				return
-			}
-			out[strings.TrimSuffix(prefix, ".")] = fmt.Sprint(v)
-		}
-		walk("", m)
-		return out, nil
-	}
-	a, err := flat(asked)
-	if err != nil {
-		return nil, err
-	}
-	h, err := flat(have)
-	if err != nil {
-		return nil, err
-	}
-	var diffs []string
-	for k, av := range a {
-		if mutableKeys[k] {
-			continue
-		}
-		if hv := h[k]; hv != av {
-			diffs = append(diffs, fmt.Sprintf("%s is %s there, %s asked", k, hv, av))
-		}
-	}
-	sort.Strings(diffs)
-	return diffs, nil
-}
 
 // Dir is the run directory (absolute).
 func (r *Run) Dir() string { return r.opts.Dir }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -380,7 +379,7 @@ func Restore(from string, jobs []Job) ([]string, error) {
 		if st.State != rundir.StateDone || st.Step < j.Steps() {
 			continue
 		}
-		if diff, err := configDiff(j.Config, rundir.Path(src, rundir.ConfigFile)); err != nil {
+		if diff, err := archivedConfigDiff(j.Config, rundir.Path(src, rundir.ConfigFile)); err != nil {
 			return restored, err
 		} else if len(diff) > 0 {
 			return restored, fmt.Errorf("sweep: restore: %s has another configuration than this run (%s): a run of another budget, size or planner", src, strings.Join(diff, ", "))
@@ -411,35 +410,26 @@ func Restore(from string, jobs []Job) ([]string, error) {
 	return restored, nil
 }
 
-// configDiff lists the top-level fields of the config.json at path that differ from cfg's.
-func configDiff(cfg pompc.Config, path string) ([]string, error) {
+// archivedConfigDiff lists the fields of the config.json at path that differ from cfg's
+// (pompc.ConfigDiff; the backend left out: it does not change what a run computes), as
+// "key archived, not asked". It is strict: a field added to pompc.Config after the archive was
+// written reads as its zero value there, which is the field's old behaviour where the field
+// keeps the convention that empty means the old default (the forms of issue 16 do), and a
+// difference otherwise.
+func archivedConfigDiff(cfg pompc.Config, path string) ([]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("sweep: restore: %w", err)
 	}
-	var have map[string]any
+	var have pompc.Config
 	if err := json.Unmarshal(data, &have); err != nil {
 		return nil, fmt.Errorf("sweep: restore %s: %w", path, err)
 	}
-	mine, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, err
-	}
-	var want map[string]any
-	if err := json.Unmarshal(mine, &want); err != nil {
-		return nil, err
-	}
 	var diff []string
-	for k, v := range want {
-		if !reflect.DeepEqual(v, have[k]) {
-			diff = append(diff, fmt.Sprintf("%s %v, not %v", k, have[k], v))
+	for _, d := range pompc.ConfigDiff(have, cfg) {
+		if d.Key != "backend" {
+			diff = append(diff, fmt.Sprintf("%s %s, not %s", d.Key, d.A, d.B))
 		}
 	}
-	for k, v := range have {
-		if _, ok := want[k]; !ok {
-			diff = append(diff, fmt.Sprintf("%s %v, not set", k, v))
-		}
-	}
-	slices.Sort(diff)
 	return diff, nil
 }
