@@ -633,7 +633,11 @@ func printLatestEvals(runs []sweep.Run) {
 		if l.Furthest > l.Step {
 			further = fmt.Sprintf("; the furthest to step %d", l.Furthest)
 		}
-		fmt.Printf("  %-40s %7.1f  (%d seeds, step %d%s)\n", l.Task+"  "+l.Variant, l.Mean, l.N, l.Step, further)
+		seeds := "seeds"
+		if l.N == 1 {
+			seeds = "seed"
+		}
+		fmt.Printf("  %-40s %7.1f  (%d %s, step %d%s)\n", l.Task+"  "+l.Variant, l.Mean, l.N, seeds, l.Step, further)
 	}
 }
 

@@ -163,6 +163,8 @@ func TestLatestEvalsAtACommonStep(t *testing.T) {
 	out := captureStdout(t, func() { printLatestEvals(runs) })
 	require.Contains(t, string(out), "  t  bmpc")
 	require.Contains(t, string(out), "11.0  (2 seeds, step 20; the furthest to step 50)")
+	out = captureStdout(t, func() { printLatestEvals(runs[1:]) })
+	require.Contains(t, string(out), "20.0  (1 seed, step 20)")
 	out = captureStdout(t, func() { printLatestEvals(runs[2:]) })
 	require.Equal(t, "no evaluation yet\n", string(out))
 }
