@@ -283,7 +283,8 @@ full ablation come in minutes and only what the archive lacks trains. Give `--ta
 archive's tasks, `--task=cheetah-run,cartpole-swingup`: the best λ, and so the prior
 ablation's runs, are chosen across the tasks. cheetah-run is a MuJoCo task: run GoNB's
 `%goflags -tags=mujoco` in a cell before the first one (libmujoco-dev comes with
-`docker/install.sh`). Archived runs
+`docker/install.sh`); every later cell, and the training processes it starts (they re-execute
+the cell's program), then has the MuJoCo tasks (`TestMuJoCoInACell`). Archived runs
 keep their evaluations, episodes and knob records whole and their update metrics as 1,000-step
 means, and have no checkpoint (the last cell plays an episode only of a run trained here).
 """),

@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pompc/pompc/envs/mujoco"
 	"github.com/pompc/pompc/pompc"
 	"github.com/pompc/pompc/pompc/rundir"
 	"github.com/pompc/pompc/pompc/session"
@@ -256,11 +257,18 @@ func (nb notebook) errors() []string {
 // lands there), with the given parameters, and returns the folder and the executed notebook.
 func executeHeadless(t *testing.T, name, args string, timeout time.Duration) (string, notebook) {
 	t.Helper()
-	dir := t.TempDir()
 	src, err := os.ReadFile(name + ".ipynb")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return executeNotebook(t, name, src, args, timeout)
+}
+
+// executeNotebook runs the notebook src (ipynb JSON) as executeHeadless does; empty args leave
+// its `%%` line as it is.
+func executeNotebook(t *testing.T, name string, src []byte, args string, timeout time.Duration) (string, notebook) {
+	t.Helper()
+	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, name+".ipynb"), src, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -269,8 +277,11 @@ func executeHeadless(t *testing.T, name, args string, timeout time.Duration) (st
 	defer cancel()
 	dst := filepath.Join(dir, name+".out.ipynb")
 	runner, _ := filepath.Abs(filepath.Join("testdata", "run_notebook.py"))
-	cmd := exec.Command(python, runner, filepath.Join(dir, name+".ipynb"), dst, "--args="+args,
-		"--cwd", dir, "--timeout", fmt.Sprint(int(timeout.Seconds())))
+	argv := []string{runner, filepath.Join(dir, name+".ipynb"), dst, "--cwd", dir, "--timeout", fmt.Sprint(int(timeout.Seconds()))}
+	if args != "" {
+		argv = append(argv, "--args="+args)
+	}
+	cmd := exec.Command(python, argv...)
 	cmd.Dir = dir
 	cmd.Env = kernelEnv(t)
 	var logs bytes.Buffer
@@ -279,6 +290,7 @@ func executeHeadless(t *testing.T, name, args string, timeout time.Duration) (st
 	startGroup(t, cmd)
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- cmd.Wait() }()
+	var err error
 	select {
 	case err = <-waitErr:
 	case <-ctx.Done():
@@ -326,6 +338,93 @@ func checkFigureFiles(t *testing.T, paths ...string) {
 }
 
 // ---- headless ----
+
+// TestMuJoCoInACell: what README and the ablations notebook tell a user who wants a MuJoCo task
+// in a notebook works. The ablations notebook's first cell builds cells without MuJoCo
+// (cheetah-run is unavailable, with the reason); after GoNB's `%goflags -tags=mujoco` a cell
+// trains a run of cheetah-run in a session server, a process that re-executes the cell's own
+// binary, so the tag reaches the background training too.
+func TestMuJoCoInACell(t *testing.T) {
+	if testing.Short() {
+		t.Skip("executes a notebook")
+	}
+	if !mujoco.Available {
+		t.Skip("this test binary is built without -tags mujoco (CI builds with it)")
+	}
+	t.Parallel()
+	needJupyter(t)
+	var abl struct {
+		Cells []json.RawMessage `json:"cells"`
+	}
+	src, err := os.ReadFile("ablations.ipynb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(src, &abl); err != nil {
+		t.Fatal(err)
+	}
+	var first json.RawMessage // the ablations notebook's first code cell: its parameters and setup
+	for _, c := range abl.Cells {
+		var cell struct {
+			Type string `json:"cell_type"`
+		}
+		if json.Unmarshal(c, &cell) == nil && cell.Type == "code" {
+			first = c
+			break
+		}
+	}
+	code := func(src string) json.RawMessage {
+		b, _ := json.Marshal(map[string]any{"cell_type": "code", "metadata": map[string]any{}, "outputs": []any{},
+			"execution_count": nil, "source": src})
+		return b
+	}
+	cells := []json.RawMessage{first, code(`import (
+	"errors"
+
+	"github.com/pompc/pompc/envs"
+	_ "github.com/pompc/pompc/envs/all"
+)
+
+%%
+_, err := envs.Make("cheetah-run")
+fmt.Printf("without the tag: unavailable %v: %v\n", errors.Is(err, envs.ErrUnavailable), err)`),
+		code("%goflags -tags=mujoco"),
+		code(`import (
+	"context"
+	"path/filepath"
+
+	"github.com/pompc/pompc/pompc"
+	"github.com/pompc/pompc/pompc/session"
+)
+
+%%
+dir, err := widgets.OutDir("runs")
+must(err)
+cfg, err := sweep.Budgets["tiny"].Apply(pompc.TDMPC2().WithSize(pompc.SizeTiny))
+must(err)
+run, err := session.Open(context.Background(), session.Options{Dir: filepath.Join(dir, "cheetah"), Task: "cheetah-run", Config: cfg})
+must(err)
+defer run.Close()
+must(run.Train(context.Background(), 150, nil))
+st, err := run.Status()
+must(err)
+fmt.Printf("cheetah-run trained to step %d in a session server\n", st.Step)`)}
+	nb, err := json.Marshal(map[string]any{"cells": cells, "metadata": map[string]any{"kernelspec": map[string]string{
+		"name": "gonb", "display_name": "Go (gonb)", "language": "go"}}, "nbformat": 4, "nbformat_minor": 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out := executeNotebook(t, "mujoco", nb, "--budget=tiny --task=cheetah-run", 10*time.Minute)
+	if errs := out.errors(); len(errs) > 0 {
+		t.Fatalf("cell errors:\n%s", strings.Join(errs, "\n"))
+	}
+	txt := out.streamText()
+	for _, want := range []string{"without the tag: unavailable true: ", "needs MuJoCo", "cheetah-run trained to step 150 in a session server"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("the cells' output lacks %q:\n%s", want, lastLines(txt, 20))
+		}
+	}
+}
 
 // TestQuickstartHeadless executes the quickstart at the tiny budget: every cell succeeds, the
 // controls fall back to static HTML without blocking, the live plot's last picture (an SVG)
