@@ -18,6 +18,16 @@ type Estimate struct {
 	Unknown int
 }
 
+// recentRate is a run's agent steps per second from (recent, recentStep) to (end, step), the
+// window status.json keeps (rundir.RecentWindow), or 0 where there is no such window past the
+// seed phase (which ends at seedEnd: its update burst would make a run look slow).
+func recentRate(recent time.Time, recentStep, step int64, end time.Time, seedEnd int64) float64 {
+	if recent.IsZero() || recentStep < seedEnd || step <= recentStep || !end.After(recent) {
+		return 0
+	}
+	return float64(step-recentStep) / end.Sub(recent).Seconds()
+}
+
 // EstimateLeft estimates the time left of jobs (pts: their status, as JobsStatus gives) and
 // of later, a phase that starts once jobs have ended (the ablation's prior ablation at the best
 // λ), when work items (Items under l) run parallel at a time. A run's time left is its steps
@@ -48,11 +58,10 @@ func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedE
 	for i, p := range pts {
 		k := jobs[i]
 		switch {
-		case p.State == rundir.StateRunning && !p.Recent.IsZero() && p.RecentStep >= seedEnd(jobs[i]) &&
-			p.Step > p.RecentStep && now.After(p.Recent):
+		case p.State == rundir.StateRunning && recentRate(p.Recent, p.RecentStep, p.Step, now, seedEnd(k)) > 0:
 			// Its rate over the last rundir.RecentWindow, past the seed phase: the machine's
 			// load as it is now.
-			add2(runningRate, k, float64(p.Step-p.RecentStep)/now.Sub(p.Recent).Seconds())
+			add2(runningRate, k, recentRate(p.Recent, p.RecentStep, p.Step, now, seedEnd(k)))
 		case p.State == rundir.StateRunning && !p.Since.IsZero():
 			from := max(p.SinceStep, seedEnd(jobs[i]))
 			if p.Step > from && now.After(p.Since) {
@@ -69,8 +78,8 @@ func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedE
 			if err != nil || st.Launched.IsZero() || !st.Updated.After(st.Launched) {
 				continue
 			}
-			if st.Recent.After(st.Launched) && st.RecentStep >= seedEnd(jobs[i]) && st.Step > st.RecentStep && st.Updated.After(st.Recent) {
-				add2(pastRate, k, float64(st.Step-st.RecentStep)/st.Updated.Sub(st.Recent).Seconds())
+			if r := recentRate(st.Recent, st.RecentStep, st.Step, st.Updated, seedEnd(k)); r > 0 && st.Recent.After(st.Launched) {
+				add2(pastRate, k, r)
 				continue
 			}
 			if from := max(st.LaunchStep, seedEnd(jobs[i])); st.Step > from {
