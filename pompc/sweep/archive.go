@@ -48,13 +48,8 @@ type ArchiveSummary struct {
 // machine.
 func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 	var sum ArchiveSummary
-	if every <= 0 {
-		return sum, fmt.Errorf("sweep: archive window %d: want a positive number of agent steps", every)
-	}
-	if same, err := sameDir(src, dst); err != nil {
+	if err := checkArchivePair(src, dst, every); err != nil {
 		return sum, err
-	} else if same {
-		return sum, fmt.Errorf("sweep: archive %s into itself", src)
 	}
 	// What to write, found before anything is: the top-level files and the finished runs.
 	entries, err := os.ReadDir(src)
@@ -73,11 +68,10 @@ func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 			continue // figures/, slurm/: not a run
 		}
 		seen++
-		st, err := rundir.ReadStatus(dir)
-		if err != nil {
-			return sum, err
+		if _, err := rundir.ReadStatus(dir); err != nil {
+			return sum, err // a damaged status is an error, not an unfinished run
 		}
-		if st.State != rundir.StateDone || st.TargetStep <= 0 || st.Step < st.TargetStep {
+		if !finished(dir) {
 			if !finished(filepath.Join(dst, name)) { // an earlier archive's run is kept
 				sum.Skipped = append(sum.Skipped, name)
 			}
@@ -88,13 +82,7 @@ func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 	if seen == 0 {
 		return sum, fmt.Errorf("sweep: archive: %s holds no run directories (config.json and status.json): not a sweep or ablation directory", src)
 	}
-	if err := CheckArchiveDir(dst); err != nil {
-		return sum, err
-	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return sum, fmt.Errorf("sweep: archive: %w", err)
-	}
-	if err := copyTopFiles(src, dst); err != nil {
+	if err := openArchive(src, dst); err != nil {
 		return sum, err
 	}
 	for _, name := range runs {
@@ -114,29 +102,44 @@ func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 // finished and dst does not hold it finished yet: what `pompc ablation --archive` does as each
 // run ends, so that the archive follows the training.
 func ArchiveRun(src, dst, name string, every int64) error {
-	if every <= 0 {
-		return fmt.Errorf("sweep: archive window %d: want a positive number of agent steps", every)
+	if err := checkArchivePair(src, dst, every); err != nil {
+		return err
 	}
 	dir := filepath.Join(src, name)
 	if !finished(dir) || finished(filepath.Join(dst, name)) {
 		return nil
+	}
+	if err := openArchive(src, dst); err != nil {
+		return err
+	}
+	_, _, err := archiveRun(dir, filepath.Join(dst, name), every)
+	return err
+}
+
+// checkArchivePair refuses an archive window that is not positive and an archive into its own
+// source.
+func checkArchivePair(src, dst string, every int64) error {
+	if every <= 0 {
+		return fmt.Errorf("sweep: archive window %d: want a positive number of agent steps", every)
 	}
 	if same, err := sameDir(src, dst); err != nil {
 		return err
 	} else if same {
 		return fmt.Errorf("sweep: archive %s into itself", src)
 	}
+	return nil
+}
+
+// openArchive makes dst ready to receive runs (CheckArchiveDir, then created) and copies src's
+// settings and results files into it.
+func openArchive(src, dst string) error {
 	if err := CheckArchiveDir(dst); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return fmt.Errorf("sweep: archive: %w", err)
 	}
-	if err := copyTopFiles(src, dst); err != nil {
-		return err
-	}
-	_, _, err := archiveRun(dir, filepath.Join(dst, name), every)
-	return err
+	return copyTopFiles(src, dst)
 }
 
 // copyTopFiles copies the top-level files of the sweep or ablation directory src that belong in
