@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	_ "image/png"
@@ -349,7 +350,7 @@ func TestMuJoCoInACell(t *testing.T) {
 		t.Skip("executes a notebook")
 	}
 	if !mujoco.Available {
-		t.Skip("this test binary is built without -tags mujoco (CI builds with it)")
+		need(t, "a -tags mujoco build of this test", errors.New("built without the mujoco tag"))
 	}
 	t.Parallel()
 	needJupyter(t)

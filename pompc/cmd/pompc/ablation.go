@@ -264,13 +264,10 @@ func runAblation(ctx context.Context, args []string) error {
 	case lf.task():
 		return runAblationTask(ctx, *dir, spec, *lf.submission, *lf.point, style)
 	}
-	if err := lf.check("ablation"); err != nil {
+	if err := lf.check("ablation", *of.archive); err != nil {
 		return err
 	}
 	if *lf.launcher == "slurm" {
-		if *of.archive != "" {
-			return errors.New("ablation: --archive archives the runs this process trains; on SLURM run `pompc archive` when the arrays are done")
-		}
 		exe, err := os.Executable()
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -380,4 +381,22 @@ func submitOneAndCheckpoint(t *testing.T, args []string, step int64) (jobID, run
 		return err == nil && s >= step
 	})
 	return jobID, run
+}
+
+// TestSlurmRefusesArchive: --archive archives what this process trains, so with the SLURM
+// launcher both commands refuse it before anything is written or submitted.
+func TestSlurmRefusesArchive(t *testing.T) {
+	for _, cmd := range []string{"sweep", "ablation"} {
+		dir := filepath.Join(t.TempDir(), "d")
+		args := []string{"--dir", dir, "--launcher", "slurm", "--archive", filepath.Join(t.TempDir(), "a"), "--tasks", "cartpole-balance"}
+		var err error
+		if cmd == "sweep" {
+			err = runSweep(context.Background(), args)
+		} else {
+			err = runAblation(context.Background(), args)
+		}
+		require.ErrorContains(t, err, cmd+": --archive archives the runs this process trains; on SLURM run `pompc archive`")
+		_, statErr := os.Stat(dir)
+		require.True(t, os.IsNotExist(statErr), "%s wrote %s before refusing", cmd, dir)
+	}
 }

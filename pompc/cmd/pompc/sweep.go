@@ -64,7 +64,7 @@ func runSweep(ctx context.Context, args []string) error {
 	case lf.task():
 		return runSlurmTask(ctx, *dir, *lf.submission, *lf.point, style, *reference, *noFigures)
 	}
-	if err := lf.check("sweep"); err != nil {
+	if err := lf.check("sweep", *of.archive); err != nil {
 		return err
 	}
 	gridFlags := map[string]bool{"tasks": true, "presets": true, "lambdas": true, "kl": true, "priors": true,
@@ -94,9 +94,6 @@ func runSweep(ctx context.Context, args []string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
-	}
-	if *lf.launcher == "slurm" && *of.archive != "" {
-		return errors.New("sweep: --archive archives the runs this process trains; on SLURM run `pompc archive` when the array is done")
 	}
 	if *lf.launcher == "slurm" {
 		s := lf.slurm(exe)
@@ -326,10 +323,14 @@ func addLaunchFlags(fs *flag.FlagSet, items string) *launchFlags {
 // task reports whether the command runs one array task.
 func (f *launchFlags) task() bool { return *f.point >= 0 || *f.submission >= 0 }
 
-// check refuses an unknown launcher.
-func (f *launchFlags) check(cmd string) error {
+// check refuses an unknown launcher, and --archive with SLURM (it archives what this process
+// trains; on a cluster `pompc archive` runs once the arrays are done).
+func (f *launchFlags) check(cmd, archive string) error {
 	if *f.launcher != "local" && *f.launcher != "slurm" {
 		return fmt.Errorf("%s: --launcher must be local or slurm, got %q", cmd, *f.launcher)
+	}
+	if *f.launcher == "slurm" && archive != "" {
+		return fmt.Errorf("%s: --archive archives the runs this process trains; on SLURM run `pompc archive` when the arrays are done", cmd)
 	}
 	return nil
 }
