@@ -83,7 +83,7 @@ func binCenters(g *Graph, dt dtypes.DType, numBins int, vmin, vmax float64) *Nod
 // TwoHotInv decodes logits [..., numBins] into a scalar value per row: symexp(Σ softmax(l)·bins),
 // the expectation over the bins as a product with the vector of bin centres.
 func TwoHotInv(logits *Node, numBins int, vmin, vmax float64) *Node {
-	probs := Softmax(logits, -1)
+	probs := softmax(logits)
 	centers := binCenters(logits.Graph(), logits.DType(), numBins, vmin, vmax)
 	return SymExp(DotGeneral(probs, []int{probs.Rank() - 1}, nil, centers, []int{0}, nil))
 }
@@ -114,7 +114,20 @@ func SimNorm(z *Node, group int) *Node {
 	dims := z.Shape().Dimensions
 	l := dims[len(dims)-1]
 	grouped := append(append([]int{}, dims[:len(dims)-1]...), l/group, group)
-	return Reshape(Softmax(Reshape(z, grouped...), -1), dims...)
+	return Reshape(softmax(Reshape(z, grouped...)), dims...)
+}
+
+// softmax is softmax over the last axis, p_i = exp(x_i − m) / Σ_j exp(x_j − m) with m = max_j x_j
+// (m is a constant for the gradient), written as GoMLX's own decomposed graph.Softmax. graph.Softmax
+// calls the backend's fused kernel first, which on the pure-Go backend evaluates exp one element at
+// a time (compute's fastmath.Exp32), where the decomposed form's Exp is the backend's vectorized
+// one: the planner's and the update's two-hot decodes (101 bins) and SimNorm are a large part of a
+// small network's step (README "Measured" has the A/B). XLA has no fused softmax and builds this
+// same graph either way. Delete it when the pure-Go fused kernel vectorizes its exponential.
+func softmax(x *Node) *Node {
+	m := StopGradient(ReduceAndKeep(x, ReduceMax, -1))
+	e := Exp(Sub(x, m))
+	return Div(e, ReduceAndKeep(e, ReduceSum, -1))
 }
 
 // GaussianKL is the closed-form KL(N(m1, s1) || N(m2, s2)) of diagonal Gaussians, summed over

@@ -333,3 +333,43 @@ func TestSoftCEGradientClosedForm(t *testing.T) {
 		thGradInput{name: "y", data: []float64{-2, 0.5, 3}, dims: []int{3}},
 		thGradInput{name: "w", data: []float64{1, -0.5, 2}, dims: []int{3}})
 }
+
+// TestSoftmaxMatchesLibrary checks the decomposed softmax against the hand formula
+// exp(x − max)/Σ exp(x − max) in float64 and against GoMLX's graph.Softmax (the fused kernel on the
+// pure-Go backend) in float32, with a row 200 wide where most probabilities underflow, a row of
+// equal logits and a 101-bin row as the two-hot decodes use; and its gradient against finite
+// differences.
+func TestSoftmaxMatchesLibrary(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	const rows, bins = 4, 101
+	x := thRandn(rng, rows*bins, 3, 0)
+	for j := 0; j < bins; j++ {
+		x[1*bins+j] = 4 * float64(j-50) // a spread of 400
+		x[2*bins+j] = -7.5              // uniform
+	}
+	want := make([]float64, len(x))
+	for r := 0; r < rows; r++ {
+		row := x[r*bins : (r+1)*bins]
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, v)
+		}
+		sum := 0.0
+		for _, v := range row {
+			sum += math.Exp(v - m)
+		}
+		for j, v := range row {
+			want[r*bins+j] = math.Exp(v-m) / sum
+		}
+	}
+	out64 := thRun(t, func(g *Graph, in []*Node) []*Node { return []*Node{softmax(in[0])} }, thT64(x, rows, bins))
+	thClose(t, want, out64[0], 1e-15, 1e-12, "softmax, float64")
+	out32 := thRun(t, func(g *Graph, in []*Node) []*Node {
+		return []*Node{softmax(in[0]), Softmax(in[0], -1)}
+	}, thT32(x, rows, bins))
+	thClose(t, want, out32[0], 1e-7, 1e-5, "softmax, float32, against the hand formula")
+	thClose(t, out32[1], out32[0], 1e-7, 1e-5, "softmax, float32, against graph.Softmax")
+	thGradCheck(t, func(in []*Node) *Node { return ReduceAllSum(Mul(softmax(in[0]), in[1])) },
+		thGradInput{name: "x", data: thRandn(rng, 3*7, 2, 0), dims: []int{3, 7}, diff: true},
+		thGradInput{name: "w", data: thRandn(rng, 3*7, 1, 0), dims: []int{3, 7}})
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"testing"
@@ -135,4 +136,24 @@ func TestInUse(t *testing.T) {
 	require.NoError(t, cmd.Run())
 	require.NoError(t, os.WriteFile(filepath.Join(dir, LockFile), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644))
 	require.False(t, InUse(dir), "left by a process that exited")
+}
+
+// TestBuildAndNoteBuild: a build is the stamped revision's first 12 digits with "+dirty" for a
+// modified tree, empty without a revision; NoteBuild lists a build once per change, with the
+// step it took over from, and ignores an empty one.
+func TestBuildAndNoteBuild(t *testing.T) {
+	rev := []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "457489c0123456789abcdef0123456789abcdef0"}}
+	require.Equal(t, "457489c01234", buildOf(rev))
+	require.Equal(t, "457489c01234+dirty", buildOf(append(rev, debug.BuildSetting{Key: "vcs.modified", Value: "true"})))
+	require.Equal(t, "457489c01234", buildOf(append(rev, debug.BuildSetting{Key: "vcs.modified", Value: "false"})))
+	require.Equal(t, "", buildOf([]debug.BuildSetting{{Key: "GOEXPERIMENT", Value: "simd"}}))
+
+	var st Status
+	st.NoteBuild(0, "")
+	require.Empty(t, st.Builds)
+	st.NoteBuild(0, "a")
+	st.NoteBuild(1000, "a")
+	st.NoteBuild(25000, "b")
+	st.NoteBuild(30000, "")
+	require.Equal(t, []BuildAt{{0, "a"}, {25000, "b"}}, st.Builds)
 }

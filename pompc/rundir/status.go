@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 )
 
@@ -43,10 +44,65 @@ type Status struct {
 	RecentStep int64     `json:"recent_step,omitempty"`
 	// Launcher names what ran it ("process", "session").
 	Launcher string `json:"launcher,omitempty"`
+	// Builds lists the code that trained the run: the build of the program that launched it
+	// (its VCS revision, see Build), once at its first launch and again at each launch whose
+	// build differs from the last one listed, with the step that launch started from; so a run
+	// resumed by a newer pompc says from which step the newer code trained it. Empty in older
+	// records and where the program carries no revision (go run, go test).
+	Builds []BuildAt `json:"builds,omitempty"`
 	// Error is why the last launch failed (for a child process, the end of its output).
 	Error string `json:"error,omitempty"`
 	// Updated is when the record was written.
 	Updated time.Time `json:"updated"`
+}
+
+// BuildAt is one entry of Status.Builds: from Step on, the run was trained by Build.
+type BuildAt struct {
+	Step  int64  `json:"step"`
+	Build string `json:"build"`
+}
+
+// NoteBuild appends build to st.Builds as of step unless it is empty or the last one listed.
+func (st *Status) NoteBuild(step int64, build string) {
+	if build == "" || (len(st.Builds) > 0 && st.Builds[len(st.Builds)-1].Build == build) {
+		return
+	}
+	st.Builds = append(st.Builds, BuildAt{Step: step, Build: build})
+}
+
+// Build names the code of this program: its VCS revision as `go build` stamps it (the first
+// 12 hex digits, "+dirty" when the work tree had uncommitted changes), or "" when the binary
+// carries none (go run, go test, a build outside a repository).
+func Build() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	return buildOf(info.Settings)
+}
+
+// buildOf is Build from a binary's build settings.
+func buildOf(settings []debug.BuildSetting) string {
+	var rev string
+	var dirty bool
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return ""
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "+dirty"
+	}
+	return rev
 }
 
 // RecentWindow is how far back Status.Recent looks.

@@ -95,6 +95,17 @@ type Engine struct {
 	// Heartbeat is how often a training job's status record is rewritten with its step and
 	// wall time (0: rundir.HeartbeatEvery).
 	Heartbeat time.Duration
+	// Build is the code recorded in each launch's status.json (rundir.Status.Builds); empty:
+	// rundir.Build(), this program's, which is the trainer's where the launcher re-executes it.
+	Build string
+}
+
+// build is the code a launch of e trains with (Engine.Build).
+func (e Engine) build() string {
+	if e.Build != "" {
+		return e.Build
+	}
+	return rundir.Build()
 }
 
 // LogTimeFormat is the time that starts each line of Engine.Log (UTC).
@@ -434,6 +445,7 @@ func (e Engine) begin(i int, j Job, mu *sync.Mutex, update func(Update), logf fu
 		}
 	}
 	st.Launched, st.LaunchStep = time.Now().UTC(), st.Step
+	st.NoteBuild(st.Step, e.build())
 	st.Recent, st.RecentStep = st.Launched, st.Step
 	r.mark(st.Launched, st.Step, rundir.RecentWindow)
 	r.st = st

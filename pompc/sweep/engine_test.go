@@ -76,7 +76,7 @@ func TestEngineRecordsSkipsAndRetries(t *testing.T) {
 	l := &fakeLauncher{fail: map[string]bool{"j3": true}}
 	var updates []Update
 	var mu sync.Mutex
-	eng := Engine{Launcher: l, Parallel: 2, OnUpdate: func(u Update) { mu.Lock(); updates = append(updates, u); mu.Unlock() }}
+	eng := Engine{Launcher: l, Parallel: 2, OnUpdate: func(u Update) { mu.Lock(); updates = append(updates, u); mu.Unlock() }, Build: "aaa"}
 	sum, err := eng.Run(context.Background(), jobs)
 	require.NoError(t, err)
 	require.Equal(t, 5, sum.Total)
@@ -92,6 +92,7 @@ func TestEngineRecordsSkipsAndRetries(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, st.Attempts)
 		require.Equal(t, "fake", st.Launcher)
+		require.Equal(t, []rundir.BuildAt{{Step: 0, Build: "aaa"}}, st.Builds)
 		if i == 3 {
 			require.Equal(t, rundir.StateFailed, st.State)
 			require.Equal(t, "boom", st.Error)
@@ -111,6 +112,7 @@ func TestEngineRecordsSkipsAndRetries(t *testing.T) {
 	require.EqualError(t, last[3].Err, "boom")
 
 	l.launched = nil
+	eng.Build = "bbb" // a newer program resumes the failed run
 	sum, err = eng.Run(context.Background(), jobs)
 	require.NoError(t, err)
 	require.Equal(t, 4, sum.Skipped)
@@ -120,13 +122,18 @@ func TestEngineRecordsSkipsAndRetries(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, rundir.StateDone, st.State)
 	require.Equal(t, 2, st.Attempts)
+	require.Equal(t, []rundir.BuildAt{{Step: 0, Build: "aaa"}, {Step: 0, Build: "bbb"}}, st.Builds)
 
-	// A longer target makes a done job run again.
+	// A longer target makes a done job run again; the same build as before is not listed twice.
 	jobs[0].Config.Steps *= 2
 	l.launched = nil
+	eng.Build = "aaa"
 	_, err = eng.Run(context.Background(), jobs)
 	require.NoError(t, err)
 	require.Equal(t, []string{"j0"}, l.launched)
+	st, err = rundir.ReadStatus(jobs[0].Dir)
+	require.NoError(t, err)
+	require.Equal(t, []rundir.BuildAt{{Step: 0, Build: "aaa"}}, st.Builds)
 }
 
 // quietLauncher reports nothing until its run ends (as ProcessLauncher and PopulationLauncher,
