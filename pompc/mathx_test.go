@@ -102,15 +102,7 @@ func TestSoftCEMatchesHandFormula(t *testing.T) {
 	}, thT64(logits, n, bins), thT64(targets, n))
 	for i, y := range targets {
 		row := logits[i*bins : (i+1)*bins]
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = math.Max(mx, v)
-		}
-		lse := 0.0
-		for _, v := range row {
-			lse += math.Exp(v - mx)
-		}
-		lse = mx + math.Log(lse)
+		lse := thLogSumExp(row)
 		p := thTwoHot(y, bins, vmin, vmax)
 		ce := 0.0
 		for j := range row {
@@ -118,6 +110,19 @@ func TestSoftCEMatchesHandFormula(t *testing.T) {
 		}
 		assert.InDelta(t, ce, outs[0][i], 1e-9, "target %v", y)
 	}
+}
+
+// thLogSumExp is log Σ exp(row) in float64, shifted by the row's maximum.
+func thLogSumExp(row []float64) float64 {
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, v)
+	}
+	sum := 0.0
+	for _, v := range row {
+		sum += math.Exp(v - mx)
+	}
+	return mx + math.Log(sum)
 }
 
 // thGauss2 are two fixed 3-D diagonal Gaussians p and q.
@@ -350,16 +355,9 @@ func TestSoftmaxMatchesLibrary(t *testing.T) {
 	want := make([]float64, len(x))
 	for r := 0; r < rows; r++ {
 		row := x[r*bins : (r+1)*bins]
-		m := math.Inf(-1)
-		for _, v := range row {
-			m = math.Max(m, v)
-		}
-		sum := 0.0
-		for _, v := range row {
-			sum += math.Exp(v - m)
-		}
+		lse := thLogSumExp(row)
 		for j, v := range row {
-			want[r*bins+j] = math.Exp(v-m) / sum
+			want[r*bins+j] = math.Exp(v - lse)
 		}
 	}
 	out64 := thRun(t, func(g *Graph, in []*Node) []*Node { return []*Node{softmax(in[0])} }, thT64(x, rows, bins))
