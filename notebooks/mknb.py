@@ -266,7 +266,7 @@ way every run is an ordinary run directory, so a cell can be interrupted and re-
 runs are kept (each run directory's `status.json` says so), unfinished ones resume from their
 checkpoints. The live figure compares the variants (mean ± std over seeds) while they train.
 The last cell exports the paper figures as PDF, SVG and PNG under
-`out/ablations-<budget>/figures/`.
+`out/ablations-<budget>/figures/` (`out/ablations-<budget>-<size>/` at a `--size` other than tiny).
 
 Parameters (first cell): `--budget=tiny` is CI's smoke run (seconds per run, a shrunken planner
 and batch, one evaluation episode); `--budget=full` is the real experiment, the same ablation
@@ -274,7 +274,12 @@ as `pompc ablation` (README "The ablation"): 5 seeds × 50k agent steps per vari
 of 5 episodes every 5k steps, 35 runs in two phases (the λ ablation's 25, then the prior
 ablation's 10 at the best λ), each variant's seeds one population, two at a time: on a 2-core
 CPU about 10 hours for one task, 18 for two (a task is 18 hours of one core: TD-MPC2's
-population about 1 h 50 min, each other one about 2 h 45 min; README "The ablation"). `--parallel=N` sets how many
+population about 1 h 50 min, each other one about 2 h 45 min; README "The ablation"). `--size`
+is every run's network size: `tiny` (the default and the benchmark's) is what these times are
+for; on cheetah-run and walker-walk the tiny TD-MPC2 preset learns below the published 5M curves
+while the 1M networks learn faster (README "Measured"); `5M` is the paper's size, with TD-MPC2's
+planner and batch (512 samples × 6 iterations, batch 256), a GPU's job (`GOMLX_BACKEND=xla:cuda`);
+`--from` restores only runs of the same size. `--parallel=N` sets how many
 populations (or runs) train at once (default: one per CPU, at most one per population); they
 share the cores evenly (`sweep.Threads`). `--from=results/ablation` (with `--budget=full`)
 starts from the benchmark README reports, archived in this repository (`pompc archive`): the
@@ -288,10 +293,11 @@ the cell's program), then has the MuJoCo tasks (`TestMuJoCoInACell`). Archived r
 keep their evaluations, episodes and knob records whole and their update metrics as 1,000-step
 means, and have no checkpoint (the last cell plays an episode only of a run trained here).
 """),
-    code(FIRST_CELL_HEAD + """
+    code('import "github.com/pompc/pompc/pompc"\n' + FIRST_CELL_HEAD + """
 var (
 	flagBudget   = flag.String("budget", "tiny", "run length: tiny (CI smoke run) or full (the real experiment)")
 	flagTask     = flag.String("task", "cartpole-swingup", "the tasks of the ablation, comma-separated (pure-Go tasks, or MuJoCo ones in a -tags mujoco build); the best λ is chosen across them")
+	flagSize     = flag.String("size", "tiny", "network size preset of every run: tiny (the benchmark's, for a CPU), 1M, 5M (the paper's, for a GPU), 19M, 48M; every size but tiny plans with TD-MPC2's 512 samples × 6 iterations and batch 256")
 	flagParallel = flag.Int("parallel", 0, "populations (or runs) training at once (0: one per CPU)")
 	flagBatched  = flag.Bool("batched", true, "train the runs as populations (per variant on a CPU, the whole ablation on a GPU); false: one session server per run")
 	flagFrom     = flag.String("from", "", "a directory of finished runs to start from (the committed benchmark: results/ablation, with --budget=full): the runs of this ablation it has finished are copied in and not trained")
@@ -303,10 +309,13 @@ b, err := sweep.BudgetByName(*flagBudget)
 must(err)
 must(widgets.SetParam("budget", b.Name))
 must(widgets.SetParam("task", *flagTask))
+size, err := pompc.SizeByName(*flagSize) // a size preset (pompc.SizeByName)
+must(err)
+must(widgets.SetParam("size", size.Name))
 must(widgets.SetParam("parallel", strconv.Itoa(*flagParallel)))
 must(widgets.SetParam("batched", strconv.FormatBool(*flagBatched)))
 must(widgets.SetParam("from", *flagFrom))
-fmt.Printf("budget %q on %s: %d seeds × %d agent steps per run\\n", b.Name, strings.ReplaceAll(*flagTask, ",", ", "), b.Seeds, b.Steps)
+fmt.Printf("budget %q on %s: %d seeds × %d agent steps per run, size %s\\n", b.Name, strings.ReplaceAll(*flagTask, ",", ", "), b.Seeds, b.Steps, size.Name)
 """),
     code("""
 import (
@@ -363,12 +372,23 @@ func parallel() int {
 	return n
 }
 
-// jobs are the grids' runs on this notebook's task, budget and seeds, one run directory each
-// (named by the grid point, so a run two ablations share is trained once).
-func jobs(grids []sweep.Grid) []sweep.Job {
-	root, err := widgets.OutDir("ablations-" + budget().Name, "runs")
+// outDir is the folder sub of this ablation's output: out/ablations-<budget>/sub at the tiny
+// size, out/ablations-<budget>-<size>/sub at another (runs, figures and tables of two sizes never
+// mix).
+func outDir(sub string) string {
+	name := "ablations-" + budget().Name
+	if size := widgets.Param("size", "tiny"); size != "tiny" {
+		name += "-" + size
+	}
+	dir, err := widgets.OutDir(name, sub)
 	must(err)
-	js, err := sweep.AblationJobs(root, grids, tasks, budget().SeedList(), append([]string{"--size", "tiny"}, budget().TrainArgs()...))
+	return dir
+}
+
+// jobs are the grids' runs on this notebook's task, budget, size and seeds, one run directory
+// each (named by the grid point, so a run two ablations share is trained once).
+func jobs(grids []sweep.Grid) []sweep.Job {
+	js, err := sweep.AblationJobs(outDir("runs"), grids, tasks, budget().SeedList(), append([]string{"--size", widgets.Param("size", "tiny")}, budget().TrainArgs()...))
 	must(err)
 	if from := widgets.Param("from", ""); from != "" {
 		// The runs --from has finished (an archive: no checkpoints) are copied in, not trained.
@@ -425,13 +445,11 @@ func report(prefix string, rs []sweep.Run) {
 		figs[i].Name = prefix + "-" + figs[i].Name
 		must(widgets.ShowFigure(figs[i].Figure))
 	}
-	dir, err := widgets.OutDir("ablations-" + budget().Name, "figures")
-	must(err)
+	dir := outDir("figures")
 	paths, err := widgets.ExportFigures(figs, dir, "pdf", "svg", "png")
 	must(err)
 	fmt.Printf("exported %d files to %s\\n", len(paths), dir)
-	tables, err := widgets.OutDir("ablations-" + budget().Name, prefix)
-	must(err)
+	tables := outDir(prefix)
 	must(sweep.WriteTables(tables, rep))
 	fmt.Printf("tables (results.md, results.csv, results_curves.csv) in %s\\n", tables)
 }

@@ -269,6 +269,30 @@ func executeHeadless(t *testing.T, name, args string, timeout time.Duration) (st
 // its `%%` line as it is.
 func executeNotebook(t *testing.T, name string, src []byte, args string, timeout time.Duration) (string, notebook) {
 	t.Helper()
+	dir, nb, err := runNotebook(t, name, src, args, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, nb
+}
+
+// executeNotebookFailing runs the notebook src as executeNotebook does, for a cell that must
+// fail: it is an error for every cell to succeed; the notebook returned holds the failed cell's
+// error output.
+func executeNotebookFailing(t *testing.T, name string, src []byte, args string, timeout time.Duration) notebook {
+	t.Helper()
+	_, nb, err := runNotebook(t, name, src, args, timeout)
+	if err == nil {
+		t.Fatalf("%s: every cell succeeded, one should have failed", name)
+	}
+	return nb
+}
+
+// runNotebook runs the notebook src with nbclient in a fresh folder and reads back the executed
+// notebook, which the runner writes also when a cell fails (err then says which); a run that
+// outlives timeout fails the test.
+func runNotebook(t *testing.T, name string, src []byte, args string, timeout time.Duration) (string, notebook, error) {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, name+".ipynb"), src, 0o644); err != nil {
 		t.Fatal(err)
@@ -300,9 +324,9 @@ func executeNotebook(t *testing.T, name string, src []byte, args string, timeout
 	}
 	t.Logf("%s executed headless in %.1f s:\n%s", name, time.Since(t0).Seconds(), cellTimes(logs.String()))
 	if err != nil {
-		t.Fatalf("%s failed: %v\n%s", name, err, lastLines(logs.String(), 40))
+		err = fmt.Errorf("%s failed: %v\n%s", name, err, lastLines(logs.String(), 40))
 	}
-	return dir, readNotebook(t, dst)
+	return dir, readNotebook(t, dst), err
 }
 
 var cellTimeRE = regexp.MustCompile(`(?m)^(cell \d+: [0-9.]+ s|total: [0-9.]+ s)$`)
@@ -354,32 +378,8 @@ func TestMuJoCoInACell(t *testing.T) {
 	}
 	t.Parallel()
 	needJupyter(t)
-	var abl struct {
-		Cells []json.RawMessage `json:"cells"`
-	}
-	src, err := os.ReadFile("ablations.ipynb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(src, &abl); err != nil {
-		t.Fatal(err)
-	}
-	var first json.RawMessage // the ablations notebook's first code cell: its parameters and setup
-	for _, c := range abl.Cells {
-		var cell struct {
-			Type string `json:"cell_type"`
-		}
-		if json.Unmarshal(c, &cell) == nil && cell.Type == "code" {
-			first = c
-			break
-		}
-	}
-	code := func(src string) json.RawMessage {
-		b, _ := json.Marshal(map[string]any{"cell_type": "code", "metadata": map[string]any{}, "outputs": []any{},
-			"execution_count": nil, "source": src})
-		return b
-	}
-	cells := []json.RawMessage{first, code(`import (
+	first := notebookCodeCells(t, "ablations", 1)[0] // its parameters and setup
+	cells := []json.RawMessage{first, codeCell(`import (
 	"errors"
 
 	"github.com/pompc/pompc/envs"
@@ -389,8 +389,8 @@ func TestMuJoCoInACell(t *testing.T) {
 %%
 _, err := envs.Make("cheetah-run")
 fmt.Printf("without the tag: unavailable %v: %v\n", errors.Is(err, envs.ErrUnavailable), err)`),
-		code("%goflags -tags=mujoco"),
-		code(`import (
+		codeCell("%goflags -tags=mujoco"),
+		codeCell(`import (
 	"context"
 	"path/filepath"
 
@@ -410,12 +410,7 @@ must(run.Train(context.Background(), 150, nil))
 st, err := run.Status()
 must(err)
 fmt.Printf("cheetah-run trained to step %d in a session server\n", st.Step)`)}
-	nb, err := json.Marshal(map[string]any{"cells": cells, "metadata": map[string]any{"kernelspec": map[string]string{
-		"name": "gonb", "display_name": "Go (gonb)", "language": "go"}}, "nbformat": 4, "nbformat_minor": 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, out := executeNotebook(t, "mujoco", nb, "--budget=tiny --task=cheetah-run", 10*time.Minute)
+	_, out := executeNotebook(t, "mujoco", notebookJSON(t, cells), "--budget=tiny --task=cheetah-run", 10*time.Minute)
 	if errs := out.errors(); len(errs) > 0 {
 		t.Fatalf("cell errors:\n%s", strings.Join(errs, "\n"))
 	}
@@ -425,6 +420,91 @@ fmt.Printf("cheetah-run trained to step %d in a session server\n", st.Step)`)}
 			t.Errorf("the cells' output lacks %q:\n%s", want, lastLines(txt, 20))
 		}
 	}
+}
+
+// TestAblationsNotebookSize: the ablations notebook's --size reaches every run's configuration
+// (with the planner and batch that size brings) and gives the ablation its own output folder, so
+// runs of two sizes never share a directory; an unknown size stops the first cell naming the
+// known ones.
+func TestAblationsNotebookSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("executes a notebook")
+	}
+	t.Parallel()
+	needJupyter(t)
+	cells := append(notebookCodeCells(t, "ablations", 2), codeCell(`import "path/filepath"
+
+%%
+js := jobs(lambdaAblation)
+c := js[0].Config
+fmt.Printf("%d jobs; %s: size %s, %d samples, batch %d, in %s\n", len(js), js[0].Name, c.Size.Name, c.NumSamples, c.BatchSize,
+	filepath.Base(filepath.Dir(filepath.Dir(js[0].Dir))))`))
+	_, out := executeNotebook(t, "size", notebookJSON(t, cells), "--budget=tiny --size=1M", 6*time.Minute)
+	if errs := out.errors(); len(errs) > 0 {
+		t.Fatalf("cell errors:\n%s", strings.Join(errs, "\n"))
+	}
+	// The tiny budget shrinks the planner and batch of every size (sweep.Budgets); the networks
+	// are 1M's.
+	c, err := sweep.Budgets["tiny"].Apply(pompc.TDMPC2().WithSize(pompc.Size1M))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d jobs; cartpole-swingup_tdmpc2_s1: size 1M, %d samples, batch %d, in ablations-tiny-1M",
+		5*sweep.Budgets["tiny"].Seeds, c.NumSamples, c.BatchSize) // TD-MPC2, three λ, BMPC
+	if txt := out.streamText(); !strings.Contains(txt, want) {
+		t.Errorf("the cells' output lacks %q:\n%s", want, lastLines(txt, 20))
+	}
+
+	bad := executeNotebookFailing(t, "badsize", notebookJSON(t, notebookCodeCells(t, "ablations", 1)), "--budget=tiny --size=2M", 4*time.Minute)
+	if txt := bad.streamText(); len(bad.errors()) == 0 || !strings.Contains(txt, `unknown size "2M"; known sizes: tiny, 1M, 5M, 19M, 48M`) {
+		t.Errorf("an unknown size must stop the first cell naming the known sizes; errors %q, output:\n%s", bad.errors(), lastLines(txt, 20))
+	}
+}
+
+// notebookCodeCells returns the first n code cells of the notebook name (.ipynb in this folder).
+func notebookCodeCells(t *testing.T, name string, n int) []json.RawMessage {
+	t.Helper()
+	src, err := os.ReadFile(name + ".ipynb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nb struct {
+		Cells []json.RawMessage `json:"cells"`
+	}
+	if err := json.Unmarshal(src, &nb); err != nil {
+		t.Fatal(err)
+	}
+	var out []json.RawMessage
+	for _, c := range nb.Cells {
+		var cell struct {
+			Type string `json:"cell_type"`
+		}
+		if json.Unmarshal(c, &cell) == nil && cell.Type == "code" && len(out) < n {
+			out = append(out, c)
+		}
+	}
+	if len(out) < n {
+		t.Fatalf("%s.ipynb has %d code cells, fewer than %d", name, len(out), n)
+	}
+	return out
+}
+
+// codeCell is a notebook code cell of src.
+func codeCell(src string) json.RawMessage {
+	b, _ := json.Marshal(map[string]any{"cell_type": "code", "metadata": map[string]any{}, "outputs": []any{},
+		"execution_count": nil, "source": src})
+	return b
+}
+
+// notebookJSON is a GoNB notebook (ipynb JSON) of cells.
+func notebookJSON(t *testing.T, cells []json.RawMessage) []byte {
+	t.Helper()
+	nb, err := json.Marshal(map[string]any{"cells": cells, "metadata": map[string]any{"kernelspec": map[string]string{
+		"name": "gonb", "display_name": "Go (gonb)", "language": "go"}}, "nbformat": 4, "nbformat_minor": 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nb
 }
 
 // TestQuickstartHeadless executes the quickstart at the tiny budget: every cell succeeds, the
