@@ -80,13 +80,17 @@ func runPlot(_ context.Context, args []string) error {
 			want[strings.TrimSpace(v)] = true
 		}
 		var kept []sweep.Run
+		var have []string // the variants there are, in order, to name in the error
 		for _, r := range runs {
 			if want[r.Variant()] {
 				kept = append(kept, r)
 			}
+			if !slices.Contains(have, r.Variant()) {
+				have = append(have, r.Variant())
+			}
 		}
 		if len(kept) == 0 {
-			return fmt.Errorf("plot: no run of the variants %q in %s", *variants, dir)
+			return fmt.Errorf("plot: no run of the variants %q in %s; its variants: %q", *variants, dir, strings.Join(have, ";"))
 		}
 		runs = kept
 	}
