@@ -341,7 +341,7 @@ func TestSoftCEGradientClosedForm(t *testing.T) {
 
 // TestSoftmaxMatchesLibrary checks the decomposed softmax against the hand formula
 // exp(x − max)/Σ exp(x − max) in float64 and against GoMLX's graph.Softmax (the fused kernel on the
-// pure-Go backend) in float32, with a row 200 wide where most probabilities underflow, a row of
+// pure-Go backend) in float32, with a row 400 wide where most probabilities underflow, a row of
 // equal logits and a 101-bin row as the two-hot decodes use; and its gradient against finite
 // differences.
 func TestSoftmaxMatchesLibrary(t *testing.T) {
