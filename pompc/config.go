@@ -421,21 +421,46 @@ func PresetByName(name string) (Config, error) {
 func (c Config) WithSize(s Size) Config {
 	c.Size = s
 	d := base()
-	c.BatchSize, c.NumSamples, c.NumPiTrajs, c.NumElites = d.BatchSize, d.NumSamples, d.NumPiTrajs, d.NumElites
-	c.Iterations, c.ReanalyzeSeqs = d.Iterations, d.ReanalyzeSeqs
 	c.Steps, c.EvalEvery, c.EvalEpisodes = d.Steps, d.EvalEvery, d.EvalEpisodes
+	planner := PlannerTDMPC2
 	if s.Name == SizeTiny.Name {
-		c.BatchSize = 64
-		c.NumSamples = 128
-		c.NumPiTrajs = 8
-		c.NumElites = 16
-		c.Iterations = 4
-		c.ReanalyzeSeqs = 4
+		planner = PlannerTiny
 		c.Steps = 15_000
 		c.EvalEvery = 2_500
 		c.EvalEpisodes = 5
 	}
+	c, _ = c.WithPlanner(planner)
 	return c
+}
+
+// Planner bundles, the names Config.WithPlanner takes.
+const (
+	// PlannerTiny is the tiny size's planner and batch: 128 samples × 4 iterations, 8 π
+	// trajectories, 16 elites, batch 64, 4 reanalysed sequences.
+	PlannerTiny = "tiny"
+	// PlannerTDMPC2 is TD-MPC2's: 512 samples × 6 iterations, 24 π trajectories, 64 elites,
+	// batch 256 (and BMPC's 20 reanalysed sequences); every size but tiny has it.
+	PlannerTDMPC2 = "tdmpc2"
+)
+
+// WithPlanner returns a copy of c with a planner-and-batch bundle (PlannerTiny, PlannerTDMPC2):
+// the planner's samples, π trajectories, elites and iterations, the update's batch and the
+// reanalysis' sequences: what a step costs apart from the networks. A size preset sets its own
+// (WithSize), so a planner applies after the size: `--size 1M --set planner=tiny` is the 1M
+// networks with the tiny preset's planner and batch.
+func (c Config) WithPlanner(name string) (Config, error) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case PlannerTiny:
+		c.BatchSize, c.NumSamples, c.NumPiTrajs, c.NumElites = 64, 128, 8, 16
+		c.Iterations, c.ReanalyzeSeqs = 4, 4
+	case PlannerTDMPC2, "td-mpc2":
+		d := base()
+		c.BatchSize, c.NumSamples, c.NumPiTrajs, c.NumElites = d.BatchSize, d.NumSamples, d.NumPiTrajs, d.NumElites
+		c.Iterations, c.ReanalyzeSeqs = d.Iterations, d.ReanalyzeSeqs
+	default:
+		return c, fmt.Errorf("pompc: unknown planner %q; known planners: %s (128 samples × 4 iterations, batch 64), %s (TD-MPC2's 512 × 6, batch 256)", name, PlannerTiny, PlannerTDMPC2)
+	}
+	return c, nil
 }
 
 // DiscountFor is γ from the episode length L (alg §4): clip((L/5 - 1)/(L/5), 0.95, 0.995),
@@ -641,8 +666,10 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// Set assigns one field by its JSON name ("lambda=9", "size.mlp_dim=128", "prior=planner",
-// "size=1M"). It is what `--set key=value` uses.
+// Set assigns one field by its JSON name ("lambda=9", "size.mlp_dim=128", "prior=planner"), or a
+// preset of several: "size=1M" (WithSize: the networks, and that size's planner, batch and run
+// length) and "planner=tiny" (WithPlanner: the planner and batch). It is what `--set key=value`
+// uses, in order, so a later key overrides what an earlier preset set.
 func (c *Config) Set(key, value string) error {
 	key = strings.TrimSpace(key)
 	switch key {
@@ -659,6 +686,13 @@ func (c *Config) Set(key, value string) error {
 			return err
 		}
 		*c = c.WithSize(s)
+		return nil
+	case "planner":
+		p, err := c.WithPlanner(value)
+		if err != nil {
+			return err
+		}
+		*c = p
 		return nil
 	}
 	target := reflect.ValueOf(c).Elem()
