@@ -266,7 +266,8 @@ way every run is an ordinary run directory, so a cell can be interrupted and re-
 runs are kept (each run directory's `status.json` says so), unfinished ones resume from their
 checkpoints. The live figure compares the variants (mean ± std over seeds) while they train.
 The last cell exports the paper figures as PDF, SVG and PNG under
-`out/ablations-<budget>/figures/` (`out/ablations-<budget>-<size>/` at a `--size` other than tiny).
+`out/ablations-<budget>/figures/` (`out/ablations-<budget>-<size>[-planner-<planner>]/` at a
+`--size` other than tiny or with a `--planner`).
 
 Parameters (first cell): `--budget=tiny` is CI's smoke run (seconds per run, a shrunken planner
 and batch, one evaluation episode); `--budget=full` is the real experiment, the same ablation
@@ -279,7 +280,9 @@ is every run's network size: `tiny` (the default and the benchmark's) is what th
 for; on cheetah-run and walker-walk the tiny TD-MPC2 preset learns below the published 5M curves
 while the 1M networks learn faster (README "Measured"); `5M` is the paper's size, with TD-MPC2's
 planner and batch (512 samples × 6 iterations, batch 256), a GPU's job (`GOMLX_BACKEND=xla:cuda`);
-`--from` restores only runs of the same size. `--parallel=N` sets how many
+`--planner=tiny|tdmpc2` puts either planner and batch on any size (`--size=1M --planner=tiny`:
+the 1M networks at the tiny preset's compute per step, about three times its time per agent
+step); `--from` restores only runs of the same setting. `--parallel=N` sets how many
 populations (or runs) train at once (default: one per CPU, at most one per population); they
 share the cores evenly (`sweep.Threads`). `--from=results/ablation` (with `--budget=full`)
 starts from the benchmark README reports, archived in this repository (`pompc archive`): the
@@ -298,6 +301,7 @@ var (
 	flagBudget   = flag.String("budget", "tiny", "run length: tiny (CI smoke run) or full (the real experiment)")
 	flagTask     = flag.String("task", "cartpole-swingup", "the tasks of the ablation, comma-separated (pure-Go tasks, or MuJoCo ones in a -tags mujoco build); the best λ is chosen across them")
 	flagSize     = flag.String("size", "tiny", "network size preset of every run: tiny (the benchmark's, for a CPU), 1M, 5M (the paper's, for a GPU), 19M, 48M; every size but tiny plans with TD-MPC2's 512 samples × 6 iterations and batch 256")
+	flagPlanner  = flag.String("planner", "", "the planner and batch of every run: tiny (128 samples × 4 iterations, batch 64) or tdmpc2 (512 × 6, batch 256); empty: the size's own (pompc.Config.WithPlanner)")
 	flagParallel = flag.Int("parallel", 0, "populations (or runs) training at once (0: one per CPU)")
 	flagBatched  = flag.Bool("batched", true, "train the runs as populations (per variant on a CPU, the whole ablation on a GPU); false: one session server per run")
 	flagFrom     = flag.String("from", "", "a directory of finished runs to start from (the committed benchmark: results/ablation, with --budget=full): the runs of this ablation it has finished are copied in and not trained")
@@ -312,10 +316,16 @@ must(widgets.SetParam("task", *flagTask))
 size, err := pompc.SizeByName(*flagSize) // a size preset (pompc.SizeByName)
 must(err)
 must(widgets.SetParam("size", size.Name))
+if *flagPlanner != "" {
+	_, err = pompc.POMPC().WithPlanner(*flagPlanner)
+	must(err)
+}
+must(widgets.SetParam("planner", *flagPlanner))
 must(widgets.SetParam("parallel", strconv.Itoa(*flagParallel)))
 must(widgets.SetParam("batched", strconv.FormatBool(*flagBatched)))
 must(widgets.SetParam("from", *flagFrom))
-fmt.Printf("budget %q on %s: %d seeds × %d agent steps per run, size %s\\n", b.Name, strings.ReplaceAll(*flagTask, ",", ", "), b.Seeds, b.Steps, size.Name)
+fmt.Printf("budget %q on %s: %d seeds × %d agent steps per run, size %s%s\\n", b.Name, strings.ReplaceAll(*flagTask, ",", ", "), b.Seeds, b.Steps, size.Name,
+	map[bool]string{true: ", planner " + *flagPlanner}[*flagPlanner != ""])
 """),
     code("""
 import (
@@ -373,12 +383,16 @@ func parallel() int {
 }
 
 // outDir is the folder sub of this ablation's output: out/ablations-<budget>/sub at the tiny
-// size, out/ablations-<budget>-<size>/sub at another (runs, figures and tables of two sizes never
-// mix).
+// size and its own planner, out/ablations-<budget>-<size>[-<planner>]/sub otherwise (runs,
+// figures and tables of two settings never mix).
 func outDir(sub string) string {
 	name := "ablations-" + budget().Name
-	if size := widgets.Param("size", "tiny"); size != "tiny" {
+	size, planner := widgets.Param("size", "tiny"), widgets.Param("planner", "")
+	if size != "tiny" || planner != "" {
 		name += "-" + size
+	}
+	if planner != "" {
+		name += "-planner-" + planner
 	}
 	dir, err := widgets.OutDir(name, sub)
 	must(err)
@@ -388,7 +402,16 @@ func outDir(sub string) string {
 // jobs are the grids' runs on this notebook's task, budget, size and seeds, one run directory
 // each (named by the grid point, so a run two ablations share is trained once).
 func jobs(grids []sweep.Grid) []sweep.Job {
-	js, err := sweep.AblationJobs(outDir("runs"), grids, tasks, budget().SeedList(), append([]string{"--size", widgets.Param("size", "tiny")}, budget().TrainArgs()...))
+	// The size, then the planner, then the budget's keys (as --set, applied in order: the tiny
+	// budget's smaller planner wins over the planner's).
+	args := []string{"--size", widgets.Param("size", "tiny")}
+	if planner := widgets.Param("planner", ""); planner != "" {
+		args = append(args, "--set", "planner="+planner)
+	}
+	for _, kv := range budget().Set() {
+		args = append(args, "--set", kv)
+	}
+	js, err := sweep.AblationJobs(outDir("runs"), grids, tasks, budget().SeedList(), args)
 	must(err)
 	if from := widgets.Param("from", ""); from != "" {
 		// The runs --from has finished (an archive: no checkpoints) are copied in, not trained.

@@ -422,10 +422,10 @@ fmt.Printf("cheetah-run trained to step %d in a session server\n", st.Step)`)}
 	}
 }
 
-// TestAblationsNotebookSize: the ablations notebook's --size reaches every run's configuration
-// (with the planner and batch that size brings) and gives the ablation its own output folder, so
-// runs of two sizes never share a directory; an unknown size stops the first cell naming the
-// known ones.
+// TestAblationsNotebookSize: the ablations notebook's --size and --planner reach every run's
+// configuration (a budget's own planner and batch, where it has one, applied last) and give the ablation its own
+// output folder, so runs of two settings never share a directory; an unknown size or planner
+// stops the first cell naming the known ones.
 func TestAblationsNotebookSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("executes a notebook")
@@ -439,25 +439,36 @@ js := jobs(lambdaAblation)
 c := js[0].Config
 fmt.Printf("%d jobs; %s: size %s, %d samples, batch %d, in %s\n", len(js), js[0].Name, c.Size.Name, c.NumSamples, c.BatchSize,
 	filepath.Base(filepath.Dir(filepath.Dir(js[0].Dir))))`))
-	_, out := executeNotebook(t, "size", notebookJSON(t, cells), "--budget=tiny --size=1M", 6*time.Minute)
+	_, out := executeNotebook(t, "size", notebookJSON(t, cells), "--budget=full --size=1M --planner=tiny", 6*time.Minute)
 	if errs := out.errors(); len(errs) > 0 {
 		t.Fatalf("cell errors:\n%s", strings.Join(errs, "\n"))
 	}
-	// The tiny budget shrinks the planner and batch of every size (sweep.Budgets); the networks
-	// are 1M's.
-	c, err := sweep.Budgets["tiny"].Apply(pompc.TDMPC2().WithSize(pompc.Size1M))
+	// The 1M networks with the tiny planner and batch (128 samples, batch 64, where 1M has 512
+	// and 256); no run trains (jobs only lists them).
+	c, err := pompc.TDMPC2().WithSize(pompc.Size1M).WithPlanner(pompc.PlannerTiny)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("%d jobs; cartpole-swingup_tdmpc2_s1: size 1M, %d samples, batch %d, in ablations-tiny-1M",
-		5*sweep.Budgets["tiny"].Seeds, c.NumSamples, c.BatchSize) // TD-MPC2, three λ, BMPC
+	if c, err = sweep.Budgets["full"].Apply(c); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d jobs; cartpole-swingup_tdmpc2_s1: size 1M, %d samples, batch %d, in ablations-full-1M-planner-tiny",
+		5*sweep.Budgets["full"].Seeds, c.NumSamples, c.BatchSize) // TD-MPC2, three λ, BMPC
+	if c.NumSamples == pompc.TDMPC2().WithSize(pompc.Size1M).NumSamples {
+		t.Fatal("the expected configuration must differ from 1M's own planner")
+	}
 	if txt := out.streamText(); !strings.Contains(txt, want) {
 		t.Errorf("the cells' output lacks %q:\n%s", want, lastLines(txt, 20))
 	}
 
-	bad := executeNotebookFailing(t, "badsize", notebookJSON(t, notebookCodeCells(t, "ablations", 1)), "--budget=tiny --size=2M", 4*time.Minute)
-	if txt := bad.streamText(); len(bad.errors()) == 0 || !strings.Contains(txt, `unknown size "2M"; known sizes: tiny, 1M, 5M, 19M, 48M`) {
-		t.Errorf("an unknown size must stop the first cell naming the known sizes; errors %q, output:\n%s", bad.errors(), lastLines(txt, 20))
+	for args, want := range map[string]string{
+		"--size=2M":       `unknown size "2M"; known sizes: tiny, 1M, 5M, 19M, 48M`,
+		"--planner=large": `unknown planner "large"; known planners: tiny`,
+	} {
+		bad := executeNotebookFailing(t, "bad", notebookJSON(t, notebookCodeCells(t, "ablations", 1)), "--budget=tiny "+args, 4*time.Minute)
+		if txt := bad.streamText(); len(bad.errors()) == 0 || !strings.Contains(txt, want) {
+			t.Errorf("%s must stop the first cell with %q; errors %q, output:\n%s", args, want, bad.errors(), lastLines(txt, 20))
+		}
 	}
 }
 
