@@ -97,7 +97,7 @@ func runBenchTo(ctx context.Context, args []string, out io.Writer) error {
 	warmup := fs.Int("warmup", 2, "untimed warm-up calls (compilation happens here)")
 	e2e := fs.Int("e2e-steps", 10, "timed agent steps of the end-to-end rate (plan + env + update; 0 skips it)")
 	envSecs := fs.Float64("env-seconds", 0.5, "seconds of pure env stepping for the env rate (0 skips it)")
-	full := fs.Bool("full-planner", true, "use TD-MPC2's planner and batch (512 samples, 6 iterations (+2 at action dim >= 20), batch 256, horizon 3) for every size, as in the reference tables; false keeps each size preset's own")
+	planner := fs.String("planner", pompc.PlannerTDMPC2, "planner and batch of every row (pompc.Config.WithPlanner): tdmpc2, TD-MPC2's (512 samples, 6 iterations (+2 at action dim >= 20), batch 256, 20 reanalysed sequences), as in the reference tables; tiny (128 samples, 4 iterations, batch 64, 4 sequences); own: each size preset's own")
 	asJSON := fs.Bool("json", false, "print JSON (one object per row) instead of a table")
 	progress := fs.Bool("progress", true, "print a line on stderr as each row finishes")
 	backendSpec := fs.String("backend", "", backendUsage)
@@ -138,6 +138,11 @@ func runBenchTo(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := pompc.PresetByName(*preset); err != nil {
 		return err
 	}
+	if *planner != "own" {
+		if _, err := pompc.POMPC().WithPlanner(*planner); err != nil {
+			return fmt.Errorf("bench: %w (or own: each size's)", err)
+		}
+	}
 	spec := pompc.ChooseBackend(*backendSpec, "")
 	backend, err := pompc.NewBackend(spec)
 	if err != nil {
@@ -152,11 +157,8 @@ func runBenchTo(ctx context.Context, args []string, out io.Writer) error {
 		}
 		cfg, _ := pompc.PresetByName(*preset)
 		cfg = cfg.WithSize(j.size)
-		if *full {
-			f := pompc.POMPC()
-			cfg.NumSamples, cfg.NumPiTrajs, cfg.NumElites = f.NumSamples, f.NumPiTrajs, f.NumElites
-			cfg.Iterations, cfg.BatchSize, cfg.Horizon = f.Iterations, f.BatchSize, f.Horizon
-			cfg.ReanalyzeSeqs = min(cfg.ReanalyzeSeqs, cfg.BatchSize)
+		if *planner != "own" {
+			cfg, _ = cfg.WithPlanner(*planner) // checked above
 		}
 		cfg.Backend = spec
 		row, err := benchOne(ctx, backend, cfg, j.obs, j.act, opts)

@@ -17,7 +17,7 @@ import (
 func TestBenchCISmall(t *testing.T) {
 	t.Setenv("GOMLX_BACKEND", "")
 	ctx := context.Background()
-	small := []string{"--sizes", "tiny", "--iters", "3", "--warmup", "1", "--e2e-steps", "3", "--env-seconds", "0.05", "--full-planner=false", "--progress=false"}
+	small := []string{"--sizes", "tiny", "--iters", "3", "--warmup", "1", "--e2e-steps", "3", "--env-seconds", "0.05", "--planner", "own", "--progress=false"}
 	var out bytes.Buffer
 	require.NoError(t, runBenchTo(ctx, append(small, "--dims", "5/1", "--json"), &out))
 	var rows []benchRow
@@ -28,7 +28,7 @@ func TestBenchCISmall(t *testing.T) {
 	assert.Equal(t, "tiny", r.Size)
 	assert.Equal(t, "cartpole-balance", r.Task)
 	assert.Equal(t, []int{5, 1, 128, 4, 64, 3, 3}, []int{r.ObsDim, r.ActDim, r.Samples, r.Iterations, r.Batch, r.Horizon, r.Calls},
-		"tiny preset's own planner and batch with --full-planner=false")
+		"tiny preset's own planner and batch with --planner own")
 	assert.Greater(t, r.PlanMedMS, 0.0)
 	assert.GreaterOrEqual(t, r.PlanP90MS, r.PlanMedMS)
 	assert.Greater(t, r.UpdMedMS, 0.0)
@@ -56,6 +56,18 @@ func TestBenchCISmall(t *testing.T) {
 	f := strings.Fields(lines[2])
 	assert.Equal(t, []string{"tiny", "7/2", "128", "x", "4", "64"}, f[:6])
 	assert.Contains(t, out.String(), "7/2 synthetic")
+
+	// --planner puts a planner and batch on any size: the 1M networks with the tiny planner
+	// (no reference: the planner differs from the published one); an unknown one is refused.
+	out.Reset()
+	require.NoError(t, runBenchTo(ctx, []string{"--sizes", "1M", "--dims", "5/1", "--planner", "tiny", "--iters", "1", "--warmup", "1",
+		"--e2e-steps", "0", "--env-seconds", "0", "--progress=false", "--json"}, &out))
+	rows = nil
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rows), out.String())
+	require.Len(t, rows, 1)
+	assert.Equal(t, []any{"1M", 128, 4, 64}, []any{rows[0].Size, rows[0].Samples, rows[0].Iterations, rows[0].Batch})
+	assert.Empty(t, rows[0].RefName)
+	require.ErrorContains(t, runBenchTo(ctx, []string{"--sizes", "tiny", "--planner", "huge"}, &out), `unknown planner "huge"`)
 }
 
 func TestBenchReferences(t *testing.T) {
@@ -101,7 +113,7 @@ func TestQuantilesAndSMI(t *testing.T) {
 func TestBenchPopulation(t *testing.T) {
 	t.Setenv("GOMLX_BACKEND", "")
 	ctx := context.Background()
-	args := []string{"--sizes", "tiny", "--dims", "5/1", "--iters", "1", "--warmup", "1", "--e2e-steps", "2", "--env-seconds", "0", "--full-planner=false", "--progress=false", "--population", "3"}
+	args := []string{"--sizes", "tiny", "--dims", "5/1", "--iters", "1", "--warmup", "1", "--e2e-steps", "2", "--env-seconds", "0", "--planner", "own", "--progress=false", "--population", "3"}
 	var out bytes.Buffer
 	require.NoError(t, runBenchTo(ctx, append(args, "--json"), &out))
 	var rows []benchRow
