@@ -47,8 +47,9 @@ type Status struct {
 	// Builds lists the code that trained the run: the build of the program that launched it
 	// (its VCS revision, see Build), once at its first launch and again at each launch whose
 	// build differs from the last one listed, with the step that launch started from; so a run
-	// resumed by a newer pompc says from which step the newer code trained it. Empty in older
-	// records and where the program carries no revision (go run, go test).
+	// resumed by a newer pompc says from which step the newer code trained it. A launch by a
+	// program that carries no revision (go run, go test, a build with -buildvcs=false, a notebook
+	// cell) adds nothing, so the list says nothing of its steps; empty in older records.
 	Builds []BuildAt `json:"builds,omitempty"`
 	// Error is why the last launch failed (for a child process, the end of its output).
 	Error string `json:"error,omitempty"`
@@ -72,7 +73,7 @@ func (st *Status) NoteBuild(step int64, build string) {
 
 // Build names the code of this program: its VCS revision as `go build` stamps it (the first
 // 12 hex digits, "+dirty" when the work tree had uncommitted changes), or "" when the binary
-// carries none (go run, go test, a build outside a repository).
+// carries none (go run, go test, -buildvcs=false, a build outside a repository).
 func Build() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
