@@ -402,14 +402,11 @@ func outDir(sub string) string {
 // jobs are the grids' runs on this notebook's task, budget, size and seeds, one run directory
 // each (named by the grid point, so a run two ablations share is trained once).
 func jobs(grids []sweep.Grid) []sweep.Job {
-	// The size, then the planner, then the budget's keys (as --set, applied in order: the tiny
-	// budget's smaller planner wins over the planner's).
-	args := []string{"--size", widgets.Param("size", "tiny")}
+	// The size, the budget's keys, then the planner (a --set, applied after them), as pompc
+	// ablation --size S --set planner=P builds its runs.
+	args := append([]string{"--size", widgets.Param("size", "tiny")}, budget().TrainArgs()...)
 	if planner := widgets.Param("planner", ""); planner != "" {
 		args = append(args, "--set", "planner="+planner)
-	}
-	for _, kv := range budget().Set() {
-		args = append(args, "--set", kv)
 	}
 	js, err := sweep.AblationJobs(outDir("runs"), grids, tasks, budget().SeedList(), args)
 	must(err)

@@ -423,7 +423,7 @@ fmt.Printf("cheetah-run trained to step %d in a session server\n", st.Step)`)}
 }
 
 // TestAblationsNotebookSize: the ablations notebook's --size and --planner reach every run's
-// configuration (a budget's own planner and batch, where it has one, applied last) and give the ablation its own
+// configuration (the planner after the budget's keys, as pompc ablation's --set) and give the ablation its own
 // output folder, so runs of two settings never share a directory; an unknown size or planner
 // stops the first cell naming the known ones.
 func TestAblationsNotebookSize(t *testing.T) {
