@@ -99,6 +99,31 @@ func openTest(t *testing.T, opts Options) *Run {
 	return r
 }
 
+// serversOf returns the pids of the live processes started to serve dir (their environment
+// names it in EnvServe), read from /proc.
+func serversOf(t *testing.T, dir string) []int {
+	t.Helper()
+	procs, err := os.ReadDir("/proc") // Linux, as the kill and lock tests here
+	require.NoError(t, err)
+	want := []byte(EnvServe + "=" + dir + "\x00")
+	var pids []int
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", p.Name(), "environ"))
+		if err != nil || !bytes.Contains(env, want) {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", p.Name(), "stat")); err == nil && bytes.Contains(st, []byte(") Z ")) {
+			continue // a zombie: exited, not yet reaped
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
 // cleanupServer shuts the server of dir down (or kills it) before the test's directories go.
 func cleanupServer(t *testing.T, dir string) {
 	t.Cleanup(func() {
@@ -108,6 +133,9 @@ func cleanupServer(t *testing.T, dir string) {
 		}
 		if pidAlive(info.PID) {
 			syscall.Kill(info.PID, syscall.SIGKILL)
+			for end := time.Now().Add(5 * time.Second); pidAlive(info.PID) && time.Now().Before(end); {
+				time.Sleep(10 * time.Millisecond) // gone before the directory is removed
+			}
 		}
 	})
 }
@@ -449,6 +477,10 @@ func TestRacingOpensShareOneServer(t *testing.T) {
 		require.NoError(t, errs[i])
 		require.Equal(t, runs[0].PID(), runs[i].PID())
 	}
+	// A server an Open started that lost the race has exited when Open returns: the winner is
+	// the one process serving the directory (a loser still starting would recreate its lock
+	// file in a directory its caller may be removing).
+	require.Equal(t, []int{runs[0].PID()}, serversOf(t, dir))
 
 	other := openTest(t, Options{Dir: filepath.Join(filepath.Dir(dir), "sub", "other"),
 		Config: func() pompc.Config { c := testConfig(); c.Seed = 4; return c }()})

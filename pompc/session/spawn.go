@@ -119,6 +119,7 @@ func (r *Run) connect(ctx context.Context) error {
 			return err
 		}
 		if state == probeReady {
+			r.reapLoser(child, childDone, deadline)
 			return nil
 		}
 		if state == probeDead && child == nil && lockedSince.IsZero() {
@@ -163,6 +164,26 @@ func (r *Run) connect(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// reapLoser waits, until deadline, for a server this client started that lost the race for the
+// directory to another one (it exits with exitLocked as soon as it finds the lock taken), so that
+// no process of this Open still touches the directory (its lock file, its log) after Open
+// returns, e.g. while a caller removes it; it kills one still running at the deadline. The
+// winner, when it is the child, is left alone.
+func (r *Run) reapLoser(child *exec.Cmd, done chan error, deadline time.Time) {
+	r.mu.Lock()
+	winner := r.hello.PID
+	r.mu.Unlock()
+	if child == nil || child.Process.Pid == winner {
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Until(deadline)):
+		_ = child.Process.Kill()
+		<-done
 	}
 }
 
