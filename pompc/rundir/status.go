@@ -44,6 +44,10 @@ type Status struct {
 	RecentStep int64     `json:"recent_step,omitempty"`
 	// Launcher names what ran it ("process", "session").
 	Launcher string `json:"launcher,omitempty"`
+	// Members is how many runs its latest launch trained together, itself included (a population's
+	// size; 1 for a run alone): its rate is its share of what the launch's slot did. 0 in records
+	// written before it existed, read as 1.
+	Members int `json:"members,omitempty"`
 	// Builds lists the code that trained the run: the build of the program that launched it
 	// (its VCS revision, see Build), once at its first launch and again at each launch whose
 	// build differs from the last one listed, with the step that launch started from; so a run

@@ -356,7 +356,7 @@ func (e Engine) launchItem(ctx context.Context, item []int, jobs []Job, threads 
 	update func(Update), logf func(string, ...any)) []result {
 	rs := make([]*running, len(item))
 	for n, i := range item {
-		rs[n] = e.begin(i, jobs[i], mu, update, logf)
+		rs[n] = e.begin(i, jobs[i], len(item), mu, update, logf)
 	}
 	start := time.Now()
 	every := e.Heartbeat
@@ -422,8 +422,8 @@ func (e Engine) launchItem(ctx context.Context, item []int, jobs []Job, threads 
 	return out
 }
 
-// begin writes a job's running status record.
-func (e Engine) begin(i int, j Job, mu *sync.Mutex, update func(Update), logf func(string, ...any)) *running {
+// begin writes a job's running status record; members is the size of its work item.
+func (e Engine) begin(i int, j Job, members int, mu *sync.Mutex, update func(Update), logf func(string, ...any)) *running {
 	r := &running{}
 	if r.err = rundir.Ensure(j.Dir); r.err != nil {
 		return r
@@ -435,6 +435,7 @@ func (e Engine) begin(i int, j Job, mu *sync.Mutex, update func(Update), logf fu
 	}
 	r.prevWall = st.WallSeconds
 	st.State, st.TargetStep, st.Launcher, st.Error = rundir.StateRunning, j.Steps(), e.Launcher.Name(), ""
+	st.Members = members
 	st.Attempts++
 	// The step it starts from: its checkpoint's (a launch killed between heartbeats left an
 	// older record, and its metrics may run past the checkpoint).

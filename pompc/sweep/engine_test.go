@@ -260,8 +260,8 @@ func (f *fakeBatchLauncher) LaunchBatch(ctx context.Context, jobs []Job, threads
 }
 
 // A batch launcher gets the jobs grouped by its key, each group once; every job of a batch gets
-// its own status record (one failing job does not fail the others), and a second sweep skips
-// the done jobs and retries only the failed one, alone.
+// its own status record (one failing job does not fail the others) with the size of its batch,
+// and a second sweep skips the done jobs and retries only the failed one, alone.
 func TestEngineBatches(t *testing.T) {
 	jobs := fakeJobs(t, 6)
 	for i := range jobs {
@@ -284,6 +284,7 @@ func TestEngineBatches(t *testing.T) {
 		}
 		require.Equal(t, want, st.State, j.Name)
 		require.Equal(t, "fake", st.Launcher)
+		require.Equal(t, 3, st.Members, j.Name)
 	}
 	l.fail, l.batches = nil, nil
 	sum, err = Engine{Launcher: l}.Run(context.Background(), jobs)
@@ -292,6 +293,9 @@ func TestEngineBatches(t *testing.T) {
 	require.Equal(t, 1, sum.Done)
 	require.Empty(t, l.batches, "a group of one goes through Launch")
 	require.Equal(t, []string{"j3"}, l.launched)
+	st, err := rundir.ReadStatus(jobs[3].Dir)
+	require.NoError(t, err)
+	require.Equal(t, 1, st.Members, "retried alone")
 }
 
 // A population child's output: "[DIR] ..." lines go to that run's log only, other lines to

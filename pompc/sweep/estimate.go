@@ -38,8 +38,13 @@ func recentRate(recent time.Time, recentStep, step int64, end time.Time, seedEnd
 // does) when the launch began inside it; or else its finished runs' steps over their whole
 // wall time; or else its stopped runs' rate over their last launch's recent window (or whole
 // launch), counted as a running run's. A kind with none of these takes its preset's and size's
-// on other tasks. An item lasts as long as its slowest run. The rates hold while the machine's
-// load stays as it is.
+// on other tasks. An item lasts as long as its slowest run. The runs of a population share its
+// slot, so each rate is kept as the slot's throughput, the run's rate times the size of the work
+// item it trained in (PointStatus.Members), and a run of an item of K is given 1/K of it: exact
+// at the size it was measured at, and at another size at equal throughput, which leaves out
+// what batching gains (a population of five runs faster than five runs alone: README,
+// "Populations"), so it overstates a larger population's time and understates a smaller one's.
+// The rates hold while the machine's load stays as it is.
 func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedEnd func(Job) int64, later []Job) Estimate {
 	type acc struct{ sum, n float64 }
 	runningRate, doneRate, pastRate := map[string]*acc{}, map[string]*acc{}, map[string]*acc{}
@@ -51,7 +56,9 @@ func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedE
 		m[k].n++
 	}
 	now := time.Now()
-	add2 := func(m map[string]*acc, j Job, r float64) {
+	// add2 records a run's rate r, measured in an item of members runs, as its slot's throughput.
+	add2 := func(m map[string]*acc, j Job, r float64, members int) {
+		r *= float64(max(members, 1))
 		add(m, kindOf(j), r)
 		add(m, kindAnyTask(j), r)
 	}
@@ -61,15 +68,15 @@ func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedE
 		case p.State == rundir.StateRunning && recentRate(p.Recent, p.RecentStep, p.Step, now, seedEnd(k)) > 0:
 			// Its rate over the last rundir.RecentWindow, past the seed phase: the machine's
 			// load as it is now.
-			add2(runningRate, k, recentRate(p.Recent, p.RecentStep, p.Step, now, seedEnd(k)))
+			add2(runningRate, k, recentRate(p.Recent, p.RecentStep, p.Step, now, seedEnd(k)), p.Members)
 		case p.State == rundir.StateRunning && !p.Since.IsZero():
 			from := max(p.SinceStep, seedEnd(jobs[i]))
 			if p.Step > from && now.After(p.Since) {
-				add2(runningRate, k, float64(p.Step-from)/now.Sub(p.Since).Seconds())
+				add2(runningRate, k, float64(p.Step-from)/now.Sub(p.Since).Seconds(), p.Members)
 			}
 		case p.State == rundir.StateDone:
 			if st, err := rundir.ReadStatus(jobs[i].Dir); err == nil && st.WallSeconds > 0 {
-				add2(doneRate, k, float64(p.Target)/st.WallSeconds)
+				add2(doneRate, k, float64(p.Target)/st.WallSeconds, st.Members)
 			}
 		default:
 			// Stopped (or failed) after some training: its last launch's rate, as a running
@@ -79,18 +86,18 @@ func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedE
 				continue
 			}
 			if r := recentRate(st.Recent, st.RecentStep, st.Step, st.Updated, seedEnd(k)); r > 0 && st.Recent.After(st.Launched) {
-				add2(pastRate, k, r)
+				add2(pastRate, k, r, st.Members)
 				continue
 			}
 			if from := max(st.LaunchStep, seedEnd(jobs[i])); st.Step > from {
-				add2(pastRate, k, float64(st.Step-from)/st.Updated.Sub(st.Launched).Seconds())
+				add2(pastRate, k, float64(st.Step-from)/st.Updated.Sub(st.Launched).Seconds(), st.Members)
 			}
 		}
 	}
-	// A kind's rate: its running runs', else its finished runs', else its stopped runs'; a kind
-	// with none takes its preset's and size's on the other tasks (the networks cost the same
-	// there; the simulators' share of a step is small).
-	rate := func(j Job) float64 {
+	// A kind's slot throughput: its running runs', else its finished runs', else its stopped
+	// runs'; a kind with none takes its preset's and size's on the other tasks (the networks cost
+	// the same there; the simulators' share of a step is small).
+	throughput := func(j Job) float64 {
 		for _, k := range []string{kindOf(j), kindAnyTask(j)} {
 			for _, m := range []map[string]*acc{runningRate, doneRate, pastRate} {
 				if a := m[k]; a != nil {
@@ -101,11 +108,12 @@ func EstimateLeft(l Launcher, jobs []Job, pts []PointStatus, parallel int, seedE
 		return 0
 	}
 	var est Estimate
-	// left is an item's time left (its slowest run's); false when a run has no rate.
+	// left is an item's time left (its slowest run's, each at its share of the slot); false when
+	// a run has no rate.
 	left := func(js []Job, steps []int64) (time.Duration, bool) {
 		var d time.Duration
 		for n, j := range js {
-			r := rate(j)
+			r := throughput(j) / float64(len(js))
 			if r <= 0 {
 				est.Unknown += len(js)
 				return 0, false

@@ -131,3 +131,55 @@ func TestRecentMarks(t *testing.T) {
 	require.Equal(t, beat{at(16), 1600}, r.mark(at(40), 4000, 15*time.Minute), "after a gap: the latest mark at least 15 min old")
 	require.Len(t, r.beats, 2)
 }
+
+// TestEstimatePopulationSize: a rate is its slot's throughput shared by the runs of an item. A
+// run that trained in a population of five at 2 steps/s (its slot did 10) gives a run alone 10
+// steps/s and each run of a population of five 2; a run alone at 8 steps/s (an older record
+// without Members counts as alone) gives each of a population of four 2 steps/s.
+func TestEstimatePopulationSize(t *testing.T) {
+	job := func(task string, seed int) Job {
+		cfg := pompc.POMPC()
+		cfg.Steps, cfg.Seed = 1000, int64(seed)
+		return Job{Point: Point{Task: task, Preset: "pompc", Seed: seed}, Dir: t.TempDir(), Config: cfg}
+	}
+	noSeed := func(Job) int64 { return 0 }
+	done := job("a", 1)
+	require.NoError(t, rundir.WriteStatus(done.Dir, rundir.Status{State: rundir.StateDone, Step: 1000, WallSeconds: 500, Members: 5}))
+	jobs := []Job{done}
+	pts := []PointStatus{{State: rundir.StateDone, Step: 1000, Target: 1000}}
+	for s := 2; s <= 6; s++ {
+		jobs = append(jobs, job("a", s))
+		pts = append(pts, PointStatus{State: "pending", Target: 1000})
+	}
+	// Alone (ProcessLauncher) on two slots: five runs of 1000 steps at 10/s, 100 s each: 300 s
+	// (read as a run's own 2 steps/s, the five would take 1,500 s).
+	est := EstimateLeft(ProcessLauncher{}, jobs, pts, 2, noSeed, nil)
+	require.InDelta(t, 300, est.All.Seconds(), 1)
+	// One population of the five: each at 2/s, 500 s, the second slot idle.
+	est = EstimateLeft(PopulationLauncher{Group: GroupVariant}, jobs, pts, 2, noSeed, nil)
+	require.InDelta(t, 500, est.All.Seconds(), 1)
+	// Populations of at most two (items of 2, 2 and 1 runs: 200, 200 and 100 s) on two slots.
+	est = EstimateLeft(PopulationLauncher{Group: "variant:2"}, jobs, pts, 2, noSeed, nil)
+	require.InDelta(t, 300, est.All.Seconds(), 1)
+
+	// An older record (no Members) is a run alone: 8 steps/s, a population of four 2 each (500 s,
+	// where the run's own rate would say 125).
+	old := job("b", 1)
+	require.NoError(t, rundir.WriteStatus(old.Dir, rundir.Status{State: rundir.StateDone, Step: 1000, WallSeconds: 125}))
+	bjobs, bpts := []Job{old}, []PointStatus{{State: rundir.StateDone, Step: 1000, Target: 1000}}
+	for s := 2; s <= 5; s++ {
+		bjobs = append(bjobs, job("b", s))
+		bpts = append(bpts, PointStatus{State: "pending", Target: 1000})
+	}
+	est = EstimateLeft(PopulationLauncher{Group: GroupVariant}, bjobs, bpts, 1, noSeed, nil)
+	require.InDelta(t, 500, est.All.Seconds(), 1)
+
+	// A running member of a population of three at 1 step/s (its Members from the record): a
+	// pending run alone of its kind goes at 3/s.
+	cjobs := []Job{job("c", 1), job("c", 2)}
+	cpts := []PointStatus{{State: rundir.StateRunning, Step: 400, Target: 1000, Since: time.Now().Add(-400 * time.Second), Members: 3},
+		{State: "pending", Target: 900}}
+	cjobs[1].Config.Steps = 900
+	est = EstimateLeft(ProcessLauncher{}, cjobs, cpts, 1, noSeed, nil)
+	require.InDelta(t, 600/3.0+900/3.0, est.All.Seconds(), 2)
+}

@@ -391,6 +391,9 @@ type PointStatus struct {
 	// status record's Recent; zero without one, or while the launch is younger).
 	Recent     time.Time
 	RecentStep int64
+	// Members is how many runs its latest launch trained together (rundir.Status.Members; 0 in
+	// older records, read as 1).
+	Members int
 }
 
 // SweepStatus reports every point of the sweep in dir from its run directory (the status
@@ -451,7 +454,7 @@ func JobsStatus(jobs []Job, local bool) ([]PointStatus, error) {
 		if err != nil {
 			return nil, err
 		}
-		p := PointStatus{Name: filepath.Base(j.Dir), State: st.State, Step: st.Step, Target: j.Steps()}
+		p := PointStatus{Name: filepath.Base(j.Dir), State: st.State, Step: st.Step, Target: j.Steps(), Members: st.Members}
 		if p.State == "" {
 			p.State = "pending"
 		}
