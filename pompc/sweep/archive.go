@@ -68,10 +68,11 @@ func Archive(src, dst string, every int64) (ArchiveSummary, error) {
 			continue // figures/, slurm/: not a run
 		}
 		seen++
-		if _, err := rundir.ReadStatus(dir); err != nil {
+		st, err := rundir.ReadStatus(dir)
+		if err != nil {
 			return sum, err // a damaged status is an error, not an unfinished run
 		}
-		if !finished(dir) {
+		if !doneAtTarget(st) {
 			if !finished(filepath.Join(dst, name)) { // an earlier archive's run is kept
 				sum.Skipped = append(sum.Skipped, name)
 			}
@@ -202,7 +203,12 @@ func CheckArchiveDir(dst string) error {
 // finished reports whether dir holds a run done at its target step.
 func finished(dir string) bool {
 	st, err := rundir.ReadStatus(dir)
-	return err == nil && st.State == rundir.StateDone && st.TargetStep > 0 && st.Step >= st.TargetStep
+	return err == nil && doneAtTarget(st)
+}
+
+// doneAtTarget reports whether a run's status record says it is done at its target step.
+func doneAtTarget(st rundir.Status) bool {
+	return st.State == rundir.StateDone && st.TargetStep > 0 && st.Step >= st.TargetStep
 }
 
 // archivedTopFile reports whether a top-level file of a sweep or ablation directory belongs in
