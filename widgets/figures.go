@@ -454,7 +454,8 @@ type LambdaOptions struct {
 // bar per λ. The finite λ values sit at equal spacing in increasing order (λ spans decades and
 // includes 0, so neither a linear nor a log axis fits), and λ = ∞ (BMPC) has its own tick after
 // a gap, unconnected to the finite ones. Series are offset sideways a little so bars do not
-// overlap.
+// overlap. Where the points rest on different numbers of seeds (an ablation still training),
+// each point says its own, "n=3", beside it.
 func LambdaSweep(series []LambdaSeries, opts LambdaOptions) (*Figure, error) {
 	finite, hasInf, err := figLambdas(series)
 	if err != nil {
@@ -483,6 +484,7 @@ func LambdaSweep(series []LambdaSeries, opts LambdaOptions) (*Figure, error) {
 		pal = NewPalette(vs...)
 	}
 	p := figNewPlot(opts.Style, opts.Title, "λ (price of KL(π_s||prior) per nat)", figOr(opts.YLabel, "final return"))
+	labelN := lambdaSeedCountsDiffer(series)
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.X.Min, p.X.Max = -0.5, math.Max(infPos, float64(len(finite)-1))+0.5
 	for k, s := range series {
@@ -496,6 +498,7 @@ func LambdaSweep(series []LambdaSeries, opts LambdaOptions) (*Figure, error) {
 		var line plotter.XYs
 		var all plotter.XYs
 		var errs plotter.YErrors
+		var ns []string
 		for _, pt := range pts {
 			m, h := sweep.MeanCI(pt.Values, sweep.Level)
 			if math.IsNaN(m) {
@@ -506,6 +509,7 @@ func LambdaSweep(series []LambdaSeries, opts LambdaOptions) (*Figure, error) {
 			}
 			xy := plotter.XY{X: pos[pt.Lambda] + off, Y: m}
 			all = append(all, xy)
+			ns = append(ns, fmt.Sprintf("n=%d", lambdaSeeds(pt)))
 			errs = append(errs, struct{ Low, High float64 }{h, h})
 			if !math.IsInf(pt.Lambda, 1) {
 				line = append(line, xy)
@@ -536,9 +540,55 @@ func LambdaSweep(series []LambdaSeries, opts LambdaOptions) (*Figure, error) {
 		}
 		sc.Color, sc.Shape, sc.Radius = col, draw.CircleGlyph{}, vg.Points(2)
 		p.Add(eb, sc)
+		if labelN {
+			lb, err := plotter.NewLabels(plotter.XYLabels{XYs: all, Labels: ns})
+			if err != nil {
+				return nil, err
+			}
+			for i := range lb.TextStyle {
+				// The legend's text, a point smaller (its size has the style's defaults).
+				lb.TextStyle[i] = p.Legend.TextStyle
+				lb.TextStyle[i].Font.Size = p.Legend.TextStyle.Font.Size - vg.Points(1)
+				lb.TextStyle[i].Color = col
+				lb.TextStyle[i].XAlign, lb.TextStyle[i].YAlign = draw.XLeft, draw.YCenter
+			}
+			lb.Offset = vg.Point{X: vg.Points(4)}
+			p.Add(lb)
+		}
 		p.Legend.Add(s.Variant, sc)
 	}
 	return &Figure{Plot: p, Style: opts.Style, Outside: figLegend(p, false, opts.Style, len(series))}, nil
+}
+
+// lambdaSeeds is how many of a point's values are numbers (a diverged run's NaN is left out, as
+// sweep.MeanCI leaves it).
+func lambdaSeeds(pt LambdaPoint) int {
+	n := 0
+	for _, v := range pt.Values {
+		if !math.IsNaN(v) {
+			n++
+		}
+	}
+	return n
+}
+
+// lambdaSeedCountsDiffer reports whether the drawn points of a λ figure rest on different
+// numbers of seeds.
+func lambdaSeedCountsDiffer(series []LambdaSeries) bool {
+	first := -1
+	for _, s := range series {
+		for _, pt := range s.Points {
+			n := lambdaSeeds(pt)
+			if n == 0 {
+				continue
+			}
+			if first >= 0 && n != first {
+				return true
+			}
+			first = n
+		}
+	}
+	return false
 }
 
 // ActionOptions configures ActionDistributions.

@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -356,4 +358,30 @@ func TestPaletteIsStable(t *testing.T) {
 	k := NewPalette("pompc λ=1 kl=forward", "pompc λ=1 kl=reverse")
 	require.Equal(t, OkabeOrange, k.Color("pompc λ=1 kl=forward"))
 	require.Equal(t, OkabeBluishGreen, k.Color("pompc λ=1 kl=reverse"))
+}
+
+// TestLambdaSweepSeedCounts: points resting on different numbers of seeds (an ablation still
+// training; a diverged run's NaN not counted) say their n beside them; equal counts draw none.
+func TestLambdaSweepSeedCounts(t *testing.T) {
+	svg := func(series []LambdaSeries) string {
+		f, err := LambdaSweep(series, LambdaOptions{Style: testStyle(Single)})
+		require.NoError(t, err)
+		var b strings.Builder
+		require.NoError(t, f.Write(&b, "svg"))
+		return b.String()
+	}
+	pts := []LambdaPoint{{Lambda: 0, Values: []float64{300, 310, 290, 280, 320}},
+		{Lambda: 1, Values: []float64{350, 360, math.NaN()}}, {Lambda: math.Inf(1), Values: []float64{330, 340, 320, 310, 300}}}
+	out := svg([]LambdaSeries{{Variant: "pompc", Points: pts}})
+	require.Equal(t, 2, strings.Count(out, ">n=5<"), "λ = 0 and ∞")
+	require.Equal(t, 1, strings.Count(out, ">n=2<"), "λ = 1: its NaN left out")
+	// Drawn at a size a raster canvas renders (a style left at its defaults once gave a
+	// negative one: in the SVG, blank in the PNG).
+	m := regexp.MustCompile(`font-size:([-0-9.]+)px;[^>]*>n=2<`).FindStringSubmatch(out)
+	require.Len(t, m, 2, "n=2's text style")
+	size, err := strconv.ParseFloat(m[1], 64)
+	require.NoError(t, err)
+	require.Greater(t, size, 3.0)
+	pts[1].Values = []float64{350, 360, 370, 380, 390}
+	require.NotContains(t, svg([]LambdaSeries{{Variant: "pompc", Points: pts}}), ">n=")
 }
