@@ -298,6 +298,7 @@ func EchartsLambdaSweep(series []LambdaSeries, o LambdaOptions) (*charts.Line, e
 	l := echartsBase(o.Title, "mean over seeds, band: 95% Student-t interval", "λ", figOr(o.YLabel, "final return"),
 		opts.XAxis{Type: "category", Data: cats})
 	l.SetXAxis(cats)
+	labelN := lambdaSeedCountsDiffer(series)
 	for _, s := range series {
 		hex := pal.Hex(s.Variant)
 		mean := make([]opts.LineData, len(cats))
@@ -316,6 +317,9 @@ func EchartsLambdaSweep(series []LambdaSeries, o LambdaOptions) (*charts.Line, e
 			}
 			i := idx[pt.Lambda]
 			mean[i] = opts.LineData{Value: m}
+			if labelN {
+				mean[i].Name = fmt.Sprintf("n=%d", lambdaSeeds(pt))
+			}
 			lo[i], width[i] = opts.LineData{Value: m - h}, opts.LineData{Value: 2 * h}
 		}
 		stack := "band:" + s.Variant
@@ -324,8 +328,14 @@ func EchartsLambdaSweep(series []LambdaSeries, o LambdaOptions) (*charts.Line, e
 		l.AddSeries(s.Variant, width, charts.WithLineChartOpts(opts.LineChart{Stack: stack, ShowSymbol: opts.Bool(false)}),
 			charts.WithLineStyleOpts(opts.LineStyle{Opacity: opts.Float(0)}),
 			charts.WithAreaStyleOpts(opts.AreaStyle{Color: hex, Opacity: opts.Float(0.22)}), charts.WithItemStyleOpts(opts.ItemStyle{Color: hex}))
-		l.AddSeries(s.Variant, mean, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(true), SymbolSize: 8}),
-			charts.WithLineStyleOpts(opts.LineStyle{Color: hex, Width: 2}), charts.WithItemStyleOpts(opts.ItemStyle{Color: hex}))
+		meanOpts := []charts.SeriesOpts{charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(true), SymbolSize: 8}),
+			charts.WithLineStyleOpts(opts.LineStyle{Color: hex, Width: 2}), charts.WithItemStyleOpts(opts.ItemStyle{Color: hex})}
+		if labelN {
+			// Each point's seed count (its data item's name; on a category axis {b} would be λ).
+			meanOpts = append(meanOpts, charts.WithLabelOpts(opts.Label{Show: opts.Bool(true), Position: "right", Color: hex,
+				Formatter: string(opts.FuncOpts("function (p) { return p.data && p.data.name ? p.data.name : ''; }"))}))
+		}
+		l.AddSeries(s.Variant, mean, meanOpts...)
 	}
 	return l, nil
 }

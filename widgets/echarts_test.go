@@ -168,3 +168,26 @@ func TestEchartsRendersOffline(t *testing.T) {
 func htmlHasInlineEcharts(page string) bool {
 	return !strings.Contains(page, `src="http`) && strings.Contains(page, "echarts")
 }
+
+// TestEchartsLambdaSweepSeedCounts: as the static figure, the interactive λ chart labels each
+// point with its n only where the points rest on different numbers of seeds.
+func TestEchartsLambdaSweepSeedCounts(t *testing.T) {
+	page := func(pts []LambdaPoint) string {
+		c, err := EchartsLambdaSweep([]LambdaSeries{{Variant: "pompc", Points: pts}}, LambdaOptions{Title: "λ"})
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		require.NoError(t, WriteHTML(&buf, []components.Charter{c}, HTMLOptions{CDN: true}))
+		return buf.String()
+	}
+	pts := []LambdaPoint{{Lambda: 0, Values: []float64{300, 310, 290, 280, 320}},
+		{Lambda: 1, Values: []float64{350, 360, math.NaN()}}, {Lambda: math.Inf(1), Values: []float64{330, 340, 320}}}
+	out := page(pts)
+	require.Contains(t, out, `"name":"n=5"`)
+	require.Contains(t, out, `"name":"n=2"`, "its NaN left out")
+	require.Contains(t, out, `"name":"n=3"`)
+	require.Contains(t, out, "p.data.name")
+	pts[1].Values, pts[2].Values = pts[0].Values, pts[0].Values
+	out = page(pts)
+	require.NotContains(t, out, `"name":"n=`)
+	require.NotContains(t, out, "p.data.name")
+}
