@@ -40,7 +40,8 @@ func recentRate(recent time.Time, recentStep, step int64, end time.Time, seedEnd
 // launch), counted as a running run's. A kind with none of these takes its preset's and size's
 // on other tasks. An item lasts as long as its slowest run. The runs of a population share its
 // slot, so each rate is kept as the slot's throughput, the run's rate times the size of the work
-// item it trained in (PointStatus.Members), and a run of an item of K is given 1/K of it: exact
+// item its latest launch trained in (PointStatus.Members; a finished run's whole wall time is
+// counted at that size), and a run of an item of K is given 1/K of it: exact
 // at the size it was measured at, and at another size at equal throughput, which leaves out
 // what batching gains (a population of five runs faster than five runs alone: README,
 // "Populations"), so it overstates a larger population's time and understates a smaller one's.
