@@ -212,9 +212,10 @@ func doneAtTarget(st rundir.Status) bool {
 }
 
 // archivedTopFile reports whether a top-level file of a sweep or ablation directory belongs in
-// its archive: its settings and results, not its lock or logs.
+// its archive: its settings and results, not its lock, logs or the record of this machine's
+// launch (LocalLaunchFile).
 func archivedTopFile(name string) bool {
-	return strings.HasSuffix(name, ".json") || strings.HasPrefix(name, "results") && (strings.HasSuffix(name, ".csv") || strings.HasSuffix(name, ".md"))
+	return strings.HasSuffix(name, ".json") && name != LocalLaunchFile || strings.HasPrefix(name, "results") && (strings.HasSuffix(name, ".csv") || strings.HasSuffix(name, ".md"))
 }
 
 // archiveRun writes one finished run's archive into dst and returns the bytes of metrics

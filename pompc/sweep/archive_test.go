@@ -69,7 +69,7 @@ func TestArchiveLeavesOutUnfinished(t *testing.T) {
 	mk("half", rundir.Status{State: rundir.StateRunning, Step: 10, TargetStep: 20})
 	mk("stopped", rundir.Status{State: rundir.StateDone, Step: 10, TargetStep: 20})
 	require.NoError(t, os.MkdirAll(filepath.Join(src, "figures"), 0o755))
-	for _, f := range []string{"ablation.json", "results.md", "results.csv", "abl.log", rundir.LockFile} {
+	for _, f := range []string{"ablation.json", "results.md", "results.csv", "abl.log", rundir.LockFile, LocalLaunchFile} {
 		require.NoError(t, os.WriteFile(filepath.Join(src, f), []byte(f), 0o644))
 	}
 	sum, err := Archive(src, dst, 10)

@@ -70,6 +70,9 @@ func (r Runner) Run(ctx context.Context, dir string, g Grid) (Summary, error) {
 		return Summary{}, fmt.Errorf("sweep: %w", err)
 	}
 	defer lock.Unlock()
+	if err := SaveLocalLaunch(dir, LocalLaunch{Batched: r.Batched, Populations: r.Group, Jobs: r.Jobs}); err != nil {
+		return Summary{}, err
+	}
 	var l Launcher = ProcessLauncher{Exe: r.Exe, Env: r.Env}
 	if r.Batched {
 		l = PopulationLauncher{Exe: r.Exe, Args: []string{"population"}, Env: r.Env, Group: r.Group}

@@ -254,7 +254,11 @@ func runAblation(ctx context.Context, args []string) error {
 	}
 	switch {
 	case *status:
-		return printAblationStatus(ctx, *dir, spec, group)
+		launch, note, err := statusLaunch(fs, *dir, sweep.LocalLaunch{Batched: true, Populations: group, Jobs: *jobs})
+		if err != nil {
+			return err
+		}
+		return printAblationStatus(ctx, *dir, spec, launch, note)
 	case *of.report:
 		_, runs, _, _, err := ablationRuns(*dir, spec)
 		if err != nil {
@@ -294,6 +298,9 @@ func runAblation(ctx context.Context, args []string) error {
 	}
 	defer lock.Unlock()
 	if err := saveAblation(*dir, spec); err != nil {
+		return err
+	}
+	if err := sweep.SaveLocalLaunch(*dir, sweep.LocalLaunch{Batched: true, Populations: group, Jobs: *jobs}); err != nil {
 		return err
 	}
 	exe, err := os.Executable()
@@ -640,7 +647,7 @@ func printLatestEvals(runs []sweep.Run) {
 
 // printAblationStatus prints every run's state and step, the latest evaluation of each
 // variant (printLatestEvals) and an estimate of the time left.
-func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, group sweep.Grouping) error {
+func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, launch sweep.LocalLaunch, launchNote string) error {
 	// The evaluations (latest per variant, the best λ) and λ (a run's variant) are all it reads.
 	jobs, runs, later, note, err := ablationRuns(dir, spec, pompc.KeyEvalReturn, pompc.KeyLambda)
 	if err != nil {
@@ -660,8 +667,8 @@ func printAblationStatus(ctx context.Context, dir string, spec ablationSpec, gro
 		}
 		return nil
 	}
-	// Time left, with the populations as `pompc ablation` launches them.
-	printTimeLeft("ablation", jobs, pts, sweep.PopulationLauncher{Group: group}, later)
+	// Time left, with the populations as the last launch here trains them (statusLaunch).
+	printTimeLeft("ablation", jobs, pts, launch, launchNote, later)
 	if note != "" {
 		fmt.Println(note)
 	}

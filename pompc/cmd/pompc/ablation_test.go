@@ -58,6 +58,12 @@ func TestAblationCommand(t *testing.T) {
 	require.Equal(t, before, after, "a finished run trained again")
 	require.ErrorContains(t, runAblation(context.Background(), []string{"--dir", dir, "--seeds", "1,2"}), "other settings")
 
+	// The launch recorded for --status: an ablation's runs always train as populations.
+	launch, ok, err := sweep.LoadLocalLaunch(dir)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.True(t, launch.Batched)
+	require.Equal(t, sweep.GroupAuto, launch.Populations)
 	// --status: every run done, the latest evaluation of each variant, the best λ.
 	out, err = pompcCmd(t, "ablation", "--dir", dir, "--status").CombinedOutput()
 	require.NoError(t, err, string(out))

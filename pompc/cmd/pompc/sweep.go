@@ -58,7 +58,11 @@ func runSweep(ctx context.Context, args []string) error {
 	}
 	switch {
 	case *status:
-		return printSweepStatus(ctx, *dir, group)
+		launch, note, err := statusLaunch(fs, *dir, sweep.LocalLaunch{Batched: *batched, Populations: group, Jobs: *jobs})
+		if err != nil {
+			return err
+		}
+		return printSweepStatus(ctx, *dir, launch, note)
 	case *of.report:
 		return writeSweepOutputs(*dir, style, *reference, *noFigures, *of.atStep)
 	case lf.task():
@@ -356,7 +360,7 @@ func sweepDone(ctx context.Context, dir string) (bool, error) {
 
 // printSweepStatus prints one line per point: its state, step, SLURM task and, for a failed
 // one, the tail of its log.
-func printSweepStatus(ctx context.Context, dir string, group sweep.Grouping) error {
+func printSweepStatus(ctx context.Context, dir string, launch sweep.LocalLaunch, note string) error {
 	pts, err := sweep.SweepStatus(ctx, dir)
 	if err != nil {
 		return err
@@ -375,9 +379,8 @@ func printSweepStatus(ctx context.Context, dir string, group sweep.Grouping) err
 	if subs, _ := sweep.LoadSubmissions(dir); len(subs) > 0 {
 		return nil // on SLURM the time left is the cluster's: squeue tells
 	}
-	// The time left as `pompc sweep` launches by default (--batched, as --populations groups
-	// them; the launch flags are not saved).
-	printTimeLeft("sweep", jobs, pts, sweep.PopulationLauncher{Group: group}, nil)
+	// The time left as the last launch here trains the runs (statusLaunch).
+	printTimeLeft("sweep", jobs, pts, launch, note, nil)
 	return nil
 }
 
@@ -396,9 +399,49 @@ func printPublished(runs []sweep.Run) {
 	}
 }
 
+// statusLaunch is how --status groups and schedules the work left of the sweep or ablation in
+// dir: as --populations, --jobs (and a sweep's --batched) say where given, else as the last local
+// launch recorded (sweep.LocalLaunch: the process training it now, or the one a resume repeats),
+// else as the flags' defaults. note says which, when the record was used.
+func statusLaunch(fs *flag.FlagSet, dir string, flags sweep.LocalLaunch) (sweep.LocalLaunch, string, error) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	last, ok, err := sweep.LoadLocalLaunch(dir)
+	if err != nil || !ok {
+		return flags, "", err
+	}
+	l := last
+	if given["populations"] {
+		l.Populations = flags.Populations
+	}
+	if given["jobs"] {
+		l.Jobs = flags.Jobs
+	}
+	if given["batched"] {
+		l.Batched = flags.Batched
+	}
+	var used []string
+	if !given["populations"] && l.Batched {
+		used = append(used, "--populations "+string(l.Populations))
+	}
+	if !given["jobs"] {
+		used = append(used, "--jobs "+strconv.Itoa(l.Jobs))
+	}
+	if !given["batched"] && fs.Lookup("batched") != nil {
+		used = append(used, "--batched="+strconv.FormatBool(l.Batched))
+	}
+	if len(used) == 0 {
+		return l, "", nil
+	}
+	return l, fmt.Sprintf("(runs grouped and scheduled as the last launch here, %s (%s); give the flag to estimate another)",
+		strings.Join(used, " "), sweep.LocalLaunchFile), nil
+}
+
 // printTimeLeft prints how long the jobs not done (pts: their status) and then later take on
-// this machine under launcher l, one slot per CPU (sweep.EstimateLeft), if anything is known.
-func printTimeLeft(what string, jobs []sweep.Job, pts []sweep.PointStatus, l sweep.Launcher, later []sweep.Job) {
+// this machine as launch trains them (its grouping, and its --jobs slots or one per CPU;
+// sweep.EstimateLeft), if anything is known, and then launchNote (statusLaunch's).
+func printTimeLeft(what string, jobs []sweep.Job, pts []sweep.PointStatus, launch sweep.LocalLaunch, launchNote string, later []sweep.Job) {
+	l := launch.Launcher()
 	if len(jobs) == 0 {
 		return
 	}
@@ -418,7 +461,10 @@ func printTimeLeft(what string, jobs []sweep.Job, pts []sweep.PointStatus, l swe
 			todo = append(todo, i)
 		}
 	}
-	slots := sweep.DefaultParallel(len(sweep.Items(l, jobs, todo)) + len(later)) // --jobs is not saved: its default
+	slots := launch.Jobs
+	if slots <= 0 {
+		slots = sweep.DefaultParallel(len(sweep.Items(l, jobs, todo)) + len(later))
+	}
 	est := sweep.EstimateLeft(l, jobs, pts, slots, func(j sweep.Job) int64 { return seedEnd[j.Point.Task] }, later)
 	var parts []string
 	switch {
@@ -435,6 +481,9 @@ func printTimeLeft(what string, jobs []sweep.Job, pts []sweep.PointStatus, l swe
 	}
 	if len(parts) > 0 {
 		fmt.Printf("%s (at each preset's rate so far on this machine, evaluations included, %d at a time)\n", strings.Join(parts, ", "), slots)
+		if launchNote != "" {
+			fmt.Println(launchNote)
+		}
 	}
 }
 

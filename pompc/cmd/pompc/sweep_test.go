@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -111,6 +112,13 @@ func sweepKilledAndResumed(t *testing.T, batched bool, killNow func(dir string) 
 	// its checkpoint, with the sweep's grid.
 	require.Equal(t, 4, countDone(t, archive))
 	require.FileExists(t, filepath.Join(archive, sweep.GridFile))
+	// The launch is recorded for --status (the sweep's --batched and --jobs), not archived.
+	launch, ok, err := sweep.LoadLocalLaunch(dir)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, batched, launch.Batched)
+	require.Equal(t, 2, launch.Jobs)
+	require.NoFileExists(t, filepath.Join(archive, sweep.LocalLaunchFile))
 	ckpts, _ := filepath.Glob(filepath.Join(archive, "*", rundir.CheckpointFile))
 	require.Empty(t, ckpts)
 	resumed := false
@@ -322,4 +330,69 @@ func captureStdout(t *testing.T, f func()) []byte {
 	out, err := io.ReadAll(r)
 	require.NoError(t, err)
 	return out
+}
+
+// TestStatusUsesLastLaunch: --status groups and schedules the work left as the last local
+// launch recorded it (sweep.LocalLaunch) unless a flag says otherwise, and says so. Three
+// pending 1,000-step runs at the finished run's 1 step/s: one at a time (the record's --jobs 1),
+// 50 minutes, whichever the grouping (a population of three shares its slot's throughput).
+func TestStatusUsesLastLaunch(t *testing.T) {
+	dir := t.TempDir()
+	flags := func(args ...string) *flag.FlagSet {
+		fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
+		fs.String("dir", "", "")
+		fs.Bool("status", false, "")
+		fs.String("populations", "auto", "")
+		fs.Int("jobs", 0, "")
+		fs.Bool("batched", true, "")
+		require.NoError(t, fs.Parse(args))
+		return fs
+	}
+	defaults := sweep.LocalLaunch{Batched: true, Populations: sweep.GroupAuto}
+	// No record: the flags as given.
+	got, note, err := statusLaunch(flags("--status"), dir, defaults)
+	require.NoError(t, err)
+	require.Equal(t, defaults, got)
+	require.Empty(t, note)
+
+	require.NoError(t, sweep.SaveLocalLaunch(dir, sweep.LocalLaunch{Batched: true, Populations: sweep.GroupRun, Jobs: 1}))
+	got, note, err = statusLaunch(flags("--status"), dir, defaults)
+	require.NoError(t, err)
+	require.Equal(t, sweep.GroupRun, got.Populations)
+	require.Equal(t, 1, got.Jobs)
+	require.True(t, got.Batched)
+	require.Contains(t, note, "as the last launch here, --populations run --jobs 1 --batched=true (local.json)")
+	// A flag given wins over the record; the note names only what the record gave.
+	got, note, err = statusLaunch(flags("--status", "--populations", "variant"), dir, sweep.LocalLaunch{Batched: true, Populations: sweep.GroupVariant})
+	require.NoError(t, err)
+	require.Equal(t, sweep.GroupVariant, got.Populations)
+	require.Equal(t, 1, got.Jobs)
+	require.NotContains(t, note, "--populations")
+	require.Contains(t, note, "--jobs 1")
+
+	// The estimate under the record: 1 slot, not one per CPU.
+	cfg := pompc.TDMPC2().WithSize(pompc.SizeTiny)
+	cfg.Steps = 1000
+	var jobs []sweep.Job
+	var pts []sweep.PointStatus
+	for seed := 1; seed <= 4; seed++ {
+		j := sweep.Job{Point: sweep.Point{Task: "cartpole-balance", Preset: "tdmpc2", Lambda: math.NaN(), Seed: seed},
+			Dir: filepath.Join(dir, fmt.Sprintf("s%d", seed)), Config: cfg}
+		p := sweep.PointStatus{Name: j.Point.Name(), State: "pending", Target: 1000}
+		if seed == 1 {
+			require.NoError(t, rundir.Ensure(j.Dir))
+			require.NoError(t, rundir.WriteStatus(j.Dir, rundir.Status{State: rundir.StateDone, Step: 1000, TargetStep: 1000, WallSeconds: 1000, Members: 1}))
+			p.State, p.Step = rundir.StateDone, 1000
+		}
+		jobs, pts = append(jobs, j), append(pts, p)
+	}
+	for _, group := range []sweep.Grouping{sweep.GroupRun, sweep.GroupVariant} {
+		launch := sweep.LocalLaunch{Batched: true, Populations: group, Jobs: 1}
+		out := string(captureStdout(t, func() { printTimeLeft("sweep", jobs, pts, launch, "(the note)", nil) }))
+		require.Contains(t, out, "the rest of the sweep takes about 50m0s once resumed", group)
+		require.Contains(t, out, "1 at a time)\n(the note)\n", group)
+	}
+	// Nothing left to estimate: no line, no note.
+	out := string(captureStdout(t, func() { printTimeLeft("sweep", jobs[:1], pts[:1], got, "(the note)", nil) }))
+	require.Empty(t, out)
 }
