@@ -2,6 +2,7 @@ package rundir
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,16 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 		_, err := w.Write(data)
 		return err
 	})
+}
+
+// WriteJSON writes v to path as indented JSON with a final newline, atomically (WriteFile): the
+// form of every JSON record of a run or sweep directory.
+func WriteJSON(path string, v any, perm os.FileMode) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFile(path, append(data, '\n'), perm)
 }
 
 // WriteWith is the one atomic writer of the project: write streams the content into a temporary

@@ -37,6 +37,25 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 	noTemps(t, dir)
 }
 
+// TestWriteJSON: indented JSON with a final newline at the given permissions; a value JSON
+// cannot encode is an error that leaves the old file as it was.
+func TestWriteJSON(t *testing.T) {
+	dir := t.TempDir()
+	p := Path(dir, ServerFile)
+	require.NoError(t, WriteJSON(p, map[string]int{"step": 3}, 0o600))
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.Equal(t, "{\n  \"step\": 3\n}\n", string(b))
+	fi, err := os.Stat(p)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	require.Error(t, WriteJSON(p, map[string]any{"c": make(chan int)}, 0o600))
+	b, err = os.ReadFile(p)
+	require.NoError(t, err)
+	require.Equal(t, "{\n  \"step\": 3\n}\n", string(b))
+	noTemps(t, dir)
+}
+
 // TestWriteFileFullDisk: a write that fails half way (ENOSPC) says the disk is full, leaves the
 // old file as it was and no temporary file behind.
 func TestWriteFileFullDisk(t *testing.T) {

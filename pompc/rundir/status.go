@@ -137,9 +137,5 @@ func ReadStatus(dir string) (Status, error) {
 // WriteStatus writes st as dir's status.json (atomically), stamping Updated.
 func WriteStatus(dir string, st Status) error {
 	st.Updated = time.Now().UTC()
-	data, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	return WriteFile(Path(dir, StatusFile), append(data, '\n'), 0o644)
+	return WriteJSON(Path(dir, StatusFile), st, 0o644)
 }

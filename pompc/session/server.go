@@ -207,12 +207,8 @@ func serve(ctx context.Context, dir string, so serveOptions, logger *log.Logger)
 }
 
 func writeServerFile(dir string, info serverInfo) error {
-	b, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return err
-	}
 	// 0600: the token lets whoever reads it drive the run.
-	return rundir.WriteFile(rundir.Path(dir, rundir.ServerFile), append(b, '\n'), 0o600)
+	return rundir.WriteJSON(rundir.Path(dir, rundir.ServerFile), info, 0o600)
 }
 
 // removeServerFile removes server.json if it still names this process.

@@ -58,11 +58,7 @@ func SaveLocalLaunch(dir string, l LocalLaunch) error {
 	if err := rundir.Ensure(dir); err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(l, "", "  ")
-	if err != nil {
-		return err
-	}
-	return rundir.WriteFile(filepath.Join(dir, LocalLaunchFile), append(data, '\n'), 0o644)
+	return rundir.WriteJSON(filepath.Join(dir, LocalLaunchFile), l, 0o644)
 }
 
 // LoadLocalLaunch reads the last local launch's record in dir; ok is false where no local

@@ -248,11 +248,7 @@ func (s Slurm) SubmitJobs(ctx context.Context, dir string, jobs []Job) (Submissi
 }
 
 func writeSubmission(dir string, sub Submission) error {
-	data, err := json.MarshalIndent(sub, "", "  ")
-	if err != nil {
-		return err
-	}
-	return rundir.WriteFile(filepath.Join(submissionDir(dir, sub.N), "submission.json"), append(data, '\n'), 0o644)
+	return rundir.WriteJSON(filepath.Join(submissionDir(dir, sub.N), "submission.json"), sub, 0o644)
 }
 
 func lastLine(s string) string {

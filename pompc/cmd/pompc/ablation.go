@@ -131,11 +131,7 @@ func saveAblation(dir string, s ablationSpec) error {
 	if err := rundir.Ensure(dir); err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	return rundir.WriteFile(filepath.Join(dir, ablationFile), append(data, '\n'), 0o644)
+	return rundir.WriteJSON(filepath.Join(dir, ablationFile), s, 0o644)
 }
 
 // runAblation: pompc ablation --dir DIR [flags] [-- extra train flags]. The ablation of issue 17
@@ -498,14 +494,10 @@ const slurmLaunchFile = "launch.json"
 
 // saveSlurmLaunch writes s to the ablation's slurm/launch.json.
 func saveSlurmLaunch(dir string, s sweep.Slurm) error {
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Join(dir, sweep.SlurmDir), 0o755); err != nil {
 		return err
 	}
-	return rundir.WriteFile(filepath.Join(dir, sweep.SlurmDir, slurmLaunchFile), append(data, '\n'), 0o644)
+	return rundir.WriteJSON(filepath.Join(dir, sweep.SlurmDir, slurmLaunchFile), s, 0o644)
 }
 
 // loadSlurmLaunch reads the ablation's slurm/launch.json.
