@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/pompc/pompc/pompc/rundir"
 )
@@ -27,9 +26,6 @@ type LocalLaunch struct {
 	Populations Grouping `json:"populations"`
 	// Jobs is --jobs, how many runs or populations train at once (0: DefaultParallel).
 	Jobs int `json:"jobs"`
-	// PID is the launching process, Started when it began.
-	PID     int       `json:"pid"`
-	Started time.Time `json:"started"`
 }
 
 // Launcher is the launcher whose items (Items) group the runs as l's process does, for
@@ -48,12 +44,6 @@ func SaveLocalLaunch(dir string, l LocalLaunch) error {
 	}
 	if _, err := ParseGrouping(string(l.Populations)); err != nil {
 		return err
-	}
-	if l.PID == 0 {
-		l.PID = os.Getpid()
-	}
-	if l.Started.IsZero() {
-		l.Started = time.Now().UTC()
 	}
 	if err := rundir.Ensure(dir); err != nil {
 		return err
